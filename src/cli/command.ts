@@ -1,0 +1,80 @@
+// The shape of one r1lab CLI command, and the flag parser every command shares.
+// Flags are parsed strictly (node:util parseArgs): an unknown flag or a missing value is an error
+// that names the flag, so a typo never runs a job with silently wrong settings.
+import { parseArgs } from "node:util";
+
+export interface OptionSpec {
+  type: "string" | "boolean";
+  short?: string;
+  /** Default shown in --help and applied when the flag is absent. */
+  default?: string | boolean;
+  multiple?: boolean;
+  /** One line for --help. */
+  help: string;
+}
+
+export interface Command {
+  name: string;
+  /** One line for `r1lab --help`. */
+  summary: string;
+  /** Usage line(s) after `r1lab `, e.g. "eval --model DIR --task NAME". */
+  usage: string;
+  options: Record<string, OptionSpec>;
+  /** Longer text shown after the options in --help. */
+  details?: string;
+  run(values: Record<string, any>, positionals: string[]): Promise<void>;
+}
+
+/** A mistake in what the user asked for: printed without a stack trace, exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export function commandHelp(cmd: Command): string {
+  const lines = [`usage: r1lab ${cmd.usage}`, "", cmd.summary, "", "options:"];
+  const rows = Object.entries({ ...cmd.options, help: { type: "boolean", help: "show this help" } as OptionSpec });
+  for (const [name, o] of rows) {
+    const flag = `${o.short ? `-${o.short}, ` : ""}--${name}${o.type === "string" ? " VALUE" : ""}`;
+    const def = o.default !== undefined && o.default !== false ? ` (default: ${o.default})` : "";
+    lines.push(`  ${flag.padEnd(30)} ${o.help}${def}`);
+  }
+  if (cmd.details) lines.push("", cmd.details.trim());
+  return lines.join("\n");
+}
+
+/** Parse argv for one command; returns null when --help was asked (help already printed). */
+export function parseCommandArgs(cmd: Command, argv: string[]) {
+  const options: Record<string, any> = { help: { type: "boolean", short: "h" } };
+  for (const [name, o] of Object.entries(cmd.options)) {
+    options[name] = { type: o.type, short: o.short, multiple: o.multiple, default: o.default };
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    const msg = (e as Error).message.replace(/\. To specify a positional.*$/s, "");
+    throw new UsageError(`${msg}\nSee \`r1lab ${cmd.name} --help\`.`);
+  }
+  if (parsed.values.help) {
+    console.log(commandHelp(cmd));
+    return null;
+  }
+  return { values: parsed.values as Record<string, any>, positionals: parsed.positionals };
+}
+
+/** Read a numeric flag, with a clear error naming the flag when it is not a number. */
+export function numberFlag(values: Record<string, any>, name: string, opts: { int?: boolean; min?: number } = {}): number {
+  const raw = values[name];
+  const v = Number(raw);
+  if (raw === undefined || raw === "" || !Number.isFinite(v) || (opts.int && !Number.isInteger(v))) {
+    throw new UsageError(`--${name} must be ${opts.int ? "an integer" : "a number"}, got '${raw}'`);
+  }
+  if (opts.min !== undefined && v < opts.min) throw new UsageError(`--${name} must be >= ${opts.min}, got ${v}`);
+  return v;
+}
+
+export function requireFlag(values: Record<string, any>, name: string, cmdName: string): string {
+  const v = values[name];
+  if (v === undefined || v === "") throw new UsageError(`r1lab ${cmdName}: --${name} is required`);
+  return v;
+}

@@ -1,0 +1,61 @@
+// Entry point of the `r1lab` command: finds the subcommand, parses its flags, runs it.
+// Each command lives in its own file under src/cli/ and is imported only when it runs,
+// so `r1lab --help` stays fast and one command's heavy dependencies never slow another.
+import { type Command, UsageError, parseCommandArgs } from "./command.ts";
+
+/** name -> [summary, loader]. Keep summaries here so listing commands imports nothing. */
+const COMMANDS: Record<string, [string, () => Promise<{ default: Command }>]> = {
+  doctor: ["show the runtime, engine, devices and optional tools", () => import("./doctor.ts")],
+};
+
+function mainHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const rows = Object.entries(COMMANDS).map(([n, [s]]) => `  ${n.padEnd(width)}  ${s}`);
+  return [
+    "usage: r1lab <command> [options]",
+    "",
+    "DeepSeek-R1's recipe in miniature: models, GRPO, evaluation with R1's protocol.",
+    "",
+    "commands:",
+    ...rows,
+    "",
+    "Run `r1lab <command> --help` for a command's options.",
+  ].join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(mainHelp());
+    return 0;
+  }
+  if (name === "--version" || name === "-V") {
+    const { r1labVersion } = await import("./version.ts");
+    console.log(r1labVersion());
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) throw new UsageError(`unknown command '${name}'. Run \`r1lab --help\` for the list.`);
+  const cmd = (await entry[1]()).default;
+  const parsed = parseCommandArgs(cmd, rest);
+  if (!parsed) return 0;
+  await cmd.run(parsed.values, parsed.positionals);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      console.error(`r1lab: ${err.message}`);
+      process.exitCode = 2;
+    } else {
+      const e = err as Error;
+      console.error(process.env.R1LAB_DEBUG ? e.stack : `r1lab: error: ${e?.message ?? String(err)}`);
+      if (!process.env.R1LAB_DEBUG) console.error("(set R1LAB_DEBUG=1 for the stack trace)");
+      process.exitCode = 1;
+    }
+  },
+);

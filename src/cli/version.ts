@@ -1,0 +1,27 @@
+// Versions of r1lab and its engine, read from the installed package.json files.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+
+function readVersion(pkgJsonPath: string): string {
+  try {
+    return JSON.parse(readFileSync(pkgJsonPath, "utf8")).version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+export function r1labVersion(): string {
+  return readVersion(new URL("../../package.json", import.meta.url).pathname);
+}
+
+export function packageVersion(name: string): string {
+  try {
+    const entry = require.resolve(name);
+    const idx = entry.lastIndexOf(`/node_modules/${name}/`);
+    return readVersion(`${entry.slice(0, idx)}/node_modules/${name}/package.json`);
+  } catch {
+    return "not installed";
+  }
+}

@@ -1,0 +1,133 @@
+// Node 20 shims that @jax-js/jax needs (see ../shared/reference/engine-notes.md):
+// - Worker: jax-js starts browser Workers from blob: URLs for its Wasm thread pool; this maps them
+//   onto node:worker_threads so the CPU backend runs multi-threaded.
+// - ES2025 iterator helpers (Iterator.prototype.map/filter/toArray), used by einsum and attention.
+import { resolveObjectURL } from "node:buffer";
+import { availableParallelism } from "node:os";
+import { Worker as NodeWorker } from "node:worker_threads";
+
+/** Code run first inside every worker: gives the blob's browser-style worker code the globals it expects. */
+const WORKER_PRELUDE = `
+const { parentPort } = require("node:worker_threads");
+globalThis.self = globalThis;
+globalThis.postMessage = (data, transfer) => parentPort.postMessage(data, transfer);
+parentPort.on("message", (data) => { if (typeof globalThis.onmessage === "function") globalThis.onmessage({ data }); });
+`;
+
+class WorkerShim {
+  onmessage: ((e: { data: unknown }) => void) | null = null;
+  onerror: ((e: { message: string }) => void) | null = null;
+  #worker: NodeWorker | null = null;
+  #pending: unknown[] = [];
+
+  constructor(url: string | URL) {
+    const blob = resolveObjectURL(String(url));
+    if (!blob) throw new Error(`Worker shim: cannot resolve ${String(url)} (only blob: URLs are supported)`);
+    blob.text().then(
+      (source) => {
+        // The worker body is an ES module string without imports: run it as a script after the prelude.
+        const w = new NodeWorker(`${WORKER_PRELUDE}\n${source}`, { eval: true });
+        w.unref();
+        w.on("message", (data) => this.onmessage?.({ data }));
+        w.on("error", (err) => this.onerror?.({ message: err.message }));
+        this.#worker = w;
+        for (const m of this.#pending) w.postMessage(m);
+        this.#pending = [];
+      },
+      (err: Error) => this.onerror?.({ message: err.message }),
+    );
+  }
+
+  postMessage(data: unknown): void {
+    if (this.#worker) this.#worker.postMessage(data);
+    else this.#pending.push(data);
+  }
+
+  terminate(): void {
+    void this.#worker?.terminate();
+  }
+}
+
+let installed = false;
+
+/** Install the shims once. `threads` sets how many Wasm workers jax-js starts. */
+export function installPolyfills(threads: number = availableParallelism()): void {
+  if (installed) return;
+  installed = true;
+  const g = globalThis as any;
+  if (typeof g.Worker === "undefined") g.Worker = WorkerShim;
+  const nav = g.navigator ?? {};
+  try {
+    Object.defineProperty(nav, "hardwareConcurrency", { value: threads, configurable: true });
+    if (!("userAgent" in nav)) Object.defineProperty(nav, "userAgent", { value: `Node.js/${process.version}`, configurable: true });
+  } catch {
+    /* navigator is frozen on some runtimes: keep its values */
+  }
+  if (!g.navigator) Object.defineProperty(g, "navigator", { value: nav, configurable: true, writable: true });
+  installIteratorHelpers();
+}
+
+function installIteratorHelpers(): void {
+  const g = globalThis as any;
+  const proto = g.Iterator?.prototype ?? Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()));
+  const define = (name: string, fn: (this: Iterator<unknown>, ...a: any[]) => unknown) => {
+    if (typeof proto[name] !== "function") Object.defineProperty(proto, name, { value: fn, configurable: true, writable: true });
+  };
+  define("map", function* (this: Iterator<unknown>, f: (v: unknown, i: number) => unknown) {
+    let i = 0;
+    for (let r = this.next(); !r.done; r = this.next()) yield f(r.value, i++);
+  });
+  define("filter", function* (this: Iterator<unknown>, f: (v: unknown, i: number) => boolean) {
+    let i = 0;
+    for (let r = this.next(); !r.done; r = this.next()) if (f(r.value, i++)) yield r.value;
+  });
+  define("toArray", function (this: Iterator<unknown>) {
+    const out: unknown[] = [];
+    for (let r = this.next(); !r.done; r = this.next()) out.push(r.value);
+    return out;
+  });
+  define("forEach", function (this: Iterator<unknown>, f: (v: unknown, i: number) => void) {
+    let i = 0;
+    for (let r = this.next(); !r.done; r = this.next()) f(r.value, i++);
+  });
+  define("some", function (this: Iterator<unknown>, f: (v: unknown, i: number) => boolean) {
+    let i = 0;
+    for (let r = this.next(); !r.done; r = this.next()) if (f(r.value, i++)) return true;
+    return false;
+  });
+  define("every", function (this: Iterator<unknown>, f: (v: unknown, i: number) => boolean) {
+    let i = 0;
+    for (let r = this.next(); !r.done; r = this.next()) if (!f(r.value, i++)) return false;
+    return true;
+  });
+  define("reduce", function (this: Iterator<unknown>, f: (acc: any, v: unknown, i: number) => unknown, init?: unknown) {
+    let i = 0;
+    let acc = init;
+    let r = this.next();
+    if (arguments.length < 2) {
+      if (r.done) throw new TypeError("reduce of empty iterator with no initial value");
+      acc = r.value;
+      r = this.next();
+      i = 1;
+    }
+    for (; !r.done; r = this.next()) acc = f(acc, r.value, i++);
+    return acc;
+  });
+  define("take", function* (this: Iterator<unknown>, n: number) {
+    let i = 0;
+    for (let r = this.next(); !r.done && i < n; r = this.next(), i++) yield r.value;
+  });
+  define("drop", function* (this: Iterator<unknown>, n: number) {
+    let i = 0;
+    for (let r = this.next(); !r.done; r = this.next(), i++) if (i >= n) yield r.value;
+  });
+  define("flatMap", function* (this: Iterator<unknown>, f: (v: unknown, i: number) => Iterable<unknown>) {
+    let i = 0;
+    for (let r = this.next(); !r.done; r = this.next()) yield* f(r.value, i++);
+  });
+  define("find", function (this: Iterator<unknown>, f: (v: unknown, i: number) => boolean) {
+    let i = 0;
+    for (let r = this.next(); !r.done; r = this.next()) if (f(r.value, i++)) return r.value;
+    return undefined;
+  });
+}
