@@ -1,0 +1,100 @@
+// Starting the tensor engine (@jax-js/jax) on the device the user picked: `cpu` (Wasm, with a
+// worker-thread pool) or `webgpu` (Dawn through the `webgpu` npm package; on CPU-only machines
+// Mesa's llvmpipe). Chosen by `--device`, else R1LAB_DEVICE, else cpu. Call `initEngine` once per
+// process before creating arrays.
+import { availableParallelism } from "node:os";
+import { installPolyfills } from "./polyfills.ts";
+
+export type DeviceName = "cpu" | "webgpu";
+
+export interface EngineInfo {
+  device: DeviceName;
+  /** Wasm worker threads (cpu), or null on webgpu. */
+  threads: number | null;
+  /** WebGPU adapter description (vendor / architecture / device), or null on cpu. */
+  adapter: string | null;
+}
+
+let current: EngineInfo | null = null;
+
+export const MESA_HINT =
+  "Install a GPU driver with Vulkan support, or Mesa's llvmpipe for WebGPU on the CPU: on Debian bookworm, " +
+  "add `deb http://deb.debian.org/debian bookworm-backports main` to the apt sources and run " +
+  "`apt-get install -t bookworm-backports mesa-vulkan-drivers` (Mesa 25.x; bookworm's own Mesa 22.x is refused by Dawn).";
+
+export function resolveDevice(flag?: string): DeviceName {
+  const raw = (flag ?? process.env.R1LAB_DEVICE ?? "cpu").toLowerCase();
+  if (raw === "cpu" || raw === "wasm") return "cpu";
+  if (raw === "webgpu" || raw === "gpu") return "webgpu";
+  throw new Error(`unknown device '${raw}' (from ${flag ? "--device" : "R1LAB_DEVICE"}); use cpu or webgpu`);
+}
+
+/** Threads for the Wasm pool: R1LAB_THREADS, else every core the OS gives us. */
+export function defaultThreads(): number {
+  const env = Number(process.env.R1LAB_THREADS);
+  return Number.isInteger(env) && env > 0 ? env : availableParallelism();
+}
+
+/** Make the `webgpu` package's Dawn visible as navigator.gpu; returns the adapter or a reason. */
+export async function probeWebGPU(): Promise<{ adapter: GPUAdapterLike | null; reason: string }> {
+  installPolyfills(defaultThreads());
+  if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = "/tmp";
+  const g = globalThis as any;
+  let webgpu: any;
+  try {
+    webgpu = await import("webgpu");
+  } catch (e) {
+    return { adapter: null, reason: `the 'webgpu' package failed to load: ${(e as Error).message}` };
+  }
+  if (!g.navigator.gpu) {
+    Object.assign(g, webgpu.globals);
+    Object.defineProperty(g.navigator, "gpu", { value: webgpu.create([]), configurable: true });
+  }
+  try {
+    const adapter = await g.navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+    if (!adapter) return { adapter: null, reason: `no WebGPU adapter found. ${MESA_HINT}` };
+    return { adapter, reason: "" };
+  } catch (e) {
+    return { adapter: null, reason: `requesting a WebGPU adapter failed (${(e as Error).message}). ${MESA_HINT}` };
+  }
+}
+
+interface GPUAdapterLike {
+  info?: { vendor?: string; architecture?: string; device?: string; description?: string };
+}
+
+export function describeAdapter(a: GPUAdapterLike): string {
+  const i = a.info ?? {};
+  return [i.vendor, i.architecture, i.device, i.description].filter((s) => s && s.length > 0).join(" / ") || "unknown adapter";
+}
+
+/** Start the engine on `device` (idempotent for the same device; switching devices is refused). */
+export async function initEngine(opts: { device?: string; threads?: number } = {}): Promise<EngineInfo> {
+  const device = resolveDevice(opts.device);
+  if (current) {
+    if (current.device !== device) throw new Error(`engine already started on ${current.device}; cannot switch to ${device}`);
+    return current;
+  }
+  const threads = opts.threads ?? defaultThreads();
+  installPolyfills(threads);
+  const jax = await import("./jax.ts");
+  if (device === "cpu") {
+    const got = await jax.init("wasm");
+    if (!got.includes("wasm")) throw new Error("the Wasm backend of @jax-js/jax failed to start");
+    jax.defaultDevice("wasm");
+    current = { device, threads, adapter: null };
+  } else {
+    const probe = await probeWebGPU();
+    if (!probe.adapter) throw new Error(`--device webgpu: ${probe.reason}`);
+    const got = await jax.init("webgpu");
+    if (!got.includes("webgpu")) throw new Error(`--device webgpu: @jax-js/jax could not start WebGPU. ${MESA_HINT}`);
+    jax.defaultDevice("webgpu");
+    current = { device, threads: null, adapter: describeAdapter(probe.adapter) };
+  }
+  return current;
+}
+
+export function engineInfo(): EngineInfo {
+  if (!current) throw new Error("engine not started: call initEngine() first");
+  return current;
+}

@@ -1,0 +1,8 @@
+// The engine's public surface: device start-up, scoped memory, ops, parameters, optimisation.
+export * from "./device.ts";
+export * from "./scope.ts";
+export * as ops from "./ops.ts";
+export * from "./params.ts";
+export * from "./optim.ts";
+export * from "./schedule.ts";
+export * from "./rng.ts";

@@ -1,0 +1,54 @@
+// Parameter trees: a model's weights as a flat map from Hugging Face tensor names
+// ("model.layers.0.self_attn.q_proj.weight") to engine arrays. Keeping HF names as the keys makes
+// loading and saving checkpoints a rename-free copy, and lets readers map each weight to the paper.
+import { numpy as np, random, tree } from "./jax.ts";
+import type { Arr } from "./ops.ts";
+
+export type Params = Record<string, Arr>;
+
+export function paramCount(p: Params): number {
+  let n = 0;
+  for (const a of Object.values(p)) n += a.size;
+  return n;
+}
+
+/** A new reference to every array (for passing a tree into a consuming call such as jit). */
+export const refParams = <T>(p: T): T => tree.ref(p as any) as T;
+
+/** Free every array of the tree. */
+export const disposeParams = (p: unknown): void => tree.dispose(p as any);
+
+/** Read an array back to the host without consuming it. */
+export async function toHost(a: Arr): Promise<Float32Array | Int32Array> {
+  return (await a.ref.data()) as Float32Array | Int32Array;
+}
+
+/** Read a scalar array back to the host without consuming it. */
+export async function scalar(a: Arr): Promise<number> {
+  return (await toHost(a))[0];
+}
+
+/** Host copies of all parameters (for checkpoints). */
+export async function paramsToHost(p: Params): Promise<Record<string, { shape: number[]; data: Float32Array }>> {
+  const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [k, a] of Object.entries(p)) {
+    const d = await toHost(a);
+    out[k] = { shape: [...a.shape], data: d instanceof Float32Array ? d : Float32Array.from(d) };
+  }
+  return out;
+}
+
+export function fromHost(data: Float32Array, shape: number[]): Arr {
+  return np.array(data, { shape, dtype: "float32" } as any) as Arr;
+}
+
+/** N(0, std^2) initialisation from a jax PRNG key derived from (seed, name). */
+export function normalInit(shape: number[], std: number, key: Arr): Arr {
+  return random.normal(key, shape).mul(std) as Arr;
+}
+
+export function zerosLike(p: Params): Params {
+  const out: Params = {};
+  for (const [k, a] of Object.entries(p)) out[k] = np.zeros([...a.shape], { dtype: "float32" }) as Arr;
+  return out;
+}
