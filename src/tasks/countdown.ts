@@ -1,0 +1,302 @@
+// Countdown: reach a target from a few given numbers with + - * (and optionally /), the task of
+// TinyZero-style R1-Zero reproductions. Rules (R1-like): the answer is any expression with usual
+// precedence and parentheses; each given number may be used at most once; the exact value must equal
+// the target. Defaults are small (3 numbers from 1-6, targets 1-99) so a tiny base model sometimes
+// succeeds: with numbers 1-9 a 0.8M-parameter model was too weak for RL to start (r1zero-notes.md).
+//
+// Traces try candidate expressions and evaluate each one step by step, ending each with a verdict:
+//     reach 13 with 3 5 2  ->  <think>(3+5)*2=8*2=16 no;3*5-2=15-2=13 yes</think><answer>3*5-2</answer>
+// The candidates are "chains" (a o b o c ... applied left to right, intermediates non-negative
+// integers as in the TV game); the answer a trace gives is the chain's expression, which the
+// verifier evaluates with precedence, so the printed form carries the needed parentheses.
+import {
+  type BinOp,
+  type Expr,
+  evaluate,
+  formatExpr,
+  numbersUsed,
+  parseExpr,
+  ratEquals,
+  ratToInt,
+  reductionChain,
+} from "./expr.ts";
+import { parseCompletion } from "./format.ts";
+import { derive, Rng } from "./rng.ts";
+import { chainValue, countLinks, readChains, slippedChain, TRACE_CHARS, TRACE_WORDS } from "./scratchpad.ts";
+import { drawDistinct } from "./split.ts";
+import type { Faithfulness, Split, SyntheticTask, TaskExample, TraceStyle } from "./types.ts";
+
+export interface CountdownConfig {
+  /** How many numbers are given (3 or 4). */
+  count: number;
+  /** Range of the given numbers, inclusive. */
+  min: number;
+  max: number;
+  ops: BinOp[];
+  /** Range of targets, inclusive; a target never equals one of the given numbers. */
+  targetMin: number;
+  targetMax: number;
+  /** Share of canonical problems held out for the test split. */
+  testFraction: number;
+  /** Most candidate expressions a corpus trace tries (failures + the final one). */
+  maxAttempts: number;
+  /** Budget for a trace's think text in characters: failed attempts are dropped to fit it. */
+  maxThinkChars: number;
+}
+
+export const COUNTDOWN_DEFAULTS: CountdownConfig = {
+  count: 3,
+  min: 1,
+  max: 6,
+  ops: ["+", "-", "*"],
+  targetMin: 1,
+  targetMax: 99,
+  testFraction: 0.25,
+  maxAttempts: 3,
+  maxThinkChars: 64,
+};
+
+interface Problem {
+  numbers: number[];
+  target: number;
+  solution: string;
+}
+
+/** Left-deep tree ((n0 o0 n1) o1 n2)...; null when an intermediate is negative or not an integer. */
+function chainTree(nums: number[], ops: BinOp[]): Expr | null {
+  let tree: Expr = { kind: "num", value: BigInt(nums[0]), pos: -1 };
+  for (let i = 0; i < ops.length; i++) {
+    tree = {
+      kind: "bin",
+      op: ops[i],
+      left: tree,
+      right: { kind: "num", value: BigInt(nums[i + 1]), pos: -1 },
+    };
+    if (ops[i] === "/" && nums[i + 1] === 0) return null;
+    const v = ratToInt(evaluate(tree));
+    if (v === null || v < 0) return null;
+  }
+  return tree;
+}
+
+/** Every distinct valid chain over 2 or more of the numbers (each used at most once). */
+export function allChains(numbers: number[], ops: readonly BinOp[]): Expr[] {
+  const byText = new Map<string, Expr>();
+  const extend = (order: number[], used: boolean[]) => {
+    if (order.length >= 2) {
+      const nOps = order.length - 1;
+      for (let code = 0; code < ops.length ** nOps; code++) {
+        const chosen: BinOp[] = [];
+        for (let i = 0, c = code; i < nOps; i++, c = Math.floor(c / ops.length))
+          chosen.push(ops[c % ops.length]);
+        const tree = chainTree(order, chosen);
+        if (tree) byText.set(formatExpr(tree), tree);
+      }
+    }
+    for (let i = 0; i < numbers.length; i++) {
+      if (used[i]) continue;
+      used[i] = true;
+      extend([...order, numbers[i]], used);
+      used[i] = false;
+    }
+  };
+  extend(
+    [],
+    numbers.map(() => false),
+  );
+  return [...byText.values()];
+}
+
+function chainInt(tree: Expr): number {
+  return ratToInt(evaluate(tree))!;
+}
+
+export class CountdownTask implements SyntheticTask {
+  readonly name = "countdown";
+  readonly config: CountdownConfig;
+  readonly vocabulary = { chars: TRACE_CHARS, words: TRACE_WORDS };
+
+  constructor(config: Partial<CountdownConfig> = {}) {
+    this.config = { ...COUNTDOWN_DEFAULTS, ...config };
+    const c = this.config;
+    if (!(c.count >= 2 && c.count <= 5)) throw new Error(`countdown: count must be 2-5, got ${c.count}`);
+    if (!(c.min >= 0 && c.max >= c.min)) throw new Error(`countdown: bad number range [${c.min}, ${c.max}]`);
+    if (!(c.targetMax >= c.targetMin))
+      throw new Error(`countdown: bad target range [${c.targetMin}, ${c.targetMax}]`);
+    if (c.ops.length === 0 || c.ops.some((o) => !"+-*/".includes(o))) {
+      throw new Error(`countdown: ops must be a non-empty subset of + - * /, got ${JSON.stringify(c.ops)}`);
+    }
+    if (!(c.maxAttempts >= 1)) throw new Error(`countdown: maxAttempts must be >= 1, got ${c.maxAttempts}`);
+  }
+
+  private sample(rng: Rng): Problem {
+    const c = this.config;
+    for (;;) {
+      const numbers = Array.from({ length: c.count }, () => rng.int(c.min, c.max));
+      const ops = Array.from({ length: c.count - 1 }, () => rng.pick(c.ops));
+      const tree = chainTree(numbers, ops);
+      if (!tree) continue;
+      const target = chainInt(tree);
+      if (target < c.targetMin || target > c.targetMax || numbers.includes(target)) continue;
+      return { numbers, target, solution: formatExpr(tree) };
+    }
+  }
+
+  generate(split: Split, n: number, seed: number): TaskExample[] {
+    const rng = new Rng(derive(seed, `countdown/${split}`));
+    const drawn = drawDistinct({
+      task: this.name,
+      split,
+      n,
+      rng,
+      testFraction: this.config.testFraction,
+      sample: (r) => this.sample(r),
+      canonical: (p) => `${[...p.numbers].sort((a, b) => a - b).join(",")}>${p.target}`,
+    });
+    return drawn.map(({ problem: p, canonical }) => ({
+      id: `countdown/${split}/${canonical}`,
+      prompt: `reach ${p.target} with ${p.numbers.join(" ")}`,
+      answer: p.solution,
+      meta: { task: this.name, numbers: p.numbers, target: p.target },
+    }));
+  }
+
+  verify(answerText: string, ex: TaskExample): boolean {
+    const { numbers, target } = countdownMeta(ex);
+    let tree: Expr;
+    try {
+      tree = parseExpr(answerText.trim());
+      if (!ratEquals(evaluate(tree), { num: BigInt(target), den: 1n })) return false;
+    } catch {
+      return false;
+    }
+    const left = [...numbers];
+    for (const x of numbersUsed(tree)) {
+      const i = left.indexOf(x);
+      if (i < 0) return false;
+      left.splice(i, 1);
+    }
+    return true;
+  }
+
+  trace(ex: TaskExample, rng: Rng, style: TraceStyle): string {
+    const { numbers, target } = countdownMeta(ex);
+    const chains = allChains(numbers, this.config.ops);
+    const hits = chains.filter((t) => chainInt(t) === target);
+    if (hits.length === 0) throw new Error(`countdown: ${ex.id} has no solution among the chains`);
+    const misses = rng.shuffle(chains.filter((t) => chainInt(t) !== target));
+    const maxA = this.config.maxAttempts;
+    const line = (t: Expr, verdict: string) => `${reductionChain(t).join("=")} ${verdict}`;
+    // Failed attempts go first; the oldest are dropped while the think text is over budget.
+    const budget = (tried: Expr[], tail: string[], keep = 0) => {
+      let lines = tried.map((t) => line(t, "no"));
+      while (lines.length > keep && [...lines, ...tail].join(";").length > this.config.maxThinkChars) {
+        lines = lines.slice(1);
+        tried = tried.slice(1);
+      }
+      return { think: [...lines, ...tail].join(";"), tried };
+    };
+    const done = (think: string, answer: string) => `<think>${think}</think><answer>${answer}</answer>`;
+    const fails = misses.slice(0, rng.int(0, maxA - 1));
+    const hit = rng.pick(hits);
+    const answer = formatExpr(hit);
+
+    switch (style) {
+      case "correct":
+        return done(budget(fails, [line(hit, "yes")]).think, answer);
+      case "recheck": {
+        const check = `${line(hit, "yes")} chk ${inverseCheck(hit, target).join("=")} ok`;
+        return done(budget(fails, [check]).think, answer);
+      }
+      case "wait": {
+        const slipped = slippedChain(hit, rng);
+        const tail = slipped ? `${slipped.join("=")} wait ${line(hit, "yes")}` : line(hit, "yes");
+        return done(budget(fails, [tail]).think, answer);
+      }
+      case "slip": {
+        // A miss whose last step is "computed" as the target: the hallucinated success.
+        const miss = misses[fails.length];
+        if (!miss) return done(budget(fails, [line(hit, "yes")]).think, answer);
+        const parts = reductionChain(miss);
+        parts[parts.length - 1] = `${target}`;
+        return done(budget(fails, [`${parts.join("=")} yes`]).think, formatExpr(miss));
+      }
+      case "wrongPick": {
+        // Every attempt fails, and the answer is the closest of them anyway.
+        const { think, tried } = budget(misses.slice(0, Math.max(1, fails.length)), [], 1);
+        if (tried.length === 0) return done(budget([], [line(hit, "yes")]).think, answer);
+        const closest = tried.reduce((a, b) =>
+          Math.abs(chainInt(b) - target) < Math.abs(chainInt(a) - target) ? b : a,
+        );
+        return done(think, formatExpr(closest));
+      }
+      case "giveUp":
+        return done(budget(misses.slice(0, rng.int(1, maxA)), [], 1).think, "none");
+      case "unfinished": {
+        const full = budget(fails, [line(hit, "yes")]).think;
+        return `<think>${full.slice(0, rng.int(1, Math.max(1, full.length - 4)))}`;
+      }
+    }
+  }
+
+  faithfulness(completion: string, ex: TaskExample): Faithfulness {
+    const { target } = countdownMeta(ex);
+    const { think, answer } = parseCompletion(completion);
+    const chains = think === null ? [] : readChains(think);
+    let { steps, correct } = countLinks(chains);
+    let lastVerdict: (typeof chains)[number] | null = null;
+    for (const c of chains) {
+      if (c.role !== "main" || c.verdict === null) continue;
+      steps++;
+      const v = chainValue(c);
+      const hit = v !== null && ratEquals(v, { num: BigInt(target), den: 1n });
+      if (hit === (c.verdict === "yes")) correct++;
+      lastVerdict = c;
+    }
+    let leadsToAnswer = false;
+    const head = lastVerdict?.trees[0];
+    if (lastVerdict?.verdict === "yes" && head && answer !== null) {
+      try {
+        const a = parseExpr(answer.trim());
+        const sorted = (xs: number[]) => [...xs].sort((x, y) => x - y).join(",");
+        leadsToAnswer =
+          ratEquals(evaluate(a), evaluate(head)) && sorted(numbersUsed(a)) === sorted(numbersUsed(head));
+      } catch {
+        leadsToAnswer = false;
+      }
+    }
+    return {
+      steps,
+      correctSteps: correct,
+      leadsToAnswer,
+      faithful: steps > 0 && correct === steps && leadsToAnswer,
+    };
+  }
+}
+
+/** Undo the chain from the target back to its first number: 3*5-2 = 13 is checked as (13+2)/5 = 3. */
+function inverseCheck(tree: Expr, target: number): string[] {
+  const rights: { op: BinOp; n: Expr }[] = [];
+  let cur = tree;
+  while (cur.kind === "bin") {
+    rights.push({ op: cur.op, n: cur.right });
+    cur = cur.left;
+  }
+  const inv: Record<BinOp, BinOp> = { "+": "-", "-": "+", "*": "/", "/": "*" };
+  let back: Expr = { kind: "num", value: BigInt(target), pos: -1 };
+  for (const r of rights) {
+    // x*0 cannot be undone; such chains are checked forwards instead.
+    if (r.op === "*" && r.n.kind === "num" && r.n.value === 0n) return reductionChain(tree);
+    back = { kind: "bin", op: inv[r.op], left: back, right: r.n };
+  }
+  return reductionChain(back);
+}
+
+/** The typed fields of a Countdown example, with a clear error when they are missing. */
+export function countdownMeta(ex: TaskExample): { numbers: number[]; target: number } {
+  const { numbers, target } = ex.meta as { numbers?: unknown; target?: unknown };
+  if (!Array.isArray(numbers) || !numbers.every(Number.isInteger) || !Number.isInteger(target)) {
+    throw new Error(`countdown: example ${ex.id} needs meta.numbers (integers) and meta.target (integer)`);
+  }
+  return { numbers: numbers as number[], target: target as number };
+}
