@@ -65,7 +65,7 @@ export const stack = (xs: Arr[], axis = 0): Arr => track(np.stack(xs.map(r), axi
 export const repeat = (a: Arr, n: number, axis?: number): Arr => track(np.repeat(r(a), n, axis));
 /** Slice with one entry per axis: null = all, number = index (drops the axis), [start, end] = range. */
 export const slice = (a: Arr, ...index: (number | [number, number] | null)[]): Arr =>
-  track(r(a).slice(...(index as any)));
+  track(r(a).slice(...(index.map((i) => (i === null ? [] : i)) as any)));
 export const split = (a: Arr, sections: number | number[], axis = -1): Arr[] =>
   np.split(r(a), sections, axis).map((x) => track(x));
 
