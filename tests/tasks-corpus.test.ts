@@ -25,8 +25,7 @@ describe("corpus", () => {
     const rightShare = (s.byStyle.correct + s.byStyle.recheck + s.byStyle.wait) / 1200;
     expect(s.accuracy).toBeCloseTo(rightShare, 10);
     expect(s.faithful).toBeCloseTo(rightShare, 10);
-    expect(s.accuracy).toBeGreaterThan(0.4);
-    expect(s.accuracy).toBeLessThan(0.7);
+    expect(Math.abs(s.accuracy - 0.55)).toBeLessThan(0.04);
     expect(s.wellFormed).toBeCloseTo(1 - s.byStyle.unfinished / 1200, 10);
     expect(s.maxCompletionChars).toBeLessThanOrEqual(64 + 32 + 12);
     for (const it of items) expect(it.correct).toBe(["correct", "recheck", "wait"].includes(it.style));

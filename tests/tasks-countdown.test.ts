@@ -45,6 +45,48 @@ describe("countdown problems", () => {
     for (const t of test) expect(train.has(t)).toBe(false);
   });
 
+  it("counts the problems of each split exactly, and generate() can draw all of them", () => {
+    const train = task.countProblems("train");
+    const test = task.countProblems("test");
+    expect(train + test).toBe(471); // 3 numbers 1-6, + - *, targets 1-99; recounted by the plain loops below
+    let brute = 0;
+    for (let a = 1; a <= 6; a++)
+      for (let b = a; b <= 6; b++)
+        for (let c = b; c <= 6; c++) {
+          const targets = new Set<number>();
+          for (const [x, y, z] of [
+            [a, b, c],
+            [a, c, b],
+            [b, a, c],
+            [b, c, a],
+            [c, a, b],
+            [c, b, a],
+          ]) {
+            for (const f of [
+              (p: number, q: number) => p + q,
+              (p: number, q: number) => p - q,
+              (p: number, q: number) => p * q,
+            ]) {
+              const r = f(x, y);
+              if (r < 0) continue;
+              for (const g of [
+                (p: number, q: number) => p + q,
+                (p: number, q: number) => p - q,
+                (p: number, q: number) => p * q,
+              ]) {
+                const t = g(r, z);
+                if (t >= 1 && t <= 99 && t !== a && t !== b && t !== c) targets.add(t);
+              }
+            }
+          }
+          brute += targets.size;
+        }
+    expect(brute).toBe(471);
+    expect(task.generate("test", test, 7)).toHaveLength(test);
+    expect(test / (train + test)).toBeGreaterThan(0.18);
+    expect(test / (train + test)).toBeLessThan(0.32);
+  });
+
   it("says clearly when the problem space is exhausted", () => {
     const tiny = new CountdownTask({ min: 1, max: 2 });
     expect(() => tiny.generate("test", 500, 0)).toThrow(

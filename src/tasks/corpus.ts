@@ -15,14 +15,15 @@ export { countRechecks } from "./scratchpad.ts";
 /** Relative weights of the trace styles (normalised; 0 leaves a style out). */
 export type CorpusMix = Record<TraceStyle, number>;
 
+/** 55% of traces end right (correct + recheck + wait), as in the PyTorch peer's corpus (r1zero-notes.md). */
 export const DEFAULT_MIX: CorpusMix = {
   correct: 0.35,
   recheck: 0.1,
   wait: 0.1,
-  slip: 0.1,
-  wrongPick: 0.1,
-  giveUp: 0.1,
-  unfinished: 0.05,
+  slip: 0.12,
+  wrongPick: 0.12,
+  giveUp: 0.11,
+  unfinished: 0.1,
 };
 
 export interface CorpusItem {
