@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { allChains, CountdownTask } from "../src/tasks/countdown.ts";
+import { allChains } from "../src/tasks/chains.ts";
+import { CountdownTask } from "../src/tasks/countdown.ts";
 import { evaluate, formatExpr, numbersUsed, ratToInt } from "../src/tasks/expr.ts";
 import { parseCompletion } from "../src/tasks/format.ts";
 import { Rng } from "../src/tasks/rng.ts";
