@@ -19,7 +19,6 @@ import {
   numbersUsed,
   parseExpr,
   ratEquals,
-  ratToInt,
   reductionChain,
 } from "./expr.ts";
 import { parseCompletion } from "./format.ts";
