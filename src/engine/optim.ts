@@ -58,7 +58,7 @@ export class AdamW {
   update(params: Params, grads: Params, state: AdamWState, lr: number): { params: Params; state: AdamWState; gradNorm: Arr } {
     const { beta1, beta2 } = this.config;
     const t = state.step + 1;
-    const hyper = np.array([lr, 1 - beta1 ** t, 1 - beta2 ** t], { dtype: "float32" }) as Arr;
+    const hyper = np.array([lr, 1 - beta1 ** t, 1 - beta2 ** t], { dtype: np.float32 }) as Arr;
     this.compiled ??= jit((p: Params, g: Params, m: Params, v: Params, h: Arr) => tidy(() => this.step(p, g, m, v, h))) as any;
     const [np_, nm, nv, norm] = this.compiled!(params, grads, state.m, state.v, hyper);
     return { params: np_, state: { m: nm, v: nv, step: t }, gradNorm: norm };

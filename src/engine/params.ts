@@ -49,6 +49,6 @@ export function normalInit(shape: number[], std: number, key: Arr): Arr {
 
 export function zerosLike(p: Params): Params {
   const out: Params = {};
-  for (const [k, a] of Object.entries(p)) out[k] = np.zeros([...a.shape], { dtype: "float32" }) as Arr;
+  for (const [k, a] of Object.entries(p)) out[k] = np.zeros([...a.shape], { dtype: np.float32 }) as Arr;
   return out;
 }
