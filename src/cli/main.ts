@@ -5,6 +5,7 @@ import { type Command, UsageError, parseCommandArgs } from "./command.ts";
 
 /** name -> [summary, loader]. Keep summaries here so listing commands imports nothing. */
 const COMMANDS: Record<string, [string, () => Promise<{ default: Command }>]> = {
+  zero: ["R1-Zero in miniature: pretrain a tiny DeepSeek-style model, then GRPO (pnpm start)", () => import("./zero.ts")],
   doctor: ["show the runtime, engine, devices and optional tools", () => import("./doctor.ts")],
 };
 

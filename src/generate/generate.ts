@@ -35,13 +35,11 @@ export interface GenerateResult {
 
 type StepFn = (p: Params, ids: o.Arr, io: any, cache: LayerCache[], place: o.Arr) => [o.Arr, LayerCache[]];
 
-/** Jitted prefill/decode functions, cached per (config, params object). */
-const compiled = new WeakMap<Params, Map<ModelConfig, StepFn>>();
+/** Jitted prefill/decode function, one per model config (parameters are inputs, not constants). */
+const compiled = new WeakMap<ModelConfig, StepFn>();
 
-function stepFn(p: Params, c: ModelConfig): StepFn {
-  let byConfig = compiled.get(p);
-  if (!byConfig) compiled.set(p, (byConfig = new Map()));
-  let f = byConfig.get(c);
+function stepFn(c: ModelConfig): StepFn {
+  let f = compiled.get(c);
   if (!f) {
     f = jit((pp: Params, ids: o.Arr, io: any, cache: LayerCache[], place: o.Arr) =>
       tidy(() => {
@@ -50,7 +48,7 @@ function stepFn(p: Params, c: ModelConfig): StepFn {
         return [o.slice(out.logits, null, T - 1, null), out.cache!] as [o.Arr, LayerCache[]];
       }),
     ) as unknown as StepFn;
-    byConfig.set(c, f);
+    compiled.set(c, f);
   }
   return f;
 }
@@ -69,11 +67,12 @@ export async function generate(p: Params, c: ModelConfig, prompts: number[][], o
   if (P === 0) throw new Error("generate: every prompt needs at least one token");
   const tmax = P + opts.maxNewTokens;
   const pad = opts.padTokenId ?? 0;
-  const step = stepFn(p, c);
+  const step = stepFn(c);
   const eos = new Set(opts.eosTokenIds);
   const rngs = prompts.map((_, i) => Rng.stream(opts.seed, `sample/${i}`));
   const newIds: number[][] = prompts.map(() => []);
   const reasons: ("stop" | "length")[] = prompts.map(() => "length");
+  const finished = prompts.map(() => false);
   // Rows still in the batch, in batch order, with their left-padding.
   let rows = prompts.map((_, i) => i);
   const padOf = prompts.map((x) => P - x.length);
@@ -96,12 +95,18 @@ export async function generate(p: Params, c: ModelConfig, prompts: number[][], o
     const tokens: number[] = [];
     const stillActive: number[] = [];
     rows.forEach((row, j) => {
+      if (finished[row]) {
+        tokens.push(pad); // a finished row still in the batch: feed padding, keep nothing
+        return;
+      }
       const tok = sampleToken(host, j * V, V, opts, rngs[row]);
       newIds[row].push(tok);
       tokens.push(tok);
       const done = eos.has(tok) || (opts.shouldStop?.(row, newIds[row]) ?? false);
-      if (done) reasons[row] = "stop";
-      else stillActive.push(j);
+      if (done) {
+        reasons[row] = "stop";
+        finished[row] = true;
+      } else stillActive.push(j);
     });
     opts.onStep?.(t, B0 - stillActive.length);
     if (stillActive.length === 0 || t === opts.maxNewTokens - 1) break;

@@ -1,0 +1,80 @@
+// `r1lab zero`: the R1-Zero run (pnpm start). Resolves the config from the defaults and flags,
+// writes it to runs/<name>/config.json before any work, points runs/latest at the run, and runs it.
+// `--resume runs/<name>` continues an interrupted run with the config it was started with.
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { writeJsonAtomic } from "../engine/atomic.ts";
+import { initEngine } from "../engine/device.ts";
+import { ZERO_TEMPLATE } from "../rl/template.ts";
+import { ZERO_DEFAULTS, ZERO_TINY, type ZeroConfig } from "../rl/zero-config.ts";
+import { type Command, UsageError, numberFlag } from "./command.ts";
+
+function pointLatest(runDir: string): void {
+  const link = join(dirname(runDir), "latest");
+  rmSync(link, { force: true });
+  symlinkSync(basename(runDir), link);
+}
+
+const cmd: Command = {
+  name: "zero",
+  summary: "R1-Zero in miniature: pretrain a tiny DeepSeek-style model, then GRPO with rule rewards",
+  usage: "zero [--name NAME] [--preset default|tiny] [--seed S] [--device cpu|webgpu] [--resume runs/NAME]",
+  options: {
+    name: { type: "string", help: "run name (folder under --runs-dir); default: zero-<date>-<seed>" },
+    "runs-dir": { type: "string", default: "runs", help: "where runs are written" },
+    preset: { type: "string", default: "default", help: "default (minutes on 2 CPU cores) or tiny (seconds; for tests)" },
+    seed: { type: "string", help: "random seed (default 1)" },
+    device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE or cpu)" },
+    resume: { type: "string", help: "continue the interrupted run in this folder" },
+    "pretrain-steps": { type: "string", help: "override pretraining steps" },
+    "grpo-steps": { type: "string", help: "override GRPO steps" },
+    "loss-type": { type: "string", help: "grpo | dr_grpo | dapo | bnpo (default dapo)" },
+    "num-generations": { type: "string", help: "completions per prompt G (default 8)" },
+    "learning-rate": { type: "string", help: "GRPO learning rate" },
+    epsilon: { type: "string", help: "lower clip range (default 0.2)" },
+    "epsilon-high": { type: "string", help: "upper clip range (default 0.28)" },
+    "eval-problems": { type: "string", help: "held-out problems to evaluate (0 = all)" },
+  },
+  details: "Writes runs/<name>/: config.json, pretrain.jsonl, metrics.jsonl, samples.jsonl, eval_base.json,\nsummary.json, report.html, plots/, checkpoints/ (Hugging Face format). See docs/r1-zero.md.",
+  async run(v) {
+    let cfg: ZeroConfig;
+    let runDir: string;
+    if (v.resume) {
+      runDir = resolve(v.resume);
+      const cfgPath = join(runDir, "config.json");
+      if (!existsSync(cfgPath)) throw new UsageError(`--resume ${v.resume}: no config.json there (is it a run folder?)`);
+      cfg = JSON.parse(readFileSync(cfgPath, "utf8"));
+      if (v.device && v.device !== cfg.device) throw new UsageError(`--resume: the run used device '${cfg.device}'; drop --device or pass the same`);
+    } else {
+      const base = { ...ZERO_DEFAULTS, ...(v.preset === "tiny" ? ZERO_TINY : {}) };
+      if (v.preset !== "default" && v.preset !== "tiny") throw new UsageError(`--preset must be default or tiny, got '${v.preset}'`);
+      const seed = v.seed !== undefined ? numberFlag(v, "seed", { int: true, min: 0 }) : base.seed;
+      const name = v.name ?? `zero-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-s${seed}`;
+      if (!/^[\w.-]+$/.test(name)) throw new UsageError(`--name may contain letters, digits, '.', '_' and '-' only, got '${name}'`);
+      cfg = structuredClone({ ...base, name, seed, template: ZERO_TEMPLATE, device: v.device ?? process.env.R1LAB_DEVICE ?? "cpu" }) as ZeroConfig;
+      if (v["pretrain-steps"]) cfg.pretrain.steps = numberFlag(v, "pretrain-steps", { int: true, min: 1 });
+      if (v["grpo-steps"]) cfg.grpo.steps = numberFlag(v, "grpo-steps", { int: true, min: 1 });
+      if (v["num-generations"]) cfg.grpo.num_generations = numberFlag(v, "num-generations", { int: true, min: 2 });
+      if (v["learning-rate"]) cfg.grpo.learning_rate = numberFlag(v, "learning-rate");
+      if (v.epsilon) cfg.grpo.epsilon = numberFlag(v, "epsilon", { min: 0 });
+      if (v["epsilon-high"]) cfg.grpo.epsilon_high = numberFlag(v, "epsilon-high", { min: 0 });
+      if (v["eval-problems"]) cfg.eval.n_problems = numberFlag(v, "eval-problems", { int: true, min: 0 });
+      if (v["loss-type"]) {
+        if (!["grpo", "dr_grpo", "dapo", "bnpo"].includes(v["loss-type"])) throw new UsageError(`--loss-type must be grpo, dr_grpo, dapo or bnpo, got '${v["loss-type"]}'`);
+        cfg.grpo.loss_type = v["loss-type"];
+        if (cfg.grpo.loss_type === "dr_grpo") cfg.grpo.scale_rewards = "none";
+      }
+      runDir = resolve(v["runs-dir"], name);
+      if (existsSync(join(runDir, "config.json"))) throw new UsageError(`${runDir} exists: pass --resume ${runDir} to continue it, or another --name`);
+      mkdirSync(runDir, { recursive: true });
+      writeJsonAtomic(join(runDir, "config.json"), cfg);
+    }
+    pointLatest(runDir);
+    await initEngine({ device: cfg.device });
+    const { runZero } = await import("../rl/zero.ts");
+    await runZero(cfg, runDir);
+    process.exit(0);
+  },
+};
+
+export default cmd;

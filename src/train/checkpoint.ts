@@ -1,0 +1,73 @@
+// Training checkpoints: a Hugging Face model folder (config.json, model.safetensors,
+// tokenizer.json) plus optimizer.safetensors (AdamW moments) and trainer_state.json. A checkpoint is
+// written into a temporary folder and renamed into place, so a kill -9 leaves either the previous
+// checkpoint or the new one, never half of one.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { writeJsonAtomic } from "../engine/atomic.ts";
+import type { AdamWState } from "../engine/optim.ts";
+import { type Params, fromHost, paramsToHost } from "../engine/params.ts";
+import { openSafetensors, writeSafetensors } from "../engine/safetensors.ts";
+import { toHfConfig } from "../hf/config.ts";
+import type { ModelConfig } from "../model/config.ts";
+
+export interface TrainerState {
+  phase: string;
+  step: number;
+  [k: string]: unknown;
+}
+
+async function writeTree(path: string, tree: Params): Promise<void> {
+  const host = await paramsToHost(tree);
+  const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
+  for (const [k, v] of Object.entries(host)) tensors[k] = { dtype: "F32", shape: v.shape, data: v.data };
+  writeSafetensors(path, tensors, { format: "pt" });
+}
+
+function readTree(path: string): Params {
+  const f = openSafetensors(path);
+  try {
+    const out: Params = {};
+    for (const name of f.names()) out[name] = fromHost(f.read(name), f.info(name).shape);
+    return out;
+  } finally {
+    f.close();
+  }
+}
+
+export async function saveCheckpoint(
+  dir: string,
+  o: { config: ModelConfig; params: Params; opt?: AdamWState; state: TrainerState; tokenizerJson?: unknown },
+): Promise<void> {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  writeJsonAtomic(join(tmp, "config.json"), toHfConfig(o.config));
+  await writeTree(join(tmp, "model.safetensors"), o.params);
+  if (o.tokenizerJson) writeJsonAtomic(join(tmp, "tokenizer.json"), o.tokenizerJson);
+  if (o.opt) {
+    const moments: Params = {};
+    for (const [k, a] of Object.entries(o.opt.m)) moments[`m.${k}`] = a;
+    for (const [k, a] of Object.entries(o.opt.v)) moments[`v.${k}`] = a;
+    await writeTree(join(tmp, "optimizer.safetensors"), moments);
+  }
+  writeJsonAtomic(join(tmp, "trainer_state.json"), { ...o.state, optimizer_step: o.opt?.step ?? 0 });
+  const old = `${dir}.old-${process.pid}`;
+  if (existsSync(dir)) renameSync(dir, old);
+  renameSync(tmp, dir);
+  rmSync(old, { recursive: true, force: true });
+}
+
+export function loadCheckpoint(dir: string): { params: Params; opt: AdamWState | null; state: TrainerState } {
+  const state = JSON.parse(readFileSync(join(dir, "trainer_state.json"), "utf8")) as TrainerState & { optimizer_step: number };
+  const params = readTree(join(dir, "model.safetensors"));
+  let opt: AdamWState | null = null;
+  if (existsSync(join(dir, "optimizer.safetensors"))) {
+    const all = readTree(join(dir, "optimizer.safetensors"));
+    const m: Params = {};
+    const v: Params = {};
+    for (const [k, a] of Object.entries(all)) (k.startsWith("m.") ? m : v)[k.slice(2)] = a;
+    opt = { m, v, step: state.optimizer_step };
+  }
+  return { params, opt, state };
+}

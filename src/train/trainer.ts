@@ -1,0 +1,86 @@
+// One training step, shared by pretraining, SFT and GRPO: a jitted value-and-gradient of a loss
+// over the trainable parameters (the routing biases ride along as non-trained buffers), an AdamW
+// update at the scheduled learning rate, and DeepSeek-V3's auxiliary-loss-free bias update from the
+// step's expert loads.
+import { jit, valueAndGrad } from "../engine/jax.ts";
+import { AdamW, type AdamWConfig, type AdamWState } from "../engine/optim.ts";
+import type * as o from "../engine/ops.ts";
+import { type Params, disposeParams, fromHost, refParams, scalar, toHost } from "../engine/params.ts";
+import { type ModelConfig, isMoeLayer } from "../model/config.ts";
+import { isBuffer } from "../model/init.ts";
+import { loadImbalance, updateRouterBias } from "../model/moe.ts";
+
+/** Split a full parameter tree into gradient-trained tensors and buffers. */
+export function splitParams(all: Params): { trainable: Params; buffers: Params } {
+  const trainable: Params = {};
+  const buffers: Params = {};
+  for (const [k, v] of Object.entries(all)) (isBuffer(k) ? buffers : trainable)[k] = v;
+  return { trainable, buffers };
+}
+
+/** Bias tensor names in the order forward() reports MoE loads (main layers, then MTP layers). */
+export function biasKeys(c: ModelConfig, withMtp: boolean): string[] {
+  const keys: string[] = [];
+  const n = c.numHiddenLayers + (withMtp ? c.numNextnPredictLayers : 0);
+  for (let i = 0; i < n; i++) if (isMoeLayer(c, i)) keys.push(`model.layers.${i}.mlp.gate.e_score_correction_bias`);
+  return keys;
+}
+
+export type LossFn<B> = (trainable: Params, buffers: Params, batch: B) => [o.Arr, Record<string, o.Arr | o.Arr[]>];
+
+export class Trainer<B> {
+  trainable: Params;
+  buffers: Params;
+  opt: AdamW;
+  optState: AdamWState;
+  private step: (t: Params, b: Params, batch: B) => [[o.Arr, Record<string, any>], Params];
+
+  constructor(
+    readonly config: ModelConfig,
+    all: Params,
+    loss: LossFn<B>,
+    optConfig: Partial<AdamWConfig>,
+    optState?: AdamWState,
+    /** Aux-free balancing step gamma (0 = off). */
+    readonly biasGamma = 0,
+    readonly withMtp = true,
+  ) {
+    const { trainable, buffers } = splitParams(all);
+    this.trainable = trainable;
+    this.buffers = buffers;
+    this.opt = new AdamW(optConfig);
+    this.optState = optState ?? this.opt.init(trainable);
+    this.step = jit(valueAndGrad(loss, { hasAux: true })) as any;
+  }
+
+  get params(): Params {
+    return { ...this.trainable, ...this.buffers };
+  }
+
+  /** One update (consumes `batch`); returns the loss, the scalar aux values, grad norm and expert-load imbalance. */
+  async update(batch: B, lr: number): Promise<Record<string, number>> {
+    const [[loss, aux], grads] = this.step(refParams(this.trainable), refParams(this.buffers), batch);
+    const res = this.opt.update(this.trainable, grads, this.optState, lr);
+    this.trainable = res.params;
+    this.optState = res.state;
+    const out: Record<string, number> = { loss: (await loss.data())[0], grad_norm: (await res.gradNorm.data())[0] };
+    const loads: o.Arr[] = aux.loads ?? [];
+    for (const [k, v] of Object.entries(aux)) if (k !== "loads") out[k] = await scalar(v as o.Arr);
+    if (loads.length > 0) {
+      const keys = biasKeys(this.config, this.withMtp).slice(0, loads.length);
+      let imb = 0;
+      for (let i = 0; i < loads.length; i++) {
+        const load = await toHost(loads[i]);
+        imb += loadImbalance(load);
+        if (this.biasGamma > 0 && this.buffers[keys[i]]) {
+          const bias = (await toHost(this.buffers[keys[i]])) as Float32Array;
+          this.buffers[keys[i]].dispose();
+          this.buffers[keys[i]] = fromHost(updateRouterBias(bias, load, this.biasGamma), [bias.length]);
+        }
+      }
+      out.expert_imbalance = imb / loads.length;
+    }
+    disposeParams(aux);
+    return out;
+  }
+}
