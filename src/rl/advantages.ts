@@ -19,7 +19,8 @@ export function groupAdvantages(groups: number[][], scale: ScaleRewards, eps = 1
   return groups.map((g) => {
     const [m, s] = meanStd(g);
     const denom = scale === "group" ? s + eps : scale === "batch" ? batchStd + eps : 1;
-    return g.map((r) => (r - m) / denom);
+    // A zero-variance group has r - mean = 0 everywhere: its advantage is 0 (not 0/0).
+    return g.map((r) => (denom > 0 ? (r - m) / denom : 0));
   });
 }
 

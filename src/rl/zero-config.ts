@@ -9,7 +9,11 @@ export interface ZeroConfig {
   name: string;
   seed: number;
   device: string;
-  task: string;
+  task: "arithmetic" | "countdown";
+  /** Problem generator settings: numbers from 1 to max_number, min_terms..max_terms operands. */
+  task_options: { min_terms: number; max_terms: number; max_number: number; test_fraction: number };
+  /** Distinct training problems (the corpus and the GRPO prompts draw from them). */
+  train_problems: number;
   template: string;
   model: { hidden_size: number; num_hidden_layers: number; n_routed_experts: number; moe_intermediate_size: number; intermediate_size: number };
   pretrain: {
@@ -47,26 +51,28 @@ export interface ZeroConfig {
 export const ZERO_DEFAULTS: Omit<ZeroConfig, "name" | "template"> = {
   seed: 1,
   device: "cpu",
-  task: "countdown",
+  task: "arithmetic",
+  task_options: { min_terms: 3, max_terms: 3, max_number: 5, test_fraction: 0.25 },
+  train_problems: 600,
   model: { hidden_size: 96, num_hidden_layers: 3, n_routed_experts: 4, moe_intermediate_size: 64, intermediate_size: 256 },
   pretrain: {
-    steps: 500,
+    steps: 250,
     batch_size: 32,
-    learning_rate: 3e-3,
+    learning_rate: 5e-3,
     warmup_steps: 30,
-    traces_per_problem: 8,
+    traces_per_problem: 3,
     mtp_lambda: 0.3,
     balance_alpha: 1e-4,
     bias_update_gamma: 1e-3,
   },
   grpo: {
-    steps: 60,
-    prompts_per_step: 16,
+    steps: 40,
+    prompts_per_step: 8,
     num_generations: 8,
-    max_completion_length: 96,
+    max_completion_length: 48,
     temperature: 1.0,
     top_p: 1.0,
-    learning_rate: 5e-4,
+    learning_rate: 2e-3,
     beta: 0.0,
     epsilon: 0.2,
     epsilon_high: 0.28,
@@ -77,13 +83,14 @@ export const ZERO_DEFAULTS: Omit<ZeroConfig, "name" | "template"> = {
     reward_weights: { accuracy: 1.0, format: 0.1 },
     bias_update_gamma: 0,
   },
-  eval: { k: 4, temperature: 0.6, top_p: 0.95, n_problems: 0 },
+  eval: { k: 4, temperature: 0.6, top_p: 0.95, n_problems: 100 },
   checkpoint_every: 20,
 };
 
 /** Smallest config that still runs every phase (tests). */
 export const ZERO_TINY: Partial<Omit<ZeroConfig, "name" | "template">> = {
   model: { hidden_size: 32, num_hidden_layers: 2, n_routed_experts: 4, moe_intermediate_size: 16, intermediate_size: 64 },
+  train_problems: 40,
   pretrain: { ...ZERO_DEFAULTS.pretrain, steps: 6, batch_size: 8, traces_per_problem: 1, warmup_steps: 2 },
   grpo: { ...ZERO_DEFAULTS.grpo, steps: 4, prompts_per_step: 2, num_generations: 4, max_completion_length: 24 },
   eval: { k: 2, temperature: 0.6, top_p: 0.95, n_problems: 4 },

@@ -14,7 +14,9 @@ import { tinyDeepSeek } from "../model/presets.ts";
 import { Progress } from "../report/progress.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { buildCorpus, countRechecks, faithfulness } from "../tasks/corpus.ts";
-import { getSyntheticTask } from "../tasks/registry.ts";
+import { ArithmeticTask } from "../tasks/arithmetic.ts";
+import { CountdownTask } from "../tasks/countdown.ts";
+import type { SyntheticTask } from "../tasks/types.ts";
 import { makeLmBatch } from "../train/batch.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import { type LmBatch, lmLoss } from "../train/lm-loss.ts";
@@ -26,6 +28,15 @@ import { REWARD_FUNCTIONS } from "./rewards.ts";
 import { applyTemplate } from "./template.ts";
 import type { ZeroConfig } from "./zero-config.ts";
 import { writeZeroReport } from "../report/zero-report.ts";
+
+function makeTask(cfg: ZeroConfig): SyntheticTask {
+  const t = cfg.task_options;
+  if (cfg.task === "arithmetic") {
+    return new ArithmeticTask({ minTerms: t.min_terms, maxTerms: t.max_terms, min: 1, max: t.max_number, testFraction: t.test_fraction });
+  }
+  if (cfg.task === "countdown") return new CountdownTask({ count: t.max_terms, min: 1, max: t.max_number, testFraction: t.test_fraction });
+  throw new Error(`config.task: unknown task '${cfg.task}' (arithmetic or countdown)`);
+}
 
 const line = (path: string, row: unknown) => appendFileSync(path, `${JSON.stringify(row)}\n`);
 
@@ -44,10 +55,10 @@ function truncateJsonl(path: string, maxStep: number): void {
 
 export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
   const t0 = performance.now();
-  const task = getSyntheticTask(cfg.task);
-  const testAll = task.generate("test", 10_000, cfg.seed);
-  const test = cfg.eval.n_problems > 0 ? testAll.slice(0, cfg.eval.n_problems) : testAll;
-  const corpus = buildCorpus({ task, problems: task.generate("train", 10_000, cfg.seed).length, seed: cfg.seed, tracesPerProblem: cfg.pretrain.traces_per_problem });
+  const task = makeTask(cfg);
+  const testAll = task.generate("test", Math.min(cfg.eval.n_problems || 10_000, task.countProblems?.("test") ?? 10_000), cfg.seed);
+  const test = testAll;
+  const corpus = buildCorpus({ task, problems: Math.min(cfg.train_problems, task.countProblems?.("train") ?? cfg.train_problems), seed: cfg.seed, tracesPerProblem: cfg.pretrain.traces_per_problem });
   const trainProblems = [...new Map(corpus.map((it) => [it.example.id, it.example])).values()];
   const tok = CharTokenizer.forTexts([
     applyTemplate("", cfg.template),
