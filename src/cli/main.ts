@@ -7,6 +7,8 @@ import { type Command, UsageError, parseCommandArgs } from "./command.ts";
 const COMMANDS: Record<string, [string, () => Promise<{ default: Command }>]> = {
   zero: ["R1-Zero in miniature: pretrain a tiny DeepSeek-style model, then GRPO (pnpm start)", () => import("./zero.ts")],
   doctor: ["show the runtime, engine, devices and optional tools", () => import("./doctor.ts")],
+  score: ["score completions of a benchmark with R1's protocol (pass@1, cons@K, pass@k)", () => import("./score.ts")],
+  serve: ["serve rule-based rewards over HTTP (OpenRLHF's remote reward API)", () => import("./serve.ts")],
 };
 
 function mainHelp(): string {
