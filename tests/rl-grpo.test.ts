@@ -68,7 +68,7 @@ describe("GRPO loss", () => {
   }
 
   /** Plain-JS reference of the surrogate with aggregation. */
-  function reference(logp: Float32Array, old: Float32Array, lossType: string) {
+  function reference(logp: ArrayLike<number>, old: ArrayLike<number>, lossType: string) {
     const per: number[][] = ids.map((_, i) =>
       mask[i].map((_, t) => {
         const r = Math.exp(logp[i * T + t] - old[i * T + t]);

@@ -46,7 +46,7 @@ export function commandHelp(cmd: Command): string {
 export function parseCommandArgs(cmd: Command, argv: string[]) {
   const options: Record<string, any> = { help: { type: "boolean", short: "h" } };
   for (const [name, o] of Object.entries(cmd.options)) {
-    options[name] = { type: o.type, short: o.short, multiple: o.multiple, default: o.default };
+    options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}), ...(o.default !== undefined ? { default: o.default } : {}) };
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
