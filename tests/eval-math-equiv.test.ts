@@ -93,6 +93,8 @@ describe("verifyMath", () => {
       ["5", "\\$5", true],
       ["5", "5 dollars", true],
       ["1000", "1,000 dollars", true],
+      ["18", "18 apples", true],
+      ["1234", "$1,234.00", true],
       ["\\$1,000", "1000", true],
       ["5", "5 \\text{ units}^2", true],
       ["30^\\circ", "30", true],
@@ -155,6 +157,24 @@ describe("verifyMath", () => {
       ["\\text{(C)}", "C", true],
       ["\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", true],
       ["\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix}2\\\\1\\end{pmatrix}", false],
+    ]);
+  });
+  it("competition-style spellings", () => {
+    check([
+      ["\\left[ -\\frac{1}{2}, 3 \\right)", "[-0.5,3)", true],
+      ["2, -3", "-3, 2", true],
+      ["\\$18.90", "18.9", true],
+      ["x^2+7x+10", "(x+2)(x+5)", true],
+      ["\\sqrt{5}", "5^{1/2}", true],
+      ["\\frac{1}{4}", "25\\%", true],
+      ["y = -\\frac{3}{4}x + 2", "y=-0.75x+2", true],
+      ["\\text{even}", "Even", true],
+      ["\\text{even}", "odd", false],
+      ["5", "5 \\text{ or } 6", false],
+      ["\\{-1, 1\\}", "\\pm 1", false],
+      ["\\cos 60^\\circ", "\\frac12", true], // degrees inside a trig function are converted
+      ["\\sin 30", "0.5", false],
+      ["8", "x^3", false],
     ]);
   });
   it("never throws on garbage and stays within its time budget", () => {

@@ -96,6 +96,8 @@ const UNIT_RE = new RegExp(
   "i",
 );
 
+const TRIG = /\\(?:sin|cos|tan|sec|csc|cot)(?![a-zA-Z])/;
+
 /** Apply `f` to the content of every \cmd{...} (balanced braces), replacing the whole command. */
 function replaceCommand(s: string, cmd: string, f: (content: string) => string): string {
   let out = s;
@@ -159,8 +161,9 @@ export function normalizeAnswer(raw: string): NormalizedAnswer {
   s = s.replace(/\\[dt]frac(?![a-zA-Z])/g, "\\frac").replace(/\\[dt]binom(?![a-zA-Z])/g, "\\binom");
   s = s.replace(/\\(?:leqslant|leq)(?![a-zA-Z])/g, "\\le").replace(/\\(?:geqslant|geq)(?![a-zA-Z])/g, "\\ge");
   s = s.replace(/\\neq(?![a-zA-Z])/g, "\\ne");
-  // Degrees: 30^\circ, 30^{\circ}, 30°, 30\degree.
-  s = s.replace(/\^\s*\{?\s*\\circ\s*\}?/g, "").replace(/°|\\degree(?![a-zA-Z])/g, "");
+  // Degrees: 30^\circ, 30^{\circ}, 30°, 30\degree name the unit of an angle and are dropped, except
+  // inside a trigonometric function, where the engine reads ^\circ as a conversion to radians.
+  s = s.replace(/\^\s*\{?\s*\\circ\s*\}?|°|\\degree(?![a-zA-Z])/g, TRIG.test(s) ? "^\\circ" : "");
   // Thousands separator written as {,} in LaTeX.
   s = s.replace(/(\d)\{,\}(?=\d{3})/g, "$1");
   // Dollars: \$5, $5 left over, "5 dollars" (the unit list below).
@@ -191,6 +194,9 @@ export function normalizeAnswer(raw: string): NormalizedAnswer {
   // Units after a value (only when something remains before them).
   const unit = UNIT_RE.exec(s);
   if (unit && /[0-9a-zA-Z})\]]$/.test(s.slice(0, unit.index))) s = s.slice(0, unit.index).trim();
+  // Any plain words after a number are a unit too ("18 apples", "7 more marbles").
+  const counted = /^([-+]?\d[\d,]*(?:\.\d+)?)\s+[a-zA-Z][a-zA-Z\s.'-]*$/.exec(s);
+  if (counted) s = counted[1];
   if (/(?:\\%|%)\s*$/.test(s)) {
     percent = true;
     s = s.replace(/(?:\\%|%)\s*$/, "").trim();
