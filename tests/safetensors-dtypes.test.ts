@@ -73,8 +73,13 @@ describe("F16", () => {
       const mid = (lo + hi) / 2; // 12 significant bits: exact in float32
       const even = h % 2 === 0 ? h : h + 1;
       const midBits = f32Bits(mid);
-      const got = [floatToF16Bits(mid), floatToF16Bits(fromF32Bits(midBits + 1)), floatToF16Bits(fromF32Bits(midBits - 1))];
-      if (got[0] !== even || got[1] !== h + 1 || got[2] !== h) expect([h, ...got]).toEqual([h, even, h + 1, h]);
+      const got = [
+        floatToF16Bits(mid),
+        floatToF16Bits(fromF32Bits(midBits + 1)),
+        floatToF16Bits(fromF32Bits(midBits - 1)),
+      ];
+      if (got[0] !== even || got[1] !== h + 1 || got[2] !== h)
+        expect([h, ...got]).toEqual([h, even, h + 1, h]);
     }
   });
 });
