@@ -12,10 +12,16 @@ afterAll(() => rmSync(runs, { recursive: true, force: true }));
 const cli = ["--import", "tsx", "src/cli/main.ts"];
 const env = { ...process.env, R1LAB_THREADS: "1" };
 
-function zero(args: string[]) {
-  const r = spawnSync(process.execPath, [...cli, "zero", "--preset", "tiny", "--runs-dir", runs, ...args], { env, encoding: "utf8", timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`zero ${args.join(" ")} failed (${r.status}):\n${r.stderr}`);
-  return r;
+/** Run `r1lab zero` in a child process without blocking the test worker's event loop. */
+function zero(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...cli, "zero", "--preset", "tiny", "--runs-dir", runs, ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`zero ${args.join(" ")} failed (${code}):\n${stderr}`))));
+  });
 }
 
 const jsonl = (p: string) => readFileSync(p, "utf8").trim().split("\n").map((l) => JSON.parse(l));
@@ -23,9 +29,9 @@ const jsonl = (p: string) => readFileSync(p, "utf8").trim().split("\n").map((l) 
 const strip = (rows: any[]) => rows.map(({ tokens_per_s, rollout_seconds, step_seconds, ...rest }) => rest);
 
 describe("r1lab zero (tiny preset)", () => {
-  it("writes config, metrics, samples, summary, report and HF checkpoints; same seed, same metrics", () => {
-    zero(["--name", "a", "--seed", "7"]);
-    zero(["--name", "b", "--seed", "7"]);
+  it("writes config, metrics, samples, summary, report and HF checkpoints; same seed, same metrics", async () => {
+    await zero(["--name", "a", "--seed", "7"]);
+    await zero(["--name", "b", "--seed", "7"]);
     const a = join(runs, "a");
     for (const f of ["config.json", "pretrain.jsonl", "metrics.jsonl", "samples.jsonl", "summary.json", "report.html", "eval_base.json", "checkpoints/final/model.safetensors", "checkpoints/final/config.json", "checkpoints/final/tokenizer.json"]) {
       expect(existsSync(join(a, f)), f).toBe(true);
@@ -69,7 +75,7 @@ describe("r1lab zero (tiny preset)", () => {
     });
     await new Promise((r) => child.on("exit", r));
     expect(existsSync(join(dir, "summary.json"))).toBe(false);
-    zero(["--resume", dir]);
+    await zero(["--resume", dir]);
     const resumed = JSON.parse(readFileSync(join(dir, "summary.json"), "utf8"));
     expect(resumed.resumed).toBe(true);
     expect(strip(jsonl(join(dir, "metrics.jsonl")))).toEqual(strip(jsonl(join(runs, "a", "metrics.jsonl"))));
