@@ -1,0 +1,137 @@
+// Running one untrusted command for the sandbox (sandbox.ts): spawned detached (its own process
+// group), optionally as another uid, with a wall-clock timeout that SIGKILLs the whole group, and
+// stdout/stderr kept up to a cap (the rest is drained and counted, so a chatty program cannot
+// block on a full pipe or fill our memory).
+
+import { spawn } from "node:child_process";
+import type { Writable } from "node:stream";
+
+export interface CappedRunOptions {
+  env: Record<string, string>;
+  cwd?: string;
+  /** Run as this uid and gid (needs root). */
+  uid?: number;
+  timeoutMs: number;
+  /** Bytes kept per stream. */
+  maxOutputBytes: number;
+  /** Written to the child's fd 3, then closed (bwrap --file 3 copies it into the sandbox). */
+  fd3?: string;
+  /** Called after the group kill on timeout, and once the child has exited (sweep leftovers). */
+  cleanup?: () => void;
+}
+
+export interface CappedRun {
+  /** Exit code, or null when killed by a signal. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  /** The spawn itself failed (ENOENT, EPERM, ...). */
+  spawnError?: Error;
+}
+
+/** How long after the child's exit we wait for its pipes to close (a leftover may hold them). */
+const CLOSE_GRACE_MS = 1000;
+
+class CappedBuffer {
+  private chunks: Buffer[] = [];
+  private kept = 0;
+  dropped = 0;
+  constructor(private readonly cap: number) {}
+  push(b: Buffer): void {
+    const room = this.cap - this.kept;
+    if (room > 0) {
+      const part = b.length <= room ? b : b.subarray(0, room);
+      this.chunks.push(part);
+      this.kept += part.length;
+    }
+    this.dropped += Math.max(0, b.length - Math.max(0, room));
+  }
+  text(): string {
+    const s = Buffer.concat(this.chunks).toString("utf8");
+    return this.dropped > 0 ? `${s}\n[... output truncated: ${this.dropped} more bytes]` : s;
+  }
+}
+
+/** Kill a detached child's process group; ESRCH (already gone) is fine. */
+export function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // no such group any more
+  }
+}
+
+export function runCapped(command: string, args: string[], o: CappedRunOptions): Promise<CappedRun> {
+  const t0 = performance.now();
+  const out = new CappedBuffer(o.maxOutputBytes);
+  const err = new CappedBuffer(o.maxOutputBytes);
+  return new Promise((resolve) => {
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(command, args, {
+        detached: true,
+        env: o.env,
+        cwd: o.cwd,
+        ...(o.uid !== undefined ? { uid: o.uid, gid: o.uid } : {}),
+        stdio: ["ignore", "pipe", "pipe", ...(o.fd3 !== undefined ? (["pipe"] as const) : [])],
+      });
+    } catch (e) {
+      const spawnError = e instanceof Error ? e : new Error(String(e));
+      resolve({
+        code: null,
+        signal: null,
+        timedOut: false,
+        stdout: "",
+        stderr: "",
+        durationMs: 0,
+        spawnError,
+      });
+      return;
+    }
+    let timedOut = false;
+    let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+    let done = false;
+    let grace: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid);
+      o.cleanup?.();
+    }, o.timeoutMs);
+    const finish = (spawnError?: Error) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      clearTimeout(grace);
+      killGroup(child.pid); // leftovers of a program that exited (unsandboxed runs)
+      o.cleanup?.();
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      resolve({
+        code: exited?.code ?? null,
+        signal: exited?.signal ?? null,
+        timedOut,
+        stdout: out.text(),
+        stderr: err.text(),
+        durationMs: performance.now() - t0,
+        ...(spawnError ? { spawnError } : {}),
+      });
+    };
+    child.stdout!.on("data", (b: Buffer) => out.push(b));
+    child.stderr!.on("data", (b: Buffer) => err.push(b));
+    child.on("error", (e) => finish(e));
+    child.on("exit", (code, signal) => {
+      exited = { code, signal };
+      grace = setTimeout(() => finish(), CLOSE_GRACE_MS);
+    });
+    child.on("close", () => finish());
+    if (o.fd3 !== undefined) {
+      const w = child.stdio[3] as Writable;
+      w.on("error", () => {}); // EPIPE when the child died before reading: its exit tells why
+      w.end(o.fd3);
+    }
+  });
+}

@@ -1,0 +1,297 @@
+// The sandbox that runs untrusted model output: generated Python programs for the code benchmarks
+// (HumanEval, MBPP; code-program.ts builds them). Exit status 0 means passed.
+//
+// Isolation is bubblewrap (bwrap): every namespace unshared (no network: the sandbox's own
+// loopback only; its own pid tree, so killing bwrap kills everything the program started), no
+// further user namespaces, only the system directories bound read-only (/usr and the /bin, /lib*
+// links; not /etc, /home, /root or the repository), a fresh size-capped tmpfs /tmp as the only
+// writable place (the root and /dev are remounted read-only), an empty environment, and a new
+// session (no terminal injection). Inside, prlimit sets the rlimits (sandbox-rlimit.ts) before exec'ing
+// Debian's /usr/bin/python3 in isolated mode; as root the whole thing runs under a fresh uid.
+//
+// Without a working bwrap, runPython refuses with an explanation, unless the caller passed
+// unsafeNoSandbox: then the program runs with the same rlimits and timeout only, after a loud
+// warning. Nothing falls back silently.
+
+import { spawnSync } from "node:child_process";
+import {
+  accessSync,
+  chownSync,
+  constants,
+  lstatSync,
+  mkdtempSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { constants as osConstants, tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCapped } from "./sandbox-process.ts";
+import {
+  freshSandboxUid,
+  killUid,
+  limitsFor,
+  prlimitArgs,
+  TMPFS_BYTES,
+  taskCount,
+} from "./sandbox-rlimit.ts";
+
+export interface RunPythonOptions {
+  /** Wall-clock limit; the whole process tree is SIGKILLed when it passes. */
+  timeoutMs: number;
+  /** Address-space limit (RLIMIT_AS and RLIMIT_DATA), MB. */
+  memoryMb: number;
+  /** Allow running WITHOUT isolation when bwrap cannot work here (rlimits + timeout only). */
+  unsafeNoSandbox?: boolean;
+}
+
+export interface RunPythonResult {
+  /** status === "passed". */
+  ok: boolean;
+  /**
+   * passed: exit 0. failed: a non-zero exit (assert, exception, syntax error, MemoryError).
+   * timeout: wall clock or CPU limit. error: killed by a signal (segfault, memory kill), or the
+   * sandbox itself could not start the program.
+   */
+  status: "passed" | "failed" | "timeout" | "error";
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+/** Bytes of stdout and of stderr kept per run. */
+export const MAX_OUTPUT_BYTES = 256 * 1024;
+const SIGXCPU = 24;
+const PYTHON_CANDIDATES = ["/usr/bin/python3"];
+const PRLIMIT_CANDIDATES = ["/usr/bin/prlimit", "/bin/prlimit"];
+const SANDBOX_PROGRAM = "/tmp/main.py";
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The first executable among `candidates`, then `name` on PATH; resolved through symlinks. */
+function findTool(name: string, candidates: string[]): string | null {
+  const dirs = (process.env.PATH ?? "").split(":").filter(Boolean);
+  for (const p of [...candidates, ...dirs.map((d) => join(d, name))])
+    if (executable(p)) return realpathSync(p);
+  return null;
+}
+
+/** bwrap's arguments up to the sandboxed command. `withProgram`: copy fd 3 to /tmp/main.py. */
+function bwrapArgs(withProgram: boolean): string[] {
+  const a = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session"];
+  a.push("--ro-bind", "/usr", "/usr");
+  for (const d of ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]) {
+    let st: ReturnType<typeof lstatSync>;
+    try {
+      st = lstatSync(d);
+    } catch {
+      continue;
+    }
+    if (st.isSymbolicLink()) a.push("--symlink", readlinkSync(d), d);
+    else if (st.isDirectory()) a.push("--ro-bind", d, d);
+  }
+  a.push("--proc", "/proc", "--dev", "/dev", "--size", String(TMPFS_BYTES), "--tmpfs", "/tmp");
+  if (withProgram) a.push("--file", "3", SANDBOX_PROGRAM);
+  a.push("--remount-ro", "/", "--remount-ro", "/dev", "--clearenv", "--chdir", "/tmp");
+  for (const [k, v] of Object.entries(minimalEnv("/tmp"))) a.push("--setenv", k, v);
+  return a;
+}
+
+function minimalEnv(home: string): Record<string, string> {
+  return { PATH: "/usr/bin:/bin", HOME: home, TMPDIR: home, LANG: "C.UTF-8", PYTHONHASHSEED: "0" };
+}
+
+const INSTALL_HINT =
+  "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap), " +
+  "or pass --unsafe-no-sandbox to run generated code WITHOUT isolation (trusted completions only)";
+const USERNS_HINT =
+  "bwrap needs unprivileged user namespaces: sysctl -w user.max_user_namespaces=15000 (and " +
+  "kernel.unprivileged_userns_clone=1 on kernels that have it; on Ubuntu 24.04+ " +
+  "kernel.apparmor_restrict_unprivileged_userns=0); in Docker, run with --security-opt seccomp=unconfined " +
+  "--security-opt apparmor=unconfined, or pass --unsafe-no-sandbox (trusted completions only)";
+
+interface Tools {
+  bwrap: string;
+  python: string;
+  prlimit: string;
+}
+
+const checked = new Map<string, { ok: boolean; reason: string; tools?: Tools }>();
+
+/** The bwrap binary: $R1LAB_BWRAP when set (also how tests simulate a missing one), else PATH. */
+function bwrapPath(): string | null {
+  const forced = process.env.R1LAB_BWRAP;
+  if (forced) return executable(forced) ? forced : null;
+  return findTool("bwrap", ["/usr/bin/bwrap"]);
+}
+
+function check(): { ok: boolean; reason: string; tools?: Tools } {
+  const bwrap = bwrapPath();
+  const key = bwrap ?? `missing:${process.env.R1LAB_BWRAP ?? ""}`;
+  const cached = checked.get(key);
+  if (cached) return cached;
+  const result = checkUncached(bwrap);
+  checked.set(key, result);
+  return result;
+}
+
+function checkUncached(bwrap: string | null): { ok: boolean; reason: string; tools?: Tools } {
+  if (!bwrap) return { ok: false, reason: `bubblewrap (bwrap) not found: ${INSTALL_HINT}` };
+  const python = PYTHON_CANDIDATES.find(executable);
+  if (!python) return { ok: false, reason: `${PYTHON_CANDIDATES[0]} not found: apt-get install python3` };
+  const prlimit = findTool("prlimit", PRLIMIT_CANDIDATES);
+  if (!prlimit) return { ok: false, reason: "prlimit (util-linux) not found: apt-get install util-linux" };
+  const tools = { bwrap, python: realpathSync(python), prlimit };
+  const uid = freshSandboxUid();
+  const base = uid === undefined ? taskCount(process.getuid!()) : 0;
+  const args = [
+    ...bwrapArgs(false),
+    tools.prlimit,
+    ...prlimitArgs(limitsFor(10_000, 256), base),
+    "--",
+    tools.python,
+    "-I",
+    "-c",
+    "print('sandbox-ok')",
+  ];
+  const r = spawnSync(bwrap, args, {
+    encoding: "utf8",
+    timeout: 20_000,
+    env: {},
+    ...(uid !== undefined ? { uid, gid: uid } : {}),
+  });
+  if (r.status === 0 && r.stdout.trim() === "sandbox-ok")
+    return { ok: true, reason: `bwrap at ${bwrap}`, tools };
+  const why = (r.error?.message ?? r.stderr.trim().split("\n")[0]) || `exit status ${r.status}`;
+  return { ok: false, reason: `${bwrap} cannot create its sandbox here (${why}); ${USERNS_HINT}` };
+}
+
+/** Whether the bwrap sandbox works on this machine (checked once per bwrap binary, then cached). */
+export function sandboxAvailable(): { ok: boolean; reason: string } {
+  const { ok, reason } = check();
+  return { ok, reason };
+}
+
+type Raw = Awaited<ReturnType<typeof runCapped>>;
+
+/** The signal that ended the program, 0 if none. bwrap reports the program's death by signal N as 128+N. */
+function deathSignal(r: Raw, viaBwrap: boolean): number {
+  if (r.signal) return osConstants.signals[r.signal] ?? -1;
+  if (viaBwrap && r.code !== null && r.code > 128 && r.code <= 128 + 64) return r.code - 128;
+  return 0;
+}
+
+function toResult(r: Raw, viaBwrap: boolean): RunPythonResult {
+  const notes: string[] = [];
+  let status: RunPythonResult["status"];
+  const signal = deathSignal(r, viaBwrap);
+  if (r.spawnError) {
+    status = "error";
+    notes.push(`sandbox: could not start the program: ${r.spawnError.message}`);
+  } else if (r.timedOut) {
+    status = "timeout";
+    notes.push("sandbox: killed after the wall-clock limit");
+  } else if (signal === SIGXCPU) {
+    status = "timeout";
+    notes.push("sandbox: killed after the CPU-time limit");
+  } else if (signal !== 0) {
+    status = "error";
+    notes.push(`sandbox: the program was killed by signal ${signal}`);
+  } else if (r.code === 0) {
+    status = "passed";
+  } else {
+    // bwrap and prlimit exit 1 with their own message when the tooling (not the program) failed.
+    status = r.code === 1 && /^(bwrap|prlimit): /.test(r.stderr) ? "error" : "failed";
+  }
+  const stderr = [r.stderr, ...notes].filter(Boolean).join("\n");
+  return { ok: status === "passed", status, stdout: r.stdout, stderr, durationMs: r.durationMs };
+}
+
+/**
+ * Run a Python program in the sandbox. Throws when bwrap cannot work here, unless
+ * `unsafeNoSandbox`, which then runs it unisolated (see runPythonUnsandboxed).
+ */
+export async function runPython(program: string, opts: RunPythonOptions): Promise<RunPythonResult> {
+  const c = check();
+  if (!c.ok || !c.tools) {
+    if (opts.unsafeNoSandbox) return runPythonUnsandboxed(program, opts);
+    throw new Error(`runPython: refusing to run generated code without a sandbox: ${c.reason}`);
+  }
+  const limits = limitsFor(opts.timeoutMs, opts.memoryMb);
+  const uid = freshSandboxUid();
+  const base = uid === undefined ? taskCount(process.getuid!()) : 0;
+  const args = [
+    ...bwrapArgs(true),
+    c.tools.prlimit,
+    ...prlimitArgs(limits, base),
+    "--",
+    c.tools.python,
+    "-I",
+    "-B",
+    SANDBOX_PROGRAM,
+  ];
+  const r = await runCapped(c.tools.bwrap, args, {
+    env: {},
+    uid,
+    timeoutMs: opts.timeoutMs,
+    maxOutputBytes: MAX_OUTPUT_BYTES,
+    fd3: program,
+    ...(uid !== undefined ? { cleanup: () => killUid(uid) } : {}),
+  });
+  return toResult(r, true);
+}
+
+let warned = false;
+
+/**
+ * Run a Python program WITHOUT isolation: the rlimits, a fresh uid when root, a private temp
+ * directory as cwd and HOME, and the timeout, nothing more. It can read and write what the user
+ * can, and reach the network. Prints a one-time warning on stderr.
+ */
+export async function runPythonUnsandboxed(
+  program: string,
+  opts: RunPythonOptions,
+): Promise<RunPythonResult> {
+  const prlimit = findTool("prlimit", PRLIMIT_CANDIDATES);
+  const python = findTool("python3", PYTHON_CANDIDATES);
+  if (!prlimit || !python)
+    throw new Error("runPython (unsafe): needs prlimit (util-linux) and python3 on PATH");
+  if (!warned) {
+    warned = true;
+    process.stderr.write(
+      "\n!!! WARNING: running model-generated code WITHOUT a sandbox (--unsafe-no-sandbox). It can read and\n" +
+        "!!! write your files and reach the network; only rlimits and a timeout apply. Use trusted completions only.\n\n",
+    );
+  }
+  const limits = limitsFor(opts.timeoutMs, opts.memoryMb);
+  const uid = freshSandboxUid();
+  const base = uid === undefined ? taskCount(process.getuid!()) : 0;
+  const dir = mkdtempSync(join(tmpdir(), "r1lab-unsafe-"));
+  try {
+    writeFileSync(join(dir, "main.py"), program);
+    if (uid !== undefined) {
+      chownSync(dir, uid, uid);
+      chownSync(join(dir, "main.py"), uid, uid);
+    }
+    const args = [...prlimitArgs(limits, base), "--", python, "-I", "-B", "main.py"];
+    const r = await runCapped(prlimit, args, {
+      env: minimalEnv(dir),
+      cwd: dir,
+      uid,
+      timeoutMs: opts.timeoutMs,
+      maxOutputBytes: MAX_OUTPUT_BYTES,
+      ...(uid !== undefined ? { cleanup: () => killUid(uid) } : {}),
+    });
+    return toResult(r, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
