@@ -80,6 +80,8 @@ interface Entry extends TensorInfo {
 
 const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+const isObject = (x: unknown): x is Record<string, unknown> =>
+  typeof x === "object" && x !== null && !Array.isArray(x);
 
 function fail(path: string, msg: string, tensor?: string): never {
   throw new SafetensorsError(
@@ -99,7 +101,7 @@ function readExact(fd: number, out: Uint8Array, position: number, path: string, 
 
 /** Check a parsed header against the file size; returns tensors sorted by data offset. */
 function parseHeader(path: string, header: unknown, dataStart: number, fileSize: number) {
-  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+  if (!isObject(header)) {
     fail(
       path,
       `bad header: expected a JSON object, got ${Array.isArray(header) ? "an array" : typeof header}`,
@@ -107,19 +109,17 @@ function parseHeader(path: string, header: unknown, dataStart: number, fileSize:
   }
   let metadata: Record<string, string> | null = null;
   const spans: { entry: Entry; begin: number; end: number }[] = [];
-  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+  for (const [name, raw] of Object.entries(header)) {
     if (name === "__metadata__") {
-      if (typeof raw !== "object" || raw === null || Array.isArray(raw))
-        fail(path, "__metadata__ must be an object");
+      if (!isObject(raw)) fail(path, "__metadata__ must be an object");
       for (const [k, v] of Object.entries(raw)) {
         if (typeof v !== "string") fail(path, `__metadata__.${k} must be a string, got ${JSON.stringify(v)}`);
       }
       metadata = raw as Record<string, string>;
       continue;
     }
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw))
-      fail(path, "header entry is not an object", name);
-    const { dtype, shape, data_offsets: off } = raw as Record<string, unknown>;
+    if (!isObject(raw)) fail(path, "header entry is not an object", name);
+    const { dtype, shape, data_offsets: off } = raw;
     if (!isDtype(dtype)) {
       fail(
         path,
@@ -184,7 +184,9 @@ export function openSafetensors(path: string): SafetensorsFile {
   let entries: Entry[];
   let metadata: Record<string, string> | null;
   try {
-    const size = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) fail(path, "not a regular file");
+    const size = stat.size;
     if (size < 8) fail(path, `file has ${size} bytes, too short for the 8-byte header length (truncated?)`);
     const lenBytes = new Uint8Array(8);
     readExact(fd, lenBytes, 0, path);
