@@ -334,3 +334,27 @@ describe("malformed files are refused with the file and tensor named", () => {
     f.close();
   });
 });
+
+describe("streaming atomic writer", () => {
+  it("leaves the old file until commit, and nothing behind on abort", () => {
+    const sub = join(dir, "atomic");
+    const p = join(sub, "f.bin");
+    const w1 = openAtomicWriter(p);
+    w1.write("old");
+    w1.commit();
+    const w2 = openAtomicWriter(p);
+    w2.write(new Uint8Array([1, 2, 3]));
+    w2.write("xy");
+    expect(w2.bytesWritten).toBe(5);
+    expect(readFileSync(p, "utf8")).toBe("old");
+    w2.abort();
+    expect(readdirSync(sub)).toEqual(["f.bin"]);
+    expect(readFileSync(p, "utf8")).toBe("old");
+    expect(() => w2.write("z")).toThrow(/already committed or aborted/);
+    const w3 = openAtomicWriter(p);
+    w3.write("new");
+    w3.commit();
+    expect(readFileSync(p, "utf8")).toBe("new");
+    expect(readdirSync(sub)).toEqual(["f.bin"]);
+  });
+});
