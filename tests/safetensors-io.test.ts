@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFile
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { openAtomicWriter } from "../src/engine/atomic.ts";
 import { openSafetensors, SafetensorsError, writeSafetensors } from "../src/engine/safetensors.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "r1lab-st-"));
