@@ -148,7 +148,7 @@ describe.skipIf(!avail.ok)("sandbox isolation", () => {
         "print(sorted(os.environ))",
         "status = open('/proc/self/status').read()",
         "print([l for l in status.splitlines() if l.startswith('CapEff')][0].split()[1])",
-        "print(os.getuid() != 0, os.getpid())",
+        "print(os.getuid() != 0, os.getpid(), os.nice(0))",
       ].join("\n"),
       LIMITS,
     );
@@ -165,8 +165,9 @@ describe.skipIf(!avail.ok)("sandbox isolation", () => {
     ]);
     expect(capEff).toBe("0000000000000000");
     // Not root, and pid 2 or so: its own pid namespace.
-    const [notRoot, pid] = ids.split(" ");
+    const [notRoot, pid, nice] = ids.split(" ");
     expect(notRoot).toBe("True");
     expect(Number(pid)).toBeLessThan(10);
+    expect(Number(nice)).toBeGreaterThanOrEqual(10); // niced, so the host stays responsive
   });
 });

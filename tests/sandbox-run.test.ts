@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { runPython, sandboxAvailable } from "../src/eval/sandbox.ts";
+import { RunSlots } from "../src/eval/sandbox-process.ts";
 
 const avail = sandboxAvailable();
 if (!avail.ok) console.warn(`sandbox tests skipped: ${avail.reason}`);
@@ -133,6 +134,25 @@ describe.skipIf(!avail.ok)("runPython in bwrap", () => {
     expect(growing.durationMs).toBeLessThan(LIMITS.timeoutMs);
   });
 
+  it("runs a concurrent batch, at most one program per CPU at a time", async () => {
+    const busy =
+      "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.1:\n    pass\nprint('done')\n";
+    const rs = await Promise.all(
+      Array.from({ length: 6 }, () => runPython(busy, { timeoutMs: 8000, memoryMb: 256 })),
+    );
+    expect(rs.map((r) => r.stdout)).toEqual(Array(6).fill("done\n"));
+    const slots = new RunSlots(2);
+    let active = 0;
+    let peak = 0;
+    const task = async () => {
+      peak = Math.max(peak, ++active);
+      await new Promise((r) => setTimeout(r, 5));
+      active--;
+    };
+    await Promise.all(Array.from({ length: 9 }, () => slots.run(task)));
+    expect(peak).toBe(2);
+  });
+
   it("caps a flood of output", async () => {
     const r = await runPython(
       "import sys\nfor _ in range(2000):\n    sys.stdout.write('y' * 1000)\n",
@@ -144,7 +164,7 @@ describe.skipIf(!avail.ok)("runPython in bwrap", () => {
   });
 
   it("measures the per-run overhead against plain python3", async () => {
-    const n = 8;
+    const n = 6;
     const sandboxed: number[] = [];
     for (let i = 0; i < n; i++) sandboxed.push((await runPython("pass\n", LIMITS)).durationMs);
     const plain: number[] = [];

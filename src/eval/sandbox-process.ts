@@ -55,6 +55,24 @@ class CappedBuffer {
   }
 }
 
+/** At most `limit` runs at once; the rest wait in FIFO order (a finishing run hands its slot over). */
+export class RunSlots {
+  private active = 0;
+  private waiting: (() => void)[] = [];
+  constructor(readonly limit: number) {}
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active < this.limit) this.active++;
+    else await new Promise<void>((r) => this.waiting.push(r));
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
+
 /** Kill a detached child's process group; ESRCH (already gone) is fine. */
 export function killGroup(pid: number | undefined): void {
   if (pid === undefined) return;

@@ -1,6 +1,6 @@
-// Resource limits and the user id for running untrusted Python (sandbox.ts). The limits are set
-// with util-linux's prlimit right before python3 is exec'd, so they bind the program and every
-// process it forks, not the sandbox tooling around it.
+// The limited command line and the user id for running untrusted Python (sandbox.ts). The rlimits
+// are set with util-linux's prlimit right before python3 is exec'd (niced), so they bind the
+// program and every process it forks, not the sandbox tooling around it.
 //
 // RLIMIT_NPROC counts the tasks (processes and threads) of a *real user id* across the machine,
 // and Linux never enforces it for uid 0. So as root every run gets a fresh, random, otherwise
@@ -8,7 +8,8 @@
 // processes only, and the program owns no host file. As a normal user the count includes the
 // user's other tasks, so the limit is set to their current number plus the run's allowance.
 
-import { readdirSync, readFileSync } from "node:fs";
+import { accessSync, constants, readdirSync, readFileSync, realpathSync } from "node:fs";
+import { join } from "node:path";
 
 export interface SandboxLimits {
   /** RLIMIT_AS and RLIMIT_DATA, bytes. */
@@ -56,6 +57,54 @@ export function prlimitArgs(l: SandboxLimits, nprocBase: number): string[] {
     `--nofile=${l.openFiles}`,
     "--core=0",
   ];
+}
+
+export const PYTHON_CANDIDATES = ["/usr/bin/python3"];
+const PRLIMIT_CANDIDATES = ["/usr/bin/prlimit", "/bin/prlimit"];
+/** Sandboxed programs run niced, so a fork bomb or a busy loop leaves the host (and the model) responsive. */
+const NICE = 10;
+
+export function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The first executable among `candidates`, then `name` on PATH; resolved through symlinks. */
+export function findTool(name: string, candidates: string[]): string | null {
+  const dirs = (process.env.PATH ?? "").split(":").filter(Boolean);
+  for (const p of [...candidates, ...dirs.map((d) => join(d, name))])
+    if (executable(p)) return realpathSync(p);
+  return null;
+}
+
+export interface PyTools {
+  python: string;
+  prlimit: string;
+  nice: string | null;
+}
+
+/** The tools that run the program with its limits, or why they are missing. */
+export function pythonTools(pythonPath: string | null): PyTools | string {
+  const python = pythonPath ?? PYTHON_CANDIDATES.find(executable);
+  if (!python) return `${PYTHON_CANDIDATES[0]} not found: apt-get install python3`;
+  const prlimit = findTool("prlimit", PRLIMIT_CANDIDATES);
+  if (!prlimit) return "prlimit (util-linux) not found: apt-get install util-linux";
+  return { python: realpathSync(python), prlimit, nice: findTool("nice", ["/usr/bin/nice", "/bin/nice"]) };
+}
+
+/** prlimit LIMITS -- nice -n 10 python3 -I -B ARGS: the program's command line under its limits. */
+export function pythonCommand(
+  t: PyTools,
+  limits: SandboxLimits,
+  nprocBase: number,
+  args: string[],
+): string[] {
+  const nice = t.nice ? [t.nice, "-n", String(NICE)] : [];
+  return [t.prlimit, ...prlimitArgs(limits, nprocBase), "--", ...nice, t.python, "-I", "-B", ...args];
 }
 
 /** The uid (and gid) a run uses when we are root; undefined when not root (runs keep our uid). */

@@ -14,25 +14,20 @@
 // warning. Nothing falls back silently.
 
 import { spawnSync } from "node:child_process";
-import {
-  accessSync,
-  chownSync,
-  constants,
-  lstatSync,
-  mkdtempSync,
-  readlinkSync,
-  realpathSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { constants as osConstants, tmpdir } from "node:os";
+import { chownSync, lstatSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, constants as osConstants, tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCapped } from "./sandbox-process.ts";
+import { RunSlots, runCapped } from "./sandbox-process.ts";
 import {
+  executable,
+  findTool,
   freshSandboxUid,
   killUid,
   limitsFor,
-  prlimitArgs,
+  PYTHON_CANDIDATES,
+  type PyTools,
+  pythonCommand,
+  pythonTools,
   TMPFS_BYTES,
   taskCount,
 } from "./sandbox-rlimit.ts";
@@ -63,26 +58,12 @@ export interface RunPythonResult {
 /** Bytes of stdout and of stderr kept per run. */
 export const MAX_OUTPUT_BYTES = 256 * 1024;
 const SIGXCPU = 24;
-const PYTHON_CANDIDATES = ["/usr/bin/python3"];
-const PRLIMIT_CANDIDATES = ["/usr/bin/prlimit", "/bin/prlimit"];
 const SANDBOX_PROGRAM = "/tmp/main.py";
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The first executable among `candidates`, then `name` on PATH; resolved through symlinks. */
-function findTool(name: string, candidates: string[]): string | null {
-  const dirs = (process.env.PATH ?? "").split(":").filter(Boolean);
-  for (const p of [...candidates, ...dirs.map((d) => join(d, name))])
-    if (executable(p)) return realpathSync(p);
-  return null;
-}
+/**
+ * Programs running at once (one per CPU); more calls wait their turn, and a program's timeout
+ * starts when it starts, so a big batch of runPython calls cannot time itself out by contention.
+ */
+const slots = new RunSlots(availableParallelism());
 
 /** bwrap's arguments up to the sandboxed command. `withProgram`: copy fd 3 to /tmp/main.py. */
 function bwrapArgs(withProgram: boolean): string[] {
@@ -118,10 +99,8 @@ const USERNS_HINT =
   "kernel.apparmor_restrict_unprivileged_userns=0); in Docker, run with --security-opt seccomp=unconfined " +
   "--security-opt apparmor=unconfined, or pass --unsafe-no-sandbox (trusted completions only)";
 
-interface Tools {
+interface Tools extends PyTools {
   bwrap: string;
-  python: string;
-  prlimit: string;
 }
 
 const checked = new Map<string, { ok: boolean; reason: string; tools?: Tools }>();
@@ -145,23 +124,13 @@ function check(): { ok: boolean; reason: string; tools?: Tools } {
 
 function checkUncached(bwrap: string | null): { ok: boolean; reason: string; tools?: Tools } {
   if (!bwrap) return { ok: false, reason: `bubblewrap (bwrap) not found: ${INSTALL_HINT}` };
-  const python = PYTHON_CANDIDATES.find(executable);
-  if (!python) return { ok: false, reason: `${PYTHON_CANDIDATES[0]} not found: apt-get install python3` };
-  const prlimit = findTool("prlimit", PRLIMIT_CANDIDATES);
-  if (!prlimit) return { ok: false, reason: "prlimit (util-linux) not found: apt-get install util-linux" };
-  const tools = { bwrap, python: realpathSync(python), prlimit };
+  const py = pythonTools(null);
+  if (typeof py === "string") return { ok: false, reason: py };
+  const tools = { bwrap, ...py };
   const uid = freshSandboxUid();
   const base = uid === undefined ? taskCount(process.getuid!()) : 0;
-  const args = [
-    ...bwrapArgs(false),
-    tools.prlimit,
-    ...prlimitArgs(limitsFor(10_000, 256), base),
-    "--",
-    tools.python,
-    "-I",
-    "-c",
-    "print('sandbox-ok')",
-  ];
+  const check = ["-c", "print('sandbox-ok')"];
+  const args = [...bwrapArgs(false), ...pythonCommand(py, limitsFor(10_000, 256), base, check)];
   const r = spawnSync(bwrap, args, {
     encoding: "utf8",
     timeout: 20_000,
@@ -208,8 +177,9 @@ function toResult(r: Raw, viaBwrap: boolean): RunPythonResult {
   } else if (r.code === 0) {
     status = "passed";
   } else {
-    // bwrap and prlimit exit 1 with their own message when the tooling (not the program) failed.
-    status = r.code === 1 && /^(bwrap|prlimit): /.test(r.stderr) ? "error" : "failed";
+    // bwrap, prlimit and nice exit 1 or 125-127 with their own message when the tooling failed.
+    const tooling = [1, 125, 126, 127].includes(r.code ?? -1) && /^(bwrap|prlimit|nice): /.test(r.stderr);
+    status = tooling ? "error" : "failed";
   }
   const stderr = [r.stderr, ...notes].filter(Boolean).join("\n");
   return { ok: status === "passed", status, stdout: r.stdout, stderr, durationMs: r.durationMs };
@@ -226,25 +196,19 @@ export async function runPython(program: string, opts: RunPythonOptions): Promis
     throw new Error(`runPython: refusing to run generated code without a sandbox: ${c.reason}`);
   }
   const limits = limitsFor(opts.timeoutMs, opts.memoryMb);
-  const uid = freshSandboxUid();
-  const base = uid === undefined ? taskCount(process.getuid!()) : 0;
-  const args = [
-    ...bwrapArgs(true),
-    c.tools.prlimit,
-    ...prlimitArgs(limits, base),
-    "--",
-    c.tools.python,
-    "-I",
-    "-B",
-    SANDBOX_PROGRAM,
-  ];
-  const r = await runCapped(c.tools.bwrap, args, {
-    env: {},
-    uid,
-    timeoutMs: opts.timeoutMs,
-    maxOutputBytes: MAX_OUTPUT_BYTES,
-    fd3: program,
-    ...(uid !== undefined ? { cleanup: () => killUid(uid) } : {}),
+  const tools = c.tools;
+  const r = await slots.run(() => {
+    const uid = freshSandboxUid();
+    const base = uid === undefined ? taskCount(process.getuid!()) : 0;
+    const args = [...bwrapArgs(true), ...pythonCommand(tools, limits, base, [SANDBOX_PROGRAM])];
+    return runCapped(tools.bwrap, args, {
+      env: {},
+      uid,
+      timeoutMs: opts.timeoutMs,
+      maxOutputBytes: MAX_OUTPUT_BYTES,
+      fd3: program,
+      ...(uid !== undefined ? { cleanup: () => killUid(uid) } : {}),
+    });
   });
   return toResult(r, true);
 }
@@ -260,10 +224,8 @@ export async function runPythonUnsandboxed(
   program: string,
   opts: RunPythonOptions,
 ): Promise<RunPythonResult> {
-  const prlimit = findTool("prlimit", PRLIMIT_CANDIDATES);
-  const python = findTool("python3", PYTHON_CANDIDATES);
-  if (!prlimit || !python)
-    throw new Error("runPython (unsafe): needs prlimit (util-linux) and python3 on PATH");
+  const py = pythonTools(findTool("python3", PYTHON_CANDIDATES));
+  if (typeof py === "string") throw new Error(`runPython (unsafe): ${py}`);
   if (!warned) {
     warned = true;
     process.stderr.write(
@@ -272,26 +234,28 @@ export async function runPythonUnsandboxed(
     );
   }
   const limits = limitsFor(opts.timeoutMs, opts.memoryMb);
-  const uid = freshSandboxUid();
-  const base = uid === undefined ? taskCount(process.getuid!()) : 0;
-  const dir = mkdtempSync(join(tmpdir(), "r1lab-unsafe-"));
-  try {
-    writeFileSync(join(dir, "main.py"), program);
-    if (uid !== undefined) {
-      chownSync(dir, uid, uid);
-      chownSync(join(dir, "main.py"), uid, uid);
+  return slots.run(async () => {
+    const uid = freshSandboxUid();
+    const base = uid === undefined ? taskCount(process.getuid!()) : 0;
+    const dir = mkdtempSync(join(tmpdir(), "r1lab-unsafe-"));
+    try {
+      writeFileSync(join(dir, "main.py"), program);
+      if (uid !== undefined) {
+        chownSync(dir, uid, uid);
+        chownSync(join(dir, "main.py"), uid, uid);
+      }
+      const [command, ...args] = pythonCommand(py, limits, base, ["main.py"]);
+      const r = await runCapped(command, args, {
+        env: minimalEnv(dir),
+        cwd: dir,
+        uid,
+        timeoutMs: opts.timeoutMs,
+        maxOutputBytes: MAX_OUTPUT_BYTES,
+        ...(uid !== undefined ? { cleanup: () => killUid(uid) } : {}),
+      });
+      return toResult(r, false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    const args = [...prlimitArgs(limits, base), "--", python, "-I", "-B", "main.py"];
-    const r = await runCapped(prlimit, args, {
-      env: minimalEnv(dir),
-      cwd: dir,
-      uid,
-      timeoutMs: opts.timeoutMs,
-      maxOutputBytes: MAX_OUTPUT_BYTES,
-      ...(uid !== undefined ? { cleanup: () => killUid(uid) } : {}),
-    });
-    return toResult(r, false);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
