@@ -45,7 +45,7 @@ describe("r1lab zero (tiny preset)", () => {
     }
     expect(summary.wall_seconds).toBeGreaterThan(0);
     const cfg = JSON.parse(readFileSync(join(a, "config.json"), "utf8"));
-    expect(cfg.grpo).toMatchObject({ num_generations: 4, loss_type: "dapo", epsilon_high: 0.28 });
+    expect(cfg.grpo).toMatchObject({ num_generations: 4, loss_type: "grpo", epsilon_high: 0.28 });
     const ma = jsonl(join(a, "metrics.jsonl"));
     expect(ma.length).toBe(4);
     for (const k of ["reward_mean", "reward_std", "accuracy", "format_rate", "completion_length", "kl", "clip_fraction", "zero_variance_fraction", "entropy", "expert_imbalance", "tokens_per_s"]) {

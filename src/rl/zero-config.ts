@@ -10,8 +10,8 @@ export interface ZeroConfig {
   seed: number;
   device: string;
   task: "arithmetic" | "countdown";
-  /** Problem generator settings: numbers from 1 to max_number, min_terms..max_terms operands. */
-  task_options: { min_terms: number; max_terms: number; max_number: number; test_fraction: number };
+  /** Problem generator settings: numbers from 1 to max_number, min_terms..max_terms operands, operators `ops`. */
+  task_options: { min_terms: number; max_terms: number; max_number: number; ops: string; test_fraction: number };
   /** Distinct training problems (the corpus and the GRPO prompts draw from them). */
   train_problems: number;
   template: string;
@@ -52,31 +52,31 @@ export const ZERO_DEFAULTS: Omit<ZeroConfig, "name" | "template"> = {
   seed: 1,
   device: "cpu",
   task: "arithmetic",
-  task_options: { min_terms: 3, max_terms: 3, max_number: 5, test_fraction: 0.25 },
-  train_problems: 600,
+  task_options: { min_terms: 3, max_terms: 4, max_number: 5, ops: "+-", test_fraction: 0.25 },
+  train_problems: 2000,
   model: { hidden_size: 96, num_hidden_layers: 3, n_routed_experts: 4, moe_intermediate_size: 64, intermediate_size: 256 },
   pretrain: {
     steps: 250,
     batch_size: 32,
     learning_rate: 5e-3,
     warmup_steps: 30,
-    traces_per_problem: 3,
+    traces_per_problem: 1,
     mtp_lambda: 0.3,
     balance_alpha: 1e-4,
     bias_update_gamma: 1e-3,
   },
   grpo: {
-    steps: 40,
+    steps: 30,
     prompts_per_step: 8,
     num_generations: 8,
     max_completion_length: 48,
     temperature: 1.0,
     top_p: 1.0,
-    learning_rate: 2e-3,
+    learning_rate: 5e-4,
     beta: 0.0,
     epsilon: 0.2,
     epsilon_high: 0.28,
-    loss_type: "dapo",
+    loss_type: "grpo",
     scale_rewards: "group",
     num_iterations: 1,
     max_resample_rounds: 1,

@@ -32,9 +32,13 @@ import { writeZeroReport } from "../report/zero-report.ts";
 function makeTask(cfg: ZeroConfig): SyntheticTask {
   const t = cfg.task_options;
   if (cfg.task === "arithmetic") {
-    return new ArithmeticTask({ minTerms: t.min_terms, maxTerms: t.max_terms, min: 1, max: t.max_number, testFraction: t.test_fraction });
+    const ops = [...t.ops].filter((x) => x !== " ") as ("+" | "-" | "*")[];
+    return new ArithmeticTask({ minTerms: t.min_terms, maxTerms: t.max_terms, min: 1, max: t.max_number, ops, testFraction: t.test_fraction });
   }
-  if (cfg.task === "countdown") return new CountdownTask({ count: t.max_terms, min: 1, max: t.max_number, testFraction: t.test_fraction });
+  if (cfg.task === "countdown") {
+    const ops = [...t.ops].filter((x) => x !== " ") as ("+" | "-" | "*")[];
+    return new CountdownTask({ count: t.max_terms, min: 1, max: t.max_number, ops, testFraction: t.test_fraction });
+  }
   throw new Error(`config.task: unknown task '${cfg.task}' (arithmetic or countdown)`);
 }
 
