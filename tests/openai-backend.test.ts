@@ -40,6 +40,8 @@ describe("normalizeBaseUrl / joinReasoning", () => {
 
   it("puts the reasoning in <think> before the answer", () => {
     expect(joinReasoning("\nLet me add.\n", "\n\n4")).toBe("<think>\nLet me add.\n</think>\n\n4");
+    // Cut off by max_tokens while reasoning: the block stays open, as the model left it.
+    expect(joinReasoning("Let me add", "", true)).toBe("<think>\nLet me add");
   });
 });
 
@@ -175,11 +177,14 @@ describe("OpenAIBackend", () => {
     server.script(
       { kind: "reasoning", reasoning: "2 and 2 make 4.", content: "\\boxed{4}" },
       { kind: "reasoning", field: "reasoning", reasoning: "Easy.", content: "4" },
+      { kind: "reasoning", reasoning: "Hmm, 2 and", content: null, finishReason: "length" },
     );
     const b = backend({ baseUrl: server.url, model: "m", concurrency: 1 });
-    const out = await b.generate([user("2+2"), user("2+2 again")], SAMPLING);
+    const out = await b.generate([user("2+2"), user("2+2 again"), user("long")], SAMPLING);
     expect(out[0].completions[0]).toBe("<think>\n2 and 2 make 4.\n</think>\n\n\\boxed{4}");
     expect(out[1].completions[0]).toBe("<think>\nEasy.\n</think>\n\n4");
+    expect(out[2].completions[0]).toBe("<think>\nHmm, 2 and");
+    expect(out[2].finishReasons).toEqual(["length"]);
   });
 
   it("keeps at most `concurrency` requests in flight", async () => {

@@ -113,6 +113,30 @@ describe.skipIf(!avail.ok)("sandbox isolation", () => {
     expect(existsSync("/r1lab-sandbox-probe")).toBe(false);
   });
 
+  it("caps file size (RLIMIT_FSIZE) and the /tmp tmpfs", async () => {
+    const mib = "b'x' * (1024 * 1024)";
+    const r = await runPython(
+      [
+        "import errno, os",
+        "def fill(path, mib):",
+        "    try:",
+        "        with open(path, 'wb') as f:",
+        "            for _ in range(mib):",
+        `                f.write(${mib})`,
+        "        return 'ok'",
+        "    except OSError as e:",
+        "        return errno.errorcode[e.errno]",
+        "print('big', fill('/tmp/big', 20))",
+        "os.remove('/tmp/big')",
+        "print('fill', [fill(f'/tmp/part{i}', 15) for i in range(6)])",
+      ].join("\n"),
+      LIMITS,
+    );
+    expect(r.status).toBe("passed");
+    expect(r.stdout).toContain("big EFBIG"); // one file over 16 MiB
+    expect(r.stdout).toMatch(/fill \['ok', 'ok', 'ok', 'ok', 'ENOSPC'/); // the 64 MiB tmpfs is full
+  });
+
   it("sees only system directories: no repository, home, /etc or host /tmp", async () => {
     const r = await runPython(
       `${probe({

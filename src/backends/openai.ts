@@ -53,9 +53,13 @@ export function normalizeBaseUrl(url: string): string {
   return u.toString().replace(/\/+$/, "");
 }
 
-/** R1's layout: the reasoning in <think>...</think>, a blank line, then the answer. */
-export function joinReasoning(reasoning: string, content: string): string {
-  return `<think>\n${reasoning.replace(/^\n+|\n+$/g, "")}\n</think>\n\n${content.replace(/^\n+/, "")}`;
+/**
+ * R1's layout: the reasoning in <think>...</think>, a blank line, then the answer. `truncated`
+ * (the length limit hit during reasoning, no answer yet) leaves the block open, as the model left it.
+ */
+export function joinReasoning(reasoning: string, content: string, truncated = false): string {
+  const think = `<think>\n${reasoning.replace(/^\n+|\n+$/g, "")}`;
+  return truncated ? think : `${think}\n</think>\n\n${content.replace(/^\n+/, "")}`;
 }
 
 interface Choice {
@@ -154,6 +158,7 @@ export class OpenAIBackend implements GenerationBackend {
   ): Promise<GenResult[]> {
     if (this.closed.signal.aborted) throw new Error(`${this.name}: generate() after close()`);
     validSampling(opts);
+    if (requests.length === 0) return [];
     requests.forEach((r, i) => {
       if (this.endpoint === "chat" && !r.messages?.length) {
         throw new Error(
@@ -280,7 +285,8 @@ export class OpenAIBackend implements GenerationBackend {
     if (this.endpoint === "completions") return c.text ?? "";
     const content = c.message?.content ?? "";
     const reasoning = c.message?.reasoning_content ?? c.message?.reasoning;
-    return reasoning ? joinReasoning(reasoning, content) : content;
+    if (!reasoning) return content;
+    return joinReasoning(reasoning, content, content === "" && c.finish_reason === "length");
   }
 
   async close(): Promise<void> {

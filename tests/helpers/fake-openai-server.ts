@@ -11,7 +11,13 @@ export type Behaviour =
   | { kind: "slow"; delayMs: number }
   | { kind: "status"; status: number; retryAfter?: string; body?: string }
   | { kind: "malformed" }
-  | { kind: "reasoning"; field?: "reasoning_content" | "reasoning"; reasoning: string; content: string };
+  | {
+      kind: "reasoning";
+      field?: "reasoning_content" | "reasoning";
+      reasoning: string;
+      content: string | null;
+      finishReason?: string;
+    };
 
 export interface RecordedRequest {
   method: string;
@@ -66,8 +72,9 @@ export async function startFakeOpenAI(opts: FakeServerOptions = {}): Promise<Fak
       if (b.kind === "reasoning")
         message = { role: "assistant", content: b.content, [b.field ?? "reasoning_content"]: b.reasoning };
       const text = String(message.content);
+      const finish = b.kind === "reasoning" ? (b.finishReason ?? "stop") : "stop";
       return chat
-        ? { index: i, message, finish_reason: "stop" }
+        ? { index: i, message, finish_reason: finish }
         : { index: i, text, finish_reason: "length" };
     });
     res.writeHead(200, { "content-type": "application/json" });
