@@ -9,6 +9,7 @@ const COMMANDS: Record<string, [string, () => Promise<{ default: Command }>]> = 
   doctor: ["show the runtime, engine, devices and optional tools", () => import("./doctor.ts")],
   score: ["score completions of a benchmark with R1's protocol (pass@1, cons@K, pass@k)", () => import("./score.ts")],
   serve: ["serve rule-based rewards over HTTP (OpenRLHF's remote reward API)", () => import("./serve.ts")],
+  download: ["download a model or dataset from the Hugging Face Hub into the HF cache", () => import("./download.ts")],
 };
 
 function mainHelp(): string {
