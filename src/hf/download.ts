@@ -121,9 +121,10 @@ function hubError(e: unknown, what: string, endpoint: string, hasToken: boolean)
           : `HTTP ${e.statusCode}`;
     return new Error(`${what}: ${why}. ${e.message}`);
   }
-  const err = e as Error;
+  const err = e as Error & { cause?: { code?: string; message?: string } };
+  const cause = err?.cause ? ` (${err.cause.code ?? err.cause.message})` : "";
   return new Error(
-    `${what}: ${err?.message ?? String(e)} (endpoint ${endpoint}; set HF_HUB_OFFLINE=1 to use the cache only)`,
+    `${what}: ${err?.message ?? String(e)}${cause}; endpoint ${endpoint}. Set HF_HUB_OFFLINE=1 to use the cache only.`,
   );
 }
 
