@@ -72,7 +72,7 @@ export const ZERO_DEFAULTS: Omit<ZeroConfig, "name" | "template"> = {
     max_completion_length: 48,
     temperature: 1.0,
     top_p: 1.0,
-    learning_rate: 5e-4,
+    learning_rate: 3e-4,
     beta: 0.0,
     epsilon: 0.2,
     epsilon_high: 0.28,
