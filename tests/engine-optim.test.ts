@@ -44,7 +44,7 @@ describe("AdamW", () => {
     }
     const got = Array.from(await toHost(params.w));
     const want = refAdamW([1, -2, 3, 0.5], gs, 0.01, 0.9, 0.99, 1e-8, 0.1, 0.5);
-    got.forEach((x, i) => expect(x).toBeCloseTo(want[i], 5));
+    for (const [i, x] of got.entries()) expect(x).toBeCloseTo(want[i], 5);
   });
 
   it("does not decay 1-d parameters (norm gains, biases)", async () => {

@@ -100,11 +100,11 @@ function installIteratorHelpers(): void {
     for (let r = this.next(); !r.done; r = this.next()) if (!f(r.value, i++)) return false;
     return true;
   });
-  define("reduce", function (this: Iterator<unknown>, f: (acc: any, v: unknown, i: number) => unknown, init?: unknown) {
+  define("reduce", function (this: Iterator<unknown>, f: (acc: any, v: unknown, i: number) => unknown, ...init: unknown[]) {
     let i = 0;
-    let acc = init;
+    let acc = init[0];
     let r = this.next();
-    if (arguments.length < 2) {
+    if (init.length === 0) {
       if (r.done) throw new TypeError("reduce of empty iterator with no initial value");
       acc = r.value;
       r = this.next();

@@ -49,7 +49,10 @@ function blockShapes(c: ModelConfig, i: number, out: ParamShapes): void {
   out[`${pre}.input_layernorm.weight`] = [D];
   out[`${pre}.post_attention_layernorm.weight`] = [D];
   attentionShapes(c, `${pre}.self_attn`, out);
-  if (!isMoeLayer(c, i)) return mlpShapes(`${pre}.mlp`, D, c.intermediateSize, out);
+  if (!isMoeLayer(c, i)) {
+    mlpShapes(`${pre}.mlp`, D, c.intermediateSize, out);
+    return;
+  }
   out[`${pre}.mlp.gate.weight`] = [c.nRoutedExperts, D];
   out[`${pre}.mlp.gate.e_score_correction_bias`] = [c.nRoutedExperts];
   for (let e = 0; e < c.nRoutedExperts; e++) mlpShapes(`${pre}.mlp.experts.${e}`, D, c.moeIntermediateSize, out);

@@ -6,6 +6,7 @@ import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.ts";
 import { engineInfo } from "../engine/device.ts";
+import type { AdamWState } from "../engine/optim.ts";
 import { disposeParams } from "../engine/params.ts";
 import { Rng, deriveSeed } from "../engine/rng.ts";
 import { learningRate } from "../engine/schedule.ts";
@@ -96,7 +97,7 @@ export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) 
   // ---------- Phase 1: pretraining ----------
   let params = initParams(mc, cfg.seed);
   let pre0 = 0;
-  let optState;
+  let optState: AdamWState | undefined;
   const haveBase = existsSync(join(ck("base"), "trainer_state.json"));
   const haveGrpo = existsSync(join(ck("grpo"), "trainer_state.json"));
   if (!haveBase && existsSync(join(ck("pretrain"), "trainer_state.json"))) {
