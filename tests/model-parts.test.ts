@@ -113,3 +113,31 @@ describe("batched generation", () => {
     expect(together.finishReasons[1]).toBe("stop");
   });
 });
+
+describe("MTP acceptance", () => {
+  it("counts drafts of token i+2 that equal the main model's greedy choice", async () => {
+    const { mtpAcceptance } = await import("../src/generate/mtp-acceptance.ts");
+    const p = initParams(c, 21, { std: 0.3 });
+    const seqs = [{ ids: [1, 5, 6, 7, 8, 9, 3], from: 2 }, { ids: [1, 4, 4, 4, 4], from: 1 }];
+    const r = await mtpAcceptance(p, c, seqs);
+    expect(r.drafted).toBe(4 + 3); // positions 1..4 of the first row, 0..2 of the second
+    // Reference: each row alone, main-model argmax at i+1 against MTP argmax at i.
+    let accepted = 0;
+    for (const s of seqs) {
+      const T = s.ids.length;
+      const out = tidy(() => forward(p, c, o.fromArray(s.ids, [1, T], "int32"), causalInputs(c, 1, T), { mtp: { io: [causalInputs(c, 1, T - 1)] } }));
+      const lm = await toHost(out.logits);
+      const lt = await toHost(out.mtpLogits[0]);
+      const am = (x: ArrayLike<number>, off: number) => {
+        let b = 0;
+        for (let v = 1; v < 20; v++) if (x[off + v] > x[off + b]) b = v;
+        return b;
+      };
+      for (let i = Math.max(0, s.from - 1); i + 2 < T; i++) if (am(lt, i * 20) === am(lm, (i + 1) * 20)) accepted++;
+    }
+    expect(r.accepted).toBe(accepted);
+    expect(r.rate).toBeCloseTo(accepted / 7, 10);
+    const { tinyDense } = await import("../src/model/presets.ts");
+    await expect(mtpAcceptance(initParams(tinyDense(20), 1), tinyDense(20), seqs)).rejects.toThrow(/no MTP module/);
+  });
+});

@@ -29,6 +29,7 @@ import { REWARD_FUNCTIONS } from "./rewards.ts";
 import { applyTemplate } from "./template.ts";
 import type { ZeroConfig } from "./zero-config.ts";
 import { writeZeroReport } from "../report/zero-report.ts";
+import { mtpAcceptance } from "../generate/mtp-acceptance.ts";
 
 function makeTask(cfg: ZeroConfig): SyntheticTask {
   const t = cfg.task_options;
@@ -217,13 +218,17 @@ export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) 
 
   // ---------- Phase 4: the RL model on the same held-out problems ----------
   const ebar = new Progress({ total: test.length, label: "eval final" });
-  const final = (await evaluateSynthetic(tr.params, mc, tok, test, { ...evalOpts, seed: deriveSeed(cfg.seed, "eval"), onProgress: (d) => ebar.tick(d - ebar.current) })).result;
+  const finalEval = await evaluateSynthetic(tr.params, mc, tok, test, { ...evalOpts, seed: deriveSeed(cfg.seed, "eval"), onProgress: (d) => ebar.tick(d - ebar.current) });
+  const final = finalEval.result;
   ebar.done();
+  // MTP as a speculative drafter: acceptance of its second-token drafts on the final model's own outputs.
+  const mtp = await mtpAcceptance(tr.params, mc, finalEval.samples.slice(0, 64).map((s) => ({ ids: [...s.promptIds, ...s.completionIds], from: s.promptIds.length })), tok.padId);
   await saveCheckpoint(ck("final"), { config: mc, params: tr.params, state: { phase: "final", step: G.steps }, tokenizerJson: tokJson });
   const summary = {
     base: { pass1: base.pass1, passk: base.passk, k: base.k },
     final: { pass1: final.pass1, passk: final.passk, k: final.k },
     gain_pass1: final.pass1 - base.pass1,
+    mtp_acceptance: mtp,
     base_detail: base,
     final_detail: final,
     wall_seconds: (performance.now() - t0) / 1000,
