@@ -1,0 +1,171 @@
+// `r1lab doctor`: what this machine gives r1lab. Node and r1lab/engine versions; the CPU backend
+// (Wasm) with its thread count and whether its worker pool is really multi-threaded; the WebGPU
+// adapter, or why there is none and how to get one; and the optional tools some features use
+// (bubblewrap for the code sandbox, python3 with torch for cross-checks, jupyter for notebooks,
+// podman for containers, deno). Prints text, or one JSON object with --json.
+import { spawnSync } from "node:child_process";
+import { accessSync, constants, existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { delimiter, join } from "node:path";
+import { defaultThreads, describeAdapter, initEngine, probeWebGPU } from "../engine/device.ts";
+import { ops as o, tidy, toHost } from "../engine/index.ts";
+import type { Command } from "./command.ts";
+import { packageVersion, r1labVersion } from "./version.ts";
+
+/**
+ * Let node exit once main.ts has reported the outcome. After real work the engine's Wasm worker
+ * ports, and Dawn while navigator.gpu holds its instance (webgpu package README, "Lifetime"), keep
+ * the event loop alive, so a finished command would hang. The timer is unref'd: it fires only when
+ * something else still holds the loop, after main.ts has printed any error and set exitCode.
+ */
+export function exitWhenReported(): void {
+  delete (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu;
+  setTimeout(() => process.exit(), 50).unref();
+}
+
+/** Full path of `name` on PATH, or null. */
+export function which(name: string): string | null {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (!dir) continue;
+    const p = join(dir, name);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      /* not here */
+    }
+  }
+  return null;
+}
+
+/** First line of `cmd args` (stdout, else stderr), or null when it fails or takes over 20 s. */
+function firstLine(cmd: string, args: string[]): string | null {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 20_000 });
+  if (r.error || r.status !== 0) return null;
+  return (r.stdout.trim() || r.stderr.trim()).split("\n")[0] ?? "";
+}
+
+interface Tool {
+  name: string;
+  path: string | null;
+  detail: string;
+}
+
+function tools(): Tool[] {
+  const out: Tool[] = [];
+  const simple = (name: string, versionArgs: string[], what: string) => {
+    const path = which(name);
+    const version = path ? firstLine(path, versionArgs) : null;
+    out.push({ name, path, detail: path ? `${version ?? "present"} (${what})` : `not found (${what})` });
+  };
+  simple("bwrap", ["--version"], "sandbox for generated code");
+  const py = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : which("python3");
+  const torch = py ? firstLine(py, ["-c", "import torch; print(torch.__version__)"]) : null;
+  out.push({
+    name: "python3+torch",
+    path: py,
+    detail: !py
+      ? "python3 not found (cross-checks)"
+      : torch
+        ? `torch ${torch}`
+        : `${py} has no importable torch (cross-checks)`,
+  });
+  simple("jupyter", ["--version"], "notebooks");
+  simple("podman", ["--version"], "containers");
+  simple("deno", ["--version"], "alternative runtime");
+  return out;
+}
+
+export interface DoctorReport {
+  node: string;
+  platform: string;
+  r1lab: string;
+  engine: { name: string; version: string };
+  webgpuPackage: string;
+  cpu: {
+    cores: number;
+    threads: number;
+    threadsFrom: string;
+    multiThreaded: boolean;
+    matmulMs: number | null;
+    error?: string;
+  };
+  webgpu: { adapter: string | null; reason: string };
+  tools: Tool[];
+}
+
+export async function doctorReport(): Promise<DoctorReport> {
+  const threads = defaultThreads();
+  const cpu: DoctorReport["cpu"] = {
+    cores: availableParallelism(),
+    threads,
+    threadsFrom: process.env.R1LAB_THREADS ? "R1LAB_THREADS" : "all cores",
+    multiThreaded: false,
+    matmulMs: null,
+  };
+  try {
+    await initEngine({ device: "cpu" });
+    // jax-js starts its Wasm worker pool only when both exist (shared memory + Worker shim).
+    cpu.multiThreaded =
+      typeof SharedArrayBuffer !== "undefined" &&
+      typeof (globalThis as { Worker?: unknown }).Worker !== "undefined" &&
+      threads > 1;
+    const t0 = performance.now();
+    const y = tidy(() => o.sum(o.matmul(o.ones([256, 256]), o.ones([256, 256]))));
+    const v = (await toHost(y))[0];
+    y.dispose();
+    if (v !== 256 ** 3) throw new Error(`a 256x256 matmul of ones summed to ${v}, expected ${256 ** 3}`);
+    cpu.matmulMs = performance.now() - t0;
+  } catch (e) {
+    cpu.error = (e as Error).message;
+  }
+  const probe = await probeWebGPU();
+  const webgpu = { adapter: probe.adapter ? describeAdapter(probe.adapter) : null, reason: probe.reason };
+  return {
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    r1lab: r1labVersion(),
+    engine: { name: "@jax-js/jax", version: packageVersion("@jax-js/jax") },
+    webgpuPackage: packageVersion("webgpu"),
+    cpu,
+    webgpu,
+    tools: tools(),
+  };
+}
+
+export function formatDoctor(r: DoctorReport): string {
+  const c = r.cpu;
+  const pool = c.multiThreaded ? "multi-threaded Wasm pool" : "single-threaded (no Wasm worker pool)";
+  const cpuLine = c.error
+    ? `FAILED: ${c.error}`
+    : `Wasm, ${c.threads} thread${c.threads === 1 ? "" : "s"} of ${c.cores} cores (${c.threadsFrom}; set R1LAB_THREADS to change), ${pool}; 256x256 matmul check ok (${c.matmulMs!.toFixed(0)} ms incl. compile)`;
+  const rows: [string, string][] = [
+    ["node", `${r.node} (${r.platform})`],
+    ["r1lab", r.r1lab],
+    ["engine", `${r.engine.name} ${r.engine.version}`],
+    ["cpu", cpuLine],
+    [
+      "webgpu",
+      r.webgpu.adapter
+        ? `${r.webgpu.adapter} (webgpu ${r.webgpuPackage})`
+        : `unavailable: ${r.webgpu.reason}`,
+    ],
+    ...r.tools.map((t): [string, string] => [t.name, t.detail]),
+  ];
+  return rows.map(([k, v]) => `${k.padEnd(14)} ${v}`).join("\n");
+}
+
+const cmd: Command = {
+  name: "doctor",
+  summary: "show the runtime, engine, devices and optional tools",
+  usage: "doctor [--json]",
+  options: { json: { type: "boolean", help: "print one JSON object instead of text" } },
+  async run(v) {
+    const r = await doctorReport();
+    process.stdout.write(`${v.json ? JSON.stringify(r) : formatDoctor(r)}\n`);
+    if (r.cpu.error) process.exitCode = 1;
+    exitWhenReported();
+  },
+};
+
+export default cmd;
