@@ -117,6 +117,12 @@ build_args=(--build-arg "BASE_IMAGE=$BASE" -f docker/Dockerfile -t "$IMAGE")
 # Podman builds on the host network (no bridge or firewall set-up is needed for apt and npm) and
 # in Docker's image format (the OCI format drops SHELL, HEALTHCHECK and the like).
 [ "$ENGINE" = podman ] && build_args+=(--network host --format docker)
+# Behind a TLS-intercepting proxy the host trusts extra CAs (/usr/local/share/ca-certificates);
+# the build's RUN steps see them, and update-ca-certificates adds them to the image's bundle.
+if [ "$ENGINE" = podman ] && compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  build_args+=(--volume /usr/local/share/ca-certificates:/usr/local/share/ca-certificates:ro)
+  echo "container-check: the build trusts this host's extra CAs in /usr/local/share/ca-certificates"
+fi
 $ENGINE build "${build_args[@]}" .
 step "built $IMAGE"
 
