@@ -1,0 +1,295 @@
+// `r1lab eval`: evaluate a model on a benchmark with R1's protocol (no system prompt, K sampled
+// completions per problem at temperature 0.6 / top-p 0.95, pass@1 = mean over the K, cons@K,
+// unbiased pass@k). The model is an r1lab / Hugging Face folder run in-process (native), or any
+// OpenAI-compatible server (openai). Writes DIR/results.json and DIR/samples.jsonl; rerunning
+// with the same --out resumes. See docs/evaluation.md.
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import type { GenerationBackend, GenRequest } from "../backends/types.ts";
+import { REL_TOL } from "../eval/cas.ts";
+import { formatResultsTable } from "../eval/results.ts";
+import { runEval } from "../eval/run-eval.ts";
+import { sandboxAvailable } from "../eval/sandbox.ts";
+import { EVAL_TASK_NAMES, getEvalTask, hasEvalTask } from "../eval/tasks/index.ts";
+import type { EvalProblem } from "../eval/tasks/types.ts";
+import { applyTemplate, ZERO_TEMPLATE } from "../rl/template.ts";
+import { type Command, numberFlag, requireFlag, UsageError } from "./command.ts";
+import { r1labVersion } from "./version.ts";
+
+/** Problems drawn from a synthetic task's generator when --data is not given (and no --limit). */
+export const SYNTHETIC_DEFAULT_PROBLEMS = 200;
+
+const cmd: Command = {
+  name: "eval",
+  summary: "evaluate a model on a benchmark with R1's protocol (pass@1 over K samples, cons@K, pass@k)",
+  usage:
+    "eval --model DIR_OR_URL --backend native|openai|onnx --task NAME [--data FILE|DIR] --out DIR [--samples K] [--temperature T] [--top-p P] [--max-tokens N] [--limit N] [--seed S]",
+  options: {
+    model: {
+      type: "string",
+      help: "native: model folder or org/name; openai: the server URL (http://host:8000/v1)",
+    },
+    backend: {
+      type: "string",
+      default: "native",
+      help: "native (r1lab, in-process), openai (a server) or onnx",
+    },
+    task: { type: "string", help: `benchmark: ${EVAL_TASK_NAMES.join(", ")}` },
+    data: {
+      type: "string",
+      help: "the benchmark's data (.jsonl, .json, .parquet, a dataset folder); synthetic tasks: optional",
+    },
+    split: { type: "string", help: "split to read from a dataset folder (default: the task's)" },
+    out: { type: "string", help: "output folder: results.json, samples.jsonl (an existing one is resumed)" },
+    samples: { type: "string", default: "4", help: "K: completions sampled per problem" },
+    temperature: { type: "string", default: "0.6", help: "sampling temperature (0 = greedy)" },
+    "top-p": { type: "string", default: "0.95", help: "nucleus sampling mass (1 = off)" },
+    "max-tokens": {
+      type: "string",
+      help: "most new tokens per completion (default 32768; native: also the model's positions)",
+    },
+    limit: { type: "string", help: "evaluate only the first N problems" },
+    seed: {
+      type: "string",
+      default: "0",
+      help: "sampling seed (and GPQA option order, synthetic problem draw)",
+    },
+    "batch-size": { type: "string", default: "16", help: "native: rows (samples) decoded together" },
+    concurrency: { type: "string", default: "8", help: "openai: HTTP requests in flight" },
+    device: { type: "string", help: "native: cpu or webgpu (default: R1LAB_DEVICE, else cpu)" },
+    "model-name": {
+      type: "string",
+      help: "openai: the model name to send (default: the one the server lists)",
+    },
+    endpoint: {
+      type: "string",
+      default: "chat",
+      help: "openai: chat (server applies the chat template) or completions",
+    },
+    "api-key-env": {
+      type: "string",
+      help: "openai: environment variable with the API key (default OPENAI_API_KEY)",
+    },
+    "timeout-ms": { type: "string", help: "code tasks: time limit per program (default 10000)" },
+    "unsafe-no-sandbox": { type: "boolean", help: "code tasks: run generated code without a sandbox" },
+  },
+  details: [
+    "Synthetic tasks (arithmetic, countdown): without --data the problems come from the generator's test",
+    `split drawn with --seed (the first --limit, default ${SYNTHETIC_DEFAULT_PROBLEMS}), and the prompt is the R1-Zero template the run trained`,
+    "with (read from the run's config.json beside checkpoints/, else the default); native models get BOS first.",
+    "Resuming: run the same command again; samples already in DIR/samples.jsonl are not generated again.",
+    "--limit and --samples may grow between runs; other settings must match (eval_config.json).",
+  ].join("\n"),
+  async run(v) {
+    try {
+      await evalCommand(v);
+    } finally {
+      // Dawn keeps node alive while navigator.gpu holds its instance (webgpu package README, "Lifetime"),
+      // and the engine's Wasm thread pool keeps it alive too: once main() has set the exit code, leave.
+      delete (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu;
+      if (engineStarted) setTimeout(() => process.exit(), 100).unref();
+    }
+  },
+};
+
+/** R1-Zero template of the run a checkpoint came from (runs/NAME/checkpoints/X -> runs/NAME/config.json). */
+function runTemplate(modelDir: string): { template: string; maxTokens: number | null; source: string } {
+  const cfgPath = join(dirname(dirname(modelDir)), "config.json");
+  if (existsSync(cfgPath)) {
+    try {
+      const cfg = JSON.parse(readFileSync(cfgPath, "utf8"));
+      if (typeof cfg?.template === "string") {
+        const mt = cfg?.grpo?.max_completion_length;
+        return { template: cfg.template, maxTokens: Number.isInteger(mt) ? mt : null, source: cfgPath };
+      }
+    } catch {
+      // not a run folder: the default template
+    }
+  }
+  return { template: ZERO_TEMPLATE, maxTokens: null, source: "default" };
+}
+
+/** A clear error when nothing answers at the URL (before any retry/backoff loop). */
+async function checkReachable(url: string): Promise<void> {
+  const models = `${url.replace(/\/+$/, "").replace(/\/v1$/, "")}/v1/models`;
+  try {
+    await fetch(models, { signal: AbortSignal.timeout(10_000) });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    throw new UsageError(
+      `--model ${url}: cannot reach the server (${cause?.code ?? cause?.message ?? (e as Error).message}); is it running?`,
+    );
+  }
+}
+
+let engineStarted = false;
+
+/** The whole command, without the process exit (tests call this in-process). */
+export async function evalCommand(v: Record<string, any>): Promise<void> {
+  v = { ...defaults(), ...v };
+  const taskName = requireFlag(v, "task", "eval");
+  if (!hasEvalTask(taskName))
+    throw new UsageError(`unknown --task '${taskName}'; known: ${EVAL_TASK_NAMES.join(", ")}`);
+  const task = getEvalTask(taskName);
+  const model = requireFlag(v, "model", "eval");
+  const backendKind = String(v.backend);
+  if (!["native", "openai", "onnx"].includes(backendKind))
+    throw new UsageError(`--backend must be native, openai or onnx, got '${backendKind}'`);
+  if (backendKind === "onnx")
+    throw new UsageError(
+      "--backend onnx is not implemented yet; use native (r1lab/HF folders) or openai (a server)",
+    );
+  const out = resolve(requireFlag(v, "out", "eval"));
+  const K = numberFlag(v, "samples", { int: true, min: 1 });
+  const temperature = numberFlag(v, "temperature", { min: 0 });
+  const topP = numberFlag(v, "top-p");
+  if (!(topP > 0 && topP <= 1)) throw new UsageError(`--top-p must be in (0, 1], got ${topP}`);
+  const seed = numberFlag(v, "seed", { int: true, min: 0 });
+  const limit = v.limit !== undefined ? numberFlag(v, "limit", { int: true, min: 1 }) : undefined;
+  const batchSize = numberFlag(v, "batch-size", { int: true, min: 1 });
+  const concurrency = numberFlag(v, "concurrency", { int: true, min: 1 });
+  const timeoutMs =
+    v["timeout-ms"] !== undefined ? numberFlag(v, "timeout-ms", { int: true, min: 1 }) : undefined;
+  const unsafe = Boolean(v["unsafe-no-sandbox"]);
+  const endpoint = String(v.endpoint);
+  if (endpoint !== "chat" && endpoint !== "completions")
+    throw new UsageError(`--endpoint must be chat or completions, got '${endpoint}'`);
+  const synthetic = task.kind === "synthetic";
+
+  let data: string;
+  if (v.data !== undefined) data = /^gen:/.test(v.data) ? v.data : resolve(v.data);
+  // Generated problems: a draw of N is a prefix of a larger draw, so --limit may grow on resume.
+  else if (synthetic) data = `gen:test:${Math.max(limit ?? 0, SYNTHETIC_DEFAULT_PROBLEMS)}`;
+  else
+    throw new UsageError(
+      `r1lab eval: --data is required for --task ${taskName} (a .jsonl, .parquet or dataset folder)`,
+    );
+  if (task.kind === "code" && !unsafe) {
+    const sb = sandboxAvailable();
+    if (!sb.ok)
+      throw new UsageError(
+        `--task ${taskName} runs generated code, and no sandbox works here: ${sb.reason}. Pass --unsafe-no-sandbox only for trusted models.`,
+      );
+  }
+
+  // The model: checked before the data is read, so a wrong path fails fast.
+  let modelDir: string | null = null;
+  if (backendKind === "native") {
+    if (/^https?:\/\//.test(model)) throw new UsageError(`--model ${model} is a URL: use --backend openai`);
+    const local = resolve(model);
+    if (existsSync(local)) {
+      if (!existsSync(join(local, "config.json")))
+        throw new UsageError(
+          `--model ${local}: no config.json there (not an r1lab or Hugging Face model folder)`,
+        );
+      modelDir = local;
+    }
+  } else {
+    if (!/^https?:\/\//.test(model))
+      throw new UsageError(`--backend openai: --model must be the server URL, got '${model}'`);
+    await checkReachable(model);
+  }
+
+  const all = await task.load(data, { seed, split: v.split });
+  const problems = limit !== undefined ? all.slice(0, limit) : all;
+  if (problems.length === 0) throw new UsageError(`${data}: no problems to evaluate`);
+
+  const zero = !synthetic
+    ? null
+    : modelDir
+      ? runTemplate(modelDir)
+      : { template: ZERO_TEMPLATE, maxTokens: null, source: "default" };
+  const maxTokens =
+    v["max-tokens"] !== undefined
+      ? numberFlag(v, "max-tokens", { int: true, min: 1 })
+      : (zero?.maxTokens ?? 32768);
+  // R1: no system prompt, the problem as the user turn. Synthetic tasks: the R1-Zero template, sent
+  // as plain text to a native model (r1lab's models have no chat template).
+  const request = (p: EvalProblem): GenRequest => {
+    const text = zero ? applyTemplate(task.buildPrompt(p), zero.template) : task.buildPrompt(p);
+    if ((synthetic && backendKind === "native") || (backendKind === "openai" && endpoint === "completions"))
+      return { prompt: text };
+    return { messages: [{ role: "user", content: text }] };
+  };
+
+  let backend: GenerationBackend;
+  if (backendKind === "native") {
+    const { initEngine } = await import("../engine/device.ts");
+    const { NativeBackend } = await import("../backends/native.ts");
+    await initEngine({ device: v.device });
+    engineStarted = true;
+    backend = await NativeBackend.load({ model: modelDir ?? model, batchSize, bosPrefix: synthetic });
+  } else {
+    const { OpenAIBackend } = await import("../backends/openai.ts");
+    backend = new OpenAIBackend({
+      baseUrl: model,
+      model: v["model-name"],
+      endpoint: endpoint as "chat" | "completions",
+      apiKeyEnv: v["api-key-env"],
+      concurrency,
+    });
+  }
+  const identity = {
+    task: taskName,
+    data: v.data === undefined ? "gen:test" : data,
+    split: v.split ?? null,
+    backend: backendKind,
+    model: modelDir ?? model,
+    model_name: v["model-name"] ?? null,
+    endpoint: backendKind === "openai" ? endpoint : null,
+    temperature,
+    top_p: topP,
+    max_tokens: maxTokens,
+    seed,
+    prompt_template: zero?.template ?? null,
+  };
+  const config = {
+    command: "eval",
+    r1lab_version: r1labVersion(),
+    ...identity,
+    samples_per_problem: K,
+    limit: limit ?? null,
+    n_problems_in_data: all.length,
+    batch_size: backendKind === "native" ? batchSize : null,
+    concurrency: backendKind === "openai" ? concurrency : null,
+    device: backendKind === "native" ? (v.device ?? process.env.R1LAB_DEVICE ?? "cpu") : null,
+    prompt_template_source: zero?.source ?? null,
+    system_prompt: null,
+    unsafe_no_sandbox: unsafe,
+    timeout_ms: timeoutMs ?? null,
+    math_relative_tolerance: REL_TOL,
+  };
+  try {
+    const { results, generated, resumed } = await runEval({
+      task,
+      problems,
+      backend,
+      request,
+      sampling: { temperature, topP, maxTokens, seed },
+      samples: K,
+      outDir: out,
+      scoreOptions: { timeoutMs, unsafeNoSandbox: unsafe },
+      identity,
+      config,
+    });
+    if (resumed > 0)
+      console.error(
+        `resumed: ${resumed} samples were already in ${out}/samples.jsonl, ${generated} generated now`,
+      );
+    console.log(formatResultsTable(results));
+    console.log(`\nwrote ${out}/results.json and ${out}/samples.jsonl`);
+  } finally {
+    await backend.close();
+  }
+}
+
+/** The option defaults, for callers that pass values without the flag parser. */
+function defaults(): Record<string, any> {
+  return Object.fromEntries(
+    Object.entries(cmd.options)
+      .filter(([, o]) => o.default !== undefined)
+      .map(([k, o]) => [k, o.default]),
+  );
+}
+
+export default cmd;
