@@ -1,0 +1,255 @@
+// The model commands as a user runs them: `node bin/r1lab.js logits|generate|doctor ...` in child
+// processes, their stdout parsed as the one JSON object (or text) they promise, and wrong flags
+// exiting with status 2 and a message that names the problem. All children start at once.
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initEngine } from "../src/engine/device.ts";
+import { generate } from "../src/generate/generate.ts";
+import { loadModel } from "../src/hf/checkpoint.ts";
+import { loadTokenizer } from "../src/hf/tokenizer.ts";
+import { cacheBytesPerToken } from "../src/model/kv-cache.ts";
+
+const ROOT = join(import.meta.dirname, "..");
+const FIX = join(ROOT, "tests/fixtures/hf-reference");
+const ref = (name: string) => JSON.parse(readFileSync(join(FIX, name, "reference.json"), "utf8"));
+const idsOf = (name: string) => ref(name).input_ids.join(",");
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function r1lab(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, "bin/r1lab.js"), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 110_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** stdout must be exactly one line of JSON. */
+function json(r: Result): any {
+  expect(r.code, r.stderr).toBe(0);
+  const lines = r.stdout.trim().split("\n");
+  expect(lines).toHaveLength(1);
+  return JSON.parse(lines[0]);
+}
+
+const SAMPLING = ["--temperature", "0.9", "--top-p", "0.95", "--top-k", "50", "--seed", "11"];
+const runs: Record<string, Promise<Result>> = {};
+beforeAll(() => {
+  const llama = join(FIX, "tiny-llama");
+  const ds = join(FIX, "tiny-deepseek-v3");
+  Object.assign(runs, {
+    logits: r1lab(["logits", "--model", join(FIX, "tiny-qwen2"), "--input-ids", idsOf("tiny-qwen2")]),
+    greedyMla: r1lab([
+      "generate",
+      "--model",
+      ds,
+      "--input-ids",
+      idsOf("tiny-deepseek-v3"),
+      "--max-new-tokens",
+      "16",
+      "--greedy",
+      "--json",
+    ]),
+    text: r1lab([
+      "generate",
+      "--model",
+      llama,
+      "--prompt",
+      ref("tiny-llama").text,
+      "--max-new-tokens",
+      "16",
+      "--greedy",
+    ]),
+    stop: r1lab([
+      "generate",
+      "--model",
+      llama,
+      "--prompt",
+      ref("tiny-llama").text,
+      "--max-new-tokens",
+      "16",
+      "--greedy",
+      "--stop",
+      "]",
+      "--json",
+    ]),
+    sampled: r1lab([
+      "generate",
+      "--model",
+      llama,
+      "--input-ids",
+      idsOf("tiny-llama"),
+      "--max-new-tokens",
+      "12",
+      ...SAMPLING,
+      "--json",
+    ]),
+    doctorJson: r1lab(["doctor", "--json"]),
+    doctorText: r1lab(["doctor"], { R1LAB_THREADS: "1" }),
+    badFlag: r1lab(["logits", "--model", llama, "--input-ids", "1,2", "--bogus"]),
+    badIds: r1lab(["logits", "--model", llama, "--input-ids", "1,x"]),
+    outOfVocab: r1lab(["logits", "--model", llama, "--input-ids", "1,400"]),
+    badDevice: r1lab(["logits", "--model", llama, "--input-ids", "1,2", "--device", "tpu"]),
+    bothPrompts: r1lab([
+      "generate",
+      "--model",
+      llama,
+      "--prompt",
+      "a",
+      "--input-ids",
+      "1",
+      "--max-new-tokens",
+      "1",
+    ]),
+    greedyAndT: r1lab([
+      "generate",
+      "--model",
+      llama,
+      "--input-ids",
+      "1",
+      "--max-new-tokens",
+      "1",
+      "--greedy",
+      "--temperature",
+      "1",
+    ]),
+    noModel: r1lab(["logits", "--model", join(FIX, "no-such-model"), "--input-ids", "1"]),
+  });
+});
+
+describe("r1lab logits", () => {
+  it("prints exactly one JSON object with the reference's logits and argmax", async () => {
+    const out = json(await runs.logits);
+    const r = ref("tiny-qwen2");
+    expect(Object.keys(out).sort()).toEqual(["argmax_all", "logits_first", "logits_last"]);
+    expect(out.logits_first).toHaveLength(r.logits_first.length);
+    for (const k of ["logits_first", "logits_last"]) {
+      const diff = out[k].map((x: number, i: number) => Math.abs(x - r[k][i]));
+      expect(Math.max(...diff), k).toBeLessThan(1e-4);
+    }
+    expect(out.argmax_all).toEqual(r.argmax_all);
+  });
+});
+
+describe("r1lab generate", () => {
+  it("--greedy --json on a DeepSeek-V3 model: transformers' ids, and the MLA cache size against MHA", async () => {
+    const res = await runs.greedyMla;
+    const out = json(res);
+    expect(out.new_ids).toEqual(ref("tiny-deepseek-v3").greedy_new_ids);
+    expect(typeof out.text).toBe("string");
+    const m = await loadModel(join(FIX, "tiny-deepseek-v3"));
+    const { actual, mhaEquivalent } = cacheBytesPerToken(m.config);
+    expect(out.kv_cache).toMatchObject({
+      kind: "mla",
+      bytes_per_token: actual,
+      mha_bytes_per_token: mhaEquivalent,
+    });
+    expect(out.kv_cache.reduction).toBeGreaterThan(1);
+    expect(res.stderr).toContain(`kv cache: ${actual} bytes/token (MLA latent`);
+  });
+
+  it("--prompt prints the decoded text of the greedy tokens", async () => {
+    const r = await runs.text;
+    expect(r.code, r.stderr).toBe(0);
+    const tok = await loadTokenizer(join(FIX, "tiny-llama"));
+    expect(r.stdout).toBe(`${tok.decode(ref("tiny-llama").greedy_new_ids, { skipSpecialTokens: true })}\n`);
+  });
+
+  it("--stop ends generation at the stop string and cuts it from the text", async () => {
+    const out = json(await runs.stop);
+    // Greedy text of tiny-llama starts " 12 28]": the stop string arrives with the 3rd token.
+    expect(out.new_ids).toEqual(ref("tiny-llama").greedy_new_ids.slice(0, 3));
+    expect(out.text).toBe(" 12 28");
+    expect(out.finish_reason).toBe("stop");
+  });
+
+  it("sampling flags and seed reproduce generate() in-process exactly", async () => {
+    await initEngine({ device: "cpu" });
+    const m = await loadModel(join(FIX, "tiny-llama"));
+    const want = await generate(m.params, m.config, [ref("tiny-llama").input_ids], {
+      temperature: 0.9,
+      topP: 0.95,
+      topK: 50,
+      seed: 11,
+      maxNewTokens: 12,
+      eosTokenIds: [2],
+    });
+    const out = json(await runs.sampled);
+    expect(out.new_ids).toEqual(want.ids[0]);
+    expect(out.new_ids).not.toEqual(ref("tiny-llama").greedy_new_ids.slice(0, out.new_ids.length));
+  });
+});
+
+describe("r1lab doctor", () => {
+  it("--json reports node, versions, cpu threads and pool, webgpu adapter or reason, tools", async () => {
+    const d = json(await runs.doctorJson);
+    expect(d.node).toBe(process.version);
+    expect(d.engine.name).toBe("@jax-js/jax");
+    expect(d.engine.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(d.r1lab).toMatch(/^\d+\.\d+\.\d+/);
+    expect(d.cpu.threads).toBeGreaterThan(0);
+    expect(typeof d.cpu.multiThreaded).toBe("boolean");
+    expect(d.cpu.matmulMs).toBeGreaterThan(0);
+    if (d.webgpu.adapter === null) expect(d.webgpu.reason.length).toBeGreaterThan(10);
+    expect(d.tools.map((t: { name: string }) => t.name)).toEqual([
+      "bwrap",
+      "python3+torch",
+      "jupyter",
+      "podman",
+      "deno",
+    ]);
+  });
+
+  it("text output honours R1LAB_THREADS", async () => {
+    const r = await runs.doctorText;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^node\s+v\d+/m);
+    expect(r.stdout).toMatch(/^cpu\s+Wasm, 1 thread of \d+ cores \(R1LAB_THREADS/m);
+    expect(r.stdout).toMatch(/^webgpu\s+\S/m);
+  });
+});
+
+describe("bad input exits 2 with a message naming the problem", () => {
+  const cases: [string, RegExp][] = [
+    ["badFlag", /Unknown option '--bogus'/],
+    ["badIds", /--input-ids: 'x' is not a token id/],
+    ["outOfVocab", /token id 400 is outside the model's vocabulary \(0\.\.399\)/],
+    ["badDevice", /--device must be cpu or webgpu, got 'tpu'/],
+    ["bothPrompts", /exactly one of --prompt and --input-ids/],
+    ["greedyAndT", /--greedy cannot be combined with --temperature/],
+  ];
+  for (const [name, msg] of cases) {
+    it(name, async () => {
+      const r = await runs[name];
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toMatch(msg);
+    });
+  }
+
+  it("a model that is not there exits 1 and says where it looked", async () => {
+    const r = await runs.noModel;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no-such-model.*not found/s);
+  });
+});
