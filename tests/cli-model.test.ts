@@ -2,9 +2,18 @@
 // processes, their stdout parsed as the one JSON object (or text) they promise, and wrong flags
 // exiting with status 2 and a message that names the problem. All children start at once.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initEngine } from "../src/engine/device.ts";
 import { generate } from "../src/generate/generate.ts";
 import { loadModel } from "../src/hf/checkpoint.ts";
@@ -51,6 +60,21 @@ function json(r: Result): any {
   expect(lines).toHaveLength(1);
   return JSON.parse(lines[0]);
 }
+
+/** tiny-llama with a chat template in tokenizer_config.json. */
+function chatModel(): string {
+  const dir = join(mkdtempSync(join(tmpdir(), "r1lab-cli-chat-")), "tiny-llama-chat");
+  mkdirSync(dir);
+  for (const f of readdirSync(join(FIX, "tiny-llama")))
+    copyFileSync(join(FIX, "tiny-llama", f), join(dir, f));
+  const cfg = JSON.parse(readFileSync(join(dir, "tokenizer_config.json"), "utf8"));
+  cfg.chat_template =
+    "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|><think>\n{% endif %}";
+  writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify(cfg));
+  return dir;
+}
+const CHAT = chatModel();
+afterAll(() => rmSync(dirname(CHAT), { recursive: true, force: true }));
 
 const SAMPLING = ["--temperature", "0.9", "--top-p", "0.95", "--top-k", "50", "--seed", "11"];
 const runs: Record<string, Promise<Result>> = {};
@@ -102,6 +126,18 @@ beforeAll(() => {
       "--max-new-tokens",
       "12",
       ...SAMPLING,
+      "--json",
+    ]),
+    chat: r1lab([
+      "generate",
+      "--model",
+      CHAT,
+      "--prompt",
+      "What is 12 plus 30?",
+      "--chat",
+      "--max-new-tokens",
+      "8",
+      "--greedy",
       "--json",
     ]),
     doctorJson: r1lab(["doctor", "--json"]),
@@ -181,6 +217,24 @@ describe("r1lab generate", () => {
     expect(out.new_ids).toEqual(ref("tiny-llama").greedy_new_ids.slice(0, 3));
     expect(out.text).toBe(" 12 28");
     expect(out.finish_reason).toBe("stop");
+  });
+
+  it("--chat encodes the prompt with the chat template and generation prompt", async () => {
+    await initEngine({ device: "cpu" });
+    const m = await loadModel(CHAT);
+    const ids = m.tokenizer!.encodeChat([{ role: "user", content: "What is 12 plus 30?" }], {
+      addGenerationPrompt: true,
+    });
+    expect(m.tokenizer!.decode(ids)).toBe("<|user|>What is 12 plus 30?\n<|assistant|><think>\n");
+    const want = await generate(m.params, m.config, [ids], {
+      temperature: 0,
+      topP: 1,
+      topK: 0,
+      seed: 0,
+      maxNewTokens: 8,
+      eosTokenIds: [2],
+    });
+    expect(json(await runs.chat).new_ids).toEqual(want.ids[0]);
   });
 
   it("sampling flags and seed reproduce generate() in-process exactly", async () => {
