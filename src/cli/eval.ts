@@ -92,6 +92,12 @@ const cmd: Command = {
   },
 };
 
+/** The held-out problems of the R1-Zero run a checkpoint came from (runs/NAME/test_problems.jsonl), if any. */
+function modelRunProblems(model: string): string | null {
+  const p = join(dirname(dirname(resolve(model))), "test_problems.jsonl");
+  return existsSync(p) ? p : null;
+}
+
 /** R1-Zero template of the run a checkpoint came from (runs/NAME/checkpoints/X -> runs/NAME/config.json). */
 function runTemplate(modelDir: string): { template: string; maxTokens: number | null; source: string } {
   const cfgPath = join(dirname(dirname(modelDir)), "config.json");
@@ -159,6 +165,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   let data: string;
   if (v.data !== undefined) data = /^gen:/.test(v.data) ? v.data : resolve(v.data);
   // Generated problems: a draw of N is a prefix of a larger draw, so --limit may grow on resume.
+  else if (synthetic && modelRunProblems(model) !== null) data = modelRunProblems(model)!;
   else if (synthetic) data = `gen:test:${Math.max(limit ?? 0, SYNTHETIC_DEFAULT_PROBLEMS)}`;
   else
     throw new UsageError(
@@ -231,7 +238,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   }
   const identity = {
     task: taskName,
-    data: v.data === undefined ? "gen:test" : data,
+    data: v.data === undefined && !data.endsWith("test_problems.jsonl") ? "gen:test" : data,
     split: v.split ?? null,
     backend: backendKind,
     model: modelDir ?? model,

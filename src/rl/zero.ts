@@ -93,6 +93,8 @@ export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) 
   const ck = (n: string) => join(runDir, "checkpoints", n);
   const files = { pre: join(runDir, "pretrain.jsonl"), metrics: join(runDir, "metrics.jsonl"), samples: join(runDir, "samples.jsonl") };
   const tokJson = tok.toTokenizerJson();
+  // The held-out problems, so `r1lab eval` can score a checkpoint on exactly these (same task settings).
+  writeFileAtomic(join(runDir, "test_problems.jsonl"), test.map((e) => JSON.stringify(e)).join("\n") + "\n");
   log(`r1lab zero: ${task.name}, ${trainProblems.length} train / ${test.length} test problems, corpus ${corpus.length} traces, vocab ${tok.tokens.length}, device ${engineInfo().device}`);
 
   // ---------- Phase 1: pretraining ----------
