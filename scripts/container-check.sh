@@ -5,6 +5,7 @@
 #   scripts/container-check.sh                 # build, then `pnpm test` in the container
 #   scripts/container-check.sh --no-test      # build only
 #   scripts/container-check.sh -- pnpm typecheck   # build, then run another command
+#   scripts/container-check.sh --user root    # run as root (as CI's .ci/run does) instead of r1lab
 #
 # Engine: Docker when a Docker daemon answers, else podman (rootful or rootless), configured here
 # through a private containers.conf: runtime runc, cgroupfs, file events, and default ulimits no
@@ -28,6 +29,7 @@ IMAGE=${IMAGE:-localhost/r1lab:dev}
 DEBIAN_BASE=localhost/r1lab-bookworm:base
 BASE=""
 RUN_TESTS=1
+RUN_USER=""
 DEBOOTSTRAP=auto
 CMD=(pnpm test)
 
@@ -36,8 +38,9 @@ while [ $# -gt 0 ]; do
     --base) BASE=$2; DEBOOTSTRAP=0; shift 2 ;;
     --debootstrap) DEBOOTSTRAP=1; shift ;;
     --no-test) RUN_TESTS=0; shift ;;
+    --user) RUN_USER=$2; shift 2 ;;
     --) shift; CMD=("$@"); break ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "container-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -129,10 +132,15 @@ step "built $IMAGE"
 # --- run ------------------------------------------------------------------------------------
 if [ "$RUN_TESTS" = 1 ]; then
   step "run: ${CMD[*]}"
-  # No network: the tests use loopback only. bubblewrap needs to create namespaces inside the
-  # container, which the default seccomp profile forbids, hence the relaxed profile.
-  run_args=(--rm --network none --security-opt seccomp=unconfined --security-opt apparmor=unconfined
-            --cap-add SYS_ADMIN -e CI=true)
+  # No network: the tests use loopback only. bubblewrap (the code sandbox) needs what a container
+  # forbids by default: creating user namespaces (seccomp, AppArmor) and mounting a fresh /proc,
+  # which the kernel refuses while /proc has masked paths (podman: unmask=ALL; Docker:
+  # systempaths=unconfined). No added capabilities: CAP_SYS_ADMIN would also lift RLIMIT_NPROC,
+  # which the sandbox relies on against fork bombs.
+  run_args=(--rm --network none --security-opt seccomp=unconfined --security-opt apparmor=unconfined -e CI=true)
+  if [ "$ENGINE" = podman ]; then run_args+=(--security-opt unmask=ALL); else
+    run_args+=(--security-opt systempaths=unconfined); fi
+  [ -n "$RUN_USER" ] && run_args+=(--user "$RUN_USER")
   [ -t 1 ] && run_args+=(-t)
   $ENGINE run "${run_args[@]}" "$IMAGE" "${CMD[@]}"
   step "passed: ${CMD[*]} in $IMAGE"
