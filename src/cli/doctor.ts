@@ -12,17 +12,6 @@ import { ops as o, tidy, toHost } from "../engine/index.ts";
 import type { Command } from "./command.ts";
 import { packageVersion, r1labVersion } from "./version.ts";
 
-/**
- * Let node exit once main.ts has reported the outcome. After real work the engine's Wasm worker
- * ports, and Dawn while navigator.gpu holds its instance (webgpu package README, "Lifetime"), keep
- * the event loop alive, so a finished command would hang. The timer is unref'd: it fires only when
- * something else still holds the loop, after main.ts has printed any error and set exitCode.
- */
-export function exitWhenReported(): void {
-  delete (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu;
-  setTimeout(() => process.exit(), 50).unref();
-}
-
 /** Full path of `name` on PATH, or null. */
 export function which(name: string): string | null {
   for (const dir of (process.env.PATH ?? "").split(delimiter)) {
@@ -164,7 +153,6 @@ const cmd: Command = {
     const r = await doctorReport();
     process.stdout.write(`${v.json ? JSON.stringify(r) : formatDoctor(r)}\n`);
     if (r.cpu.error) process.exitCode = 1;
-    exitWhenReported();
   },
 };
 

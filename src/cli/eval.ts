@@ -81,14 +81,7 @@ const cmd: Command = {
     "--limit and --samples may grow between runs; other settings must match (eval_config.json).",
   ].join("\n"),
   async run(v) {
-    try {
-      await evalCommand(v);
-    } finally {
-      // Dawn keeps node alive while navigator.gpu holds its instance (webgpu package README, "Lifetime"),
-      // and the engine's Wasm thread pool keeps it alive too: once main() has set the exit code, leave.
-      delete (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu;
-      if (engineStarted) setTimeout(() => process.exit(), 100).unref();
-    }
+    await evalCommand(v);
   },
 };
 
@@ -128,7 +121,6 @@ async function checkReachable(url: string): Promise<void> {
   }
 }
 
-let engineStarted = false;
 
 /** The whole command, without the process exit (tests call this in-process). */
 export async function evalCommand(v: Record<string, any>): Promise<void> {
@@ -224,7 +216,6 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     const { initEngine } = await import("../engine/device.ts");
     const { NativeBackend } = await import("../backends/native.ts");
     await initEngine({ device: v.device });
-    engineStarted = true;
     backend = await NativeBackend.load({ model: modelDir ?? model, batchSize, bosPrefix: synthetic });
   } else {
     const { OpenAIBackend } = await import("../backends/openai.ts");

@@ -11,7 +11,6 @@ import { mergeTokenIds, samplingParams } from "../hf/generation-config.ts";
 import { type ModelConfig, usesMla } from "../model/config.ts";
 import { cacheBytesPerToken } from "../model/kv-cache.ts";
 import { type Command, numberFlag, requireFlag, UsageError } from "./command.ts";
-import { exitWhenReported } from "./doctor.ts";
 import { checkDeviceFlag, parseIdList } from "./logits.ts";
 
 export interface KvCacheReport {
@@ -82,13 +81,7 @@ const cmd: Command = {
     "(greedy unless do_sample). Generation stops at the EOS ids of generation_config.json and config.json.",
     "The KV-cache size per token (and an MHA cache's, for comparison) is printed on stderr.",
   ].join("\n"),
-  async run(v) {
-    try {
-      await run(v);
-    } finally {
-      exitWhenReported();
-    }
-  },
+  run: (v) => run(v),
 };
 
 async function run(v: Record<string, any>): Promise<void> {

@@ -10,7 +10,6 @@ import type { ModelConfig } from "../model/config.ts";
 import { causalInputs } from "../model/inputs.ts";
 import { forward } from "../model/transformer.ts";
 import { type Command, requireFlag, UsageError } from "./command.ts";
-import { exitWhenReported } from "./doctor.ts";
 
 /** Parse "1,2,3" (spaces allowed) into token ids, each checked against the vocabulary size. */
 export function parseIdList(raw: string, flag: string, vocabSize?: number): number[] {
@@ -74,13 +73,7 @@ const cmd: Command = {
   },
   details:
     'Prints exactly one JSON object: {"logits_first": [...], "logits_last": [...], "argmax_all": [...]}.',
-  async run(v) {
-    try {
-      await run(v);
-    } finally {
-      exitWhenReported();
-    }
-  },
+  run: (v) => run(v),
 };
 
 async function run(v: Record<string, any>): Promise<void> {

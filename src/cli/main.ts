@@ -50,9 +50,15 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
+// Exit once the outcome is printed: the engine's worker threads (and Dawn, on WebGPU) would keep
+// the process alive after a command's work is done. Long-running commands (serve) resolve only
+// when they stop. stdout/stderr writes are synchronous on Linux pipes and files.
+const exit = () => setImmediate(() => process.exit());
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    exit();
   },
   (err: unknown) => {
     if (err instanceof UsageError) {
@@ -64,5 +70,6 @@ main(process.argv.slice(2)).then(
       if (!process.env.R1LAB_DEBUG) console.error("(set R1LAB_DEBUG=1 for the stack trace)");
       process.exitCode = 1;
     }
+    exit();
   },
 );

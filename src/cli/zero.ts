@@ -73,7 +73,6 @@ const cmd: Command = {
     await initEngine({ device: cfg.device });
     const { runZero } = await import("../rl/zero.ts");
     await runZero(cfg, runDir);
-    process.exit(0);
   },
 };
 
