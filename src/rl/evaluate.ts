@@ -3,6 +3,7 @@
 // pass@k unbiased (1 - C(n-c, k) / C(n, k)). Also the format rate, mean completion length, the share
 // of faithful scratchpads among correct answers, and re-checking steps per completion.
 import type { Params } from "../engine/params.ts";
+import { passAtK } from "../eval/metrics.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { countRechecks, faithfulness } from "../tasks/corpus.ts";
@@ -20,13 +21,6 @@ export interface SyntheticEval {
   /** Among correct completions, the share whose scratchpad is faithful. */
   faithful_rate: number;
   rechecks_per_completion: number;
-}
-
-export function passAtK(n: number, c: number, k: number): number {
-  if (n - c < k) return 1;
-  let prod = 1;
-  for (let i = n - c + 1; i <= n; i++) prod *= 1 - k / i;
-  return 1 - prod;
 }
 
 export async function evaluateSynthetic(
