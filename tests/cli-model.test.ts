@@ -1,7 +1,6 @@
 // The model commands as a user runs them: `node bin/r1lab.js logits|generate|doctor ...` in child
 // processes, their stdout parsed as the one JSON object (or text) they promise, and wrong flags
 // exiting with status 2 and a message that names the problem. All children start at once.
-import { spawn } from "node:child_process";
 import {
   copyFileSync,
   mkdirSync,
@@ -14,6 +13,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliResult, runR1lab } from "./helpers/run-r1lab.ts";
 import { initEngine } from "../src/engine/device.ts";
 import { generate } from "../src/generate/generate.ts";
 import { loadModel } from "../src/hf/checkpoint.ts";
@@ -25,33 +25,10 @@ const FIX = join(ROOT, "tests/fixtures/hf-reference");
 const ref = (name: string) => JSON.parse(readFileSync(join(FIX, name, "reference.json"), "utf8"));
 const idsOf = (name: string) => ref(name).input_ids.join(",");
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
-function r1lab(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(ROOT, "bin/r1lab.js"), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 110_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const r1lab = (args: string[], env: Record<string, string> = {}): Promise<Result> =>
+  runR1lab(args, { env, timeoutMs: 110_000 });
 
 /** stdout must be exactly one line of JSON. */
 function json(r: Result): any {

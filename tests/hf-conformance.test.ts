@@ -4,10 +4,11 @@
 // cache, and the same input_ids from the tokenizer. On CPU in this process; on WebGPU in child
 // processes running `r1lab logits --device webgpu` (one process can start only one device), only
 // where an adapter exists.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { runR1lab } from "./helpers/run-r1lab.ts";
 import { logitsSummary } from "../src/cli/logits.ts";
 import { initEngine } from "../src/engine/device.ts";
 import { generate } from "../src/generate/generate.ts";
@@ -99,24 +100,7 @@ function probeAdapter(): { adapter: string | null; reason: string } {
   return JSON.parse(r.stdout).webgpu;
 }
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [R1LAB, ...args], { cwd: ROOT });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 280_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const runCli = (args: string[]) => runR1lab(args, { timeoutMs: 280_000 });
 
 /** The one JSON line a command printed on stdout. */
 function jsonLine(res: { code: number | null; stdout: string; stderr: string }): any {
