@@ -18,6 +18,8 @@ export interface SlotSpec {
   qSlots: number[][];
   /** Which key slots hold real tokens: [B][S]. */
   keyValid: boolean[][];
+  /** Optional segment id of each slot: [B][S]; a query attends only keys of its own segment (packed training rows). */
+  segments?: number[][];
 }
 
 export function attnInputs(c: ModelConfig, spec: SlotSpec): AttnInputs {
@@ -40,7 +42,8 @@ export function attnInputs(c: ModelConfig, spec: SlotSpec): AttnInputs {
         sin[base + i] = sin[base + i + half] = Math.sin(a) * attnFactor;
       }
       const q = spec.qSlots[b][t];
-      for (let s = 0; s < S; s++) mask[(b * Tq + t) * S + s] = s <= q && spec.keyValid[b][s] ? 0 : -1e9;
+      const seg = spec.segments?.[b];
+      for (let s = 0; s < S; s++) mask[(b * Tq + t) * S + s] = s <= q && spec.keyValid[b][s] && (!seg || seg[s] === seg[q]) ? 0 : -1e9;
     }
   }
   return {

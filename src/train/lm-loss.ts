@@ -19,6 +19,8 @@ export interface LmBatch {
   io: AttnInputs;
   /** Attention inputs for MTP depth k (length T-k), index k-1. */
   mtpIo: AttnInputs[];
+  /** Optional loss mask for MTP depth k ([B, T-k], index k-1); default lossMask[:, k:] (packed rows need their own). */
+  mtpLossMask?: o.Arr[];
 }
 
 export interface LmLossWeights {
@@ -53,7 +55,7 @@ export function lmLoss(
     out.mtpLogits.forEach((lg, i) => {
       const k = i + 1;
       const tgt = o.slice(batch.targets, null, [k, T]);
-      const m = o.slice(batch.lossMask, null, [k, T]);
+      const m = batch.mtpLossMask?.[i] ?? o.slice(batch.lossMask, null, [k, T]);
       mtp = o.add(mtp, maskedCrossEntropy(lg, tgt, m));
     });
     if (out.mtpLogits.length > 0) mtp = o.div(mtp, out.mtpLogits.length);
