@@ -1,0 +1,95 @@
+// Export an r1lab model as ONNX in the transformers.js folder layout:
+//   OUT/config.json, generation_config.json, tokenizer.json, tokenizer_config.json  (saveModel)
+//   OUT/onnx/model.onnx                                                   (onnx-decoder.ts graph)
+// so onnxruntime (src/backends/onnx.ts), transformers.js and other ONNX runtimes load it. The graph
+// holds the weights as float32 initializers; protobuf caps a file at 2 GiB, so larger models are
+// refused (external-data files are not written). By default the graph has the Optimum
+// decoder-with-past inputs and outputs (KV cache); withPast: false writes the plain
+// input_ids + attention_mask -> logits graph.
+// The folder is assembled in a temporary sibling and renamed into place; an existing OUT is
+// replaced only when it is a model folder (config.json) or empty.
+import { existsSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { openAtomicWriter } from "../engine/atomic.ts";
+import { type Params, toHost } from "../engine/params.ts";
+import type { ModelConfig } from "../model/config.ts";
+import { type ModelToSave, saveModel } from "./checkpoint.ts";
+import { decoderGraph, exportable, type HostWeights } from "./onnx-decoder.ts";
+import { byteLength, modelProto } from "./onnx-proto.ts";
+
+/** protobuf's message size limit. */
+export const ONNX_MAX_BYTES = 2 ** 31 - 1;
+
+export interface ExportOptions {
+  /** Optimum decoder-with-past layout (default true). */
+  withPast?: boolean;
+  /** Keep model.safetensors beside the ONNX file (default false). */
+  keepSafetensors?: boolean;
+  /** File name under onnx/ (default model.onnx). */
+  fileName?: string;
+}
+
+async function hostWeights(p: Params): Promise<HostWeights> {
+  const out: HostWeights = {};
+  for (const [k, a] of Object.entries(p)) {
+    const d = await toHost(a);
+    out[k] = { data: d instanceof Float32Array ? d : Float32Array.from(d), shape: [...a.shape] };
+  }
+  return out;
+}
+
+/** The ONNX file's bytes, as chunks (weights referenced, not copied). */
+export function onnxModelBytes(c: ModelConfig, w: HostWeights, withPast: boolean): Uint8Array[] {
+  const spec = decoderGraph(c, w, { withPast });
+  return modelProto(spec, {
+    "r1lab.model_type": c.modelType,
+    "r1lab.with_past": String(withPast),
+  });
+}
+
+/** Write `chunks` to `path` atomically. */
+export function writeChunks(path: string, chunks: Uint8Array[]): void {
+  const wr = openAtomicWriter(path);
+  try {
+    for (const ch of chunks) wr.write(ch);
+  } catch (e) {
+    wr.abort();
+    throw e;
+  }
+  wr.commit();
+}
+
+/** Export `m` to folder `outDir`; returns the path of the ONNX file. */
+export async function exportOnnx(outDir: string, m: ModelToSave, opts: ExportOptions = {}): Promise<string> {
+  const why = exportable(m.config);
+  if (why) throw new Error(`export-onnx: ${why}`);
+  const target = resolve(outDir);
+  if (existsSync(target) && readdirSync(target).length > 0 && !existsSync(join(target, "config.json")))
+    throw new Error(`export-onnx: ${target} exists and is not a model folder (no config.json); refusing to replace it`);
+  const fileName = opts.fileName ?? "model.onnx";
+  if (!/^[\w.-]+\.onnx$/.test(fileName)) throw new Error(`export-onnx: file name '${fileName}' must look like name.onnx`);
+
+  const chunks = onnxModelBytes(m.config, await hostWeights(m.params), opts.withPast ?? true);
+  const bytes = byteLength(chunks);
+  if (bytes > ONNX_MAX_BYTES)
+    throw new Error(
+      `export-onnx: the graph would be ${(bytes / 2 ** 30).toFixed(2)} GiB, over protobuf's 2 GiB limit (external data is not supported)`,
+    );
+
+  const stage = join(dirname(target), `.${basename(target)}.onnx-stage-${process.pid}`);
+  rmSync(stage, { recursive: true, force: true });
+  try {
+    await saveModel(stage, m);
+    if (!opts.keepSafetensors)
+      for (const f of readdirSync(stage)) if (/^model.*\.safetensors(\.index\.json)?$/.test(f)) rmSync(join(stage, f));
+    writeChunks(join(stage, "onnx", fileName), chunks);
+  } catch (e) {
+    rmSync(stage, { recursive: true, force: true });
+    throw e;
+  }
+  const old = join(dirname(target), `.${basename(target)}.onnx-old-${process.pid}`);
+  if (existsSync(target)) renameSync(target, old);
+  renameSync(stage, target);
+  rmSync(old, { recursive: true, force: true });
+  return join(target, "onnx", fileName);
+}
