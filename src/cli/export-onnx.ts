@@ -1,0 +1,49 @@
+// `r1lab export-onnx`: write an r1lab / Hugging Face model (dense qwen2/llama) as an ONNX folder in
+// the transformers.js layout (OUT/onnx/model.onnx + config.json + tokenizer files), which
+// `r1lab eval --backend onnx`, transformers.js and onnxruntime load. By default the graph carries
+// the Optimum KV-cache inputs/outputs (past_key_values.{i}.key/value -> present.{i}.key/value);
+// --no-past writes the plain input_ids + attention_mask -> logits graph. See docs/evaluation.md.
+import { initEngine } from "../engine/device.ts";
+import { disposeParams } from "../engine/params.ts";
+import { loadModel } from "../hf/checkpoint.ts";
+import { exportable } from "../hf/onnx-decoder.ts";
+import { exportOnnx } from "../hf/onnx-export.ts";
+import { type Command, requireFlag, UsageError } from "./command.ts";
+
+const cmd: Command = {
+  name: "export-onnx",
+  summary: "export a dense model (qwen2/llama) to ONNX in the transformers.js folder layout",
+  usage: "export-onnx --model DIR_OR_ID --out DIR [--no-past] [--file NAME.onnx] [--keep-safetensors]",
+  options: {
+    model: { type: "string", help: "r1lab checkpoint or Hugging Face folder, or org/name in the HF cache" },
+    out: { type: "string", help: "output folder (replaced if it is a model folder)" },
+    "no-past": { type: "boolean", help: "no past_key_values inputs (each decode step recomputes the prefix)" },
+    file: { type: "string", default: "model.onnx", help: "file name under OUT/onnx/" },
+    "keep-safetensors": { type: "boolean", help: "also keep model.safetensors in OUT" },
+    revision: { type: "string", help: "branch, tag or commit for an org/name model (default: main)" },
+  },
+  details: [
+    "Weights are stored as float32 initializers; a graph over 2 GiB (protobuf's limit) is refused.",
+    "DeepSeek-V3 (MLA, DeepSeekMoE) models are not exported yet.",
+  ].join("\n"),
+  async run(v) {
+    const model = requireFlag(v, "model", "export-onnx");
+    const out = requireFlag(v, "out", "export-onnx");
+    await initEngine({ device: "cpu" });
+    const m = await loadModel(model, { revision: v.revision });
+    try {
+      const why = exportable(m.config);
+      if (why) throw new UsageError(`--model ${m.dir}: ${why}`);
+      const path = await exportOnnx(
+        out,
+        { config: m.config, params: m.params, tokenizer: m.tokenizer },
+        { withPast: !v["no-past"], keepSafetensors: Boolean(v["keep-safetensors"]), fileName: v.file },
+      );
+      console.log(`wrote ${path} (${v["no-past"] ? "no KV cache" : "with past_key_values"})`);
+    } finally {
+      disposeParams(m.params);
+    }
+  },
+};
+
+export default cmd;
