@@ -1,7 +1,7 @@
 // `r1lab eval`: evaluate a model on a benchmark with R1's protocol (no system prompt, K sampled
 // completions per problem at temperature 0.6 / top-p 0.95, pass@1 = mean over the K, cons@K,
-// unbiased pass@k). The model is an r1lab / Hugging Face folder run in-process (native), or any
-// OpenAI-compatible server (openai). Writes DIR/results.json and DIR/samples.jsonl; rerunning
+// unbiased pass@k). The model is an r1lab / Hugging Face folder run in-process (native), an ONNX
+// folder or file run by onnxruntime (onnx), or any OpenAI-compatible server (openai). Writes DIR/results.json and DIR/samples.jsonl; rerunning
 // with the same --out resumes. See docs/evaluation.md.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -32,7 +32,11 @@ const cmd: Command = {
     backend: {
       type: "string",
       default: "native",
-      help: "native (r1lab, in-process), openai (a server) or onnx",
+      help: "native (r1lab, in-process), openai (a server) or onnx (onnxruntime, CPU)",
+    },
+    "onnx-file": {
+      type: "string",
+      help: "onnx: the graph under DIR/onnx/ (default model.onnx; e.g. model_quantized.onnx)",
     },
     task: { type: "string", help: `benchmark: ${EVAL_TASK_NAMES.join(", ")}` },
     data: {
@@ -54,7 +58,7 @@ const cmd: Command = {
       default: "0",
       help: "sampling seed (and GPQA option order, synthetic problem draw)",
     },
-    "batch-size": { type: "string", default: "16", help: "native: rows (samples) decoded together" },
+    "batch-size": { type: "string", default: "16", help: "native, onnx: rows (samples) decoded together" },
     concurrency: { type: "string", default: "8", help: "openai: HTTP requests in flight" },
     device: { type: "string", help: "native: cpu or webgpu (default: R1LAB_DEVICE, else cpu)" },
     "model-name": {
@@ -133,10 +137,6 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   const backendKind = String(v.backend);
   if (!["native", "openai", "onnx"].includes(backendKind))
     throw new UsageError(`--backend must be native, openai or onnx, got '${backendKind}'`);
-  if (backendKind === "onnx")
-    throw new UsageError(
-      "--backend onnx is not implemented yet; use native (r1lab/HF folders) or openai (a server)",
-    );
   const out = resolve(requireFlag(v, "out", "eval"));
   const K = numberFlag(v, "samples", { int: true, min: 1 });
   const temperature = numberFlag(v, "temperature", { min: 0 });
@@ -173,7 +173,15 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
 
   // The model: checked before the data is read, so a wrong path fails fast.
   let modelDir: string | null = null;
-  if (backendKind === "native") {
+  let onnxPath: string | null = null;
+  if (backendKind === "onnx") {
+    const { resolveOnnxModel } = await import("../backends/onnx.ts");
+    try {
+      ({ dir: modelDir, onnxPath } = resolveOnnxModel(model, v["onnx-file"]));
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  } else if (backendKind === "native") {
     if (/^https?:\/\//.test(model)) throw new UsageError(`--model ${model} is a URL: use --backend openai`);
     const local = resolve(model);
     if (existsSync(local)) {
@@ -206,7 +214,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   // as plain text to a native model (r1lab's models have no chat template).
   const request = (p: EvalProblem): GenRequest => {
     const text = zero ? applyTemplate(task.buildPrompt(p), zero.template) : task.buildPrompt(p);
-    if ((synthetic && backendKind === "native") || (backendKind === "openai" && endpoint === "completions"))
+    if ((synthetic && backendKind !== "openai") || (backendKind === "openai" && endpoint === "completions"))
       return { prompt: text };
     return { messages: [{ role: "user", content: text }] };
   };
@@ -217,6 +225,9 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     const { NativeBackend } = await import("../backends/native.ts");
     await initEngine({ device: v.device });
     backend = await NativeBackend.load({ model: modelDir ?? model, batchSize, bosPrefix: synthetic });
+  } else if (backendKind === "onnx") {
+    const { OnnxBackend } = await import("../backends/onnx.ts");
+    backend = await OnnxBackend.load({ model: onnxPath!, batchSize, bosPrefix: synthetic });
   } else {
     const { OpenAIBackend } = await import("../backends/openai.ts");
     backend = new OpenAIBackend({
@@ -232,7 +243,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     data: v.data === undefined && !data.endsWith("test_problems.jsonl") ? "gen:test" : data,
     split: v.split ?? null,
     backend: backendKind,
-    model: modelDir ?? model,
+    model: onnxPath ?? modelDir ?? model,
     model_name: v["model-name"] ?? null,
     endpoint: backendKind === "openai" ? endpoint : null,
     temperature,
@@ -248,7 +259,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     samples_per_problem: K,
     limit: limit ?? null,
     n_problems_in_data: all.length,
-    batch_size: backendKind === "native" ? batchSize : null,
+    batch_size: backendKind !== "openai" ? batchSize : null,
     concurrency: backendKind === "openai" ? concurrency : null,
     device: backendKind === "native" ? (v.device ?? process.env.R1LAB_DEVICE ?? "cpu") : null,
     prompt_template_source: zero?.source ?? null,

@@ -1,0 +1,210 @@
+// A GenerationBackend over an ONNX causal LM run by onnxruntime-node on the CPU: a folder written
+// by `r1lab export-onnx`, or any transformers.js-style folder (config.json, tokenizer.json,
+// tokenizer_config.json, generation_config.json at the top, the graph at onnx/model.onnx or another
+// onnx/*.onnx chosen with `file`), or an .onnx file whose folder (or the folder above onnx/) holds
+// those files. Requests become ids as in the native backend (chat template with the assistant turn
+// opened, plain text without one, BOS first with `bosPrefix` for r1lab's R1-Zero checkpoints); the
+// n samples of all requests are decoded in batches of `batchSize` rows by OnnxDecoder.generate
+// (src/hf/onnx-session.ts: KV cache when the graph has past_key_values, else full recompute).
+// Seeds: batch b samples with seed + b, one stream per row, as the native backend does.
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { loadGenerationConfig, mergeTokenIds } from "../hf/generation-config.ts";
+import { OnnxDecoder } from "../hf/onnx-session.ts";
+import { loadTokenizer, type Tokenizer } from "../hf/tokenizer.ts";
+import { CharTokenizer } from "../tasks/char-tokenizer.ts";
+import type { GenerationBackend, GenRequest, GenResult, SamplingOptions } from "./types.ts";
+
+export interface OnnxBackendOptions {
+  /** Model folder (transformers.js layout) or an .onnx file. */
+  model: string;
+  /** File under onnx/ (default model.onnx), e.g. model_quantized.onnx. */
+  file?: string;
+  /** Rows (samples) decoded together. Default 16. */
+  batchSize?: number;
+  /** Put the model's BOS id before plain prompts (r1lab R1-Zero checkpoints). */
+  bosPrefix?: boolean;
+}
+
+/** The folder with config.json/tokenizer.json and the ONNX file to run. */
+export function resolveOnnxModel(model: string, file?: string): { dir: string; onnxPath: string } {
+  const p = resolve(model);
+  if (!existsSync(p)) throw new Error(`--model ${p}: no such file or folder`);
+  if (statSync(p).isFile()) {
+    if (file !== undefined) throw new Error(`--model ${p} is a file; the file option applies to folders`);
+    const here = dirname(p);
+    const dir = !existsSync(join(here, "config.json")) && basename(here) === "onnx" ? dirname(here) : here;
+    return { dir, onnxPath: p };
+  }
+  const name = file ?? "model.onnx";
+  for (const cand of [join(p, "onnx", name), join(p, name)]) if (existsSync(cand)) return { dir: p, onnxPath: cand };
+  const listed = existsSync(join(p, "onnx")) ? readdirSync(join(p, "onnx")).filter((f) => f.endsWith(".onnx")) : [];
+  throw new Error(
+    `${join(p, "onnx", name)}: no such ONNX file${listed.length ? ` (onnx/ holds ${listed.join(", ")})` : ""}; export one with \`r1lab export-onnx\``,
+  );
+}
+
+interface Codec {
+  encode(text: string): number[];
+  decode(ids: number[]): string;
+  chat: Tokenizer | null;
+  eosIds: number[];
+  bosId: number | null;
+  padId: number;
+}
+
+function readJson(path: string): Record<string, any> {
+  try {
+    return JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new Error(`${path}: cannot read JSON (${(e as Error).message})`);
+  }
+}
+
+export class OnnxBackend implements GenerationBackend {
+  readonly name: string;
+  private constructor(
+    readonly onnxPath: string,
+    private readonly decoder: OnnxDecoder,
+    private readonly codec: Codec,
+    private readonly batchSize: number,
+    private readonly bosPrefix: boolean,
+    private readonly positions: number,
+  ) {
+    this.name = `onnx:${onnxPath}`;
+  }
+
+  static async load(o: OnnxBackendOptions): Promise<OnnxBackend> {
+    const batchSize = o.batchSize ?? 16;
+    if (!(Number.isInteger(batchSize) && batchSize >= 1))
+      throw new Error(`onnx backend: batchSize must be an integer >= 1, got ${batchSize}`);
+    const { dir, onnxPath } = resolveOnnxModel(o.model, o.file);
+    const cfgPath = join(dir, "config.json");
+    if (!existsSync(cfgPath)) throw new Error(`${dir}: no config.json beside ${onnxPath}`);
+    const cfg = readJson(cfgPath);
+    if (!existsSync(join(dir, "tokenizer.json")))
+      throw new Error(`${dir}: no tokenizer.json; the onnx backend needs a tokenizer to encode prompts`);
+    const gen = loadGenerationConfig(dir);
+    const tokJson = readJson(join(dir, "tokenizer.json"));
+    let chars: CharTokenizer | null = null;
+    try {
+      chars = CharTokenizer.fromTokenizerJson(tokJson, join(dir, "tokenizer.json"));
+    } catch {
+      chars = null; // a Hugging Face tokenizer
+    }
+    const int = (v: unknown) => (Number.isInteger(v) ? (v as number) : null);
+    const cfgEos = Array.isArray(cfg.eos_token_id) ? cfg.eos_token_id : int(cfg.eos_token_id);
+    let codec: Codec;
+    if (chars) {
+      const ct = chars;
+      codec = {
+        encode: (t) => ct.encode(t),
+        decode: (ids) => ct.decode(ids),
+        chat: null,
+        eosIds: mergeTokenIds(gen.eosTokenIds, cfgEos, ct.eosId),
+        bosId: int(cfg.bos_token_id) ?? ct.bosId,
+        padId: ct.padId,
+      };
+    } else {
+      const hf = await loadTokenizer(dir);
+      codec = {
+        encode: (t) => hf.encode(t),
+        decode: (ids) => hf.decode(ids, { skipSpecialTokens: true }),
+        chat: Object.keys(hf.chatTemplates).length > 0 ? hf : null,
+        eosIds: mergeTokenIds(gen.eosTokenIds, cfgEos, hf.eosTokenIds),
+        bosId: int(cfg.bos_token_id) ?? hf.bosTokenId,
+        padId: gen.padTokenId ?? int(cfg.pad_token_id) ?? hf.padTokenId ?? 0,
+      };
+    }
+    if (codec.eosIds.length === 0) console.error(`warning: ${dir} names no EOS token; completions run to --max-tokens`);
+    if (o.bosPrefix && codec.bosId === null) throw new Error(`${dir}: bosPrefix asked, but the model names no BOS token`);
+    const heads = int(cfg.num_key_value_heads) ?? int(cfg.num_attention_heads);
+    const headDim =
+      int(cfg.head_dim) ??
+      (int(cfg.hidden_size) && int(cfg.num_attention_heads) ? cfg.hidden_size / cfg.num_attention_heads : null);
+    const decoder = await OnnxDecoder.open(onnxPath, heads && headDim ? { heads, headDim } : null);
+    const positions = int(cfg.max_position_embeddings) ?? int(cfg.n_positions) ?? Number.POSITIVE_INFINITY;
+    return new OnnxBackend(onnxPath, decoder, codec, batchSize, o.bosPrefix ?? false, positions);
+  }
+
+  /** Whether the graph takes past_key_values (KV-cached decoding). */
+  get usesKvCache(): boolean {
+    return this.decoder.hasPast;
+  }
+
+  /** The prompt ids of one request (as NativeBackend.encodeRequest). */
+  encodeRequest(r: GenRequest, i = 0): number[] {
+    let ids: number[];
+    if (r.messages?.length) {
+      if (this.codec.chat)
+        ids = this.codec.chat.encodeChat(
+          r.messages.map((m) => ({ role: m.role, content: m.content })),
+          { addGenerationPrompt: true },
+        );
+      else ids = this.codec.encode(r.messages.map((m) => m.content).join("\n\n"));
+    } else if (typeof r.prompt === "string") ids = this.codec.encode(r.prompt);
+    else throw new Error(`onnx backend: request ${i} has neither messages nor a prompt`);
+    if (this.bosPrefix && !(ids.length > 0 && ids[0] === this.codec.bosId)) ids = [this.codec.bosId!, ...ids];
+    if (ids.length === 0) throw new Error(`onnx backend: request ${i} encodes to no tokens`);
+    return ids;
+  }
+
+  async generate(
+    requests: GenRequest[],
+    opts: SamplingOptions,
+    onResult?: (index: number, result: GenResult) => void,
+  ): Promise<GenResult[]> {
+    if (!(Number.isInteger(opts.n) && opts.n >= 1))
+      throw new Error(`onnx backend: n must be an integer >= 1, got ${opts.n}`);
+    const prompts = requests.map((r, i) => this.encodeRequest(r, i));
+    const stops = (opts.stop ?? []).filter((s) => s.length > 0);
+    const window = stops.length ? Math.max(...stops.map((s) => s.length)) + 8 : 0;
+    const hitsStop = (ids: number[]) => stops.some((s) => this.codec.decode(ids.slice(-window)).includes(s));
+    const rows = requests.flatMap((_, r) => Array.from({ length: opts.n }, (_, s) => ({ r, s })));
+    const results: GenResult[] = requests.map(() => ({
+      completions: new Array<string>(opts.n),
+      finishReasons: new Array<string>(opts.n),
+      usage: { promptTokens: 0, completionTokens: 0 },
+    }));
+    const left = requests.map(() => opts.n);
+    for (let b = 0; b * this.batchSize < rows.length; b++) {
+      const chunk = rows.slice(b * this.batchSize, (b + 1) * this.batchSize);
+      const ids = chunk.map(({ r }) => prompts[r]);
+      const longest = Math.max(...ids.map((x) => x.length));
+      const maxNew = Math.min(opts.maxTokens, this.positions - longest);
+      if (maxNew < 1)
+        throw new Error(`onnx backend: a prompt of ${longest} tokens leaves no room in the model's ${this.positions} positions`);
+      const out = await this.decoder.generate(ids, {
+        temperature: opts.temperature,
+        topP: opts.topP,
+        topK: opts.topK ?? 0,
+        maxNewTokens: maxNew,
+        eosTokenIds: this.codec.eosIds,
+        padTokenId: this.codec.padId,
+        seed: (opts.seed ?? 0) + b,
+        shouldStop: stops.length ? (_row, newIds) => hitsStop(newIds) : undefined,
+      });
+      chunk.forEach(({ r, s }, j) => {
+        const newIds = out.ids[j];
+        const eos = this.codec.eosIds;
+        const kept = newIds.length > 0 && eos.includes(newIds[newIds.length - 1]) ? newIds.slice(0, -1) : newIds;
+        let text = this.codec.decode(kept);
+        for (const stop of stops) {
+          const at = text.indexOf(stop);
+          if (at >= 0) text = text.slice(0, at);
+        }
+        const res = results[r];
+        res.completions[s] = text;
+        res.finishReasons[s] = out.finishReasons[j];
+        res.usage!.promptTokens += prompts[r].length;
+        res.usage!.completionTokens += newIds.length;
+        if (--left[r] === 0) onResult?.(r, res);
+      });
+    }
+    return results;
+  }
+
+  async close(): Promise<void> {
+    await this.decoder.close();
+  }
+}
