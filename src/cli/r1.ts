@@ -1,0 +1,68 @@
+// `r1lab r1`: DeepSeek-R1's multi-stage pipeline in miniature (base -> cold-start SFT -> reasoning
+// RL -> rejection sampling -> SFT -> final RL). Resolves the config from a preset and flags, writes
+// runs/<name>/config.json before any work, points runs/latest at the run, and runs it.
+// `--resume runs/<name>` continues an interrupted run at the stage it was in, with its own config.
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { writeJsonAtomic } from "../engine/atomic.ts";
+import { initEngine } from "../engine/device.ts";
+import { R1_DEFAULTS, R1_PRESETS, type R1Config } from "../rl/r1-config.ts";
+import { ZERO_TEMPLATE } from "../rl/template.ts";
+import { type Command, UsageError, numberFlag } from "./command.ts";
+
+function pointLatest(runDir: string): void {
+  const link = join(dirname(runDir), "latest");
+  rmSync(link, { force: true });
+  symlinkSync(basename(runDir), link);
+}
+
+const cmd: Command = {
+  name: "r1",
+  summary: "the R1 pipeline in miniature: cold-start SFT, reasoning RL, rejection sampling, SFT, final RL",
+  usage: "r1 [--name NAME] [--preset default|tiny|micro] [--seed S] [--device cpu|webgpu] [--resume runs/NAME]",
+  options: {
+    name: { type: "string", help: "run name (folder under --runs-dir); default: r1-<date>-s<seed>" },
+    "runs-dir": { type: "string", default: "runs", help: "where runs are written" },
+    preset: { type: "string", default: "default", help: "default (~20 min on 2 CPU cores), tiny (a few minutes) or micro (seconds; tests)" },
+    seed: { type: "string", help: "random seed (default 1)" },
+    device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE or cpu)" },
+    resume: { type: "string", help: "continue the interrupted run in this folder" },
+    "eval-problems": { type: "string", help: "held-out problems evaluated after each stage" },
+  },
+  details:
+    "Writes runs/<name>/: config.json, summary.json ({stages: [{name, pass1, consK, mean_length, readability,\n" +
+    "wall_seconds}], ...}), stages/<stage>.json, report.html, plots/, pretrain.jsonl, reasoning_rl.jsonl,\n" +
+    "final_rl.jsonl, sft/<stage>/sft_metrics.jsonl, cold_start.jsonl, checkpoints/<stage> (Hugging Face\n" +
+    "format; rejection_sampling holds kept.jsonl + stats.json). See docs/r1-pipeline.md.",
+  async run(v) {
+    let cfg: R1Config;
+    let runDir: string;
+    if (v.resume) {
+      runDir = resolve(v.resume);
+      const cfgPath = join(runDir, "config.json");
+      if (!existsSync(cfgPath)) throw new UsageError(`--resume ${v.resume}: no config.json there (is it a run folder?)`);
+      cfg = JSON.parse(readFileSync(cfgPath, "utf8"));
+      if (!cfg.cold_start_sft || !cfg.final_rl) throw new UsageError(`${cfgPath}: not an r1 run config (no cold_start_sft / final_rl sections)`);
+      if (v.device && v.device !== cfg.device) throw new UsageError(`--resume: the run used device '${cfg.device}'; drop --device or pass the same`);
+    } else {
+      const preset = R1_PRESETS[v.preset as keyof typeof R1_PRESETS];
+      if (!preset) throw new UsageError(`--preset must be default, tiny or micro, got '${v.preset}'`);
+      const base = { ...R1_DEFAULTS, ...preset };
+      const seed = v.seed !== undefined ? numberFlag(v, "seed", { int: true, min: 0 }) : base.seed;
+      const name = v.name ?? `r1-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-s${seed}`;
+      if (!/^[\w.-]+$/.test(name)) throw new UsageError(`--name may contain letters, digits, '.', '_' and '-' only, got '${name}'`);
+      cfg = structuredClone({ ...base, name, seed, template: ZERO_TEMPLATE, device: v.device ?? process.env.R1LAB_DEVICE ?? "cpu" }) as R1Config;
+      if (v["eval-problems"]) cfg.eval.n_problems = numberFlag(v, "eval-problems", { int: true, min: 1 });
+      runDir = resolve(v["runs-dir"], name);
+      if (existsSync(join(runDir, "config.json"))) throw new UsageError(`${runDir} exists: pass --resume ${runDir} to continue it, or another --name`);
+      mkdirSync(runDir, { recursive: true });
+      writeJsonAtomic(join(runDir, "config.json"), cfg);
+    }
+    pointLatest(runDir);
+    await initEngine({ device: cfg.device });
+    const { runR1 } = await import("../rl/r1.ts");
+    await runR1(cfg, runDir);
+  },
+};
+
+export default cmd;

@@ -1,0 +1,72 @@
+// report.html for an R1 pipeline run: the stage table (pass@1, cons@K, response length,
+// readability, wall time), bar charts of each metric by stage, the RL stages' reward curves, the
+// SFT loss curves, rejection-sampling counts and sample completions, with PNG/SVG under plots/.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { R1Config } from "../rl/r1-config.ts";
+import type { StageRow } from "../rl/r1.ts";
+import { type ReportSection, writeReport } from "./html.ts";
+import { barChart, lineChart, type MetricsRow } from "./plot.ts";
+
+function readJsonl(path: string): MetricsRow[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+}
+
+export interface R1ReportInput {
+  stages: StageRow[];
+  stage_details: Record<string, any>;
+  wall_seconds: number;
+  device: string;
+  distill?: Record<string, unknown> | null;
+}
+
+export async function writeR1Report(runDir: string, cfg: R1Config, s: R1ReportInput): Promise<void> {
+  const K = cfg.eval.k;
+  const table = s.stages.map((r) => ({
+    stage: r.name,
+    "pass@1": r.pass1.toFixed(3),
+    [`cons@K`]: r.consK.toFixed(3),
+    "mean length": r.mean_length.toFixed(1),
+    readability: r.readability.toFixed(3),
+    format: s.stage_details[r.name]?.format_rate?.toFixed?.(3) ?? "",
+    consistency: s.stage_details[r.name]?.consistency?.toFixed?.(3) ?? "",
+    "wall s": r.wall_seconds.toFixed(0),
+  }));
+  const rs = s.stage_details.rejection_sampling ?? {};
+  const evalRows = s.stages.filter((r) => r.name !== "rejection_sampling") as unknown as MetricsRow[];
+  const sections: ReportSection[] = [
+    {
+      heading: "Stages",
+      text:
+        `Held-out ${cfg.task} problems (${s.stage_details.base?.n_problems}), ${K} samples each at temperature ${cfg.eval.temperature}, top-p ${cfg.eval.top_p}; ` +
+        `cons@K = majority vote over the ${K} answers. Readability = share of completions in the readable format (well-formed, sentences in the readable vocabulary, ending with "so the answer is X"). ` +
+        `The rejection_sampling row describes its sampler on ${rs.prompts ?? "?"} training prompts with K = ${rs.k ?? "?"} (pass@1, cons@K, length and readability of all samples): ` +
+        `${rs.kept ?? 0} of ${rs.samples ?? 0} samples kept (${rs.correct ?? 0} correct, ${rs.well_formed ?? 0} well-formed, ${rs.readable ?? 0} readable, ${rs.duplicates ?? 0} duplicates dropped). ` +
+        `Wall time ${s.wall_seconds.toFixed(0)} s on ${s.device}.`,
+      table,
+    },
+    { heading: "pass@1 by stage", svg: await barChart({ title: "pass@1 (held-out)", rows: evalRows, x: "name", y: "pass1" }) },
+    { heading: "cons@K by stage", svg: await barChart({ title: `cons@${K} (held-out)`, rows: evalRows, x: "name", y: "consK" }) },
+    { heading: "Response length by stage", svg: await barChart({ title: "Mean completion length (tokens)", rows: evalRows, x: "name", y: "mean_length" }) },
+    { heading: "Readability by stage", svg: await barChart({ title: "Readability (share readable)", rows: evalRows, x: "name", y: "readability" }) },
+  ];
+  for (const stage of ["reasoning_rl", "final_rl"]) {
+    const rows = readJsonl(join(runDir, `${stage}.jsonl`));
+    if (rows.length) sections.push({ heading: `${stage}: rewards`, svg: await lineChart({ title: `${stage}: reward, accuracy, consistency, readability`, rows, x: "step", ys: ["reward_mean", "accuracy", "consistency", "readability"] }) });
+    if (rows.length) sections.push({ heading: `${stage}: length`, svg: await lineChart({ title: `${stage}: completion length (tokens)`, rows, x: "step", ys: ["completion_length"] }) });
+  }
+  for (const stage of ["cold_start_sft", "sft"]) {
+    const rows = readJsonl(join(runDir, "sft", stage, "sft_metrics.jsonl"));
+    if (rows.length) sections.push({ heading: `${stage}: loss`, svg: await lineChart({ title: `${stage}: cross-entropy on targets`, rows, x: "step", ys: ["ce"] }) });
+  }
+  const pre = readJsonl(join(runDir, "pretrain.jsonl"));
+  if (pre.length) sections.push({ heading: "Pretraining", svg: await lineChart({ title: "Base pretraining loss", rows: pre, x: "step", ys: ["ce", "mtp"] }) });
+  if (s.distill) sections.push({ heading: "Distillation", pre: JSON.stringify(s.distill, null, 2) });
+  const samples = s.stages
+    .filter((r) => Array.isArray(s.stage_details[r.name]?.examples))
+    .flatMap((r) => s.stage_details[r.name].examples.map((e: any) => `[${r.name}] ${e.correct ? "correct" : "wrong"}\n${e.prompt}\n${e.completion}`));
+  sections.push({ heading: "Sample completions (held-out)", pre: samples.join("\n\n") });
+  sections.push({ heading: "Config", pre: JSON.stringify(cfg, null, 2) });
+  writeReport(runDir, { title: `r1lab R1 pipeline: ${cfg.name}`, sections });
+}

@@ -1,0 +1,86 @@
+// The base model of the R1 pipeline (DeepSeek-V3-Base's role): a tiny DeepSeek-style model
+// pretrained, as in `r1lab zero`, on the noisy R1-Zero-format corpus (tasks/corpus.ts) with
+// next-token + MTP loss and auxiliary-loss-free expert balancing. Batches are a pure function of
+// (seed, step); a partial checkpoint every checkpoint_every * 5 steps lets a killed run resume.
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "../engine/atomic.ts";
+import type { AdamWState } from "../engine/optim.ts";
+import { type Params, disposeParams } from "../engine/params.ts";
+import { Rng } from "../engine/rng.ts";
+import { learningRate } from "../engine/schedule.ts";
+import type { ModelConfig } from "../model/config.ts";
+import { initParams } from "../model/init.ts";
+import { Progress } from "../report/progress.ts";
+import { makeLmBatch, type TokenSequence } from "../train/batch.ts";
+import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
+import { type LmBatch, lmLoss } from "../train/lm-loss.ts";
+import { Trainer } from "../train/trainer.ts";
+import type { R1Config } from "./r1-config.ts";
+
+export interface PretrainArgs {
+  cfg: R1Config;
+  mc: ModelConfig;
+  /** Encoded corpus traces (prompt + completion, loss from the completion). */
+  seqs: TokenSequence[];
+  padId: number;
+  tokenizerJson: unknown;
+  /** Final checkpoint folder (checkpoints/base); the partial one is `${dir}.partial`. */
+  dir: string;
+  metricsFile: string;
+  log: (s: string) => void;
+}
+
+/** Keep only complete JSON lines with step <= maxStep (before resuming at maxStep). */
+export function truncateJsonl(path: string, maxStep: number): void {
+  if (!existsSync(path)) return;
+  const keep = readFileSync(path, "utf8").split("\n").filter((l) => {
+    try {
+      return l.trim() !== "" && (JSON.parse(l).step ?? 0) <= maxStep;
+    } catch {
+      return false;
+    }
+  });
+  writeFileAtomic(path, keep.length ? `${keep.join("\n")}\n` : "");
+}
+
+/** Pretrain (or resume pretraining) and save the base checkpoint; returns its parameters. */
+export async function pretrainBase(a: PretrainArgs): Promise<Params> {
+  const { cfg, mc } = a;
+  const P = cfg.pretrain;
+  const partial = `${a.dir}.partial`;
+  let params = initParams(mc, cfg.seed);
+  let optState: AdamWState | undefined;
+  let step0 = 0;
+  if (existsSync(join(partial, "trainer_state.json"))) {
+    disposeParams(params);
+    const c = loadCheckpoint(partial);
+    params = c.params;
+    optState = c.opt ?? undefined;
+    step0 = c.state.step;
+    a.log(`resuming pretraining at step ${step0}`);
+  }
+  truncateJsonl(a.metricsFile, step0);
+  const seqLen = Math.ceil((Math.max(...a.seqs.map((s) => s.ids.length)) - 1) / 8) * 8;
+  const lossW = { mtpLambda: P.mtp_lambda, balanceAlpha: P.balance_alpha };
+  const tr = new Trainer<LmBatch>(mc, params, (t, b, batch) => lmLoss(t, b, mc, batch, lossW) as any, { weightDecay: 0.01 }, optState, P.bias_update_gamma);
+  const bar = new Progress({ total: P.steps, label: "pretrain" });
+  bar.tick(step0);
+  for (let step = step0; step < P.steps; step++) {
+    const ts = performance.now();
+    const rng = Rng.stream(cfg.seed, "r1-pretrain-batch", step);
+    const batch = makeLmBatch(mc, Array.from({ length: P.batch_size }, () => a.seqs[rng.int(a.seqs.length)]), seqLen, a.padId);
+    const lr = learningRate({ lr: P.learning_rate, warmupSteps: P.warmup_steps, totalSteps: P.steps, decay: "cosine" }, step);
+    const m = await tr.update(batch, lr);
+    const tokensPerS = (P.batch_size * seqLen) / ((performance.now() - ts) / 1000);
+    appendFileSync(a.metricsFile, `${JSON.stringify({ step: step + 1, ...m, lr, tokens_per_s: tokensPerS })}\n`);
+    bar.tick(1, { loss: m.loss, ce: m.ce, "tok/s": Math.round(tokensPerS) });
+    if ((step + 1) % (cfg.checkpoint_every * 5) === 0 && step + 1 < P.steps) {
+      await saveCheckpoint(partial, { config: mc, params: tr.params, opt: tr.optState, state: { phase: "pretrain", step: step + 1 }, tokenizerJson: a.tokenizerJson });
+    }
+  }
+  bar.done();
+  disposeParams({ m: tr.optState.m, v: tr.optState.v });
+  await saveCheckpoint(a.dir, { config: mc, params: tr.params, state: { phase: "base", step: P.steps, done: true }, tokenizerJson: a.tokenizerJson });
+  return tr.params;
+}

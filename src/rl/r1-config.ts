@@ -1,0 +1,119 @@
+// The resolved configuration of an R1 pipeline run (`r1lab r1`). Names follow TRL: GRPOConfig for
+// the RL stages (num_generations, max_completion_length, beta, epsilon, epsilon_high, loss_type,
+// scale_rewards, learning_rate, temperature), SFTConfig for the SFT stages (learning_rate,
+// max_steps, per_device_train_batch_size, gradient_accumulation_steps, max_seq_length, packing).
+// The default runs every stage with a visible effect in about 20 minutes on 2 CPU cores; `tiny`
+// runs every stage end to end in a few minutes; `micro` (tests) in well under a minute.
+import type { SftConfig } from "../train/sft.ts";
+import type { ZeroConfig } from "./zero-config.ts";
+
+export type R1Grpo = Omit<ZeroConfig["grpo"], "bias_update_gamma" | "num_iterations" | "max_resample_rounds">;
+
+export interface R1Config {
+  name: string;
+  seed: number;
+  device: string;
+  task: "arithmetic" | "countdown";
+  task_options: ZeroConfig["task_options"];
+  train_problems: number;
+  template: string;
+  model: ZeroConfig["model"];
+  /** The base model: next-token + MTP pretraining on the noisy R1-Zero-style corpus (as `r1lab zero`). */
+  pretrain: ZeroConfig["pretrain"];
+  /** Stage 1 data: how many long readable traces (tasks/cold-start.ts). */
+  cold_start: { n_examples: number };
+  cold_start_sft: Omit<SftConfig, "seed">;
+  /** Stage 2: reasoning-oriented RL; reward_weights include `consistency` (rl/consistency.ts). */
+  reasoning_rl: R1Grpo;
+  /** Stage 3: K = num_samples per training prompt; keep correct + well-formed (+ readable), deduplicated. */
+  /** mix_cold_start: the SFT data is the kept set plus the cold-start set (R1 mixed its reasoning samples with other SFT data). */
+  rejection_sampling: { prompts: number; num_samples: number; temperature: number; top_p: number; require_readable: boolean; mix_cold_start: boolean };
+  /** Stage 4: SFT of the base on what rejection sampling kept. */
+  sft: Omit<SftConfig, "seed">;
+  /** Stage 5: the final RL stage from the SFT model. */
+  final_rl: R1Grpo;
+  /** Held-out evaluation after every stage: k samples per problem (pass@1, cons@k). */
+  eval: { k: number; temperature: number; top_p: number; n_problems: number };
+  /** Completion budget of the evaluations and of rejection sampling, in tokens (RL stages: their own). */
+  max_completion_length: number;
+  checkpoint_every: number;
+}
+
+const GRPO: R1Grpo = {
+  steps: 20,
+  prompts_per_step: 8,
+  num_generations: 8,
+  max_completion_length: 128,
+  temperature: 1.0,
+  top_p: 1.0,
+  learning_rate: 3e-4,
+  beta: 0.0,
+  epsilon: 0.2,
+  epsilon_high: 0.28,
+  loss_type: "grpo",
+  scale_rewards: "group",
+  reward_weights: { accuracy: 1.0, format: 0.1, consistency: 0.2 },
+};
+
+const SFT: Omit<SftConfig, "seed"> = {
+  learning_rate: 2e-3,
+  max_steps: 60,
+  per_device_train_batch_size: 16,
+  gradient_accumulation_steps: 1,
+  max_seq_length: 192,
+  packing: false,
+  warmup_steps: 5,
+  weight_decay: 0.0,
+};
+
+export const R1_DEFAULTS: Omit<R1Config, "name" | "template"> = {
+  seed: 1,
+  device: "cpu",
+  task: "arithmetic",
+  task_options: { min_terms: 3, max_terms: 4, max_number: 5, ops: "+-", test_fraction: 0.25 },
+  train_problems: 1000,
+  model: { hidden_size: 96, num_hidden_layers: 3, n_routed_experts: 4, moe_intermediate_size: 64, intermediate_size: 256 },
+  pretrain: { steps: 200, batch_size: 32, learning_rate: 5e-3, warmup_steps: 30, traces_per_problem: 1, mtp_lambda: 0.3, balance_alpha: 1e-4, bias_update_gamma: 1e-3 },
+  cold_start: { n_examples: 200 },
+  cold_start_sft: SFT,
+  reasoning_rl: GRPO,
+  rejection_sampling: { prompts: 96, num_samples: 4, temperature: 1.0, top_p: 1.0, require_readable: true, mix_cold_start: true },
+  sft: { ...SFT, max_steps: 80 },
+  final_rl: { ...GRPO, steps: 10 },
+  eval: { k: 4, temperature: 0.6, top_p: 0.95, n_problems: 64 },
+  max_completion_length: 128,
+  checkpoint_every: 5,
+};
+
+/** Every stage end to end in a few minutes on 2 cores (small model, few steps). */
+export const R1_TINY: Partial<Omit<R1Config, "name" | "template">> = {
+  train_problems: 400,
+  model: { hidden_size: 64, num_hidden_layers: 2, n_routed_experts: 4, moe_intermediate_size: 32, intermediate_size: 128 },
+  pretrain: { ...R1_DEFAULTS.pretrain, steps: 60, batch_size: 16, warmup_steps: 10 },
+  cold_start: { n_examples: 100 },
+  cold_start_sft: { ...SFT, max_steps: 30, per_device_train_batch_size: 8 },
+  reasoning_rl: { ...GRPO, steps: 6, prompts_per_step: 4, num_generations: 4 },
+  rejection_sampling: { prompts: 32, num_samples: 4, temperature: 1.0, top_p: 1.0, require_readable: true, mix_cold_start: true },
+  sft: { ...SFT, max_steps: 30, per_device_train_batch_size: 8 },
+  final_rl: { ...GRPO, steps: 4, prompts_per_step: 4, num_generations: 4 },
+  eval: { k: 4, temperature: 0.6, top_p: 0.95, n_problems: 16 },
+  checkpoint_every: 2,
+};
+
+/** The smallest run that still goes through every stage (tests; seconds). */
+export const R1_MICRO: Partial<Omit<R1Config, "name" | "template">> = {
+  train_problems: 40,
+  model: { hidden_size: 32, num_hidden_layers: 2, n_routed_experts: 4, moe_intermediate_size: 16, intermediate_size: 64 },
+  pretrain: { ...R1_DEFAULTS.pretrain, steps: 4, batch_size: 8, warmup_steps: 1 },
+  cold_start: { n_examples: 16 },
+  cold_start_sft: { ...SFT, max_steps: 3, per_device_train_batch_size: 4, warmup_steps: 1 },
+  reasoning_rl: { ...GRPO, steps: 2, prompts_per_step: 2, num_generations: 2, max_completion_length: 40 },
+  rejection_sampling: { prompts: 4, num_samples: 2, temperature: 1.0, top_p: 1.0, require_readable: false, mix_cold_start: true },
+  sft: { ...SFT, max_steps: 2, per_device_train_batch_size: 4, warmup_steps: 1 },
+  final_rl: { ...GRPO, steps: 2, prompts_per_step: 2, num_generations: 2, max_completion_length: 40 },
+  eval: { k: 2, temperature: 0.6, top_p: 0.95, n_problems: 4 },
+  max_completion_length: 40,
+  checkpoint_every: 1,
+};
+
+export const R1_PRESETS = { default: {}, tiny: R1_TINY, micro: R1_MICRO } as const;

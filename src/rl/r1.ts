@@ -1,0 +1,175 @@
+// DeepSeek-R1's multi-stage pipeline in miniature (`r1lab r1`), after the R1 paper's section 2.3:
+//   base                a tiny DeepSeek-style model pretrained on the noisy R1-Zero corpus (r1-base.ts)
+//   cold_start_sft      SFT of the base on a small set of long, readable traces (tasks/cold-start.ts)
+//   reasoning_rl        GRPO with accuracy + format + language-consistency rewards (r1-grpo.ts)
+//   rejection_sampling  K samples per training prompt, keep correct + well-formed (+ readable), dedupe
+//   sft                 SFT of the *base* on what was kept (mixed with the cold-start set)
+//   final_rl            a last GRPO stage from the SFT model
+// After each stage the model is measured on the same held-out problems (r1-eval.ts) and a row is
+// written to runs/<name>/stages/<stage>.json; a finished stage is never redone, so a killed run
+// resumes at the stage it was in (and inside an RL or SFT stage, from its last checkpoint).
+// Outputs: config.json (by the CLI), summary.json {stages: [...]}, report.html, checkpoints/<stage>.
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.ts";
+import { engineInfo } from "../engine/device.ts";
+import { type Params, disposeParams } from "../engine/params.ts";
+import { Rng, deriveSeed } from "../engine/rng.ts";
+import { tinyDeepSeek } from "../model/presets.ts";
+import { writeR1Report } from "../report/r1-report.ts";
+import { Progress } from "../report/progress.ts";
+import { ArithmeticTask } from "../tasks/arithmetic.ts";
+import { CharTokenizer } from "../tasks/char-tokenizer.ts";
+import { buildColdStart, READABLE_CHARS, READABLE_WORDS } from "../tasks/cold-start.ts";
+import { buildCorpus } from "../tasks/corpus.ts";
+import { CountdownTask } from "../tasks/countdown.ts";
+import type { SyntheticTask } from "../tasks/types.ts";
+import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
+import { type SftConfig, type SftExample, sftTrain } from "../train/sft.ts";
+import { pretrainBase } from "./r1-base.ts";
+import type { R1Config } from "./r1-config.ts";
+import { evaluateStage, type StageEval } from "./r1-eval.ts";
+import { grpoStage } from "./r1-grpo.ts";
+import { rejectionSample } from "./rejection.ts";
+import { applyTemplate } from "./template.ts";
+
+export const R1_STAGES = ["base", "cold_start_sft", "reasoning_rl", "rejection_sampling", "sft", "final_rl"] as const;
+export type R1Stage = (typeof R1_STAGES)[number];
+
+/** One row of summary.json `stages`. */
+export interface StageRow {
+  name: R1Stage;
+  pass1: number;
+  consK: number;
+  mean_length: number;
+  readability: number;
+  wall_seconds: number;
+}
+
+function makeTask(cfg: R1Config): SyntheticTask {
+  const t = cfg.task_options;
+  const ops = [...t.ops].filter((x) => x !== " ") as ("+" | "-" | "*")[];
+  if (cfg.task === "arithmetic") return new ArithmeticTask({ minTerms: t.min_terms, maxTerms: t.max_terms, min: 1, max: t.max_number, ops, testFraction: t.test_fraction });
+  if (cfg.task === "countdown") return new CountdownTask({ count: t.max_terms, min: 1, max: t.max_number, ops, testFraction: t.test_fraction });
+  throw new Error(`config.task: unknown task '${cfg.task}' (arithmetic or countdown)`);
+}
+
+export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
+  const t0 = performance.now();
+  const task = makeTask(cfg);
+  const test = task.generate("test", Math.min(cfg.eval.n_problems || 10_000, task.countProblems?.("test") ?? 10_000), cfg.seed);
+  const corpus = buildCorpus({ task, problems: Math.min(cfg.train_problems, task.countProblems?.("train") ?? cfg.train_problems), seed: cfg.seed, tracesPerProblem: cfg.pretrain.traces_per_problem });
+  const trainProblems = [...new Map(corpus.map((it) => [it.example.id, it.example])).values()];
+  const coldStart = buildColdStart({ task, problems: trainProblems, n: cfg.cold_start.n_examples, seed: cfg.seed });
+  const tok = CharTokenizer.forTexts([applyTemplate("", cfg.template), ...corpus.map((it) => it.example.prompt + it.completion), ...coldStart.map((c) => c.completion), ...test.map((e) => e.prompt), READABLE_CHARS, READABLE_WORDS.join(" "), "0123456789+-*/() =;"]);
+  const tokJson = tok.toTokenizerJson();
+  const m = cfg.model;
+  const mc = tinyDeepSeek(tok.tokens.length, {
+    hiddenSize: m.hidden_size, numHiddenLayers: m.num_hidden_layers, nRoutedExperts: m.n_routed_experts, moeIntermediateSize: m.moe_intermediate_size, intermediateSize: m.intermediate_size,
+    bosTokenId: tok.bosId, eosTokenId: tok.eosId, padTokenId: tok.padId,
+  });
+  const encode = (prompt: string, completion: string) => {
+    const p = [tok.bosId, ...tok.encode(applyTemplate(prompt, cfg.template))];
+    return { ids: [...p, ...tok.encode(completion), tok.eosId], lossStart: p.length };
+  };
+  const toSft = (prompt: string, completion: string): SftExample => {
+    const { ids, lossStart } = encode(prompt, completion);
+    return { inputIds: ids, lossMask: ids.map((_, i) => (i >= lossStart ? 1 : 0)) };
+  };
+  const maxPrompt = Math.max(...[...trainProblems, ...test].map((e) => encode(e.prompt, "").lossStart));
+  const ck = (n: string) => join(runDir, "checkpoints", n);
+  const trained = (n: string) => existsSync(join(ck(n), "trainer_state.json"));
+  const rowPath = (n: string) => join(runDir, "stages", `${n}.json`);
+  mkdirSync(join(runDir, "stages"), { recursive: true });
+  writeFileAtomic(join(runDir, "test_problems.jsonl"), `${test.map((e) => JSON.stringify(e)).join("\n")}\n`);
+  writeFileAtomic(join(runDir, "cold_start.jsonl"), `${coldStart.map((c) => JSON.stringify({ prompt: c.example.prompt, style: c.style, completion: c.completion })).join("\n")}\n`);
+  log(`r1lab r1: ${task.name}, ${trainProblems.length} train / ${test.length} test problems, corpus ${corpus.length}, cold start ${coldStart.length}, vocab ${tok.tokens.length}, device ${engineInfo().device}`);
+
+  const evalStage = async (name: string, p: Params): Promise<StageEval> => {
+    const bar = new Progress({ total: test.length, label: `eval ${name}` });
+    const e = await evaluateStage(p, mc, tok, test, { k: cfg.eval.k, temperature: cfg.eval.temperature, topP: cfg.eval.top_p, maxCompletionLength: cfg.max_completion_length, seed: deriveSeed(cfg.seed, "eval"), template: cfg.template, onProgress: (d) => bar.tick(d - bar.current) });
+    bar.done();
+    return e;
+  };
+  const sftStage = async (name: string, from: string, data: SftExample[], s: Omit<SftConfig, "seed">): Promise<Params> => {
+    if (trained(name)) return loadCheckpoint(ck(name)).params;
+    const r = await sftTrain({ config: mc, params: loadCheckpoint(ck(from)).params, train: data, cfg: { ...s, seed: deriveSeed(cfg.seed, name) }, outDir: join(runDir, "sft", name), padId: tok.padId, tokenizerJson: tokJson, log });
+    await saveCheckpoint(ck(name), { config: mc, params: r.params, state: { phase: name, step: s.max_steps, done: true }, tokenizerJson: tokJson });
+    return r.params;
+  };
+  const rlStage = async (name: "reasoning_rl" | "final_rl", from: string): Promise<Params> => {
+    if (trained(name)) return loadCheckpoint(ck(name)).params;
+    return grpoStage({
+      stage: name, g: cfg[name], seed: cfg.seed, template: cfg.template, checkpointEvery: cfg.checkpoint_every, params: loadCheckpoint(ck(from)).params,
+      mc, tok, tokenizerJson: tokJson, prompts: trainProblems, maxPromptTokens: maxPrompt, dir: ck(name), metricsFile: join(runDir, `${name}.jsonl`), log,
+    });
+  };
+
+  const details: Record<string, unknown> = {};
+  let resumed = false;
+  for (const name of R1_STAGES) {
+    if (existsSync(rowPath(name))) {
+      resumed = true;
+      continue;
+    }
+    const ts = performance.now();
+    let params: Params;
+    let detail: Record<string, unknown>;
+    let row: Omit<StageRow, "name" | "wall_seconds">;
+    if (name === "rejection_sampling") {
+      params = loadCheckpoint(ck("reasoning_rl")).params;
+      const R = cfg.rejection_sampling;
+      const prompts = Rng.stream(cfg.seed, "rejection-prompts").shuffle([...trainProblems]).slice(0, R.prompts);
+      const bar = new Progress({ total: prompts.length, label: "rejection sampling" });
+      const rs = await rejectionSample(params, mc, tok, prompts, { numSamples: R.num_samples, maxCompletionLength: cfg.max_completion_length, temperature: R.temperature, topP: R.top_p, seed: deriveSeed(cfg.seed, "rejection"), template: cfg.template, requireReadable: R.require_readable, onProgress: (d) => bar.tick(d - bar.current) });
+      bar.done();
+      mkdirSync(ck(name), { recursive: true });
+      writeFileAtomic(join(ck(name), "kept.jsonl"), rs.kept.map((s) => `${JSON.stringify({ id: s.example.id, prompt: s.example.prompt, completion: s.completion })}\n`).join(""));
+      writeJsonAtomic(join(ck(name), "stats.json"), rs.stats);
+      row = { pass1: rs.pass1, consK: rs.consK, mean_length: rs.mean_length, readability: rs.readability };
+      detail = { split: "train", k: R.num_samples, ...rs.stats, kept_mean_length: rs.kept.length ? rs.kept.reduce((a, s) => a + s.length, 0) / rs.kept.length : 0 };
+      log(`rejection sampling: ${rs.stats.samples} samples, ${rs.stats.accepted} accepted, ${rs.stats.duplicates} duplicates, ${rs.stats.kept} kept over ${rs.stats.prompts_covered}/${rs.stats.prompts} prompts`);
+    } else {
+      if (name === "base") params = trained("base") ? loadCheckpoint(ck("base")).params : await pretrainBase({ cfg, mc, seqs: corpus.map((it) => encode(it.example.prompt, it.completion)), padId: tok.padId, tokenizerJson: tokJson, dir: ck("base"), metricsFile: join(runDir, "pretrain.jsonl"), log });
+      else if (name === "cold_start_sft") params = await sftStage(name, "base", coldStart.map((c) => toSft(c.example.prompt, c.completion)), cfg.cold_start_sft);
+      else if (name === "sft") params = await sftStage(name, "base", sftData(), cfg.sft);
+      else params = await rlStage(name, name === "reasoning_rl" ? "cold_start_sft" : "sft");
+      const e = await evalStage(name, params);
+      row = { pass1: e.pass1, consK: e.consK, mean_length: e.mean_length, readability: e.readability };
+      detail = { split: "test", ...e };
+    }
+    disposeParams(params);
+    const full: StageRow = { name, ...row, wall_seconds: (performance.now() - ts) / 1000 };
+    writeJsonAtomic(rowPath(name), { row: full, detail });
+    log(`${name}: pass@1 ${full.pass1.toFixed(3)}, cons@${name === "rejection_sampling" ? cfg.rejection_sampling.num_samples : cfg.eval.k} ${full.consK.toFixed(3)}, length ${full.mean_length.toFixed(1)}, readability ${full.readability.toFixed(3)} (${full.wall_seconds.toFixed(0)} s)`);
+  }
+
+  function sftData(): SftExample[] {
+    const kept = readFileSync(join(ck("rejection_sampling"), "kept.jsonl"), "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as { prompt: string; completion: string });
+    const mixed = [...kept, ...(cfg.rejection_sampling.mix_cold_start ? coldStart.map((c) => ({ prompt: c.example.prompt, completion: c.completion })) : [])];
+    if (mixed.length === 0) throw new Error("sft: rejection sampling kept nothing and rejection_sampling.mix_cold_start is false: no SFT data");
+    return mixed.map((x) => toSft(x.prompt, x.completion));
+  }
+
+  const stages: StageRow[] = [];
+  for (const name of R1_STAGES) {
+    const saved = JSON.parse(readFileSync(rowPath(name), "utf8"));
+    stages.push(saved.row);
+    details[name] = saved.detail;
+  }
+  const info = engineInfo();
+  const summary = {
+    stages,
+    stage_details: details,
+    eval: { k: cfg.eval.k, n_problems: test.length, temperature: cfg.eval.temperature, top_p: cfg.eval.top_p },
+    wall_seconds: (performance.now() - t0) / 1000,
+    device: info.device + (info.adapter ? ` (${info.adapter})` : ` (${info.threads} threads)`),
+    resumed,
+  };
+  writeJsonAtomic(join(runDir, "summary.json"), summary);
+  await writeR1Report(runDir, cfg, summary);
+  log(`r1lab r1: done in ${summary.wall_seconds.toFixed(0)} s; ${join(runDir, "report.html")}`);
+  return summary;
+}
+
+export type R1Summary = Awaited<ReturnType<typeof runR1>>;
