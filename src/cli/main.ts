@@ -6,6 +6,7 @@ import { type Command, UsageError, parseCommandArgs } from "./command.ts";
 /** name -> [summary, loader]. Keep summaries here so listing commands imports nothing. */
 const COMMANDS: Record<string, [string, () => Promise<{ default: Command }>]> = {
   zero: ["R1-Zero in miniature: pretrain a tiny DeepSeek-style model, then GRPO (pnpm start)", () => import("./zero.ts")],
+  r1: ["the R1 pipeline in miniature: cold-start SFT, reasoning RL, rejection sampling, SFT, final RL", () => import("./r1.ts")],
   doctor: ["show the runtime, engine, devices and optional tools", () => import("./doctor.ts")],
   logits: ["print a model's logits (first/last position) and argmax as JSON", () => import("./logits.ts")],
   generate: ["generate text from a Hugging Face model (greedy or seeded sampling, KV cache)", () => import("./generate.ts")],
