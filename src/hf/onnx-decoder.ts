@@ -9,7 +9,8 @@
 // Without past, positions come from the mask (cumsum(mask) - 1, clamped at 0), as in HF generate for
 // left-padded batches. The attention mask is additive (-1e9), as in src/model/inputs.ts.
 // Linear weights are stored transposed ([in, out]) so each projection is one MatMul.
-// MLA and MoE (DeepSeek-V3) are not exported: exportable() says why.
+// MLA and MoE (DeepSeek-V3) are not exported: exportable() says why. Dense attention always uses
+// half-split RoPE pairs, as attention.ts does (ropeInterleave applies to MLA only).
 import { type ModelConfig, usesMla } from "../model/config.ts";
 import { ropeInvFreq } from "../model/rope.ts";
 import { GraphBuilder } from "./onnx-graph.ts";
@@ -33,20 +34,6 @@ function transposed(w: { data: Float32Array; shape: number[] }): Float32Array {
   const [r, c] = w.shape;
   const out = new Float32Array(r * c);
   for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = w.data[i * c + j];
-  return out;
-}
-
-/**
- * Interleaved RoPE pairs -> half-split, applied to the output rows of q/k projections per head
- * (rope.ts deinterleave, folded into the weights: q.k is unchanged since q and k move alike).
- */
-function deinterleaveRows(data: Float32Array, heads: number, hd: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let h = 0; h < heads; h++)
-    for (let j = 0; j < hd; j++) {
-      const src = j < hd / 2 ? 2 * j : 2 * (j - hd / 2) + 1;
-      out.set(data.subarray((h * hd + src) * cols, (h * hd + src + 1) * cols), (h * hd + j) * cols);
-    }
   return out;
 }
 
@@ -104,18 +91,12 @@ export function decoderGraph(c: ModelConfig, w: HostWeights, opts: { withPast: b
   const allowed = g.op("And", [causal, valid]); // [B, 1, 1, T, S]
   const addMask = g.op("Where", [allowed, g.scalar(0), g.scalar(-1e9)]);
 
-  const linear = (x: string, name: string, bias: boolean, permuteHeads = 0) => {
+  const linear = (x: string, name: string, bias: boolean) => {
     const t = need(`${name}.weight`);
-    let rows = t.data;
-    if (permuteHeads) rows = deinterleaveRows(rows, permuteHeads, hd, t.shape[1]);
-    const wt = g.weight(`${name}.weight_t`, transposed({ data: rows, shape: t.shape }), [t.shape[1], t.shape[0]]);
-    let y = g.op("MatMul", [x, wt]);
-    if (bias) {
-      let b = need(`${name}.bias`).data;
-      if (permuteHeads) b = deinterleaveRows(b, permuteHeads, hd, 1);
-      y = g.op("Add", [y, g.weight(`${name}.bias`, b, [b.length])]);
-    }
-    return y;
+    const y = g.op("MatMul", [x, g.weight(`${name}.weight_t`, transposed(t), [t.shape[1], t.shape[0]])]);
+    if (!bias) return y;
+    const b = need(`${name}.bias`);
+    return g.op("Add", [y, g.weight(`${name}.bias`, b.data, b.shape)]);
   };
   const rmsNorm = (x: string, name: string) => {
     const ms = g.op("ReduceMean", [g.op("Mul", [x, x])], { axes: [-1], keepdims: 1 });
@@ -132,13 +113,12 @@ export function decoderGraph(c: ModelConfig, w: HostWeights, opts: { withPast: b
   let h = g.op("Gather", [embed, ids], { axis: 0 });
   const kvDims = ["batch_size", Hkv, "past_sequence_length", hd];
   const presentDims = ["batch_size", Hkv, "total_sequence_length", hd];
-  const perm = c.ropeInterleave;
   for (let i = 0; i < L; i++) {
     const pre = `model.layers.${i}`;
     const at = `${pre}.self_attn`;
     const x = rmsNorm(h, `${pre}.input_layernorm.weight`);
-    const q = rope(heads(linear(x, `${at}.q_proj`, c.attentionBias, perm ? H : 0), H));
-    let k = rope(heads(linear(x, `${at}.k_proj`, c.attentionBias, perm ? Hkv : 0), Hkv));
+    const q = rope(heads(linear(x, `${at}.q_proj`, c.attentionBias), H));
+    let k = rope(heads(linear(x, `${at}.k_proj`, c.attentionBias), Hkv));
     let v = heads(linear(x, `${at}.v_proj`, c.attentionBias), Hkv);
     if (opts.withPast) {
       const pk = g.input(`past_key_values.${i}.key`, DType.FLOAT, kvDims);

@@ -29,7 +29,8 @@ export interface ExportOptions {
   fileName?: string;
 }
 
-async function hostWeights(p: Params): Promise<HostWeights> {
+/** Host copies of the parameters, for onnxModelBytes. */
+export async function hostWeightsOf(p: Params): Promise<HostWeights> {
   const out: HostWeights = {};
   for (const [k, a] of Object.entries(p)) {
     const d = await toHost(a);
@@ -69,7 +70,7 @@ export async function exportOnnx(outDir: string, m: ModelToSave, opts: ExportOpt
   const fileName = opts.fileName ?? "model.onnx";
   if (!/^[\w.-]+\.onnx$/.test(fileName)) throw new Error(`export-onnx: file name '${fileName}' must look like name.onnx`);
 
-  const chunks = onnxModelBytes(m.config, await hostWeights(m.params), opts.withPast ?? true);
+  const chunks = onnxModelBytes(m.config, await hostWeightsOf(m.params), opts.withPast ?? true);
   const bytes = byteLength(chunks);
   if (bytes > ONNX_MAX_BYTES)
     throw new Error(
