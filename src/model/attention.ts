@@ -5,10 +5,11 @@
 // With a KV cache (kv-cache.ts) the new keys/values are written at their positions into fixed-size
 // buffers [B, Hkv, Tmax, hd], and attention runs over the whole buffer with a mask, so a jitted
 // decode step has one shape for the whole generation.
-import { type Arr, add, linear, matmul, mul, repeat, reshape, softmax, swapaxes, transpose } from "../engine/ops.ts";
+import { type Arr, add, matmul, mul, repeat, reshape, softmax, swapaxes, transpose } from "../engine/ops.ts";
 import type { Params } from "../engine/params.ts";
 import type { ModelConfig } from "./config.ts";
 import { type LayerCache, writeCache } from "./kv-cache.ts";
+import { linear } from "./linear.ts";
 import { applyRope } from "./rope.ts";
 
 export interface AttnInputs {

@@ -7,13 +7,14 @@
 // per token and "absorbs" W^{UK} into the query and W^{UV} into the output:
 //   score_h = (q^C_h W^{UK}_h) . c^KV + q^R_h . k^R,   out_h = (softmax . c^KV) W^{UV}_h^T
 import {
-  type Arr, add, broadcastTo, concat, einsum, linear, mul, reshape, slice, softmax, transpose,
+  type Arr, add, broadcastTo, concat, einsum, mul, reshape, slice, softmax, transpose,
 } from "../engine/ops.ts";
 import type { Params } from "../engine/params.ts";
 import type { AttnInputs } from "./attention.ts";
 import { sdpa } from "./attention.ts";
 import type { ModelConfig } from "./config.ts";
 import { type LayerCache, writeCache } from "./kv-cache.ts";
+import { linear } from "./linear.ts";
 import { rmsNorm } from "./norm.ts";
 import { applyRope, mlaSoftmaxScale } from "./rope.ts";
 

@@ -14,6 +14,7 @@ import {
 } from "../engine/ops.ts";
 import type { Params } from "../engine/params.ts";
 import type { ModelConfig } from "./config.ts";
+import { expertLinear } from "./linear.ts";
 import { swiglu } from "./mlp.ts";
 
 export interface MoeOutput {
@@ -57,8 +58,8 @@ export function moe(p: Params, prefix: string, c: ModelConfig, x: Arr): MoeOutpu
   gates = mul(gates, c.routedScalingFactor);
   // Dense expert evaluation: [E, F, D] stacks of the per-expert HF weights.
   const stackW = (n: string) => stack(Array.from({ length: E }, (_, e) => p[`${prefix}.experts.${e}.${n}.weight`]), 0);
-  const h = mul(silu(einsum("nd,efd->enf", flat, stackW("gate_proj"))), einsum("nd,efd->enf", flat, stackW("up_proj")));
-  const y = einsum("enf,edf->end", h, stackW("down_proj"));
+  const h = mul(silu(expertLinear("nd,efd->enf", flat, stackW("gate_proj"))), expertLinear("nd,efd->enf", flat, stackW("up_proj")));
+  const y = expertLinear("enf,edf->end", h, stackW("down_proj"));
   let out = einsum("ne,end->nd", gates, y);
   if (c.nSharedExperts > 0) out = add(out, swiglu(p, `${prefix}.shared_experts`, flat));
   // Balance statistics: f_i = E/(K T) * tokens of the sequence on expert i, P_i = mean_t s'_i.
