@@ -14,6 +14,7 @@ const COMMANDS: Record<string, [string, () => Promise<{ default: Command }>]> = 
   score: ["score completions of a benchmark with R1's protocol (pass@1, cons@K, pass@k)", () => import("./score.ts")],
   serve: ["serve rule-based rewards over HTTP (OpenRLHF's remote reward API)", () => import("./serve.ts")],
   download: ["download a model or dataset from the Hugging Face Hub into the HF cache", () => import("./download.ts")],
+  sft: ["supervised fine-tuning on conversations (assistant tokens only), resumable", () => import("./sft.ts")],
   "export-onnx": ["export a dense model (qwen2/llama) to ONNX in the transformers.js folder layout", () => import("./export-onnx.ts")],
 };
 
