@@ -243,6 +243,24 @@ describe("FP8 GEMM simulation", () => {
     ws.dispose();
   });
 
+  it("batched expert weights [E, N, K] give each expert's own GEMM, for x [M, K] and x [E, M, K]", async () => {
+    const E = 3;
+    const we = randn(E * N * K, 31).map((v) => v * 0.05);
+    const xe = randn(E * M * K, 32);
+    const wArr = o.fromArray(we, [E, N, K]);
+    const shared = await toHost(tidy(() => fp8Linear(o.fromArray(x, [M, K]), wArr, { scaling: "tile" })));
+    const per = await toHost(tidy(() => fp8Linear(o.fromArray(xe, [E, M, K]), wArr, { scaling: "tensor" })));
+    for (let e = 0; e < E; e++) {
+      const wOne = o.fromArray(we.subarray(e * N * K, (e + 1) * N * K), [N, K]);
+      const a = await toHost(tidy(() => fp8Linear(o.fromArray(x, [M, K]), wOne, { scaling: "tile" })));
+      const b = await toHost(tidy(() => fp8Linear(o.fromArray(xe.subarray(e * M * K, (e + 1) * M * K), [M, K]), wOne, { scaling: "tensor" })));
+      expect(Array.from(shared.subarray(e * M * N, (e + 1) * M * N))).toEqual(Array.from(a));
+      expect(Array.from(per.subarray(e * M * N, (e + 1) * M * N))).toEqual(Array.from(b));
+      wOne.dispose();
+    }
+    wArr.dispose();
+  });
+
   it("refuses mismatched shapes and tile scaling with another promotion interval", () => {
     const a = o.fromArray(new Float32Array(8), [2, 4]);
     const b = o.fromArray(new Float32Array(6), [2, 3]);

@@ -154,7 +154,10 @@ export function fp8Linear(x: Arr, w: Arr, o: Fp8GemmOptions): Arr {
     // Scales of this chunk: [..., M, 1] and [..., N, 1] (constant over the chunk's K elements).
     const sx = sxT ?? tileScales(xc, fmt);
     const sw = swT ?? rowsOfBlocks(blockScales(wc, fmt), w.shape[w.shape.length - 2]);
-    const xf = quantize(div(xc, sx), fmt);
+    let xf = quantize(div(xc, sx), fmt);
+    // jax-js 0.1.25's matmul puts a 2-D left operand's rows before a 3-D right operand's batch axis
+    // ([M,k] @ [E,k,N] -> [M,E,N]); broadcast x to w's leading axes first to get NumPy's [E,M,N].
+    if (w.shape.length > xf.shape.length) xf = broadcastTo(xf, [...w.shape.slice(0, -2), ...xf.shape.slice(-2)]);
     const wf = swapaxes(quantize(div(wc, sw), fmt), -1, -2);
     const part = o.accumulatorBits ? limitedMatmul(xf, wf, o.accumulatorBits, o.accumulatorGroup ?? 32) : matmul(xf, wf);
     const deq = mul(mul(part, sx), swapaxes(sw, -1, -2));
