@@ -1,0 +1,132 @@
+// `pnpm bench`: r1lab's training, generation, GRPO and eval throughput, each side by side with
+// PyTorch running the same model in the same run (docs/performance.md).
+//   pnpm bench [--device cpu|webgpu] [--json FILE] [--only NAME,...] [--quick] [--no-torch] [--profile]
+// Every figure is the median over timed repetitions after untimed warm-up ones (jit compilation
+// happens in the warm-up). ratio = r1lab / torch (speeds), so > 1 means r1lab is faster.
+import { loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import { writeJsonAtomic } from "../src/engine/atomic.ts";
+import { initEngine } from "../src/engine/device.ts";
+import { machineInfo } from "./machine.ts";
+import { runProfile } from "./profile.ts";
+import { BENCHES, type Row } from "./suite.ts";
+import { TorchPeer } from "./torch-peer.ts";
+
+export interface BenchOptions {
+  device?: string;
+  json?: string;
+  only?: string[];
+  quick?: boolean;
+  torch?: boolean;
+  log?: (s: string) => void;
+}
+
+export interface BenchReport {
+  machine: Record<string, unknown>;
+  device: string;
+  mode: "quick" | "full";
+  torch_unavailable?: string;
+  results: Record<string, Row>;
+}
+
+const fmt = (v: number | string | null | undefined) =>
+  v === null || v === undefined ? "-" : typeof v === "string" ? v : Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3);
+
+export function formatTable(results: Record<string, Row>): string {
+  const lines = [`${"benchmark".padEnd(18)} ${"r1lab".padStart(10)} ${"torch".padStart(10)} ${"ratio".padStart(7)}  unit / detail`];
+  for (const [name, row] of Object.entries(results)) {
+    const key = Object.keys(row).find((k) => k.startsWith("r1lab_") && (k.endsWith("_per_s") || k.endsWith("per_token") || k === "r1lab_step_s"));
+    const mine = key ? row[key] : null;
+    const theirs = key ? row[key.replace("r1lab_", "torch_")] : null;
+    const unit = key ? key.replace("r1lab_", "").replace(/_/g, " ") : "";
+    const extra = name.startsWith("grpo")
+      ? ` (rollout/ref/update r1lab ${fmt(row.r1lab_rollout_s)}/${fmt(row.r1lab_reference_s)}/${fmt(row.r1lab_update_s)} s, torch ${fmt(row.torch_rollout_s)}/${fmt(row.torch_reference_s)}/${fmt(row.torch_update_s)} s)`
+      : name.startsWith("kv_cache")
+        ? ` (MHA ${fmt(row.mha_bytes_per_token)}, MLA/MHA ${fmt(row.mla_over_mha)})`
+        : row.error
+          ? ` ERROR ${row.error}`
+          : "";
+    lines.push(`${name.padEnd(18)} ${fmt(mine).padStart(10)} ${fmt(theirs).padStart(10)} ${fmt(row.ratio).padStart(7)}  ${unit}${extra}`);
+  }
+  return lines.join("\n");
+}
+
+export async function runBench(o: BenchOptions): Promise<BenchReport> {
+  const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const known = BENCHES.map((b) => b.name);
+  for (const n of o.only ?? []) if (!known.includes(n)) throw new Error(`--only: unknown benchmark '${n}' (known: ${known.join(", ")})`);
+  const chosen = BENCHES.filter((b) => (o.only?.length ? o.only.includes(b.name) : !o.quick || b.inQuick));
+  const engine = await initEngine({ device: o.device });
+  const machine = machineInfo();
+  machine.r1lab_threads = engine.threads;
+  if (engine.adapter) machine.webgpu_adapter = engine.adapter;
+  const report: BenchReport = { machine, device: engine.device, mode: o.quick ? "quick" : "full", results: {} };
+  let torch: TorchPeer | null = null;
+  if (o.torch !== false) {
+    const started = await TorchPeer.start();
+    if ("peer" in started) {
+      torch = started.peer;
+      Object.assign(machine, { torch: started.hello.torch, torch_device: started.hello.device, torch_threads: started.hello.threads });
+    } else {
+      report.torch_unavailable = started.reason;
+      log(`bench: PyTorch side skipped: ${started.reason}`);
+    }
+  } else report.torch_unavailable = "--no-torch";
+  try {
+    for (const b of chosen) {
+      const t0 = performance.now();
+      log(`bench: ${b.name} ...`);
+      try {
+        report.results[b.name] = await b.run(torch, !!o.quick);
+      } catch (e) {
+        report.results[b.name] = { error: (e as Error).message, ratio: null };
+      }
+      log(`bench: ${b.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s: ratio ${fmt(report.results[b.name].ratio)}`);
+    }
+  } finally {
+    torch?.close();
+  }
+  machine.load_average_end = loadavg().map((x) => Math.round(x * 100) / 100);
+  if (o.json) writeJsonAtomic(o.json, report);
+  return report;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let v: Record<string, any>;
+  try {
+    v = parseArgs({
+      args: argv,
+      options: {
+        device: { type: "string" }, json: { type: "string" }, only: { type: "string" }, quick: { type: "boolean" },
+        "no-torch": { type: "boolean" }, profile: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message}`);
+    return 2;
+  }
+  if (v.help) {
+    console.log("usage: pnpm bench [--device cpu|webgpu] [--json FILE] [--only NAME,...] [--quick] [--no-torch] [--profile]");
+    console.log(`benchmarks: ${BENCHES.map((b) => b.name).join(", ")}`);
+    return 0;
+  }
+  if (v.profile) {
+    await initEngine({ device: v.device });
+    console.log(await runProfile(v.quick ? 3 : 6));
+    return 0;
+  }
+  const only = v.only ? String(v.only).split(",").map((s: string) => s.trim()).filter(Boolean) : undefined;
+  const report = await runBench({ device: v.device, json: v.json, only, quick: v.quick, torch: !v["no-torch"] });
+  console.log(formatTable(report.results));
+  const m = report.machine;
+  console.log(`\n${m.cpu_model}, ${m.cores} cores, ${m.memory_gib} GiB, node ${m.node}, torch ${m.torch ?? `unavailable (${report.torch_unavailable})`}; load ${m.load_average_start} -> ${m.load_average_end}`);
+  return Object.values(report.results).some((r) => r.error) ? 1 : 0;
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop()!)) {
+  main(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
+    console.error(`bench: ${(e as Error).message}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,119 @@
+// The benchmark list of `pnpm bench`: each entry runs r1lab's side, then the PyTorch peer on the
+// same model and shapes, and returns one result row. Sizes per mode: full (default) and --quick.
+import { cacheBytesPerToken } from "../src/model/kv-cache.ts";
+import { TRAIN_SHAPES, mlaMoeConfig } from "./models.ts";
+import { evalSeconds, generateSeconds, grpoSeconds, median, type Reps, trainSeconds } from "./r1lab-side.ts";
+import type { TorchPeer } from "./torch-peer.ts";
+
+export type Row = Record<string, number | string | null>;
+export interface Bench {
+  name: string;
+  /** What the figure is: "tokens/s", "samples/s", "s/step", "bytes/token". */
+  unit: string;
+  inQuick: boolean;
+  run(torch: TorchPeer | null, quick: boolean): Promise<Row>;
+}
+
+const ratio = (a: number, b: number | null) => (b ? a / b : null);
+const reps = (quick: boolean, full: Reps, q: Reps): Reps => (quick ? q : full);
+
+function trainBench(name: string, full: Reps, q: Reps, inQuick: boolean): Bench {
+  const s = TRAIN_SHAPES[name];
+  return {
+    name: `train_${name}`,
+    unit: "tokens/s",
+    inQuick,
+    async run(torch, quick) {
+      const r = reps(quick, full, q);
+      const mine = (s.batch * s.seq) / median(await trainSeconds(s, r));
+      const theirs = torch ? (await torch.request("train", { config: s.config, batch: s.batch, seq: s.seq, ...r })).tokens_per_s : null;
+      return { r1lab_tokens_per_s: mine, torch_tokens_per_s: theirs, ratio: ratio(mine, theirs) };
+    },
+  };
+}
+
+function genBench(name: string, model: "small" | "mla_moe", batch: number, inQuick: boolean): Bench {
+  const c = model === "small" ? TRAIN_SHAPES.small.config : mlaMoeConfig();
+  return {
+    name,
+    unit: "tokens/s",
+    inQuick,
+    async run(torch, quick) {
+      const r = { warmup: 1, steps: quick ? 2 : 3 };
+      const prompt = 16;
+      const newTokens = quick ? 24 : 64;
+      const mine = (batch * newTokens) / median(await generateSeconds(c, batch, prompt, newTokens, r));
+      const theirs = torch ? (await torch.request("generate", { config: c, batch, prompt, new_tokens: newTokens, ...r })).tokens_per_s : null;
+      return { r1lab_tokens_per_s: mine, torch_tokens_per_s: theirs, ratio: ratio(mine, theirs) };
+    },
+  };
+}
+
+const kvCacheBench: Bench = {
+  name: "kv_cache_mla",
+  unit: "bytes/token",
+  inQuick: true,
+  async run(torch) {
+    const c = mlaMoeConfig();
+    const { actual, mhaEquivalent } = cacheBytesPerToken(c);
+    // The peer measures the bytes its own MLA cache holds after a short generation.
+    const theirs = torch ? (await torch.request("generate", { config: c, batch: 2, prompt: 8, new_tokens: 4, warmup: 0, steps: 1 })).cache_bytes_per_token : null;
+    return { r1lab_bytes_per_token: actual, mha_bytes_per_token: mhaEquivalent, mla_over_mha: actual / mhaEquivalent, torch_bytes_per_token: theirs, ratio: ratio(actual, theirs) };
+  },
+};
+
+const grpoBench: Bench = {
+  name: "grpo_step",
+  unit: "s/step",
+  inQuick: false,
+  async run(torch, quick) {
+    const g = { prompts: 8, numGenerations: 8, maxCompletionLength: quick ? 24 : 48, beta: 0.04, temperature: 1.0 };
+    const r = { warmup: 1, steps: quick ? 1 : 2 };
+    const mine = await grpoSeconds(g, r);
+    const row: Row = { r1lab_rollout_s: median(mine.rollout), r1lab_reference_s: median(mine.reference), r1lab_update_s: median(mine.update) };
+    const total = (row.r1lab_rollout_s as number) + (row.r1lab_reference_s as number) + (row.r1lab_update_s as number);
+    row.r1lab_step_s = total;
+    if (torch) {
+      const t = await torch.request("grpo", {
+        config: mine.config, rows: g.prompts * g.numGenerations, prompt: mine.promptLen, max_completion_length: g.maxCompletionLength,
+        seq: mine.seq, temperature: g.temperature, beta: g.beta, ...r,
+      });
+      Object.assign(row, { torch_rollout_s: t.rollout, torch_reference_s: t.reference, torch_update_s: t.update });
+      row.torch_step_s = t.rollout + t.reference + t.update;
+    }
+    // Speed ratio (r1lab steps/s over torch steps/s), like every other ratio here.
+    row.ratio = row.torch_step_s ? (row.torch_step_s as number) / total : null;
+    return row;
+  },
+};
+
+const evalBench: Bench = {
+  name: "eval",
+  unit: "samples/s",
+  inQuick: false,
+  async run(torch, quick) {
+    const n = 16;
+    const k = 4;
+    const L = quick ? 24 : 48;
+    const r = { warmup: 1, steps: quick ? 1 : 2 };
+    const mine = await evalSeconds(n, k, L, r);
+    const sps = (n * k) / median(mine.seconds);
+    const theirs = torch
+      ? (await torch.request("eval", { config: mine.config, samples: n * k, prompt: mine.promptLen, max_completion_length: L, temperature: 0.6, top_p: 0.95, ...r })).samples_per_s
+      : null;
+    return { r1lab_samples_per_s: sps, torch_samples_per_s: theirs, ratio: ratio(sps, theirs) };
+  },
+};
+
+export const BENCHES: Bench[] = [
+  trainBench("tiny", { warmup: 3, steps: 10 }, { warmup: 2, steps: 3 }, true),
+  trainBench("small", { warmup: 2, steps: 8 }, { warmup: 1, steps: 3 }, true),
+  trainBench("medium", { warmup: 1, steps: 3 }, { warmup: 1, steps: 1 }, false),
+  trainBench("mla_moe", { warmup: 2, steps: 6 }, { warmup: 1, steps: 2 }, false),
+  genBench("gen_small_b1", "small", 1, true),
+  genBench("gen_small_b64", "small", 64, true),
+  genBench("gen_mla_moe_b64", "mla_moe", 64, false),
+  kvCacheBench,
+  grpoBench,
+  evalBench,
+];
