@@ -1,5 +1,6 @@
 // The onnx generation backend: folders written by the exporter (transformers.js layout, with and
-// without the Optimum past_key_values), run by onnxruntime. Greedy decoding must give transformers'
+// without the Optimum past_key_values) and one written by torch.onnx (tests/fixtures/onnx-torch),
+// run by onnxruntime. Greedy decoding must give transformers'
 // 16 reference tokens; greedy and seeded sampling must give the native backend's completions for a
 // batch of prompts of different lengths; `r1lab eval --backend onnx` must write results.json (and
 // the samples of the native backend on the same checkpoint); missing or malformed files, and graphs
@@ -28,6 +29,9 @@ const FIXTURES = join(import.meta.dirname, "fixtures/hf-reference");
 const tmp = mkdtempSync(join(tmpdir(), "r1lab-onnx-backend-"));
 const MODES = ["past", "no-past"] as const;
 const exported = (name: string, mode: string) => join(tmp, `${name}-${mode}`);
+/** tiny-qwen2 exported by torch.onnx in the Optimum layout (tests/fixtures/onnx-torch/generate.py). */
+const TORCH = join(import.meta.dirname, "fixtures/onnx-torch/tiny-qwen2-optimum");
+const folderOf = (name: string, mode: string) => (mode === "torch" ? TORCH : exported(name, mode));
 const lines = (p: string) =>
   readFileSync(p, "utf8")
     .split("\n")
@@ -56,13 +60,16 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-describe.each(["tiny-qwen2", "tiny-llama"])("%s", (name) => {
-  it.each(MODES)("greedy decoding (%s) gives transformers' 16 tokens", async (mode) => {
+describe.each([
+  ["tiny-qwen2", [...MODES, "torch"]],
+  ["tiny-llama", MODES],
+] as const)("%s", (name, modes) => {
+  it.each(modes as readonly string[])("greedy decoding (%s) gives transformers' 16 tokens", async (mode) => {
     const ref = JSON.parse(readFileSync(join(FIXTURES, name, "reference.json"), "utf8"));
     const cfg = JSON.parse(readFileSync(join(FIXTURES, name, "config.json"), "utf8"));
     const gen = JSON.parse(readFileSync(join(FIXTURES, name, "generation_config.json"), "utf8"));
-    const dec = await OnnxDecoder.open(join(exported(name, mode), "onnx/model.onnx"), null);
-    expect(dec.hasPast).toBe(mode === "past");
+    const dec = await OnnxDecoder.open(join(folderOf(name, mode), "onnx/model.onnx"), null);
+    expect(dec.hasPast).toBe(mode !== "no-past");
     const res = await dec.generate([ref.input_ids], {
       temperature: 0,
       topP: 1,
@@ -88,9 +95,9 @@ describe("same completions as the native backend (tiny-qwen2, batch of mixed pro
   });
   afterAll(() => native.close());
 
-  it.each(MODES.flatMap((m) => settings.map(([l, s]) => [m, l, s] as const)))("%s, %s", async (mode, _l, opts) => {
-    const onnx = await OnnxBackend.load({ model: exported("tiny-qwen2", mode), batchSize: 4 });
-    expect(onnx.usesKvCache).toBe(mode === "past");
+  it.each([...MODES, "torch"].flatMap((m) => settings.map(([l, s]) => [m, l, s] as const)))("%s, %s", async (mode, _l, opts) => {
+    const onnx = await OnnxBackend.load({ model: folderOf("tiny-qwen2", mode), batchSize: 4 });
+    expect(onnx.usesKvCache).toBe(mode !== "no-past");
     try {
       const want = await native.generate(requests, opts);
       const got = await onnx.generate(requests, opts);
