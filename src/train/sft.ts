@@ -150,11 +150,16 @@ export async function sftTrain(args: SftArgs): Promise<{ params: Params; metrics
   const metrics = metricsPath ? readMetrics(metricsPath, start) : [];
   if (metricsPath) writeFileAtomic(metricsPath, metrics.map((m) => `${JSON.stringify(m)}\n`).join(""));
 
-  const { trainable: tr0, buffers } = splitParams(params);
-  let trainable = tr0;
+  // Sorted names: a checkpoint reads tensors back in sorted order, and the gradient norm sums over
+  // the tree in key order, so a fresh and a resumed run must see the same order to match bit for bit.
+  const sorted = (p: Params): Params => Object.fromEntries(Object.keys(p).sort().map((k) => [k, p[k]]));
+  const split = splitParams(params);
+  let trainable = sorted(split.trainable);
+  const buffers = sorted(split.buffers);
   const opt = new AdamW({ weightDecay: cfg.weight_decay ?? 0 });
   optState ??= opt.init(trainable);
-  const w = { mtpLambda: c.numNextnPredictLayers > 0 ? (cfg.mtp_lambda ?? 0.1) : 0, balanceAlpha: 0 };
+  const hasMtp = c.numNextnPredictLayers > 0 && `model.layers.${c.numHiddenLayers}.eh_proj.weight` in trainable;
+  const w = { mtpLambda: hasMtp ? (cfg.mtp_lambda ?? 0.1) : 0, balanceAlpha: 0 };
   const loss = (t: Params, b: Params, batch: SftBatch) =>
     tidy(() => {
       const [l, aux] = lmLoss(t, b, c, batch.lm, w);
@@ -204,4 +209,22 @@ export async function sftTrain(args: SftArgs): Promise<{ params: Params; metrics
   bar?.done();
   disposeParams({ m: optState.m, v: optState.v });
   return { params: { ...trainable, ...buffers }, metrics };
+}
+
+/** Mean cross-entropy over the target tokens of `examples` (no gradient), in batches of `batchSize` rows. */
+export async function sftEvalLoss(c: ModelConfig, params: Params, examples: SftExample[], o: { maxSeqLength: number; batchSize: number; padId?: number }): Promise<number> {
+  const { rows } = buildRows(examples, o.maxSeqLength, false);
+  if (rows.length === 0) throw new Error("sftEvalLoss: no example has a target token");
+  const T = rowLength(rows, o.maxSeqLength);
+  const padId = o.padId ?? c.padTokenId ?? firstId(c.eosTokenId) ?? 0;
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < rows.length; i += o.batchSize) {
+    const { batch, targetTokens } = makeSftBatch(c, rows.slice(i, i + o.batchSize), T, padId);
+    const ce = tidy(() => lmLoss(params, {}, c, batch, { mtpLambda: 0, balanceAlpha: 0 })[1].ce);
+    sum += (await ce.data())[0] * targetTokens;
+    n += targetTokens;
+    disposeParams(batch);
+  }
+  return sum / n;
 }
