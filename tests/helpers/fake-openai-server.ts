@@ -32,6 +32,8 @@ export interface FakeServerOptions {
   models?: string[];
   /** Return one choice whatever n asks (like llama.cpp, Ollama, the DeepSeek API). */
   ignoreN?: boolean;
+  /** The text of sample i for the last user input (a scripted "model"); default echoText. */
+  answer?: (input: string, i: number, seed: unknown) => string;
 }
 
 export interface FakeOpenAIServer {
@@ -67,7 +69,7 @@ export async function startFakeOpenAI(opts: FakeServerOptions = {}): Promise<Fak
     const choices = Array.from({ length: n }, (_, i) => {
       let message: Record<string, unknown> = {
         role: "assistant",
-        content: echoText(lastInput(body), i, body?.seed),
+        content: (opts.answer ?? echoText)(lastInput(body), i, body?.seed),
       };
       if (b.kind === "reasoning")
         message = { role: "assistant", content: b.content, [b.field ?? "reasoning_content"]: b.reasoning };
