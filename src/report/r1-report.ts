@@ -26,7 +26,7 @@ export async function writeR1Report(runDir: string, cfg: R1Config, s: R1ReportIn
   const table = s.stages.map((r) => ({
     stage: r.name,
     "pass@1": r.pass1.toFixed(3),
-    [`cons@K`]: r.consK.toFixed(3),
+    "cons@K": r.consK.toFixed(3),
     "mean length": r.mean_length.toFixed(1),
     readability: r.readability.toFixed(3),
     format: s.stage_details[r.name]?.format_rate?.toFixed?.(3) ?? "",

@@ -18,8 +18,12 @@ export interface R1Config {
   train_problems: number;
   template: string;
   model: ZeroConfig["model"];
-  /** The base model: next-token + MTP pretraining on the noisy R1-Zero-style corpus (as `r1lab zero`). */
-  pretrain: ZeroConfig["pretrain"];
+  /**
+   * The base model: next-token + MTP pretraining on the noisy corpus of `r1lab zero`, where a share
+   * `readable_fraction` of the traces (right or wrong) is rewritten in the readable format: the base
+   * has seen that "language", as DeepSeek-V3-Base had seen prose, and cold start selects it.
+   */
+  pretrain: ZeroConfig["pretrain"] & { readable_fraction: number };
   /** Stage 1 data: how many long readable traces (tasks/cold-start.ts). */
   cold_start: { n_examples: number };
   cold_start_sft: Omit<SftConfig, "seed">;
@@ -73,7 +77,7 @@ export const R1_DEFAULTS: Omit<R1Config, "name" | "template"> = {
   task_options: { min_terms: 3, max_terms: 4, max_number: 5, ops: "+-", test_fraction: 0.25 },
   train_problems: 1000,
   model: { hidden_size: 96, num_hidden_layers: 3, n_routed_experts: 4, moe_intermediate_size: 64, intermediate_size: 256 },
-  pretrain: { steps: 200, batch_size: 32, learning_rate: 5e-3, warmup_steps: 30, traces_per_problem: 1, mtp_lambda: 0.3, balance_alpha: 1e-4, bias_update_gamma: 1e-3 },
+  pretrain: { steps: 200, batch_size: 32, learning_rate: 5e-3, warmup_steps: 30, traces_per_problem: 1, mtp_lambda: 0.3, balance_alpha: 1e-4, bias_update_gamma: 1e-3, readable_fraction: 0.3 },
   cold_start: { n_examples: 200 },
   cold_start_sft: SFT,
   reasoning_rl: GRPO,

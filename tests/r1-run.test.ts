@@ -1,0 +1,100 @@
+// `r1lab r1` end to end on the micro preset (every stage, seconds): summary.json lists the stages
+// in order with exactly the specified fields, every stage leaves its checkpoint, and a run killed
+// (kill -9) inside the reasoning RL stage resumes there and ends with the same stage metrics as an
+// uninterrupted run with the same seed.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+const runs = mkdtempSync(join(tmpdir(), "r1lab-r1-"));
+afterAll(() => rmSync(runs, { recursive: true, force: true }));
+const cli = ["--import", "tsx", "src/cli/main.ts"];
+const env = { ...process.env, R1LAB_THREADS: "1" };
+const STAGES = ["base", "cold_start_sft", "reasoning_rl", "rejection_sampling", "sft", "final_rl"];
+
+function r1(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...cli, "r1", "--preset", "micro", "--runs-dir", runs, ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`r1 ${args.join(" ")} failed (${code}):\n${stderr}`))));
+  });
+}
+
+const summaryOf = (dir: string) => JSON.parse(readFileSync(join(dir, "summary.json"), "utf8"));
+/** Stage rows without wall-clock time. */
+const metricsOf = (s: any) => s.stages.map(({ wall_seconds, ...rest }: any) => rest);
+
+describe("r1lab r1 (micro preset)", () => {
+  it("runs every stage: summary.json stages in order with the specified fields, a checkpoint per stage", async () => {
+    await r1(["--name", "a", "--seed", "5"]);
+    const a = join(runs, "a");
+    expect(readlinkSync(join(runs, "latest"))).toBe("a");
+    const s = summaryOf(a);
+    expect(s.stages.map((r: any) => r.name)).toEqual(STAGES);
+    for (const row of s.stages) {
+      expect(Object.keys(row).sort()).toEqual(["consK", "mean_length", "name", "pass1", "readability", "wall_seconds"]);
+      for (const k of ["pass1", "consK", "readability"]) {
+        expect(row[k], `${row.name}.${k}`).toBeGreaterThanOrEqual(0);
+        expect(row[k], `${row.name}.${k}`).toBeLessThanOrEqual(1);
+      }
+      expect(row.mean_length, row.name).toBeGreaterThan(0);
+      expect(row.wall_seconds, row.name).toBeGreaterThan(0);
+    }
+    expect(s.resumed).toBe(false);
+    for (const stage of STAGES.filter((n) => n !== "rejection_sampling")) {
+      for (const f of ["config.json", "model.safetensors", "tokenizer.json", "trainer_state.json"]) expect(existsSync(join(a, "checkpoints", stage, f)), `${stage}/${f}`).toBe(true);
+    }
+    const stats = JSON.parse(readFileSync(join(a, "checkpoints", "rejection_sampling", "stats.json"), "utf8"));
+    expect(stats.samples).toBe(4 * 2); // micro: 4 prompts x K = 2
+    expect(readFileSync(join(a, "checkpoints", "rejection_sampling", "kept.jsonl"), "utf8").trim().split("\n").filter(Boolean).length).toBe(stats.kept);
+    const cfg = JSON.parse(readFileSync(join(a, "config.json"), "utf8"));
+    expect(cfg).toMatchObject({ seed: 5, reasoning_rl: { num_generations: 2, reward_weights: { consistency: 0.2 } }, rejection_sampling: { num_samples: 2 } });
+    expect(readFileSync(join(a, "reasoning_rl.jsonl"), "utf8").trim().split("\n").length).toBe(2);
+    const html = readFileSync(join(a, "report.html"), "utf8");
+    expect(html).toContain("<svg");
+    expect(html).toContain("rejection_sampling");
+  }, 180_000);
+
+  it("resumes a run killed inside reasoning RL with the same stage metrics as an uninterrupted run", async () => {
+    const dir = join(runs, "b");
+    const child: ChildProcess = spawn(process.execPath, [...cli, "r1", "--preset", "micro", "--runs-dir", runs, "--name", "b", "--seed", "5"], { env, stdio: "ignore" });
+    // Kill as soon as reasoning RL's partial checkpoint (step 1 of 2) exists.
+    await new Promise<void>((resolve, reject) => {
+      const t = setInterval(() => {
+        if (existsSync(join(dir, "checkpoints", "reasoning_rl.partial", "trainer_state.json"))) {
+          clearInterval(t);
+          child.kill("SIGKILL");
+          resolve();
+        }
+      }, 20);
+      child.on("exit", () => {
+        clearInterval(t);
+        reject(new Error("run finished before it could be killed"));
+      });
+    });
+    await new Promise((r) => child.on("exit", r));
+    expect(existsSync(join(dir, "summary.json"))).toBe(false);
+    expect(existsSync(join(dir, "stages", "cold_start_sft.json"))).toBe(true);
+    expect(existsSync(join(dir, "stages", "reasoning_rl.json"))).toBe(false);
+    await r1(["--resume", dir]);
+    const resumed = summaryOf(dir);
+    expect(resumed.resumed).toBe(true);
+    const steps = readFileSync(join(dir, "reasoning_rl.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).step);
+    expect(steps).toEqual([1, 2]);
+    expect(metricsOf(resumed)).toEqual(metricsOf(summaryOf(join(runs, "a"))));
+  }, 180_000);
+
+  it("refuses an unknown preset and an existing run name with a clear message", () => {
+    const bad = spawnSync(process.execPath, [...cli, "r1", "--preset", "huge", "--runs-dir", runs], { env, encoding: "utf8" });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--preset must be default, tiny or micro, got 'huge'/);
+    const dup = spawnSync(process.execPath, [...cli, "r1", "--preset", "micro", "--runs-dir", runs, "--name", "a"], { env, encoding: "utf8" });
+    expect(dup.status).toBe(2);
+    expect(dup.stderr).toMatch(/--resume/);
+  });
+});
