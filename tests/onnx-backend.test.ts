@@ -52,7 +52,7 @@ const quiet = async (f: () => Promise<void>) => {
 
 beforeAll(async () => {
   await initEngine({ device: "cpu" });
-  for (const name of ["tiny-qwen2", "tiny-llama"]) {
+  for (const name of ["tiny-qwen2", "tiny-llama", "tiny-deepseek-v3"]) {
     const m = await loadModel(join(FIXTURES, name));
     for (const mode of MODES)
       await exportOnnx(exported(name, mode), { config: m.config, params: m.params, tokenizer: m.tokenizer }, { withPast: mode === "past" });
@@ -63,6 +63,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe.each([
   ["tiny-qwen2", [...MODES, "torch"]],
   ["tiny-llama", MODES],
+  ["tiny-deepseek-v3", MODES],
 ] as const)("%s", (name, modes) => {
   it.each(modes as readonly string[])("greedy decoding (%s) gives transformers' 16 tokens", async (mode) => {
     const ref = JSON.parse(readFileSync(join(FIXTURES, name, "reference.json"), "utf8"));
@@ -162,7 +163,7 @@ describe("errors name the file", () => {
 });
 
 describe("r1lab export-onnx (child process)", () => {
-  it("exports a fixture; refuses DeepSeek-V3 with exit code 2", async () => {
+  it("exports a fixture; a missing model fails naming the path", async () => {
     const out = join(tmp, "cli-llama");
     const ok = await runR1lab(["export-onnx", "--model", join(FIXTURES, "tiny-llama"), "--out", out, "--no-past"], { timeoutMs: 60_000 });
     expect(ok.stderr).toBe("");
@@ -171,8 +172,8 @@ describe("r1lab export-onnx (child process)", () => {
     const onnx = await OnnxBackend.load({ model: out });
     expect(onnx.usesKvCache).toBe(false);
     await onnx.close();
-    const bad = await runR1lab(["export-onnx", "--model", join(FIXTURES, "tiny-deepseek-v3"), "--out", join(tmp, "cli-ds")], { timeoutMs: 60_000 });
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/deepseek_v3 \(MLA \/ DeepSeekMoE\) is not supported/);
+    const bad = await runR1lab(["export-onnx", "--model", join(tmp, "nowhere"), "--out", join(tmp, "cli-bad")], { timeoutMs: 60_000 });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/nowhere/);
   }, 120_000);
 });

@@ -1,6 +1,6 @@
-// The ONNX exporter against r1lab's own forward and against transformers: each dense checkpoint in
-// tests/fixtures/hf-reference/ and random tiny dense models (GQA/MHA, bias or not, tied or untied,
-// RoPE scalings) are exported, run by onnxruntime, and their logits compared
+// The ONNX exporter against r1lab's own forward and against transformers: each checkpoint in
+// tests/fixtures/hf-reference/ (Qwen2, Llama, DeepSeek-V3) and random tiny models (GQA/MHA, bias
+// or not, tied or untied, RoPE scalings; MLA + MoE variants) are exported, run by onnxruntime, and their logits compared
 // with the native forward at every position (1e-4) and with the fixture's reference.json (1e-4).
 // The Optimum KV-cache graph must give the same logits one token at a time as the full graph,
 // and a left-padded row the same logits as the row alone.
@@ -15,11 +15,12 @@ import { type Params, toHost } from "../src/engine/params.ts";
 import { tidy } from "../src/engine/scope.ts";
 import { loadModel } from "../src/hf/checkpoint.ts";
 import { exportOnnx, hostWeightsOf, onnxModelBytes, writeChunks } from "../src/hf/onnx-export.ts";
+import { exportable } from "../src/hf/onnx-decoder.ts";
 import { varint } from "../src/hf/onnx-proto.ts";
 import type { ModelConfig } from "../src/model/config.ts";
 import { initParams } from "../src/model/init.ts";
 import { causalInputs } from "../src/model/inputs.ts";
-import { tinyDense } from "../src/model/presets.ts";
+import { tinyDeepSeek, tinyDense } from "../src/model/presets.ts";
 import { forward } from "../src/model/transformer.ts";
 
 const FIXTURES = join(import.meta.dirname, "fixtures/hf-reference");
@@ -60,7 +61,7 @@ async function onnxLogits(s: ort.InferenceSession, rows: number[][], masks?: num
   return out.logits.data as Float32Array;
 }
 
-describe.each(["tiny-qwen2", "tiny-llama"])("fixture %s", (name) => {
+describe.each(["tiny-qwen2", "tiny-llama", "tiny-deepseek-v3"])("fixture %s", (name) => {
   it("logits equal the native forward and transformers' reference within 1e-4", async () => {
     const m = await loadModel(join(FIXTURES, name));
     const ref = JSON.parse(readFileSync(join(FIXTURES, name, "reference.json"), "utf8"));
@@ -84,22 +85,43 @@ describe.each(["tiny-qwen2", "tiny-llama"])("fixture %s", (name) => {
   });
 });
 
-it("refuses DeepSeek-V3 (MLA/MoE) with a clear message", async () => {
-  const m = await loadModel(join(FIXTURES, "tiny-deepseek-v3"));
-  await expect(exportOnnx(join(tmp, "dsv3"), { config: m.config, params: m.params })).rejects.toThrow(
-    /deepseek_v3 \(MLA \/ DeepSeekMoE\) is not supported/,
-  );
+it("refuses what it cannot express, with the reason", async () => {
+  const c = tinyDense(50, { hiddenSize: 28, numAttentionHeads: 4, headDim: 7, numKeyValueHeads: 2 });
+  expect(exportable(c)).toMatch(/RoPE dim 7 is odd/);
+  await expect(exportOnnx(join(tmp, "odd"), { config: c, params: {} })).rejects.toThrow(/export-onnx: the RoPE dim 7 is odd/);
+  expect(exportable(tinyDense(50, { numKeyValueHeads: 3 }))).toMatch(/not a multiple of num_key_value_heads 3/);
 });
 
-const VARIANTS: [string, Partial<ModelConfig>][] = [
-  ["qwen2 GQA, bias, untied", {}],
-  ["llama MHA, no bias, tied", { modelType: "llama", numKeyValueHeads: 4, attentionBias: false, tieWordEmbeddings: true }],
-  ["llama3 RoPE scaling", { ropeScaling: { ropeType: "llama3", factor: 8, originalMaxPositionEmbeddings: 16 } }],
-  ["yarn scaling, one kv head", { numKeyValueHeads: 1, ropeScaling: { ropeType: "yarn", factor: 4, originalMaxPositionEmbeddings: 32 } }],
+const small = { hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, headDim: 8, intermediateSize: 40 };
+const VARIANTS: [string, ModelConfig][] = [
+  ["qwen2 GQA, bias, untied", tinyDense(50, small)],
+  ["llama MHA, no bias, tied", tinyDense(50, { ...small, modelType: "llama", numKeyValueHeads: 4, attentionBias: false, tieWordEmbeddings: true })],
+  ["llama3 RoPE scaling", tinyDense(50, { ...small, ropeScaling: { ropeType: "llama3", factor: 8, originalMaxPositionEmbeddings: 16 } })],
+  ["yarn scaling, one kv head", tinyDense(50, { ...small, numKeyValueHeads: 1, ropeScaling: { ropeType: "yarn", factor: 4, originalMaxPositionEmbeddings: 32 } })],
+  // DeepSeek-V3 in miniature: MLA with q_lora_rank, interleaved RoPE, sigmoid routing over 2 groups,
+  // a shared expert, a dense first layer; then no q_lora_rank, softmax routing, YaRN, no shared expert.
+  ["tinyDeepSeek", tinyDeepSeek(50, { ...small, kvLoraRank: 16, qLoraRank: 24, qkNopeHeadDim: 8, qkRopeHeadDim: 4, vHeadDim: 8, moeIntermediateSize: 16 })],
+  [
+    "tinyDeepSeek: q_proj, softmax routing, YaRN",
+    tinyDeepSeek(50, {
+      ...small,
+      kvLoraRank: 16,
+      qLoraRank: null,
+      qkNopeHeadDim: 8,
+      qkRopeHeadDim: 4,
+      vHeadDim: 6,
+      moeIntermediateSize: 16,
+      scoringFunc: "softmax",
+      nGroup: 1,
+      topkGroup: 1,
+      nSharedExperts: 0,
+      routedScalingFactor: 2.5,
+      ropeScaling: { ropeType: "yarn", factor: 4, originalMaxPositionEmbeddings: 32, mscale: 1, mscaleAllDim: 0.7 },
+    }),
+  ],
 ];
 
-describe.each(VARIANTS)("random tinyDense: %s", (_label, over) => {
-  const c = tinyDense(50, { hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, headDim: 8, intermediateSize: 40, ...over });
+describe.each(VARIANTS)("random %s", (_label, c) => {
   let p: Params;
   let full: ort.InferenceSession;
   let cached: ort.InferenceSession;
@@ -140,9 +162,11 @@ describe.each(VARIANTS)("random tinyDense: %s", (_label, over) => {
     const B = rows.length;
     const V = c.vocabSize;
     const want = await onnxLogits(full, rows);
-    const empty = new ort.Tensor("float32", new Float32Array(0), [B, c.numKeyValueHeads, 0, c.headDim]);
     let past: Record<string, ort.Tensor> = {};
-    for (let i = 0; i < c.numHiddenLayers; i++) for (const kv of ["key", "value"]) past[`past_key_values.${i}.${kv}`] = empty;
+    for (const m of cached.inputMetadata as unknown as { name: string; shape: number[] }[])
+      if (m.name.startsWith("past_key_values."))
+        past[m.name] = new ort.Tensor("float32", new Float32Array(0), [B, m.shape[1], 0, m.shape[3]]);
+    expect(Object.keys(past)).toHaveLength(2 * c.numHiddenLayers);
     const P = 7;
     for (let t = P; t <= 10; t++) {
       const start = t === P ? 0 : t - 1;
@@ -154,7 +178,7 @@ describe.each(VARIANTS)("random tinyDense: %s", (_label, over) => {
         position_ids: i64(rows.flatMap(() => Array.from({ length: n }, (_, j) => start + j)), [B, n]),
         ...past,
       });
-      expect(out["present.0.key"].dims).toEqual([B, c.numKeyValueHeads, t, c.headDim]);
+      expect(out["present.0.key"].dims).toEqual([B, past["past_key_values.0.key"].dims[1], t, past["past_key_values.0.key"].dims[3]]);
       const lg = out.logits.data as Float32Array;
       for (let b = 0; b < B; b++)
         for (let j = 0; j < n; j++) {

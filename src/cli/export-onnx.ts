@@ -1,4 +1,4 @@
-// `r1lab export-onnx`: write an r1lab / Hugging Face model (dense qwen2/llama) as an ONNX folder in
+// `r1lab export-onnx`: write an r1lab / Hugging Face model (qwen2, llama, deepseek_v3) as an ONNX folder in
 // the transformers.js layout (OUT/onnx/model.onnx + config.json + tokenizer files), which
 // `r1lab eval --backend onnx`, transformers.js and onnxruntime load. By default the graph carries
 // the Optimum KV-cache inputs/outputs (past_key_values.{i}.key/value -> present.{i}.key/value);
@@ -12,7 +12,7 @@ import { type Command, requireFlag, UsageError } from "./command.ts";
 
 const cmd: Command = {
   name: "export-onnx",
-  summary: "export a dense model (qwen2/llama) to ONNX in the transformers.js folder layout",
+  summary: "export a model (qwen2, llama, deepseek_v3) to ONNX in the transformers.js folder layout",
   usage: "export-onnx --model DIR_OR_ID --out DIR [--no-past] [--file NAME.onnx] [--keep-safetensors]",
   options: {
     model: { type: "string", help: "r1lab checkpoint or Hugging Face folder, or org/name in the HF cache" },
@@ -24,7 +24,7 @@ const cmd: Command = {
   },
   details: [
     "Weights are stored as float32 initializers; a graph over 2 GiB (protobuf's limit) is refused.",
-    "DeepSeek-V3 (MLA, DeepSeekMoE) models are not exported yet.",
+    "DeepSeek-V3: MLA caches full per-head keys/values; MoE experts run densely; MTP modules are not exported.",
   ].join("\n"),
   async run(v) {
     const model = requireFlag(v, "model", "export-onnx");

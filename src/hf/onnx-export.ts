@@ -1,4 +1,4 @@
-// Export an r1lab model as ONNX in the transformers.js folder layout:
+// Export an r1lab model (qwen2, llama, deepseek_v3) as ONNX in the transformers.js folder layout:
 //   OUT/config.json, generation_config.json, tokenizer.json, tokenizer_config.json  (saveModel)
 //   OUT/onnx/model.onnx                                                   (onnx-decoder.ts graph)
 // so onnxruntime (src/backends/onnx.ts), transformers.js and other ONNX runtimes load it. The graph

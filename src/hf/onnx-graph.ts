@@ -74,6 +74,14 @@ export class GraphBuilder {
     return output;
   }
 
+  /** Add a node with `n` outputs (TopK: values, indices); returns their names. */
+  opN(op: string, inputs: string[], n: number, attrs: Record<string, AttrValue> = {}): string[] {
+    const id = this.counter++;
+    const outputs = Array.from({ length: n }, (_, i) => `${op}_${id}_${i}`);
+    this.nodes.push({ op, inputs, outputs, name: `${op}_node_${id}`, attrs });
+    return outputs;
+  }
+
   spec(): GraphSpec {
     return {
       name: this.name,
