@@ -278,6 +278,8 @@ describe("r1lab eval, errors", () => {
     await expect(evalCommand({ ...openaiArgs(out), backend: "native", model: tmp })).rejects.toThrow(
       /no config.json/,
     );
-    await expect(evalCommand({ ...openaiArgs(out), backend: "onnx" })).rejects.toThrow(/not implemented yet/);
+    await expect(evalCommand({ ...openaiArgs(out), backend: "onnx" })).rejects.toThrow(
+      /--backend onnx: --model must be an ONNX model folder or \.onnx file, got the URL/,
+    );
   });
 });

@@ -175,6 +175,8 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   let modelDir: string | null = null;
   let onnxPath: string | null = null;
   if (backendKind === "onnx") {
+    if (/^https?:\/\//.test(model))
+      throw new UsageError(`--backend onnx: --model must be an ONNX model folder or .onnx file, got the URL ${model}`);
     const { resolveOnnxModel } = await import("../backends/onnx.ts");
     try {
       ({ dir: modelDir, onnxPath } = resolveOnnxModel(model, v["onnx-file"]));
