@@ -27,7 +27,7 @@ const cmd: Command = {
   options: {
     model: {
       type: "string",
-      help: "native: model folder or org/name; openai: the server URL (http://host:8000/v1)",
+      help: "native: model folder or org/name; onnx: an ONNX model folder or .onnx file; openai: the server URL (http://host:8000/v1)",
     },
     backend: {
       type: "string",

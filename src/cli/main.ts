@@ -10,7 +10,7 @@ const COMMANDS: Record<string, [string, () => Promise<{ default: Command }>]> = 
   doctor: ["show the runtime, engine, devices and optional tools", () => import("./doctor.ts")],
   logits: ["print a model's logits (first/last position) and argmax as JSON", () => import("./logits.ts")],
   generate: ["generate text from a Hugging Face model (greedy or seeded sampling, KV cache)", () => import("./generate.ts")],
-  eval: ["evaluate a model on a benchmark with R1's protocol (native or OpenAI-compatible backend)", () => import("./eval.ts")],
+  eval: ["evaluate a model on a benchmark with R1's protocol (native, ONNX or OpenAI-compatible backend)", () => import("./eval.ts")],
   score: ["score completions of a benchmark with R1's protocol (pass@1, cons@K, pass@k)", () => import("./score.ts")],
   serve: ["serve rule-based rewards over HTTP (OpenRLHF's remote reward API)", () => import("./serve.ts")],
   download: ["download a model or dataset from the Hugging Face Hub into the HF cache", () => import("./download.ts")],
