@@ -134,6 +134,13 @@ describe("r1lab eval --backend onnx", () => {
   }, 60_000);
 });
 
+it("an .onnx file as --model: its config and tokenizer are read from the folder above onnx/", () => {
+  const dir = exported("tiny-llama", "past");
+  expect(resolveOnnxModel(join(dir, "onnx", "model.onnx"))).toEqual({ dir, onnxPath: join(dir, "onnx", "model.onnx") });
+  expect(resolveOnnxModel(dir)).toEqual({ dir, onnxPath: join(dir, "onnx", "model.onnx") });
+  expect(() => resolveOnnxModel(join(dir, "onnx", "model.onnx"), "x.onnx")).toThrow(/is a file/);
+});
+
 describe("errors name the file", () => {
   it("a folder without the ONNX file", async () => {
     await expect(OnnxBackend.load({ model: join(FIXTURES, "tiny-qwen2") })).rejects.toThrow(/tiny-qwen2\/onnx\/model\.onnx: no such ONNX file/);
