@@ -1,0 +1,103 @@
+"""Execute Jupyter notebooks headless with nbclient and fail on the first error in each.
+
+Called by scripts/test-notebooks.sh (which installs the Deno kernelspec and picks the Python that
+has nbclient). Each notebook is read from notebooks/, executed with its own folder as the kernel's
+working directory (so `../src/...` imports resolve), and the executed copy is written to OUT_DIR;
+the committed notebooks are never modified. Every notebook is run even when an earlier one fails,
+and the failing notebook, cell number and error are printed at the end.
+
+usage: test-notebooks.py --out OUT_DIR --kernel NAME --cell-timeout SECONDS NOTEBOOK...
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+
+def first_line(source: str) -> str:
+    for line in source.splitlines():
+        if line.strip():
+            return line.strip()[:100]
+    return "(empty cell)"
+
+
+def error_outputs(cell) -> list:
+    return [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def run_one(path: str, out_dir: str, kernel: str, cell_timeout: int) -> str | None:
+    """Execute one notebook; return None on success, else a message naming the cell and the error."""
+    nb = nbformat.read(path, as_version=4)
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    client = NotebookClient(
+        nb,
+        timeout=cell_timeout,
+        kernel_name=kernel,
+        allow_errors=False,
+        resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}},
+    )
+    failure = None
+    try:
+        client.execute()
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
+        failure = e
+    finally:
+        target = os.path.join(out_dir, os.path.basename(path))
+        nbformat.write(nb, target)
+
+    # Locate the failing cell: the first code cell with an error output, else the first that did not run.
+    for n, i in enumerate(code_cells, start=1):
+        cell = nb.cells[i]
+        errs = error_outputs(cell)
+        if errs:
+            e = errs[0]
+            tb = "\n".join(e.get("traceback", []))[-1500:]
+            return f"code cell {n} (cell {i}: {first_line(cell.source)}): {e.get('ename')}: {e.get('evalue')}\n{tb}"
+        if cell.get("execution_count") is None:
+            why = type(failure).__name__ if failure else "did not run"
+            detail = str(failure).strip().splitlines()[-1] if failure else ""
+            return f"code cell {n} (cell {i}: {first_line(cell.source)}): {why} {detail}".rstrip()
+    if failure is not None:
+        return f"{type(failure).__name__}: {str(failure).strip()[-1500:]}"
+    return None
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True, help="folder for the executed copies")
+    ap.add_argument("--kernel", default="deno")
+    ap.add_argument("--cell-timeout", type=int, default=300)
+    ap.add_argument("notebooks", nargs="+")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+
+    failures = []
+    for path in a.notebooks:
+        name = os.path.basename(path)
+        print(f"notebook {name} ...", flush=True)
+        t0 = time.time()
+        try:
+            msg = run_one(path, a.out, a.kernel, a.cell_timeout)
+        except Exception as e:  # a notebook that cannot be read or a kernel that cannot start
+            msg = f"{type(e).__name__}: {e}"
+        dt = time.time() - t0
+        if msg is None:
+            print(f"ok      {name} ({dt:.1f} s)", flush=True)
+        else:
+            print(f"FAILED  {name} ({dt:.1f} s): {msg}", flush=True)
+            failures.append(name)
+
+    print(f"\n{len(a.notebooks) - len(failures)} of {len(a.notebooks)} notebooks ran without error; executed copies in {a.out}")
+    if failures:
+        print(f"failed: {', '.join(failures)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
