@@ -128,6 +128,15 @@ describe("SFT loaders", () => {
     expect(recs[1].where).toBe(`${f}:2`);
   });
 
+  it("a model without a chat template: prompt/completion as plain text + EOS; conversations refused by row", async () => {
+    const plain = await loadTokenizer(FIXTURE);
+    const recs = await readSftRecords(write("plain.jsonl", [{ prompt: "1+1=", completion: "2" }, { messages: conversation.slice(1, 3) }]));
+    const [ex] = recordsToExamples(plain, recs.slice(0, 1));
+    expect(targetsText(plain, ex)).toBe("2<|endoftext|>");
+    expect(plain.decode(ex.inputIds)).toBe("1+1=2<|endoftext|>");
+    expect(() => recordsToExamples(plain, recs)).toThrow(/plain\.jsonl:2: a conversation needs a chat template/);
+  });
+
   it("errors name the file, line and field", async () => {
     const bad = (rows: unknown[]) => readSftRecords(write("bad.jsonl", rows));
     await expect(bad([{ messages: [] }, { messages: [{ role: "user", content: 3 }] }])).rejects.toThrow(/bad\.jsonl:2: field 'messages\[0\]\.content' must be a string, got 3/);

@@ -68,6 +68,7 @@ export async function readSftRecords(path: string, opts: { split?: string; limit
 export function recordsToExamples(tok: Tokenizer, records: SftRecord[]): SftExample[] {
   const hasTemplate = Object.keys(tok.chatTemplates).length > 0;
   return records.flatMap((r) => {
+    if (r.messages && !hasTemplate) throw new DataError(`${r.where}: a conversation needs a chat template, and ${tok.source} has none (use prompt/completion rows, or add chat_template.jinja)`);
     if (r.messages) return chatToExamples(tok, r.messages, r.where);
     if (hasTemplate) return chatToExamples(tok, [{ role: "user", content: r.prompt! }, { role: "assistant", content: r.completion! }], r.where);
     const p = [...(tok.bosTokenId !== null ? [tok.bosTokenId] : []), ...tok.encode(r.prompt!, { addSpecialTokens: false })];
