@@ -1,7 +1,6 @@
-// `r1lab fp8-report` end to end with a tiny --steps: three training runs of the tiny DeepSeek-style
-// model (FP32, E4M3 tile/block scales, E4M3 per-tensor scales) from one seed, written atomically
+// `r1lab fp8-report` end to end with a tiny --steps: four training runs of the tiny DeepSeek-style
+// model (FP32, BF16, E4M3 tile/block scales, E4M3 per-tensor scales) from one seed, written atomically
 // as DIR/fp8_report.json (config, machine, curves, relative errors) and DIR/fp8_loss.png.
-// Also: the model's default GEMM path does not change when the FP8 mode is set and put back.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,20 +21,22 @@ describe("r1lab fp8-report", () => {
     expect(rep.config.batch_size).toBe(2);
     expect(rep.model.modelType).toBe("deepseek_v3");
     expect(rep.machine.device).toBe("cpu");
-    expect(rep.runs.map((x: any) => x.mode)).toEqual(["none", "e4m3-tile", "e4m3-tensor"]);
-    const [fp32, tile, tensor] = rep.runs;
+    expect(rep.runs.map((x: any) => x.mode)).toEqual(["none", "bf16", "e4m3-tile", "e4m3-tensor"]);
+    const [fp32, bf16, tile, tensor] = rep.runs;
     for (const run of rep.runs) {
       expect(run.losses).toHaveLength(3);
       for (const l of run.losses) expect(Number.isFinite(l) && l > 0).toBe(true);
       // Same seed, same first batch: the first losses agree to within FP8 rounding, not exactly.
       expect(Math.abs(run.losses[0] - fp32.losses[0]) / fp32.losses[0]).toBeLessThan(0.02);
       expect(run.rel_error).toBeCloseTo(Math.abs(run.final_loss - fp32.final_loss) / fp32.final_loss, 12);
+      expect(run.rel_error_vs_bf16).toBeCloseTo(Math.abs(run.final_loss - bf16.final_loss) / bf16.final_loss, 12);
     }
     expect(fp32.rel_error).toBe(0);
+    expect(bf16.rel_error_vs_bf16).toBe(0);
     expect(tile.losses[0]).not.toBe(fp32.losses[0]);
     expect(tensor.losses[0]).not.toBe(fp32.losses[0]);
     // stdout: the summary as JSON.
-    expect(JSON.parse(r.stdout).runs).toHaveLength(3);
+    expect(JSON.parse(r.stdout).runs).toHaveLength(4);
     const png = readFileSync(join(out, "fp8_loss.png"));
     expect([...png.subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
     expect(readdirSync(out).sort()).toEqual(["fp8_loss.png", "fp8_report.json"]); // no temp files left

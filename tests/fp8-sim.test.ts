@@ -4,9 +4,10 @@
 // much larger error with per-tensor scaling when activations have outliers, the gain from
 // promoting partial sums every 128 elements under a 14-bit accumulator, and the STE gradient.
 import { beforeAll, describe, expect, it } from "vitest";
-import { decodeFloat32, e4m3ToFloat } from "../src/engine/dtypes.ts";
+import { bf16BitsToFloat, decodeFloat32, e4m3ToFloat, floatToBf16Bits } from "../src/engine/dtypes.ts";
 import {
-  blockScales, castFp8, FP8_FORMATS, type Fp8Format, fp8Linear, quantize, tensorScales, tileScales, truncateBits,
+  blockScales, castFp8, FP8_FORMATS, type Fp8Format, fp8Linear, quantize, quantizeBf16, tensorScales, tileScales,
+  truncateBits,
 } from "../src/engine/fp8-sim.ts";
 import { initEngine, ops as o, tidy, toHost } from "../src/engine/index.ts";
 import { jit, valueAndGrad } from "../src/engine/jax.ts";
@@ -131,6 +132,13 @@ describe("FP8 casts", () => {
     const [val, g] = valueAndGrad((x: o.Arr) => tidy(() => o.sum(o.mul(quantize(x), 3))))(o.fromArray(xs, [64]));
     expect((await val.data())[0]).toBeCloseTo(eager.reduce((s, v) => s + 3 * v, 0), 1);
     expect(Array.from(await g.data())).toEqual(xs.map(() => 3));
+  });
+
+  it("BF16 rounding (the baseline) matches dtypes.ts's floatToBf16Bits, under jit too", async () => {
+    const xs = [...Array.from(randn(200, 9)).map((v) => v * 1e3), 1 + 2 ** -8, 1 + 3 * 2 ** -8, -(1 + 2 ** -8), 1e-30, 2 ** -130, 0];
+    const want = xs.map((v) => bf16BitsToFloat(floatToBf16Bits(v)));
+    const f = jit((x: o.Arr) => quantizeBf16(x));
+    expect(Array.from((await f(o.fromArray(xs, [xs.length])).data()) as Float32Array)).toEqual(want);
   });
 
   it("truncateBits keeps `bits` significant bits, toward zero", async () => {

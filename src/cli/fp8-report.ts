@@ -1,6 +1,6 @@
 // `r1lab fp8-report`: the FP8 training error report (src/report/fp8-report.ts). Trains the tiny
-// DeepSeek-style model three times from one seed (FP32, E4M3 with tile/block scales, E4M3 with
-// per-tensor scales) and writes DIR/fp8_report.json and DIR/fp8_loss.png. See docs/performance.md.
+// DeepSeek-style model from one seed with FP32, BF16, E4M3 tile/block-scaled and E4M3 per-tensor
+// scaled GEMMs and writes DIR/fp8_report.json and DIR/fp8_loss.png. See docs/performance.md.
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { initEngine } from "../engine/device.ts";
@@ -9,7 +9,7 @@ import { type Command, numberFlag } from "./command.ts";
 
 const cmd: Command = {
   name: "fp8-report",
-  summary: "train the tiny model in FP32 and simulated FP8 (tile/block vs per-tensor scaling); report loss errors",
+  summary: "train the tiny model in FP32, BF16 and simulated FP8 (tile/block vs per-tensor scaling); report loss errors",
   usage: "fp8-report [--steps N] [--out DIR] [--seed S] [--batch-size B] [--device cpu|webgpu]",
   options: {
     steps: { type: "string", default: "100", help: "training steps per run" },
@@ -19,9 +19,10 @@ const cmd: Command = {
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE or cpu)" },
   },
   details:
-    "Runs: none (FP32 GEMMs), e4m3-tile (DeepSeek-V3: 1x128 activation tiles, 128x128 weight blocks,\n" +
+    "Runs: none (FP32 GEMMs), bf16 (BF16 inputs, FP32 accumulation: DeepSeek-V3's baseline),\n" +
+    "e4m3-tile (DeepSeek-V3: 1x128 activation tiles, 128x128 weight blocks,\n" +
     "FP32 promotion every 128 K), e4m3-tensor (one scale per matrix). Relative error of the final\n" +
-    "loss (mean over the last 10% of steps) against FP32; DeepSeek-V3 reports < 0.25% against BF16.",
+    "loss (mean over the last 10% of steps) against FP32 and BF16; DeepSeek-V3 reports < 0.25% against BF16.",
   async run(v) {
     const cfg = defaultFp8ReportConfig(numberFlag(v, "steps", { int: true, min: 1 }), numberFlag(v, "seed", { int: true, min: 0 }));
     cfg.batch_size = numberFlag(v, "batch-size", { int: true, min: 1 });

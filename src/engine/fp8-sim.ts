@@ -25,11 +25,14 @@
 // truncated toward zero to that many bits after each group (a model of the alignment loss, not a
 // bit-exact emulation of the hardware).
 //
+// BF16 (the baseline DeepSeek-V3 compares FP8 with): castBf16 rounds float32 to bfloat16, ties to
+// even, on the bits (bitcast to uint32, add 0x7fff + bit 16, clear the low half), like dtypes.ts.
+//
 // Gradients: straight-through estimator. The casts act as the identity in the backward pass and the
 // scales carry no gradient, so Dgrad = dy . Wq and Wgrad = dy^T . Xq (Xq, Wq: the dequantised FP8
 // inputs of the forward GEMM) in float32. DeepSeek-V3 also casts dy to E4M3 for those two GEMMs; that
 // needs a custom backward rule, which jax-js 0.1.25 does not offer, so dy stays float32 here.
-import { numpy as np } from "./jax.ts";
+import { lax, numpy as np } from "./jax.ts";
 import {
   type Arr, abs, add, broadcastTo, clip, concat, div, greater, greaterEqual, less, matmul, max, maximum, mul, neg, reshape,
   slice, stopGradient, sub, swapaxes, where, zeros,
@@ -63,6 +66,17 @@ export function castFp8(x: Arr, fmt: Fp8Format = "e4m3"): Arr {
 /** castFp8 in the forward pass, the identity in the backward pass (straight-through estimator). */
 export function quantize(x: Arr, fmt: Fp8Format = "e4m3"): Arr {
   return add(x, stopGradient(sub(castFp8(x, fmt), x)));
+}
+
+/** Round float32 to bfloat16 (ties to even; finite inputs), with a straight-through gradient. */
+export function quantizeBf16(x: Arr): Arr {
+  const u = (v: number) => np.array(new Uint32Array([v]), { dtype: "uint32", shape: [] } as any);
+  const bits = lax.bitcastConvertType(x.ref, "uint32" as any);
+  const lsb = np.greaterEqual(np.remainder(bits.ref, u(1 << 17)), u(1 << 16)).astype("uint32" as any); // bit 16
+  const up = np.add(np.add(bits, u(0x7fff)), lsb);
+  const cleared = np.subtract(up.ref, np.remainder(up, u(1 << 16)));
+  const y = track(lax.bitcastConvertType(cleared, "float32" as any));
+  return add(x, stopGradient(sub(y, x)));
 }
 
 /** Scale amax / max (amax floored at 1e-12 so an all-zero tile gets a finite scale); no gradient. */

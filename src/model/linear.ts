@@ -6,12 +6,15 @@
 // The mode is module-level and read while a function is traced: set it before the first step of a
 // jitted function (Trainer traces on its first update) and put the old mode back afterwards.
 // "none" (the default) calls ops.linear / ops.einsum exactly as before.
-import { fp8Linear } from "../engine/fp8-sim.ts";
+import { fp8Linear, quantizeBf16 } from "../engine/fp8-sim.ts";
 import { type Arr, add, einsum, linear as fp32Linear } from "../engine/ops.ts";
 
-/** none | E4M3 with 1x128 tile / 128x128 block scales (DeepSeek-V3) | E4M3 with per-tensor scales. */
-export type Fp8Mode = "none" | "e4m3-tile" | "e4m3-tensor";
-export const FP8_MODES: readonly Fp8Mode[] = ["none", "e4m3-tile", "e4m3-tensor"];
+/**
+ * none (float32) | bf16 inputs, float32 accumulation (DeepSeek-V3's baseline) | E4M3 with 1x128 tile /
+ * 128x128 block scales (DeepSeek-V3) | E4M3 with per-tensor scales.
+ */
+export type Fp8Mode = "none" | "bf16" | "e4m3-tile" | "e4m3-tensor";
+export const FP8_MODES: readonly Fp8Mode[] = ["none", "bf16", "e4m3-tile", "e4m3-tensor"];
 
 let mode: Fp8Mode = "none";
 
@@ -30,6 +33,7 @@ export function fp8Mode(): Fp8Mode {
 /** y = x W^T (+ b) with W [out, in]: x [..., in] -> [..., out], in FP8 when the mode says so. */
 export function linear(x: Arr, w: Arr, b?: Arr): Arr {
   if (mode === "none") return fp32Linear(x, w, b);
+  if (mode === "bf16") return fp32Linear(quantizeBf16(x), quantizeBf16(w), b);
   const y = fp8Linear(x, w, { scaling: mode === "e4m3-tile" ? "tile" : "tensor" });
   return b ? add(y, b) : y;
 }
@@ -40,5 +44,6 @@ export function linear(x: Arr, w: Arr, b?: Arr): Arr {
  */
 export function expertLinear(spec: "nd,efd->enf" | "enf,edf->end", x: Arr, w: Arr): Arr {
   if (mode === "none") return einsum(spec, x, w);
+  if (mode === "bf16") return einsum(spec, quantizeBf16(x), quantizeBf16(w));
   return fp8Linear(x, w, { scaling: mode === "e4m3-tile" ? "tile" : "tensor" });
 }
