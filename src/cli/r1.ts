@@ -28,6 +28,7 @@ const cmd: Command = {
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE or cpu)" },
     resume: { type: "string", help: "continue the interrupted run in this folder" },
     "eval-problems": { type: "string", help: "held-out problems evaluated after each stage" },
+    distill: { type: "string", help: "on|off: distillation vs RL on a small student after the pipeline (default: on for the default preset)" },
   },
   details:
     "Writes runs/<name>/: config.json, summary.json ({stages: [{name, pass1, consK, mean_length, readability,\n" +
@@ -52,6 +53,10 @@ const cmd: Command = {
       const name = v.name ?? `r1-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-s${seed}`;
       if (!/^[\w.-]+$/.test(name)) throw new UsageError(`--name may contain letters, digits, '.', '_' and '-' only, got '${name}'`);
       cfg = structuredClone({ ...base, name, seed, template: ZERO_TEMPLATE, device: v.device ?? process.env.R1LAB_DEVICE ?? "cpu" }) as R1Config;
+      if (v.distill !== undefined) {
+        if (v.distill !== "on" && v.distill !== "off") throw new UsageError(`--distill must be on or off, got '${v.distill}'`);
+        cfg.distill.enabled = v.distill === "on";
+      }
       if (v["eval-problems"]) cfg.eval.n_problems = numberFlag(v, "eval-problems", { int: true, min: 1 });
       runDir = resolve(v["runs-dir"], name);
       if (existsSync(join(runDir, "config.json"))) throw new UsageError(`${runDir} exists: pass --resume ${runDir} to continue it, or another --name`);

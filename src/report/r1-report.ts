@@ -62,7 +62,18 @@ export async function writeR1Report(runDir: string, cfg: R1Config, s: R1ReportIn
   }
   const pre = readJsonl(join(runDir, "pretrain.jsonl"));
   if (pre.length) sections.push({ heading: "Pretraining", svg: await lineChart({ title: "Base pretraining loss", rows: pre, x: "step", ys: ["ce", "mtp"] }) });
-  if (s.distill) sections.push({ heading: "Distillation", pre: JSON.stringify(s.distill, null, 2) });
+  const d = s.distill as any;
+  if (d) {
+    const fmt = (name: string, r: any) => (r ? { model: name, "pass@1": r.pass1.toFixed(3), "cons@K": r.consK.toFixed(3), "mean length": r.mean_length.toFixed(1), readability: r.readability.toFixed(3), "wall s": r.wall_seconds.toFixed(0) } : { model: name, "pass@1": "no kept traces" });
+    sections.push({
+      heading: "Distillation vs RL on a small student",
+      text:
+        `Teacher: the final_rl model. Student: ${d.student.model_type}, hidden ${d.student.hidden_size}, ${d.student.num_hidden_layers} layers, ${d.student.param_count} parameters, pretrained ${d.student.pretrain_steps} steps on the same corpus. ` +
+        `Teacher traces: ${d.traces.kept} kept of ${d.traces.samples} (correct and well-formed, distinct) over ${d.traces.problems_covered} problems. ` +
+        "Distilled = SFT on the kept traces; RL only = GRPO for as many steps as the SFT. Same held-out problems and protocol as the stage table.",
+      table: [fmt("student base", d.student_base), fmt("distilled student", d.distilled), fmt("RL-only student", d.rl_only), fmt("teacher (final_rl)", d.teacher_eval)],
+    });
+  }
   const samples = s.stages
     .filter((r) => Array.isArray(s.stage_details[r.name]?.examples))
     .flatMap((r) => s.stage_details[r.name].examples.map((e: any) => `[${r.name}] ${e.correct ? "correct" : "wrong"}\n${e.prompt}\n${e.completion}`));

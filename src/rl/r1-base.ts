@@ -1,7 +1,10 @@
 // The base model of the R1 pipeline (DeepSeek-V3-Base's role): a tiny DeepSeek-style model
 // pretrained, as in `r1lab zero`, on the noisy R1-Zero-format corpus (tasks/corpus.ts) with
-// next-token + MTP loss and auxiliary-loss-free expert balancing. Batches are a pure function of
-// (seed, step); a partial checkpoint every checkpoint_every * 5 steps lets a killed run resume.
+// next-token + MTP loss and auxiliary-loss-free expert balancing. A share of the traces is in the
+// readable format (about twice as long): each step's batch comes from one pool, terse or readable,
+// padded to that pool's length, so short traces do not pay for long ones (two jit shapes). Batches
+// are a pure function of (seed, step); a partial checkpoint every checkpoint_every * 5 steps lets a
+// killed run resume.
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../engine/atomic.ts";
@@ -21,8 +24,8 @@ import type { R1Config } from "./r1-config.ts";
 export interface PretrainArgs {
   cfg: R1Config;
   mc: ModelConfig;
-  /** Encoded corpus traces (prompt + completion, loss from the completion). */
-  seqs: TokenSequence[];
+  /** Encoded corpus traces (prompt + completion, loss from the completion): terse and readable ones. */
+  pools: { terse: TokenSequence[]; readable: TokenSequence[] };
   padId: number;
   tokenizerJson: unknown;
   /** Final checkpoint folder (checkpoints/base); the partial one is `${dir}.partial`. */
@@ -61,7 +64,10 @@ export async function pretrainBase(a: PretrainArgs): Promise<Params> {
     a.log(`resuming pretraining at step ${step0}`);
   }
   truncateJsonl(a.metricsFile, step0);
-  const seqLen = Math.ceil((Math.max(...a.seqs.map((s) => s.ids.length)) - 1) / 8) * 8;
+  const lenOf = (seqs: TokenSequence[]) => Math.ceil((Math.max(...seqs.map((s) => s.ids.length)) - 1) / 8) * 8;
+  const pools = [a.pools.terse, a.pools.readable].filter((p) => p.length > 0).map((seqs) => ({ seqs, seqLen: lenOf(seqs) }));
+  if (pools.length === 0) throw new Error("pretrain: the corpus is empty");
+  const readableShare = a.pools.readable.length / (a.pools.terse.length + a.pools.readable.length);
   const lossW = { mtpLambda: P.mtp_lambda, balanceAlpha: P.balance_alpha };
   const tr = new Trainer<LmBatch>(mc, params, (t, b, batch) => lmLoss(t, b, mc, batch, lossW) as any, { weightDecay: 0.01 }, optState, P.bias_update_gamma);
   const bar = new Progress({ total: P.steps, label: "pretrain" });
@@ -69,7 +75,8 @@ export async function pretrainBase(a: PretrainArgs): Promise<Params> {
   for (let step = step0; step < P.steps; step++) {
     const ts = performance.now();
     const rng = Rng.stream(cfg.seed, "r1-pretrain-batch", step);
-    const batch = makeLmBatch(mc, Array.from({ length: P.batch_size }, () => a.seqs[rng.int(a.seqs.length)]), seqLen, a.padId);
+    const { seqs, seqLen } = pools.length === 2 && rng.float() < readableShare ? pools[1] : pools[0];
+    const batch = makeLmBatch(mc, Array.from({ length: P.batch_size }, () => seqs[rng.int(seqs.length)]), seqLen, a.padId);
     const lr = learningRate({ lr: P.learning_rate, warmupSteps: P.warmup_steps, totalSteps: P.steps, decay: "cosine" }, step);
     const m = await tr.update(batch, lr);
     const tokensPerS = (P.batch_size * seqLen) / ((performance.now() - ts) / 1000);

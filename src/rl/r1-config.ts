@@ -36,6 +36,19 @@ export interface R1Config {
   sft: Omit<SftConfig, "seed">;
   /** Stage 5: the final RL stage from the SFT model. */
   final_rl: R1Grpo;
+  /**
+   * After the pipeline (rl/r1-distill.ts): a smaller dense student, pretrained for pretrain_steps on
+   * the same corpus, distilled from final_rl's verified traces (`prompts` x `samples`) vs the same
+   * student trained with GRPO for as many steps as the distillation's SFT (sft.max_steps).
+   */
+  distill: {
+    enabled: boolean;
+    student: { hidden_size: number; num_hidden_layers: number; intermediate_size: number; num_attention_heads: number };
+    pretrain_steps: number;
+    prompts: number;
+    samples: number;
+    sft: Omit<SftConfig, "seed">;
+  };
   /** Held-out evaluation after every stage: k samples per problem (pass@1, cons@k). */
   eval: { k: number; temperature: number; top_p: number; n_problems: number };
   /** Completion budget of the evaluations and of rejection sampling, in tokens (RL stages: their own). */
@@ -47,7 +60,7 @@ const GRPO: R1Grpo = {
   steps: 20,
   prompts_per_step: 8,
   num_generations: 8,
-  max_completion_length: 128,
+  max_completion_length: 112,
   temperature: 1.0,
   top_p: 1.0,
   learning_rate: 3e-4,
@@ -74,7 +87,7 @@ export const R1_DEFAULTS: Omit<R1Config, "name" | "template"> = {
   seed: 1,
   device: "cpu",
   task: "arithmetic",
-  task_options: { min_terms: 3, max_terms: 4, max_number: 5, ops: "+-", test_fraction: 0.25 },
+  task_options: { min_terms: 2, max_terms: 3, max_number: 5, ops: "+-", test_fraction: 0.25 },
   train_problems: 1000,
   model: { hidden_size: 96, num_hidden_layers: 3, n_routed_experts: 4, moe_intermediate_size: 64, intermediate_size: 256 },
   pretrain: { steps: 200, batch_size: 32, learning_rate: 5e-3, warmup_steps: 30, traces_per_problem: 1, mtp_lambda: 0.3, balance_alpha: 1e-4, bias_update_gamma: 1e-3, readable_fraction: 0.3 },
@@ -84,23 +97,27 @@ export const R1_DEFAULTS: Omit<R1Config, "name" | "template"> = {
   rejection_sampling: { prompts: 96, num_samples: 4, temperature: 1.0, top_p: 1.0, require_readable: true, mix_cold_start: true },
   sft: { ...SFT, max_steps: 80 },
   final_rl: { ...GRPO, steps: 10 },
+  distill: { enabled: true, student: { hidden_size: 64, num_hidden_layers: 2, intermediate_size: 192, num_attention_heads: 2 }, pretrain_steps: 150, prompts: 96, samples: 4, sft: { ...SFT, max_steps: 20 } },
   eval: { k: 4, temperature: 0.6, top_p: 0.95, n_problems: 64 },
-  max_completion_length: 128,
+  max_completion_length: 112,
   checkpoint_every: 5,
 };
 
 /** Every stage end to end in a few minutes on 2 cores (small model, few steps). */
 export const R1_TINY: Partial<Omit<R1Config, "name" | "template">> = {
+  task_options: { min_terms: 2, max_terms: 3, max_number: 5, ops: "+-", test_fraction: 0.25 },
   train_problems: 400,
   model: { hidden_size: 64, num_hidden_layers: 2, n_routed_experts: 4, moe_intermediate_size: 32, intermediate_size: 128 },
-  pretrain: { ...R1_DEFAULTS.pretrain, steps: 60, batch_size: 16, warmup_steps: 10 },
+  pretrain: { ...R1_DEFAULTS.pretrain, steps: 120, batch_size: 16, warmup_steps: 10 },
   cold_start: { n_examples: 100 },
   cold_start_sft: { ...SFT, max_steps: 30, per_device_train_batch_size: 8 },
-  reasoning_rl: { ...GRPO, steps: 6, prompts_per_step: 4, num_generations: 4 },
+  reasoning_rl: { ...GRPO, steps: 8, prompts_per_step: 4, num_generations: 4, max_completion_length: 96 },
   rejection_sampling: { prompts: 32, num_samples: 4, temperature: 1.0, top_p: 1.0, require_readable: true, mix_cold_start: true },
   sft: { ...SFT, max_steps: 30, per_device_train_batch_size: 8 },
-  final_rl: { ...GRPO, steps: 4, prompts_per_step: 4, num_generations: 4 },
-  eval: { k: 4, temperature: 0.6, top_p: 0.95, n_problems: 16 },
+  final_rl: { ...GRPO, steps: 4, prompts_per_step: 4, num_generations: 4, max_completion_length: 96 },
+  distill: { ...R1_DEFAULTS.distill, enabled: false },
+  max_completion_length: 96,
+  eval: { k: 4, temperature: 0.6, top_p: 0.95, n_problems: 32 },
   checkpoint_every: 2,
 };
 
@@ -115,6 +132,7 @@ export const R1_MICRO: Partial<Omit<R1Config, "name" | "template">> = {
   rejection_sampling: { prompts: 4, num_samples: 2, temperature: 1.0, top_p: 1.0, require_readable: false, mix_cold_start: true },
   sft: { ...SFT, max_steps: 2, per_device_train_batch_size: 4, warmup_steps: 1 },
   final_rl: { ...GRPO, steps: 2, prompts_per_step: 2, num_generations: 2, max_completion_length: 40 },
+  distill: { enabled: false, student: { hidden_size: 32, num_hidden_layers: 1, intermediate_size: 64, num_attention_heads: 2 }, pretrain_steps: 2, prompts: 4, samples: 2, sft: { ...SFT, max_steps: 2, per_device_train_batch_size: 4, warmup_steps: 1 } },
   eval: { k: 2, temperature: 0.6, top_p: 0.95, n_problems: 4 },
   max_completion_length: 40,
   checkpoint_every: 1,

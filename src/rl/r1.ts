@@ -28,6 +28,7 @@ import type { SyntheticTask } from "../tasks/types.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import { type SftConfig, type SftExample, sftTrain } from "../train/sft.ts";
 import { pretrainBase } from "./r1-base.ts";
+import { distillComparison } from "./r1-distill.ts";
 import type { R1Config } from "./r1-config.ts";
 import { evaluateStage, type StageEval } from "./r1-eval.ts";
 import { grpoStage } from "./r1-grpo.ts";
@@ -61,7 +62,10 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
   const test = task.generate("test", Math.min(cfg.eval.n_problems || 10_000, task.countProblems?.("test") ?? 10_000), cfg.seed);
   const zeroCorpus = buildCorpus({ task, problems: Math.min(cfg.train_problems, task.countProblems?.("train") ?? cfg.train_problems), seed: cfg.seed, tracesPerProblem: cfg.pretrain.traces_per_problem });
   const mixRng = new TaskRng(derive(cfg.seed, "r1-readable-mix"));
-  const corpus = zeroCorpus.map((it) => (mixRng.chance(cfg.pretrain.readable_fraction) ? { ...it, completion: readableCompletion(it.completion) ?? it.completion } : it));
+  const corpus = zeroCorpus.map((it) => {
+    const readable = mixRng.chance(cfg.pretrain.readable_fraction) ? readableCompletion(it.completion) : null;
+    return readable === null ? { ...it, readable: false } : { ...it, completion: readable, readable: true };
+  });
   const trainProblems = [...new Map(corpus.map((it) => [it.example.id, it.example])).values()];
   const coldStart = buildColdStart({ task, problems: trainProblems, n: cfg.cold_start.n_examples, seed: cfg.seed });
   const tok = CharTokenizer.forTexts([applyTemplate("", cfg.template), ...corpus.map((it) => it.example.prompt + it.completion), ...coldStart.map((c) => c.completion), ...test.map((e) => e.prompt), READABLE_CHARS, READABLE_WORDS.join(" "), "0123456789+-*/() =;"]);
@@ -79,6 +83,7 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
     const { ids, lossStart } = encode(prompt, completion);
     return { inputIds: ids, lossMask: ids.map((_, i) => (i >= lossStart ? 1 : 0)) };
   };
+  const pools = { terse: corpus.filter((it) => !it.readable).map((it) => encode(it.example.prompt, it.completion)), readable: corpus.filter((it) => it.readable).map((it) => encode(it.example.prompt, it.completion)) };
   const maxPrompt = Math.max(...[...trainProblems, ...test].map((e) => encode(e.prompt, "").lossStart));
   const ck = (n: string) => join(runDir, "checkpoints", n);
   const trained = (n: string) => existsSync(join(ck(n), "trainer_state.json"));
@@ -88,9 +93,9 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
   writeFileAtomic(join(runDir, "cold_start.jsonl"), `${coldStart.map((c) => JSON.stringify({ prompt: c.example.prompt, style: c.style, completion: c.completion })).join("\n")}\n`);
   log(`r1lab r1: ${task.name}, ${trainProblems.length} train / ${test.length} test problems, corpus ${corpus.length}, cold start ${coldStart.length}, vocab ${tok.tokens.length}, device ${engineInfo().device}`);
 
-  const evalStage = async (name: string, p: Params): Promise<StageEval> => {
+  const evalStage = async (name: string, p: Params, model = mc): Promise<StageEval> => {
     const bar = new Progress({ total: test.length, label: `eval ${name}` });
-    const e = await evaluateStage(p, mc, tok, test, { k: cfg.eval.k, temperature: cfg.eval.temperature, topP: cfg.eval.top_p, maxCompletionLength: cfg.max_completion_length, seed: deriveSeed(cfg.seed, "eval"), template: cfg.template, onProgress: (d) => bar.tick(d - bar.current) });
+    const e = await evaluateStage(p, model, tok, test, { k: cfg.eval.k, temperature: cfg.eval.temperature, topP: cfg.eval.top_p, maxCompletionLength: cfg.max_completion_length, seed: deriveSeed(cfg.seed, "eval"), template: cfg.template, onProgress: (d) => bar.tick(d - bar.current) });
     bar.done();
     return e;
   };
@@ -133,7 +138,7 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
       detail = { split: "train", k: R.num_samples, ...rs.stats, kept_mean_length: rs.kept.length ? rs.kept.reduce((a, s) => a + s.length, 0) / rs.kept.length : 0 };
       log(`rejection sampling: ${rs.stats.samples} samples, ${rs.stats.accepted} accepted, ${rs.stats.duplicates} duplicates, ${rs.stats.kept} kept over ${rs.stats.prompts_covered}/${rs.stats.prompts} prompts`);
     } else {
-      if (name === "base") params = trained("base") ? loadCheckpoint(ck("base")).params : await pretrainBase({ cfg, mc, seqs: corpus.map((it) => encode(it.example.prompt, it.completion)), padId: tok.padId, tokenizerJson: tokJson, dir: ck("base"), metricsFile: join(runDir, "pretrain.jsonl"), log });
+      if (name === "base") params = trained("base") ? loadCheckpoint(ck("base")).params : await pretrainBase({ cfg, mc, pools, padId: tok.padId, tokenizerJson: tokJson, dir: ck("base"), metricsFile: join(runDir, "pretrain.jsonl"), log });
       else if (name === "cold_start_sft") params = await sftStage(name, "base", coldStart.map((c) => toSft(c.example.prompt, c.completion)), cfg.cold_start_sft);
       else if (name === "sft") params = await sftStage(name, "base", sftData(), cfg.sft);
       else params = await rlStage(name, name === "reasoning_rl" ? "cold_start_sft" : "sft");
@@ -160,6 +165,10 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
     stages.push(saved.row);
     details[name] = saved.detail;
   }
+  const distill = cfg.distill?.enabled
+    ? await distillComparison({ cfg, runDir, tok, tokenizerJson: tokJson, trainProblems, maxPromptTokens: maxPrompt, pools, evalModel: (n, p, model) => evalStage(n, p, model), log })
+    : null;
+  if (distill) distill.teacher_eval = stages.find((r) => r.name === "final_rl");
   const info = engineInfo();
   const summary = {
     stages,
@@ -168,6 +177,7 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
     wall_seconds: (performance.now() - t0) / 1000,
     device: info.device + (info.adapter ? ` (${info.adapter})` : ` (${info.threads} threads)`),
     resumed,
+    distill,
   };
   writeJsonAtomic(join(runDir, "summary.json"), summary);
   await writeR1Report(runDir, cfg, summary);
