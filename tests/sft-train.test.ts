@@ -6,13 +6,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initEngine } from "../src/engine/index.ts";
+import { countBuffers } from "../src/engine/memory.ts";
 import { disposeParams, scalar, toHost } from "../src/engine/params.ts";
 import { tidy } from "../src/engine/scope.ts";
 import { initParams } from "../src/model/init.ts";
 import { tinyDeepSeek, tinyDense } from "../src/model/presets.ts";
 import { lmLoss } from "../src/train/lm-loss.ts";
 import { type SftExample, buildRows, makeSftBatch } from "../src/train/sft-batch.ts";
-import { type SftConfig, sftTrain } from "../src/train/sft.ts";
+import { type SftConfig, sftEvalLoss, sftTrain } from "../src/train/sft.ts";
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -110,6 +111,23 @@ describe("sftTrain", () => {
     const last = r.metrics.slice(-5).reduce((a, m) => a + m.loss, 0) / 5;
     expect(first).toBeGreaterThan(2);
     expect(last).toBeLessThan(first * 0.5);
+    disposeParams(r.params);
+  });
+
+  it("holds a constant number of engine buffers from step to step (MoE + MTP model, accumulation, eval)", async () => {
+    const counter = await countBuffers("wasm");
+    const ds = tinyDeepSeek(16, { ...small, numHiddenLayers: 2, numNextnPredictLayers: 1 });
+    const live: number[] = [];
+    const held = data.slice(0, 2);
+    const r = await sftTrain({
+      config: ds, params: initParams(ds, 6), train: data, cfg: { ...base, max_steps: 8, gradient_accumulation_steps: 2, packing: true, eval_steps: 2 }, progress: false, log: () => {},
+      evaluate: async (p) => ({ loss: await sftEvalLoss(ds, p, held, { maxSeqLength: 16, batchSize: 2 }) }),
+      onStep: () => live.push(counter.live()),
+    });
+    expect(r.metrics[0].mtp).toBeGreaterThan(1);
+    expect(r.metrics.filter((m) => m.eval_loss !== undefined)).toHaveLength(4);
+    // Steps with and without an evaluation hold different (fixed) sets: compare like with like.
+    expect([live[6], live[7]]).toEqual([live[2], live[3]]);
     disposeParams(r.params);
   });
 

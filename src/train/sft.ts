@@ -211,6 +211,17 @@ export async function sftTrain(args: SftArgs): Promise<{ params: Params; metrics
   return { params: { ...trainable, ...buffers }, metrics };
 }
 
+// Jitted (compiled once per model config): the eager MoE forward leaves a few arrays per call.
+const evalCeFns = new WeakMap<ModelConfig, (p: Params, batch: LmBatch) => o.Arr>();
+function evalCe(c: ModelConfig): (p: Params, batch: LmBatch) => o.Arr {
+  let f = evalCeFns.get(c);
+  if (!f) {
+    f = jit((p: Params, batch: LmBatch) => tidy(() => lmLoss(p, {}, c, batch, { mtpLambda: 0, balanceAlpha: 0 })[1].ce)) as unknown as (p: Params, batch: LmBatch) => o.Arr;
+    evalCeFns.set(c, f);
+  }
+  return f;
+}
+
 /** Mean cross-entropy over the target tokens of `examples` (no gradient), in batches of `batchSize` rows. */
 export async function sftEvalLoss(c: ModelConfig, params: Params, examples: SftExample[], o: { maxSeqLength: number; batchSize: number; padId?: number }): Promise<number> {
   const { rows } = buildRows(examples, o.maxSeqLength, false);
@@ -221,10 +232,9 @@ export async function sftEvalLoss(c: ModelConfig, params: Params, examples: SftE
   let n = 0;
   for (let i = 0; i < rows.length; i += o.batchSize) {
     const { batch, targetTokens } = makeSftBatch(c, rows.slice(i, i + o.batchSize), T, padId);
-    const ce = tidy(() => lmLoss(params, {}, c, batch, { mtpLambda: 0, balanceAlpha: 0 })[1].ce);
+    const ce = evalCe(c)(refParams(params), batch);
     sum += (await ce.data())[0] * targetTokens;
     n += targetTokens;
-    disposeParams(batch);
   }
   return sum / n;
 }
