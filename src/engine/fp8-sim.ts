@@ -71,11 +71,10 @@ export function quantize(x: Arr, fmt: Fp8Format = "e4m3"): Arr {
 /** Round float32 to bfloat16 (ties to even; finite inputs), with a straight-through gradient. */
 export function quantizeBf16(x: Arr): Arr {
   const u = (v: number) => np.array(new Uint32Array([v]), { dtype: "uint32", shape: [] } as any);
-  const bits = lax.bitcastConvertType(x.ref, "uint32" as any);
-  const lsb = np.greaterEqual(np.remainder(bits.ref, u(1 << 17)), u(1 << 16)).astype("uint32" as any); // bit 16
-  const up = np.add(np.add(bits, u(0x7fff)), lsb);
-  const cleared = np.subtract(up.ref, np.remainder(up, u(1 << 16)));
-  const y = track(lax.bitcastConvertType(cleared, "float32" as any));
+  const bits = lax.bitcastConvertType(lax.stopGradient(x.ref), "uint32" as any);
+  const lsb = np.bitwiseAnd(np.rightShift(bits.ref, u(16)), u(1));
+  const rounded = np.bitwiseAnd(np.add(np.add(bits, u(0x7fff)), lsb), u(0xffff0000));
+  const y = track(lax.bitcastConvertType(rounded, "float32" as any));
   return add(x, stopGradient(sub(y, x)));
 }
 
