@@ -72,6 +72,7 @@ def main() -> int:
     ap.add_argument("--out", required=True, help="folder for the executed copies")
     ap.add_argument("--kernel", default="deno")
     ap.add_argument("--cell-timeout", type=int, default=300)
+    ap.add_argument("--keep", action="store_true", help="say where the executed copies are (OUT_DIR is kept)")
     ap.add_argument("notebooks", nargs="+")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -92,7 +93,9 @@ def main() -> int:
             print(f"FAILED  {name} ({dt:.1f} s): {msg}", flush=True)
             failures.append(name)
 
-    print(f"\n{len(a.notebooks) - len(failures)} of {len(a.notebooks)} notebooks ran without error; executed copies in {a.out}")
+    print(f"\n{len(a.notebooks) - len(failures)} of {len(a.notebooks)} notebooks ran without error")
+    if a.keep:
+        print(f"executed copies in {a.out}")
     if failures:
         print(f"failed: {', '.join(failures)}", file=sys.stderr)
         return 1

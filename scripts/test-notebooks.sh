@@ -48,12 +48,14 @@ export NO_COLOR=1
 export R1LAB_NOTEBOOK_SMALL=${R1LAB_NOTEBOOK_SMALL:-1}
 
 if [ $# -gt 0 ]; then NOTEBOOKS=("$@"); else NOTEBOOKS=(notebooks/*.ipynb); fi
+KEEP=()
 if [ -n "${R1LAB_NOTEBOOK_OUT:-}" ]; then
   OUT=$R1LAB_NOTEBOOK_OUT
+  KEEP=(--keep)
 else
   OUT=$(mktemp -d "${TMPDIR:-/tmp}/r1lab-notebooks.XXXXXX")
   trap 'rm -rf "$OUT"' EXIT
 fi
 echo "test:notebooks: $("$PY" --version 2>&1), $(node_modules/.bin/deno --version | head -1), R1LAB_NOTEBOOK_SMALL=$R1LAB_NOTEBOOK_SMALL"
-"$PY" scripts/test-notebooks.py --out "$OUT" --kernel deno \
+"$PY" scripts/test-notebooks.py --out "$OUT" --kernel deno ${KEEP[@]+"${KEEP[@]}"} \
   --cell-timeout "${R1LAB_NOTEBOOK_CELL_TIMEOUT:-300}" "${NOTEBOOKS[@]}"
