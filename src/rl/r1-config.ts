@@ -87,8 +87,8 @@ export const R1_DEFAULTS: Omit<R1Config, "name" | "template"> = {
   seed: 1,
   device: "cpu",
   task: "arithmetic",
-  task_options: { min_terms: 2, max_terms: 3, max_number: 5, ops: "+-", test_fraction: 0.25 },
-  train_problems: 1000,
+  task_options: { min_terms: 2, max_terms: 3, max_number: 6, ops: "+-", test_fraction: 0.25 },
+  train_problems: 400,
   model: { hidden_size: 96, num_hidden_layers: 3, n_routed_experts: 4, moe_intermediate_size: 64, intermediate_size: 256 },
   pretrain: { steps: 200, batch_size: 32, learning_rate: 5e-3, warmup_steps: 30, traces_per_problem: 1, mtp_lambda: 0.3, balance_alpha: 1e-4, bias_update_gamma: 1e-3, readable_fraction: 0.3 },
   cold_start: { n_examples: 200 },
@@ -105,7 +105,7 @@ export const R1_DEFAULTS: Omit<R1Config, "name" | "template"> = {
 
 /** Every stage end to end in a few minutes on 2 cores (small model, few steps). */
 export const R1_TINY: Partial<Omit<R1Config, "name" | "template">> = {
-  task_options: { min_terms: 2, max_terms: 3, max_number: 5, ops: "+-", test_fraction: 0.25 },
+  task_options: { min_terms: 2, max_terms: 3, max_number: 6, ops: "+-", test_fraction: 0.25 },
   train_problems: 400,
   model: { hidden_size: 64, num_hidden_layers: 2, n_routed_experts: 4, moe_intermediate_size: 32, intermediate_size: 128 },
   pretrain: { ...R1_DEFAULTS.pretrain, steps: 120, batch_size: 16, warmup_steps: 10 },
