@@ -86,7 +86,7 @@ export async function distillComparison(a: DistillArgs) {
 
   // Arm 2: RL only, as many GRPO updates as the distillation's SFT steps.
   t = performance.now();
-  const rl = await grpoStage({
+  const rl = existsSync(join(ck("distill_rl_only"), "trainer_state.json")) ? loadCheckpoint(ck("distill_rl_only")).params : await grpoStage({
     stage: "distill_rl_only", g: { ...cfg.final_rl, steps: D.sft.max_steps }, seed: cfg.seed, template: cfg.template, checkpointEvery: cfg.checkpoint_every,
     params: loadCheckpoint(ck("distill_student_base")).params, mc, tok, tokenizerJson: a.tokenizerJson, prompts: a.trainProblems, maxPromptTokens: a.maxPromptTokens,
     dir: ck("distill_rl_only"), metricsFile: join(a.runDir, "distill_rl_only.jsonl"), log: a.log,
