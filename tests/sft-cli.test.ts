@@ -3,7 +3,7 @@
 // module too, and a run killed with SIGKILL resumes (--resume) to the same metrics as an
 // uninterrupted run. Usage errors exit 2.
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -100,7 +100,11 @@ describe("r1lab sft", () => {
       const child = spawn(process.execPath, [join(ROOT, "bin/r1lab.js"), ...args(killed)], { cwd: ROOT, stdio: "ignore", detached: true });
       const poll = setInterval(() => {
         const st = join(killed, "checkpoint", "trainer_state.json");
-        if (existsSync(st) && JSON.parse(readFileSync(st, "utf8")).step >= 4) {
+        let step = 0;
+        try {
+          step = JSON.parse(readFileSync(st, "utf8")).step; // absent until the first checkpoint (and while one is renamed in)
+        } catch {}
+        if (step >= 4) {
           clearInterval(poll);
           process.kill(-child.pid!, "SIGKILL");
         }
