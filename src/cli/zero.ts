@@ -15,10 +15,39 @@ function pointLatest(runDir: string): void {
   symlinkSync(basename(runDir), link);
 }
 
+function readOverrides(path: string): Record<string, unknown> {
+  if (!existsSync(path)) throw new UsageError(`--config ${path}: no such file`);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new UsageError(`--config ${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new UsageError(`--config ${path}: must hold a JSON object`);
+  return json as Record<string, unknown>;
+}
+
+/** Merge `over` into `cfg` key by key; a key the config does not have, or a value of another type, is an error. */
+function mergeOverrides(cfg: any, over: Record<string, unknown>, at: string): void {
+  for (const [k, val] of Object.entries(over)) {
+    const path = at ? `${at}.${k}` : k;
+    if (!(k in cfg)) throw new UsageError(`--config: unknown field '${path}' (known: ${Object.keys(cfg).join(", ")})`);
+    const cur = cfg[k];
+    const isObj = (x: unknown) => typeof x === "object" && x !== null && !Array.isArray(x);
+    if (isObj(cur) && k !== "reward_weights") {
+      if (!isObj(val)) throw new UsageError(`--config: field '${path}' must be an object`);
+      mergeOverrides(cur, val as Record<string, unknown>, path);
+    } else {
+      if (typeof val !== typeof cur) throw new UsageError(`--config: field '${path}' must be a ${typeof cur}, got ${JSON.stringify(val)}`);
+      cfg[k] = val;
+    }
+  }
+}
+
 const cmd: Command = {
   name: "zero",
   summary: "R1-Zero in miniature: pretrain a tiny DeepSeek-style model, then GRPO with rule rewards",
-  usage: "zero [--name NAME] [--preset default|tiny] [--seed S] [--device cpu|webgpu] [--resume runs/NAME]",
+  usage: "zero [--name NAME] [--preset default|tiny] [--config FILE.json] [--seed S] [--device cpu|webgpu] [--resume runs/NAME]",
   options: {
     name: { type: "string", help: "run name (folder under --runs-dir); default: zero-<date>-<seed>" },
     "runs-dir": { type: "string", default: "runs", help: "where runs are written" },
@@ -34,6 +63,7 @@ const cmd: Command = {
     epsilon: { type: "string", help: "lower clip range (default 0.2)" },
     "epsilon-high": { type: "string", help: "upper clip range (default 0.28)" },
     "eval-problems": { type: "string", help: "held-out problems to evaluate (0 = all)" },
+    config: { type: "string", help: "JSON file of overrides merged over the preset, e.g. {\"grpo\": {\"steps\": 60}}" },
   },
   details: "Writes runs/<name>/: config.json, pretrain.jsonl, metrics.jsonl, samples.jsonl, eval_base.json,\nsummary.json, report.html, plots/, checkpoints/ (Hugging Face format). See docs/r1-zero.md.",
   async run(v) {
@@ -52,6 +82,7 @@ const cmd: Command = {
       const name = v.name ?? `zero-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-s${seed}`;
       if (!/^[\w.-]+$/.test(name)) throw new UsageError(`--name may contain letters, digits, '.', '_' and '-' only, got '${name}'`);
       cfg = structuredClone({ ...base, name, seed, template: ZERO_TEMPLATE, device: v.device ?? process.env.R1LAB_DEVICE ?? "cpu" }) as ZeroConfig;
+      if (v.config) mergeOverrides(cfg, readOverrides(v.config), "");
       if (v["pretrain-steps"]) cfg.pretrain.steps = numberFlag(v, "pretrain-steps", { int: true, min: 1 });
       if (v["grpo-steps"]) cfg.grpo.steps = numberFlag(v, "grpo-steps", { int: true, min: 1 });
       if (v["num-generations"]) cfg.grpo.num_generations = numberFlag(v, "num-generations", { int: true, min: 2 });

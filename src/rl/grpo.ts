@@ -10,7 +10,7 @@ import { fromArray } from "../engine/ops.ts";
 import type { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import type { TaskExample } from "../tasks/types.ts";
 import { type ScaleRewards, groupAdvantages, isZeroVariance } from "./advantages.ts";
-import type { GrpoBatch } from "./grpo-loss.ts";
+import type { GrpoBatch, LossType } from "./grpo-loss.ts";
 import { type Rollout, type RolloutOptions, rollouts } from "./rollout.ts";
 
 export interface GrpoStepOptions extends RolloutOptions {
@@ -19,6 +19,41 @@ export interface GrpoStepOptions extends RolloutOptions {
   maxResampleRounds: number;
   /** Fixed sequence length of update batches (prompt + max_completion_length). */
   seqLen: number;
+  /**
+   * Leave rows with zero advantage out of the update batch (bucketed shapes, see compactRows). Exact only
+   * when they carry no gradient: beta = 0 and one iteration per batch (pi_old = pi_theta).
+   */
+  compact?: { lossType: LossType };
+}
+
+/** Rows of an update batch: a rollout, its advantage, and whether it is trained on. */
+export type Row = { r: Rollout; a: number; live: boolean };
+
+const ROW_BUCKET = 16;
+const LEN_BUCKET = 16;
+
+/**
+ * The update batch without the rows whose advantage is 0 (zero-variance groups, or a group's
+ * average members): with beta = 0 and pi_old = pi_theta they add nothing to the gradient but cost a
+ * forward and backward pass. Rows are padded (masked) to a multiple of ROW_BUCKET and the length to
+ * a multiple of LEN_BUCKET so that jit compiles a few shapes only. The advantages are rescaled so
+ * that the loss, and so the gradient, equals the full batch's under each aggregation: scaling A by
+ * a positive constant scales -min(rho A, clip(rho) A) by the same constant.
+ */
+function compactRows(rows: Row[], lossType: LossType, seqLen: number): { rows: Row[]; seqLen: number } {
+  const live = rows.filter((x) => x.live && x.a !== 0);
+  const n = Math.max(ROW_BUCKET, Math.ceil(live.length / ROW_BUCKET) * ROW_BUCKET);
+  const len = (x: Row) => x.r.promptIds.length + x.r.completionIds.length - 1;
+  const completionTokens = (xs: Row[]) => xs.reduce((s, x) => s + (x.live ? x.r.completionIds.length : 0), 0);
+  // grpo and dr_grpo divide by the number of rows; bnpo and dapo by the number of completion tokens.
+  const scale =
+    lossType === "grpo" || lossType === "dr_grpo"
+      ? n / rows.length
+      : completionTokens(live) / Math.max(1, completionTokens(rows));
+  const out = live.map((x) => ({ ...x, a: x.a * scale }));
+  while (out.length < n) out.push({ r: rows[out.length % rows.length].r, a: 0, live: false });
+  const longest = Math.max(1, ...live.map(len));
+  return { rows: out, seqLen: Math.min(seqLen, Math.ceil(longest / LEN_BUCKET) * LEN_BUCKET) };
 }
 
 export interface GrpoRolloutResult {
@@ -62,25 +97,9 @@ export async function grpoRollouts(
   const used = kept.slice(0, wanted);
   const adv = groupAdvantages(used.map((g) => g.map((x) => x.reward)), o.scaleRewards);
   // Fixed batch shape: pad with masked-out copies when dynamic sampling came up short.
-  const rows: { r: Rollout; a: number; live: boolean }[] = used.flatMap((g, i) => g.map((r, j) => ({ r, a: adv[i][j], live: true })));
+  const rows: Row[] = used.flatMap((g, i) => g.map((r, j) => ({ r, a: adv[i][j], live: true })));
   while (rows.length < wanted * G) rows.push({ r: all[rows.length % all.length], a: 0, live: false });
-  const lm = makeLmBatch(
-    c,
-    rows.map(({ r, live }) => {
-      const ids = [...r.promptIds, ...r.completionIds].slice(0, o.seqLen + 1);
-      return { ids, lossStart: live ? r.promptIds.length : ids.length + 1 };
-    }),
-    o.seqLen,
-    tok.padId,
-  );
-  const batch: GrpoBatch = {
-    ids: lm.ids,
-    targets: lm.targets,
-    mask: lm.lossMask,
-    io: lm.io,
-    advantages: fromArray(rows.map((x) => x.a), [rows.length]),
-  };
-  for (const a of lm.mtpIo) for (const v of Object.values(a)) (v as o.Arr).dispose();
+  const batch = updateBatch(c, tok.padId, rows, o.seqLen, o.compact?.lossType);
   return {
     batch,
     all,
@@ -88,4 +107,24 @@ export async function grpoRollouts(
     zeroVarianceFraction: groups > 0 ? zeroGroups / groups : 0,
     generatedTokens: all.reduce((s, r) => s + r.completionIds.length, 0),
   };
+}
+
+/**
+ * The update batch of one step: prompt + completion per row, loss on completion tokens of live rows.
+ * `compact` (the loss type) leaves the zero-advantage rows out (compactRows), otherwise the batch
+ * has every row at the fixed `seqLen`.
+ */
+export function updateBatch(c: ModelConfig, padId: number, rows: Row[], seqLen: number, compact?: LossType): GrpoBatch {
+  if (compact) ({ rows, seqLen } = compactRows(rows, compact, seqLen));
+  const lm = makeLmBatch(
+    c,
+    rows.map(({ r, live }) => {
+      const ids = [...r.promptIds, ...r.completionIds].slice(0, seqLen + 1);
+      return { ids, lossStart: live ? r.promptIds.length : ids.length + 1 };
+    }),
+    seqLen,
+    padId,
+  );
+  for (const a of lm.mtpIo) for (const v of Object.values(a)) (v as o.Arr).dispose();
+  return { ids: lm.ids, targets: lm.targets, mask: lm.lossMask, io: lm.io, advantages: fromArray(rows.map((x) => x.a), [rows.length]) };
 }

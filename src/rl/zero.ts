@@ -187,6 +187,7 @@ export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) 
       numGenerations: G.num_generations, maxCompletionLength: G.max_completion_length, temperature: G.temperature, topP: G.top_p, topK: 0,
       seed: deriveSeed(cfg.seed, "grpo-sample", step), template: cfg.template, rewardFns,
       scaleRewards: G.scale_rewards, dynamicSampling: G.loss_type === "dapo", maxResampleRounds: G.max_resample_rounds, seqLen: grpoLen,
+      compact: { lossType: G.loss_type }, // exact: beta = 0 and num_iterations = 1 are checked above
     });
     const tGen = (performance.now() - ts) / 1000;
     const lr = learningRate({ lr: G.learning_rate, warmupSteps: 0, totalSteps: G.steps, decay: "constant" }, step);
