@@ -41,6 +41,12 @@ def run_one(path: str, out_dir: str, kernel: str, cell_timeout: int) -> str | No
         allow_errors=False,
         resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}},
     )
+    running = {"index": None}  # the cell being executed, for errors that leave no error output (timeouts)
+
+    def on_cell_start(cell, cell_index):
+        running["index"] = cell_index
+
+    client.on_cell_start = on_cell_start
     failure = None
     try:
         client.execute()
@@ -50,20 +56,26 @@ def run_one(path: str, out_dir: str, kernel: str, cell_timeout: int) -> str | No
         target = os.path.join(out_dir, os.path.basename(path))
         nbformat.write(nb, target)
 
-    # Locate the failing cell: the first code cell with an error output, else the first that did not run.
-    for n, i in enumerate(code_cells, start=1):
-        cell = nb.cells[i]
-        errs = error_outputs(cell)
+    def where(i: int) -> str:
+        return f"code cell {code_cells.index(i) + 1} (cell {i}: {first_line(nb.cells[i].source)})"
+
+    # The failing cell: the first code cell with an error output.
+    for i in code_cells:
+        errs = error_outputs(nb.cells[i])
         if errs:
             e = errs[0]
             tb = "\n".join(e.get("traceback", []))[-1500:]
-            return f"code cell {n} (cell {i}: {first_line(cell.source)}): {e.get('ename')}: {e.get('evalue')}\n{tb}"
-        if cell.get("execution_count") is None:
-            why = type(failure).__name__ if failure else "did not run"
-            detail = str(failure).strip().splitlines()[-1] if failure else ""
-            return f"code cell {n} (cell {i}: {first_line(cell.source)}): {why} {detail}".rstrip()
+            return f"{where(i)}: {e.get('ename')}: {e.get('evalue')}\n{tb}"
     if failure is not None:
-        return f"{type(failure).__name__}: {str(failure).strip()[-1500:]}"
+        i = running["index"]
+        at = where(i) if i in code_cells else "notebook"
+        if isinstance(failure, CellTimeoutError):
+            return f"{at}: no result within {cell_timeout} s (R1LAB_NOTEBOOK_CELL_TIMEOUT)"
+        return f"{at}: {type(failure).__name__}: {str(failure).strip()[-1500:]}"
+    # Every code cell must have run (a kernel that dies quietly leaves cells without a count).
+    for i in code_cells:
+        if nb.cells[i].get("execution_count") is None:
+            return f"{where(i)}: did not run"
     return None
 
 
