@@ -9,6 +9,7 @@ import { writeJsonAtomic } from "../src/engine/atomic.ts";
 import { initEngine } from "../src/engine/device.ts";
 import { machineInfo } from "./machine.ts";
 import { runProfile } from "./profile.ts";
+import type { Reps } from "./r1lab-side.ts";
 import { BENCHES, type Row } from "./suite.ts";
 import { TorchPeer } from "./torch-peer.ts";
 
@@ -18,6 +19,8 @@ export interface BenchOptions {
   only?: string[];
   quick?: boolean;
   torch?: boolean;
+  /** Warm-up / timed repetitions for every benchmark instead of the mode's (tests). */
+  reps?: Reps;
   log?: (s: string) => void;
 }
 
@@ -66,7 +69,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const started = await TorchPeer.start();
     if ("peer" in started) {
       torch = started.peer;
-      Object.assign(machine, { torch: started.hello.torch, torch_device: started.hello.device, torch_threads: started.hello.threads });
+      Object.assign(machine, { torch: started.hello.torch, torch_device: started.hello.device, torch_threads: started.hello.threads, torch_env: started.hello.env });
     } else {
       report.torch_unavailable = started.reason;
       log(`bench: PyTorch side skipped: ${started.reason}`);
@@ -77,7 +80,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const t0 = performance.now();
       log(`bench: ${b.name} ...`);
       try {
-        report.results[b.name] = await b.run(torch, !!o.quick);
+        report.results[b.name] = await b.run(torch, !!o.quick, o.reps);
       } catch (e) {
         report.results[b.name] = { error: (e as Error).message, ratio: null };
       }

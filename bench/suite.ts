@@ -11,11 +11,12 @@ export interface Bench {
   /** What the figure is: "tokens/s", "samples/s", "s/step", "bytes/token". */
   unit: string;
   inQuick: boolean;
-  run(torch: TorchPeer | null, quick: boolean): Promise<Row>;
+  /** `reps` overrides the warm-up / timed repetitions (tests use the fewest). */
+  run(torch: TorchPeer | null, quick: boolean, reps?: Reps): Promise<Row>;
 }
 
 const ratio = (a: number, b: number | null) => (b ? a / b : null);
-const reps = (quick: boolean, full: Reps, q: Reps): Reps => (quick ? q : full);
+const pick = (quick: boolean, full: Reps, q: Reps, override?: Reps): Reps => override ?? (quick ? q : full);
 
 function trainBench(name: string, full: Reps, q: Reps, inQuick: boolean): Bench {
   const s = TRAIN_SHAPES[name];
@@ -23,8 +24,8 @@ function trainBench(name: string, full: Reps, q: Reps, inQuick: boolean): Bench 
     name: `train_${name}`,
     unit: "tokens/s",
     inQuick,
-    async run(torch, quick) {
-      const r = reps(quick, full, q);
+    async run(torch, quick, override) {
+      const r = pick(quick, full, q, override);
       const mine = (s.batch * s.seq) / median(await trainSeconds(s, r));
       const theirs = torch ? (await torch.request("train", { config: s.config, batch: s.batch, seq: s.seq, ...r })).tokens_per_s : null;
       return { r1lab_tokens_per_s: mine, torch_tokens_per_s: theirs, ratio: ratio(mine, theirs) };
@@ -38,8 +39,8 @@ function genBench(name: string, model: "small" | "mla_moe", batch: number, inQui
     name,
     unit: "tokens/s",
     inQuick,
-    async run(torch, quick) {
-      const r = { warmup: 1, steps: quick ? 2 : 3 };
+    async run(torch, quick, override) {
+      const r = pick(quick, { warmup: 1, steps: 3 }, { warmup: 1, steps: 2 }, override);
       const prompt = 16;
       const newTokens = quick ? 24 : 64;
       const mine = (batch * newTokens) / median(await generateSeconds(c, batch, prompt, newTokens, r));
@@ -66,9 +67,9 @@ const grpoBench: Bench = {
   name: "grpo_step",
   unit: "s/step",
   inQuick: false,
-  async run(torch, quick) {
+  async run(torch, quick, override) {
     const g = { prompts: 8, numGenerations: 8, maxCompletionLength: quick ? 24 : 48, beta: 0.04, temperature: 1.0 };
-    const r = { warmup: 1, steps: quick ? 1 : 2 };
+    const r = pick(quick, { warmup: 1, steps: 2 }, { warmup: 1, steps: 1 }, override);
     const mine = await grpoSeconds(g, r);
     const row: Row = { r1lab_rollout_s: median(mine.rollout), r1lab_reference_s: median(mine.reference), r1lab_update_s: median(mine.update) };
     const total = (row.r1lab_rollout_s as number) + (row.r1lab_reference_s as number) + (row.r1lab_update_s as number);
@@ -91,11 +92,11 @@ const evalBench: Bench = {
   name: "eval",
   unit: "samples/s",
   inQuick: false,
-  async run(torch, quick) {
+  async run(torch, quick, override) {
     const n = 16;
     const k = 4;
     const L = quick ? 24 : 48;
-    const r = { warmup: 1, steps: quick ? 1 : 2 };
+    const r = pick(quick, { warmup: 1, steps: 2 }, { warmup: 1, steps: 1 }, override);
     const mine = await evalSeconds(n, k, L, r);
     const sps = (n * k) / median(mine.seconds);
     const theirs = torch
@@ -106,10 +107,10 @@ const evalBench: Bench = {
 };
 
 export const BENCHES: Bench[] = [
-  trainBench("tiny", { warmup: 3, steps: 10 }, { warmup: 2, steps: 3 }, true),
-  trainBench("small", { warmup: 2, steps: 8 }, { warmup: 1, steps: 3 }, true),
-  trainBench("medium", { warmup: 1, steps: 3 }, { warmup: 1, steps: 1 }, false),
-  trainBench("mla_moe", { warmup: 2, steps: 6 }, { warmup: 1, steps: 2 }, false),
+  trainBench("tiny", { warmup: 2, steps: 8 }, { warmup: 2, steps: 3 }, true),
+  trainBench("small", { warmup: 1, steps: 5 }, { warmup: 1, steps: 3 }, true),
+  trainBench("medium", { warmup: 1, steps: 2 }, { warmup: 1, steps: 1 }, false),
+  trainBench("mla_moe", { warmup: 1, steps: 3 }, { warmup: 1, steps: 2 }, false),
   genBench("gen_small_b1", "small", 1, true),
   genBench("gen_small_b64", "small", 64, true),
   genBench("gen_mla_moe_b64", "mla_moe", 64, false),

@@ -1,7 +1,9 @@
 // Talking to the PyTorch peer (bench/torch_bench.py) over stdin/stdout, one JSON object per line.
 // The peer is started once per `pnpm bench` run with Debian's /usr/bin/python3 (python3-torch), or
 // R1LAB_TORCH_PYTHON; when torch cannot be imported, `start` returns the reason and the bench runs
-// the r1lab side alone.
+// the r1lab side alone. OMP_WAIT_POLICY=PASSIVE: torch's OpenMP threads otherwise spin at every
+// barrier, and on a shared 2-core machine that made one training step up to 100x slower (measured:
+// tiny model 7 s/step spinning vs 0.06 s passive at load ~15), which would flatter r1lab.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -11,6 +13,7 @@ export interface TorchHello {
   torch: string;
   device: string;
   threads: number;
+  env: Record<string, string | null>;
 }
 
 export class TorchPeer {
@@ -43,7 +46,7 @@ export class TorchPeer {
   /** Start the peer; resolves to the peer and its hello, or to the reason torch is unavailable. */
   static async start(python = process.env.R1LAB_TORCH_PYTHON ?? "/usr/bin/python3"): Promise<{ peer: TorchPeer; hello: TorchHello } | { reason: string }> {
     const script = join(dirname(fileURLToPath(import.meta.url)), "torch_bench.py");
-    const child = spawn(python, [script], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, OMP_NUM_THREADS: "2" } });
+    const child = spawn(python, [script], { stdio: ["pipe", "pipe", "pipe"], env: { OMP_WAIT_POLICY: "PASSIVE", ...process.env, OMP_NUM_THREADS: "2" } });
     const peer = new TorchPeer(child);
     const line = await peer.readLine();
     try {

@@ -11,6 +11,7 @@ KV cache: PyTorch-style growing cache (torch.cat per step).
 """
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -369,7 +370,8 @@ KINDS = {"train": bench_train, "generate": bench_generate, "grpo": bench_grpo, "
 
 def main():
     dev_name = torch.cuda.get_device_name(0) if DEV == "cuda" else "cpu"
-    print(json.dumps({"hello": True, "torch": torch.__version__, "device": dev_name, "threads": torch.get_num_threads()}), flush=True)
+    env = {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    print(json.dumps({"hello": True, "torch": torch.__version__, "device": dev_name, "threads": torch.get_num_threads(), "env": env}), flush=True)
     for line in sys.stdin:
         if not line.strip():
             continue
