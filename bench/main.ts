@@ -42,13 +42,13 @@ export function formatTable(results: Record<string, Row>): string {
     const mine = key ? row[key] : null;
     const theirs = key ? row[key.replace("r1lab_", "torch_")] : null;
     const unit = key ? key.replace("r1lab_", "").replace(/_/g, " ") : "";
-    const extra = name.startsWith("grpo")
+    const extra = row.error
+      ? ` ERROR ${row.error}`
+      : name.startsWith("grpo")
       ? ` (rollout/ref/update r1lab ${fmt(row.r1lab_rollout_s)}/${fmt(row.r1lab_reference_s)}/${fmt(row.r1lab_update_s)} s, torch ${fmt(row.torch_rollout_s)}/${fmt(row.torch_reference_s)}/${fmt(row.torch_update_s)} s)`
       : name.startsWith("kv_cache")
         ? ` (MHA ${fmt(row.mha_bytes_per_token)}, MLA/MHA ${fmt(row.mla_over_mha)})`
-        : row.error
-          ? ` ERROR ${row.error}`
-          : "";
+        : "";
     lines.push(`${name.padEnd(18)} ${fmt(mine).padStart(10)} ${fmt(theirs).padStart(10)} ${fmt(row.ratio).padStart(7)}  ${unit}${extra}`);
   }
   return lines.join("\n");
