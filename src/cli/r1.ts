@@ -6,8 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:f
 import { basename, dirname, join, resolve } from "node:path";
 import { writeJsonAtomic } from "../engine/atomic.ts";
 import { initEngine } from "../engine/device.ts";
-import { R1_DEFAULTS, R1_PRESETS, type R1Config } from "../rl/r1-config.ts";
-import { ZERO_TEMPLATE } from "../rl/template.ts";
+import { R1_DEFAULTS, R1_PRESETS, R1_TEMPLATE, type R1Config } from "../rl/r1-config.ts";
 import { type Command, UsageError, numberFlag } from "./command.ts";
 
 function pointLatest(runDir: string): void {
@@ -52,7 +51,7 @@ const cmd: Command = {
       const seed = v.seed !== undefined ? numberFlag(v, "seed", { int: true, min: 0 }) : base.seed;
       const name = v.name ?? `r1-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-s${seed}`;
       if (!/^[\w.-]+$/.test(name)) throw new UsageError(`--name may contain letters, digits, '.', '_' and '-' only, got '${name}'`);
-      cfg = structuredClone({ ...base, name, seed, template: ZERO_TEMPLATE, device: v.device ?? process.env.R1LAB_DEVICE ?? "cpu" }) as R1Config;
+      cfg = structuredClone({ ...base, name, seed, template: R1_TEMPLATE, device: v.device ?? process.env.R1LAB_DEVICE ?? "cpu" }) as R1Config;
       if (v.distill !== undefined) {
         if (v.distill !== "on" && v.distill !== "off") throw new UsageError(`--distill must be on or off, got '${v.distill}'`);
         cfg.distill.enabled = v.distill === "on";

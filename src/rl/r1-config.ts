@@ -56,6 +56,13 @@ export interface R1Config {
   checkpoint_every: number;
 }
 
+/**
+ * The pipeline's prompt: the problem and nothing else to read. The R1-Zero template's instruction
+ * (rl/template.ts) is not needed once cold start teaches the format, and at 28 fewer characters per
+ * sequence it halves the cost of the terse corpus on a character-level model.
+ */
+export const R1_TEMPLATE = "Q: {problem}\nA:";
+
 const GRPO: R1Grpo = {
   steps: 20,
   prompts_per_step: 8,
@@ -108,12 +115,12 @@ export const R1_TINY: Partial<Omit<R1Config, "name" | "template">> = {
   task_options: { min_terms: 2, max_terms: 3, max_number: 6, ops: "+-", test_fraction: 0.25 },
   train_problems: 400,
   model: { hidden_size: 64, num_hidden_layers: 2, n_routed_experts: 4, moe_intermediate_size: 32, intermediate_size: 128 },
-  pretrain: { ...R1_DEFAULTS.pretrain, steps: 120, batch_size: 16, warmup_steps: 10 },
-  cold_start: { n_examples: 100 },
-  cold_start_sft: { ...SFT, max_steps: 30, per_device_train_batch_size: 8 },
+  pretrain: { ...R1_DEFAULTS.pretrain, steps: 200, batch_size: 16, warmup_steps: 10 },
+  cold_start: { n_examples: 150 },
+  cold_start_sft: { ...SFT, max_steps: 60, per_device_train_batch_size: 8 },
   reasoning_rl: { ...GRPO, steps: 8, prompts_per_step: 4, num_generations: 4, max_completion_length: 96 },
   rejection_sampling: { prompts: 32, num_samples: 4, temperature: 1.0, top_p: 1.0, require_readable: true, mix_cold_start: true },
-  sft: { ...SFT, max_steps: 30, per_device_train_batch_size: 8 },
+  sft: { ...SFT, max_steps: 60, per_device_train_batch_size: 8 },
   final_rl: { ...GRPO, steps: 4, prompts_per_step: 4, num_generations: 4, max_completion_length: 96 },
   distill: { ...R1_DEFAULTS.distill, enabled: false },
   max_completion_length: 96,
