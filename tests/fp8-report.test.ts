@@ -33,9 +33,14 @@ describe("r1lab fp8-report", () => {
     }
     expect(fp32.rel_error).toBe(0);
     expect(fp32.forward_rel_error).toBe(0);
+    expect(fp32.forward_logits_rel_error).toBe(0);
+    // BF16 keeps 8 significant bits, E4M3 4: a smaller error on the same logits.
+    expect(bf16.forward_logits_rel_error).toBeLessThan(tile.forward_logits_rel_error);
     for (const run of [bf16, tile, tensor]) {
       expect(run.forward_rel_error).toBeGreaterThan(0);
       expect(run.forward_rel_error).toBeLessThan(0.05);
+      expect(run.forward_logits_rel_error).toBeGreaterThan(0);
+      expect(run.forward_logits_rel_error).toBeLessThan(0.3);
     }
     expect(bf16.rel_error_vs_bf16).toBe(0);
     expect(tile.losses[0]).not.toBe(fp32.losses[0]);

@@ -17,9 +17,11 @@ import { jit } from "../engine/jax.ts";
 import { disposeParams, type Params, refParams, scalar } from "../engine/params.ts";
 import { Rng } from "../engine/rng.ts";
 import { learningRate } from "../engine/schedule.ts";
+import type * as o from "../engine/ops.ts";
 import { initParams } from "../model/init.ts";
 import { type Fp8Mode, setFp8Mode } from "../model/linear.ts";
 import { tinyDeepSeek } from "../model/presets.ts";
+import { forward } from "../model/transformer.ts";
 import { ZERO_DEFAULTS } from "../rl/zero-config.ts";
 import { ArithmeticTask } from "../tasks/arithmetic.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
@@ -80,6 +82,8 @@ export interface Fp8RunResult {
   forward_loss: number | null;
   /** |forward_loss - fp32 forward_loss| / fp32 forward_loss. */
   forward_rel_error: number | null;
+  /** ||logits - fp32 logits|| / ||fp32 logits|| on that batch (RMS; a loss error can cancel, this cannot). */
+  forward_logits_rel_error: number | null;
   /** Largest |loss_t - fp32_t| / fp32_t over the steps (per-step noise included). */
   max_step_rel_error: number;
   seconds: number;
@@ -140,19 +144,30 @@ export async function runFp8Report(cfg: Fp8ReportConfig, outDir: string, log: (s
       setFp8Mode(prev);
     }
     const w = Math.min(cfg.final_window, losses.length);
-    runs.push({ mode, final_loss: mean(losses.slice(-w)), final_ce: mean(ces.slice(-w)), rel_error: 0, rel_error_vs_bf16: null, mean_step_rel_error: 0, forward_loss: null, forward_rel_error: null, max_step_rel_error: 0, seconds: (performance.now() - t0) / 1000, losses });
+    runs.push({ mode, final_loss: mean(losses.slice(-w)), final_ce: mean(ces.slice(-w)), rel_error: 0, rel_error_vs_bf16: null, mean_step_rel_error: 0, forward_loss: null, forward_rel_error: null, forward_logits_rel_error: null, max_step_rel_error: 0, seconds: (performance.now() - t0) / 1000, losses });
   }
   if (trained) {
     // The same weights and batch through each mode's GEMMs: the error FP8 adds to one forward pass.
     const rng = Rng.stream(cfg.seed, "fp8-forward-batch");
     const batch = makeLmBatch(mc, Array.from({ length: cfg.batch_size }, () => seqs[rng.int(seqs.length)]), seqLen, tok.padId);
+    let ref: Float32Array | null = null;
     for (const r of runs) {
       const prev = setFp8Mode(r.mode);
       try {
-        const f = jit((tp: Params, b: LmBatch) => lmLoss(tp, {}, mc, b, lossW)[0]); // traced in this mode
-        const loss = f(refParams(trained as Params), refParams(batch));
+        // Traced in this mode: [loss, logits [B, T, V]].
+        const f = jit((tp: Params, b: LmBatch) => [lmLoss(tp, {}, mc, b, lossW)[0], forward(tp, mc, b.ids, b.io).logits]);
+        const [loss, logits] = f(refParams(trained as Params), refParams(batch)) as o.Arr[];
         r.forward_loss = await scalar(loss);
+        const lg = (await logits.data()) as Float32Array;
         loss.dispose();
+        ref ??= lg;
+        let num = 0;
+        let den = 0;
+        for (let i = 0; i < lg.length; i++) {
+          num += (lg[i] - ref[i]) ** 2;
+          den += ref[i] ** 2;
+        }
+        r.forward_logits_rel_error = Math.sqrt(num / den);
       } finally {
         setFp8Mode(prev);
       }
@@ -183,6 +198,6 @@ export async function runFp8Report(cfg: Fp8ReportConfig, outDir: string, log: (s
   const svg = await lineChart({ title: "Training loss: FP32 vs simulated FP8 GEMMs", rows, x: "step", ys: runs.map((r) => (r.mode === "none" ? "fp32" : r.mode)), yTitle: "loss" });
   writeFileAtomic(join(outDir, "fp8_loss.png"), svgToPng(svg));
   const pct = (x: number | null) => (x === null ? "-" : `${(100 * x).toFixed(3)}%`);
-  for (const r of runs) log(`${r.mode.padEnd(12)} final loss ${r.final_loss.toFixed(5)}  vs fp32 ${pct(r.rel_error)}  vs bf16 ${pct(r.rel_error_vs_bf16)}  forward ${pct(r.forward_rel_error)}  (${r.seconds.toFixed(1)} s)`);
+  for (const r of runs) log(`${r.mode.padEnd(12)} final loss ${r.final_loss.toFixed(5)}  vs fp32 ${pct(r.rel_error)}  vs bf16 ${pct(r.rel_error_vs_bf16)}  forward loss ${pct(r.forward_rel_error)} logits ${pct(r.forward_logits_rel_error)}  (${r.seconds.toFixed(1)} s)`);
   return report;
 }
