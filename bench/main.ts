@@ -3,7 +3,11 @@
 //   pnpm bench [--device cpu|webgpu] [--json FILE] [--only NAME,...] [--quick] [--no-torch] [--profile]
 // Every figure is the median over timed repetitions after untimed warm-up ones (jit compilation
 // happens in the warm-up). ratio = r1lab / torch (speeds), so > 1 means r1lab is faster.
-import { loadavg } from "node:os";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { writeJsonAtomic } from "../src/engine/atomic.ts";
 import { initEngine } from "../src/engine/device.ts";
@@ -94,6 +98,41 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   return report;
 }
 
+/**
+ * Each benchmark in its own process (`--in-process` turns this off): the Wasm heap of jax-js only
+ * grows (4 GiB at most) and compiled functions stay cached, so after a few benchmarks in one process
+ * a later one could fail with "Allocation exceeds the 4 GiB memory32 limit" although it runs alone.
+ */
+async function runIsolated(o: BenchOptions, names: string[]): Promise<BenchReport> {
+  const dir = mkdtempSync(join(tmpdir(), "r1lab-bench-"));
+  let merged: BenchReport | null = null;
+  try {
+    for (const name of names) {
+      const file = join(dir, `${name}.json`);
+      const args = [...process.execArgv, fileURLToPath(import.meta.url), "--in-process", "--only", name, "--json", file];
+      if (o.device) args.push("--device", o.device);
+      if (o.quick) args.push("--quick");
+      if (o.torch === false) args.push("--no-torch");
+      const code = await new Promise<number>((res) => spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] }).on("close", (c) => res(c ?? 1)));
+      let part: BenchReport;
+      try {
+        part = JSON.parse(readFileSync(file, "utf8"));
+      } catch {
+        part = { machine: {}, device: o.device ?? "cpu", mode: o.quick ? "quick" : "full", results: { [name]: { error: `benchmark process exited with code ${code} without a report`, ratio: null } } };
+      }
+      if (!merged) merged = part;
+      else {
+        Object.assign(merged.results, part.results);
+        merged.machine.load_average_end = part.machine.load_average_end;
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (o.json && merged) writeJsonAtomic(o.json, merged);
+  return merged!;
+}
+
 async function main(argv: string[]): Promise<number> {
   let v: Record<string, any>;
   try {
@@ -101,7 +140,7 @@ async function main(argv: string[]): Promise<number> {
       args: argv,
       options: {
         device: { type: "string" }, json: { type: "string" }, only: { type: "string" }, quick: { type: "boolean" },
-        "no-torch": { type: "boolean" }, profile: { type: "boolean" }, help: { type: "boolean", short: "h" },
+        "no-torch": { type: "boolean" }, profile: { type: "boolean" }, "in-process": { type: "boolean" }, help: { type: "boolean", short: "h" },
       },
       strict: true,
     }).values;
@@ -110,7 +149,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (v.help) {
-    console.log("usage: pnpm bench [--device cpu|webgpu] [--json FILE] [--only NAME,...] [--quick] [--no-torch] [--profile]");
+    console.log("usage: pnpm bench [--device cpu|webgpu] [--json FILE] [--only NAME,...] [--quick] [--no-torch] [--profile] [--in-process]");
     console.log(`benchmarks: ${BENCHES.map((b) => b.name).join(", ")}`);
     return 0;
   }
@@ -120,7 +159,14 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const only = v.only ? String(v.only).split(",").map((s: string) => s.trim()).filter(Boolean) : undefined;
-  const report = await runBench({ device: v.device, json: v.json, only, quick: v.quick, torch: !v["no-torch"] });
+  const opts: BenchOptions = { device: v.device, json: v.json, only, quick: v.quick, torch: !v["no-torch"] };
+  const names = BENCHES.filter((b) => (only?.length ? only.includes(b.name) : !v.quick || b.inQuick)).map((b) => b.name);
+  const unknown = (only ?? []).find((n) => !BENCHES.some((b) => b.name === n));
+  if (unknown) {
+    console.error(`bench: --only: unknown benchmark '${unknown}' (known: ${BENCHES.map((b) => b.name).join(", ")})`);
+    return 2;
+  }
+  const report = v["in-process"] || names.length === 1 ? await runBench(opts) : await runIsolated(opts, names);
   console.log(formatTable(report.results));
   const m = report.machine;
   console.log(`\n${m.cpu_model}, ${m.cores} cores, ${m.memory_gib} GiB, node ${m.node}, torch ${m.torch ?? `unavailable (${report.torch_unavailable})`}; load ${m.load_average_start} -> ${m.load_average_end}`);
