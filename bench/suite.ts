@@ -26,9 +26,16 @@ function trainBench(name: string, full: Reps, q: Reps, inQuick: boolean): Bench 
     inQuick,
     async run(torch, quick, override) {
       const r = pick(quick, full, q, override);
-      const mine = (s.batch * s.seq) / median(await trainSeconds(s, r));
+      // An r1lab failure (e.g. the Wasm heap limit) still lets the peer's figure be recorded.
+      let mine: number | null = null;
+      let error: string | null = null;
+      try {
+        mine = (s.batch * s.seq) / median(await trainSeconds(s, r));
+      } catch (e) {
+        error = `r1lab: ${(e as Error).message}`;
+      }
       const theirs = torch ? (await torch.request("train", { config: s.config, batch: s.batch, seq: s.seq, ...r })).tokens_per_s : null;
-      return { r1lab_tokens_per_s: mine, torch_tokens_per_s: theirs, ratio: ratio(mine, theirs) };
+      return { r1lab_tokens_per_s: mine, torch_tokens_per_s: theirs, ratio: mine === null ? null : ratio(mine, theirs), ...(error ? { error } : {}) };
     },
   };
 }
