@@ -13,8 +13,11 @@ export type LayerCache = Record<string, Arr>;
 /** buf[..., Tmax, d] with rows `place` overwritten by x[..., Tnew, d]. */
 export function writeCache(buf: Arr, x: Arr, place: Arr): Arr {
   const tmax = place.shape[1];
-  const scattered = swapaxes(matmul(swapaxes(x, -1, -2), place), -1, -2);
   const keep = reshape(sub(1, sum(place, 0)), [tmax, 1]);
+  // A decode step (Tnew = 1) scatters by broadcasting, [Tmax, 1] * [..., 1, d]: one fused
+  // elementwise pass over the cache, 4x faster than the matmul route on the Wasm backend (bench/).
+  const scattered =
+    place.shape[0] === 1 ? mul(reshape(place, [tmax, 1]), x) : swapaxes(matmul(swapaxes(x, -1, -2), place), -1, -2);
   return add(mul(buf, keep), scattered);
 }
 
