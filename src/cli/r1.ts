@@ -22,7 +22,7 @@ const cmd: Command = {
   options: {
     name: { type: "string", help: "run name (folder under --runs-dir); default: r1-<date>-s<seed>" },
     "runs-dir": { type: "string", default: "runs", help: "where runs are written" },
-    preset: { type: "string", default: "default", help: "default (~20 min on 2 CPU cores), tiny (a few minutes) or micro (seconds; tests)" },
+    preset: { type: "string", default: "default", help: "default (~16 CPU-minutes), tiny (~3.5 CPU-minutes) or micro (seconds; tests)" },
     seed: { type: "string", help: "random seed (default 1)" },
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE or cpu)" },
     resume: { type: "string", help: "continue the interrupted run in this folder" },
