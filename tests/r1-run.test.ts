@@ -49,6 +49,7 @@ describe("r1lab r1 (micro preset)", () => {
     for (const stage of STAGES.filter((n) => n !== "rejection_sampling")) {
       for (const f of ["config.json", "model.safetensors", "tokenizer.json", "trainer_state.json"]) expect(existsSync(join(a, "checkpoints", stage, f)), `${stage}/${f}`).toBe(true);
     }
+    for (const partial of ["base.partial", "reasoning_rl.partial", "final_rl.partial"]) expect(existsSync(join(a, "checkpoints", partial)), partial).toBe(false);
     const stats = JSON.parse(readFileSync(join(a, "checkpoints", "rejection_sampling", "stats.json"), "utf8"));
     expect(stats.samples).toBe(4 * 2); // micro: 4 prompts x K = 2
     expect(readFileSync(join(a, "checkpoints", "rejection_sampling", "kept.jsonl"), "utf8").trim().split("\n").filter(Boolean).length).toBe(stats.kept);

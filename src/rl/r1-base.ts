@@ -5,7 +5,7 @@
 // padded to that pool's length, so short traces do not pay for long ones (two jit shapes). Batches
 // are a pure function of (seed, step); a partial checkpoint every checkpoint_every * 5 steps lets a
 // killed run resume.
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../engine/atomic.ts";
 import type { AdamWState } from "../engine/optim.ts";
@@ -89,5 +89,6 @@ export async function pretrainBase(a: PretrainArgs): Promise<Params> {
   bar.done();
   disposeParams({ m: tr.optState.m, v: tr.optState.v });
   await saveCheckpoint(a.dir, { config: mc, params: tr.params, state: { phase: "base", step: P.steps, done: true }, tokenizerJson: a.tokenizerJson });
+  rmSync(partial, { recursive: true, force: true }); // the finished checkpoint supersedes it
   return tr.params;
 }

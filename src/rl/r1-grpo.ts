@@ -3,7 +3,7 @@
 // the same parts as `r1lab zero` (grpo.ts rollouts, grpo-loss.ts, Trainer). Prompts and samples
 // come from streams named by (seed, stage, step), so a stage killed mid-way resumes from its
 // partial checkpoint (`${dir}.partial`) and draws what the uninterrupted run would have drawn.
-import { appendFileSync, existsSync } from "node:fs";
+import { appendFileSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { AdamWState } from "../engine/optim.ts";
 import { type Params, disposeParams } from "../engine/params.ts";
@@ -101,5 +101,6 @@ export async function grpoStage(a: GrpoStageArgs): Promise<Params> {
   bar.done();
   disposeParams({ m: tr.optState.m, v: tr.optState.v });
   await saveCheckpoint(a.dir, { config: mc, params: tr.params, state: { phase: a.stage, step: g.steps, done: true }, tokenizerJson: a.tokenizerJson });
+  rmSync(partial, { recursive: true, force: true }); // the finished checkpoint supersedes it
   return tr.params;
 }
