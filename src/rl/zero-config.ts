@@ -1,7 +1,7 @@
 // The resolved configuration of an R1-Zero run. Option names follow TRL's GRPOConfig where one
 // exists (num_generations, beta, epsilon, epsilon_high, loss_type, scale_rewards,
 // max_completion_length, num_iterations, learning_rate, temperature). The defaults are the embedded
-// default that `pnpm start` runs: a tiny DeepSeek-style model on Countdown, minutes on 2 CPU cores.
+// default that `pnpm start` runs: a tiny DeepSeek-style model on multi-step arithmetic, minutes on 2 CPU cores.
 import type { LossType } from "./grpo-loss.ts";
 import type { ScaleRewards } from "./advantages.ts";
 
@@ -56,7 +56,7 @@ export const ZERO_DEFAULTS: Omit<ZeroConfig, "name" | "template"> = {
   train_problems: 2000,
   model: { hidden_size: 96, num_hidden_layers: 3, n_routed_experts: 4, moe_intermediate_size: 64, intermediate_size: 256 },
   pretrain: {
-    steps: 250,
+    steps: 300,
     batch_size: 32,
     learning_rate: 5e-3,
     warmup_steps: 30,
@@ -66,18 +66,21 @@ export const ZERO_DEFAULTS: Omit<ZeroConfig, "name" | "template"> = {
     bias_update_gamma: 1e-3,
   },
   grpo: {
-    steps: 30,
+    steps: 60,
     prompts_per_step: 8,
     num_generations: 8,
     max_completion_length: 48,
     temperature: 1.0,
     top_p: 1.0,
-    learning_rate: 3e-4,
+    learning_rate: 2e-4,
     beta: 0.0,
     epsilon: 0.2,
     epsilon_high: 0.28,
     loss_type: "grpo",
-    scale_rewards: "group",
+    // "batch": one std for the whole batch. Per-group std ("group", R1's choice) turns a group whose
+    // answers are all wrong but one of which is malformed into full-size advantages for the format
+    // reward alone (docs/r1-zero.md).
+    scale_rewards: "batch",
     num_iterations: 1,
     max_resample_rounds: 1,
     reward_weights: { accuracy: 1.0, format: 0.1 },
