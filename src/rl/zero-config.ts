@@ -56,7 +56,7 @@ export const ZERO_DEFAULTS: Omit<ZeroConfig, "name" | "template"> = {
   train_problems: 2000,
   model: { hidden_size: 96, num_hidden_layers: 3, n_routed_experts: 4, moe_intermediate_size: 64, intermediate_size: 256 },
   pretrain: {
-    steps: 300,
+    steps: 260,
     batch_size: 32,
     learning_rate: 5e-3,
     warmup_steps: 30,
@@ -66,7 +66,7 @@ export const ZERO_DEFAULTS: Omit<ZeroConfig, "name" | "template"> = {
     bias_update_gamma: 1e-3,
   },
   grpo: {
-    steps: 60,
+    steps: 40,
     prompts_per_step: 8,
     num_generations: 8,
     max_completion_length: 48,
