@@ -19,9 +19,9 @@ import { disposeParams, type Params } from "../engine/params.ts";
 import { generate } from "../generate/generate.ts";
 import { loadModel } from "../hf/checkpoint.ts";
 import { mergeTokenIds } from "../hf/generation-config.ts";
-import type { Tokenizer } from "../hf/tokenizer.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
+import { type Codec, type DecodeBatch, encodeRequest, generateRows } from "./token-rows.ts";
 import type { GenerationBackend, GenRequest, GenResult, SamplingOptions } from "./types.ts";
 
 export interface NativeBackendOptions {
@@ -32,16 +32,6 @@ export interface NativeBackendOptions {
   /** Put the model's BOS id before plain prompts (r1lab R1-Zero checkpoints). Default false. */
   bosPrefix?: boolean;
   revision?: string;
-}
-
-/** Text <-> ids, over either tokenizer kind. */
-interface Codec {
-  encode(text: string): number[];
-  decode(ids: number[]): string;
-  chat: Tokenizer | null;
-  eosIds: number[];
-  bosId: number | null;
-  padId: number;
 }
 
 /** The character tokenizer when tokenizer.json is one r1lab wrote, else null. */
@@ -109,20 +99,7 @@ export class NativeBackend implements GenerationBackend {
 
   /** The prompt ids of one request. */
   encodeRequest(r: GenRequest, i = 0): number[] {
-    let ids: number[];
-    if (r.messages?.length) {
-      if (this.codec.chat)
-        ids = this.codec.chat.encodeChat(
-          r.messages.map((m) => ({ role: m.role, content: m.content })),
-          { addGenerationPrompt: true },
-        );
-      else ids = this.codec.encode(r.messages.map((m) => m.content).join("\n\n"));
-    } else if (typeof r.prompt === "string") {
-      ids = this.codec.encode(r.prompt);
-    } else throw new Error(`native backend: request ${i} has neither messages nor a prompt`);
-    if (this.bosPrefix && !(ids.length > 0 && ids[0] === this.codec.bosId)) ids = [this.codec.bosId!, ...ids];
-    if (ids.length === 0) throw new Error(`native backend: request ${i} encodes to no tokens`);
-    return ids;
+    return encodeRequest("native backend", this.codec, this.bosPrefix, r, i);
   }
 
   async generate(
@@ -130,63 +107,18 @@ export class NativeBackend implements GenerationBackend {
     opts: SamplingOptions,
     onResult?: (index: number, result: GenResult) => void,
   ): Promise<GenResult[]> {
-    if (!this.params) throw new Error(`${this.name}: generate() after close()`);
-    if (!(Number.isInteger(opts.n) && opts.n >= 1))
-      throw new Error(`native backend: n must be an integer >= 1, got ${opts.n}`);
-    const prompts = requests.map((r, i) => this.encodeRequest(r, i));
-    const positions = this.config.maxPositionEmbeddings;
-    const stops = (opts.stop ?? []).filter((s) => s.length > 0);
-    // A stop string of L characters lies within the last L + 8 tokens (tokens are rarely empty).
-    const window = stops.length ? Math.max(...stops.map((s) => s.length)) + 8 : 0;
-    const hitsStop = (ids: number[]) => stops.some((s) => this.codec.decode(ids.slice(-window)).includes(s));
-
-    // Rows: (request, sample) pairs, request-major.
-    const rows = requests.flatMap((_, r) => Array.from({ length: opts.n }, (_, s) => ({ r, s })));
-    const results: GenResult[] = requests.map(() => ({
-      completions: new Array<string>(opts.n),
-      finishReasons: new Array<string>(opts.n),
-      usage: { promptTokens: 0, completionTokens: 0 },
-    }));
-    const left = requests.map(() => opts.n);
-    for (let b = 0; b * this.batchSize < rows.length; b++) {
-      const chunk = rows.slice(b * this.batchSize, (b + 1) * this.batchSize);
-      const ids = chunk.map(({ r }) => prompts[r]);
-      const longest = Math.max(...ids.map((x) => x.length));
-      const maxNew = Math.min(opts.maxTokens, positions - longest);
-      if (maxNew < 1) {
-        throw new Error(
-          `native backend: a prompt of ${longest} tokens leaves no room in the model's ${positions} positions`,
-        );
-      }
-      const out = await generate(this.params, this.config, ids, {
-        temperature: opts.temperature,
-        topP: opts.topP,
-        topK: opts.topK ?? 0,
-        maxNewTokens: maxNew,
-        eosTokenIds: this.codec.eosIds,
-        padTokenId: this.codec.padId,
-        seed: (opts.seed ?? 0) + b,
-        shouldStop: stops.length ? (_row, newIds) => hitsStop(newIds) : undefined,
-      });
-      chunk.forEach(({ r, s }, j) => {
-        const newIds = out.ids[j];
-        const eos = this.codec.eosIds;
-        const kept =
-          newIds.length > 0 && eos.includes(newIds[newIds.length - 1]) ? newIds.slice(0, -1) : newIds;
-        let text = this.codec.decode(kept);
-        for (const stop of stops) {
-          const at = text.indexOf(stop);
-          if (at >= 0) text = text.slice(0, at);
-        }
-        const res = results[r];
-        res.completions[s] = text;
-        res.finishReasons[s] = out.finishReasons[j];
-        res.usage!.promptTokens += prompts[r].length;
-        res.usage!.completionTokens += newIds.length;
-        if (--left[r] === 0) onResult?.(r, res);
-      });
-    }
-    return results;
+    const params = this.params;
+    if (!params) throw new Error(`${this.name}: generate() after close()`);
+    const decode: DecodeBatch = (ids, o) => generate(params, this.config, ids, o);
+    const b = {
+      who: "native backend",
+      codec: this.codec,
+      bosPrefix: this.bosPrefix,
+      batchSize: this.batchSize,
+      positions: this.config.maxPositionEmbeddings,
+      decode,
+    };
+    return generateRows(b, requests, opts, onResult);
   }
 
   async close(): Promise<void> {

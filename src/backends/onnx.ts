@@ -11,8 +11,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { loadGenerationConfig, mergeTokenIds } from "../hf/generation-config.ts";
 import { OnnxDecoder } from "../hf/onnx-session.ts";
-import { loadTokenizer, type Tokenizer } from "../hf/tokenizer.ts";
+import { loadTokenizer } from "../hf/tokenizer.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
+import { type Codec, type DecodeBatch, encodeRequest, generateRows } from "./token-rows.ts";
 import type { GenerationBackend, GenRequest, GenResult, SamplingOptions } from "./types.ts";
 
 export interface OnnxBackendOptions {
@@ -37,20 +38,14 @@ export function resolveOnnxModel(model: string, file?: string): { dir: string; o
     return { dir, onnxPath: p };
   }
   const name = file ?? "model.onnx";
-  for (const cand of [join(p, "onnx", name), join(p, name)]) if (existsSync(cand)) return { dir: p, onnxPath: cand };
-  const listed = existsSync(join(p, "onnx")) ? readdirSync(join(p, "onnx")).filter((f) => f.endsWith(".onnx")) : [];
+  for (const cand of [join(p, "onnx", name), join(p, name)])
+    if (existsSync(cand)) return { dir: p, onnxPath: cand };
+  const listed = existsSync(join(p, "onnx"))
+    ? readdirSync(join(p, "onnx")).filter((f) => f.endsWith(".onnx"))
+    : [];
   throw new Error(
     `${join(p, "onnx", name)}: no such ONNX file${listed.length ? ` (onnx/ holds ${listed.join(", ")})` : ""}; export one with \`r1lab export-onnx\``,
   );
-}
-
-interface Codec {
-  encode(text: string): number[];
-  decode(ids: number[]): string;
-  chat: Tokenizer | null;
-  eosIds: number[];
-  bosId: number | null;
-  padId: number;
 }
 
 function readJson(path: string): Record<string, any> {
@@ -116,12 +111,16 @@ export class OnnxBackend implements GenerationBackend {
         padId: gen.padTokenId ?? int(cfg.pad_token_id) ?? hf.padTokenId ?? 0,
       };
     }
-    if (codec.eosIds.length === 0) console.error(`warning: ${dir} names no EOS token; completions run to --max-tokens`);
-    if (o.bosPrefix && codec.bosId === null) throw new Error(`${dir}: bosPrefix asked, but the model names no BOS token`);
+    if (codec.eosIds.length === 0)
+      console.error(`warning: ${dir} names no EOS token; completions run to --max-tokens`);
+    if (o.bosPrefix && codec.bosId === null)
+      throw new Error(`${dir}: bosPrefix asked, but the model names no BOS token`);
     const heads = int(cfg.num_key_value_heads) ?? int(cfg.num_attention_heads);
     const headDim =
       int(cfg.head_dim) ??
-      (int(cfg.hidden_size) && int(cfg.num_attention_heads) ? cfg.hidden_size / cfg.num_attention_heads : null);
+      (int(cfg.hidden_size) && int(cfg.num_attention_heads)
+        ? cfg.hidden_size / cfg.num_attention_heads
+        : null);
     const decoder = await OnnxDecoder.open(onnxPath, heads && headDim ? { heads, headDim } : null);
     const positions = int(cfg.max_position_embeddings) ?? int(cfg.n_positions) ?? Number.POSITIVE_INFINITY;
     return new OnnxBackend(onnxPath, decoder, codec, batchSize, o.bosPrefix ?? false, positions);
@@ -132,21 +131,9 @@ export class OnnxBackend implements GenerationBackend {
     return this.decoder.hasPast;
   }
 
-  /** The prompt ids of one request (as NativeBackend.encodeRequest). */
+  /** The prompt ids of one request. */
   encodeRequest(r: GenRequest, i = 0): number[] {
-    let ids: number[];
-    if (r.messages?.length) {
-      if (this.codec.chat)
-        ids = this.codec.chat.encodeChat(
-          r.messages.map((m) => ({ role: m.role, content: m.content })),
-          { addGenerationPrompt: true },
-        );
-      else ids = this.codec.encode(r.messages.map((m) => m.content).join("\n\n"));
-    } else if (typeof r.prompt === "string") ids = this.codec.encode(r.prompt);
-    else throw new Error(`onnx backend: request ${i} has neither messages nor a prompt`);
-    if (this.bosPrefix && !(ids.length > 0 && ids[0] === this.codec.bosId)) ids = [this.codec.bosId!, ...ids];
-    if (ids.length === 0) throw new Error(`onnx backend: request ${i} encodes to no tokens`);
-    return ids;
+    return encodeRequest("onnx backend", this.codec, this.bosPrefix, r, i);
   }
 
   async generate(
@@ -154,54 +141,16 @@ export class OnnxBackend implements GenerationBackend {
     opts: SamplingOptions,
     onResult?: (index: number, result: GenResult) => void,
   ): Promise<GenResult[]> {
-    if (!(Number.isInteger(opts.n) && opts.n >= 1))
-      throw new Error(`onnx backend: n must be an integer >= 1, got ${opts.n}`);
-    const prompts = requests.map((r, i) => this.encodeRequest(r, i));
-    const stops = (opts.stop ?? []).filter((s) => s.length > 0);
-    const window = stops.length ? Math.max(...stops.map((s) => s.length)) + 8 : 0;
-    const hitsStop = (ids: number[]) => stops.some((s) => this.codec.decode(ids.slice(-window)).includes(s));
-    const rows = requests.flatMap((_, r) => Array.from({ length: opts.n }, (_, s) => ({ r, s })));
-    const results: GenResult[] = requests.map(() => ({
-      completions: new Array<string>(opts.n),
-      finishReasons: new Array<string>(opts.n),
-      usage: { promptTokens: 0, completionTokens: 0 },
-    }));
-    const left = requests.map(() => opts.n);
-    for (let b = 0; b * this.batchSize < rows.length; b++) {
-      const chunk = rows.slice(b * this.batchSize, (b + 1) * this.batchSize);
-      const ids = chunk.map(({ r }) => prompts[r]);
-      const longest = Math.max(...ids.map((x) => x.length));
-      const maxNew = Math.min(opts.maxTokens, this.positions - longest);
-      if (maxNew < 1)
-        throw new Error(`onnx backend: a prompt of ${longest} tokens leaves no room in the model's ${this.positions} positions`);
-      const out = await this.decoder.generate(ids, {
-        temperature: opts.temperature,
-        topP: opts.topP,
-        topK: opts.topK ?? 0,
-        maxNewTokens: maxNew,
-        eosTokenIds: this.codec.eosIds,
-        padTokenId: this.codec.padId,
-        seed: (opts.seed ?? 0) + b,
-        shouldStop: stops.length ? (_row, newIds) => hitsStop(newIds) : undefined,
-      });
-      chunk.forEach(({ r, s }, j) => {
-        const newIds = out.ids[j];
-        const eos = this.codec.eosIds;
-        const kept = newIds.length > 0 && eos.includes(newIds[newIds.length - 1]) ? newIds.slice(0, -1) : newIds;
-        let text = this.codec.decode(kept);
-        for (const stop of stops) {
-          const at = text.indexOf(stop);
-          if (at >= 0) text = text.slice(0, at);
-        }
-        const res = results[r];
-        res.completions[s] = text;
-        res.finishReasons[s] = out.finishReasons[j];
-        res.usage!.promptTokens += prompts[r].length;
-        res.usage!.completionTokens += newIds.length;
-        if (--left[r] === 0) onResult?.(r, res);
-      });
-    }
-    return results;
+    const decode: DecodeBatch = (ids, o) => this.decoder.generate(ids, o);
+    const b = {
+      who: "onnx backend",
+      codec: this.codec,
+      bosPrefix: this.bosPrefix,
+      batchSize: this.batchSize,
+      positions: this.positions,
+      decode,
+    };
+    return generateRows(b, requests, opts, onResult);
   }
 
   async close(): Promise<void> {

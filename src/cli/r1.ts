@@ -2,18 +2,14 @@
 // RL -> rejection sampling -> SFT -> final RL). Resolves the config from a preset and flags, writes
 // runs/<name>/config.json before any work, points runs/latest at the run, and runs it.
 // `--resume runs/<name>` continues an interrupted run at the stage it was in, with its own config.
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { writeJsonAtomic } from "../engine/atomic.ts";
 import { initEngine } from "../engine/device.ts";
 import { R1_DEFAULTS, R1_PRESETS, R1_TEMPLATE, type R1Config } from "../rl/r1-config.ts";
+import { pointLatest } from "./run-dir.ts";
 import { type Command, UsageError, numberFlag } from "./command.ts";
 
-function pointLatest(runDir: string): void {
-  const link = join(dirname(runDir), "latest");
-  rmSync(link, { force: true });
-  symlinkSync(basename(runDir), link);
-}
 
 const cmd: Command = {
   name: "r1",

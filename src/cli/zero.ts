@@ -1,19 +1,15 @@
 // `r1lab zero`: the R1-Zero run (pnpm start). Resolves the config from the defaults and flags,
 // writes it to runs/<name>/config.json before any work, points runs/latest at the run, and runs it.
 // `--resume runs/<name>` continues an interrupted run with the config it was started with.
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { writeJsonAtomic } from "../engine/atomic.ts";
 import { initEngine } from "../engine/device.ts";
 import { ZERO_TEMPLATE } from "../rl/template.ts";
 import { ZERO_DEFAULTS, ZERO_TINY, type ZeroConfig } from "../rl/zero-config.ts";
+import { pointLatest } from "./run-dir.ts";
 import { type Command, UsageError, numberFlag } from "./command.ts";
 
-function pointLatest(runDir: string): void {
-  const link = join(dirname(runDir), "latest");
-  rmSync(link, { force: true });
-  symlinkSync(basename(runDir), link);
-}
 
 function readOverrides(path: string): Record<string, unknown> {
   if (!existsSync(path)) throw new UsageError(`--config ${path}: no such file`);

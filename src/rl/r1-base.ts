@@ -5,9 +5,9 @@
 // padded to that pool's length, so short traces do not pay for long ones (two jit shapes). Batches
 // are a pure function of (seed, step); a partial checkpoint every checkpoint_every * 5 steps lets a
 // killed run resume.
-import { appendFileSync, existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../engine/atomic.ts";
+import { appendJsonl, truncateJsonl } from "../engine/jsonl.ts";
 import type { AdamWState } from "../engine/optim.ts";
 import { type Params, disposeParams } from "../engine/params.ts";
 import { Rng } from "../engine/rng.ts";
@@ -34,18 +34,6 @@ export interface PretrainArgs {
   log: (s: string) => void;
 }
 
-/** Keep only complete JSON lines with step <= maxStep (before resuming at maxStep). */
-export function truncateJsonl(path: string, maxStep: number): void {
-  if (!existsSync(path)) return;
-  const keep = readFileSync(path, "utf8").split("\n").filter((l) => {
-    try {
-      return l.trim() !== "" && (JSON.parse(l).step ?? 0) <= maxStep;
-    } catch {
-      return false;
-    }
-  });
-  writeFileAtomic(path, keep.length ? `${keep.join("\n")}\n` : "");
-}
 
 /** Pretrain (or resume pretraining) and save the base checkpoint; returns its parameters. */
 export async function pretrainBase(a: PretrainArgs): Promise<Params> {
@@ -80,7 +68,7 @@ export async function pretrainBase(a: PretrainArgs): Promise<Params> {
     const lr = learningRate({ lr: P.learning_rate, warmupSteps: P.warmup_steps, totalSteps: P.steps, decay: "cosine" }, step);
     const m = await tr.update(batch, lr);
     const tokensPerS = (P.batch_size * seqLen) / ((performance.now() - ts) / 1000);
-    appendFileSync(a.metricsFile, `${JSON.stringify({ step: step + 1, ...m, lr, tokens_per_s: tokensPerS })}\n`);
+    appendJsonl(a.metricsFile, { step: step + 1, ...m, lr, tokens_per_s: tokensPerS });
     bar.tick(1, { loss: m.loss, ce: m.ce, "tok/s": Math.round(tokensPerS) });
     if ((step + 1) % (cfg.checkpoint_every * 5) === 0 && step + 1 < P.steps) {
       await saveCheckpoint(partial, { config: mc, params: tr.params, opt: tr.optState, state: { phase: "pretrain", step: step + 1 }, tokenizerJson: a.tokenizerJson });

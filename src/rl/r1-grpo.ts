@@ -17,7 +17,7 @@ import { Trainer } from "../train/trainer.ts";
 import { readableConsistencyReward } from "./consistency.ts";
 import { type GrpoBatch, grpoLoss } from "./grpo-loss.ts";
 import { grpoRollouts } from "./grpo.ts";
-import { truncateJsonl } from "./r1-base.ts";
+import { truncateJsonl } from "../engine/jsonl.ts";
 import type { R1Grpo } from "./r1-config.ts";
 import { accuracyReward, formatReward, type RewardFn } from "./rewards.ts";
 import { isReadable } from "../tasks/cold-start.ts";

@@ -2,9 +2,10 @@
 // + MTP) on a noisy corpus of reasoning traces, measure it on held-out problems, run GRPO with rule
 // rewards only, measure again. Everything lands in runs/<name>/ (see docs/r1-zero.md); a run killed
 // at any point resumes from its last checkpoint and produces the same metrics as an uninterrupted one.
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.ts";
+import { appendJsonl, truncateJsonl } from "../engine/jsonl.ts";
 import { engineInfo } from "../engine/device.ts";
 import type { AdamWState } from "../engine/optim.ts";
 import { disposeParams } from "../engine/params.ts";
@@ -44,20 +45,8 @@ function makeTask(cfg: ZeroConfig): SyntheticTask {
   throw new Error(`config.task: unknown task '${cfg.task}' (arithmetic or countdown)`);
 }
 
-const line = (path: string, row: unknown) => appendFileSync(path, `${JSON.stringify(row)}\n`);
+const line = appendJsonl;
 
-/** Keep only complete JSON lines with step <= maxStep (after a crash or before a resume). */
-function truncateJsonl(path: string, maxStep: number): void {
-  if (!existsSync(path)) return;
-  const keep = readFileSync(path, "utf8").split("\n").filter((l) => {
-    try {
-      return l.trim() !== "" && (JSON.parse(l).step ?? 0) <= maxStep;
-    } catch {
-      return false;
-    }
-  });
-  writeFileAtomic(path, keep.length ? `${keep.join("\n")}\n` : "");
-}
 
 export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
   const t0 = performance.now();
