@@ -106,8 +106,9 @@ describe.skipIf(!avail.ok)("runPython in bwrap", () => {
       "        pass",
     ].join("\n");
     // As root the bomb runs under a fresh uid: RLIMIT_NPROC allows it DEFAULT_MAX_TASKS (+4). As another
-    // user it shares this uid, and its limit is this uid's task count at the start + the allowance: slots
-    // that the uid's other tasks (e.g. a parallel test worker's threads) free during the run are its too.
+    // user it shares this uid, and the limit set is this uid's task count at the start + the allowance.
+    // Inside bwrap's new user namespace the kernel counts the bomb's tasks there from zero (seen in the
+    // container as non-root: ~50 + 68), so the bomb may reach the whole limit; it stays bounded by it.
     const uid = process.getuid?.() ?? 0;
     const base = uid === 0 ? 0 : taskCount(uid);
     const t0 = Date.now();
@@ -115,7 +116,6 @@ describe.skipIf(!avail.ok)("runPython in bwrap", () => {
     await new Promise((r) => setTimeout(r, 800));
     // Mid-bomb: the sandbox holds at most its process allowance, so the host forks fine.
     const during = pidsWith(marker).length;
-    const freed = uid === 0 ? 0 : Math.max(0, base - (taskCount(uid) - during));
     const h0 = Date.now();
     const host = spawnSync("/bin/true");
     const hostMs = Date.now() - h0;
@@ -123,7 +123,7 @@ describe.skipIf(!avail.ok)("runPython in bwrap", () => {
     expect(host.status).toBe(0);
     expect(hostMs).toBeLessThan(2000);
     expect(during).toBeGreaterThan(1);
-    expect(during).toBeLessThanOrEqual(DEFAULT_MAX_TASKS + 16 + freed);
+    expect(during).toBeLessThanOrEqual(base + DEFAULT_MAX_TASKS + 16);
     expect(["timeout", "failed", "error"]).toContain(r.status);
     expect(Date.now() - t0).toBeLessThan(2000 + 3000);
     expect(await waitGone(marker, 2000)).toEqual([]);
