@@ -20,10 +20,9 @@ import { learningRate } from "../engine/schedule.ts";
 import type * as o from "../engine/ops.ts";
 import { initParams } from "../model/init.ts";
 import { type Fp8Mode, setFp8Mode } from "../model/linear.ts";
-import { tinyDeepSeek } from "../model/presets.ts";
 import { forward } from "../model/transformer.ts";
+import { makeTask, runModelConfig } from "../rl/run-setup.ts";
 import { ZERO_DEFAULTS } from "../rl/zero-config.ts";
-import { ArithmeticTask } from "../tasks/arithmetic.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { buildCorpus } from "../tasks/corpus.ts";
 import { makeLmBatch } from "../train/batch.ts";
@@ -93,21 +92,10 @@ export interface Fp8RunResult {
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 
 export async function runFp8Report(cfg: Fp8ReportConfig, outDir: string, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
-  const t = cfg.task_options;
-  const ops = [...t.ops].filter((x) => x !== " ") as ("+" | "-" | "*")[];
-  const task = new ArithmeticTask({ minTerms: t.min_terms, maxTerms: t.max_terms, min: 1, max: t.max_number, ops, testFraction: t.test_fraction });
+  const task = makeTask("arithmetic", cfg.task_options);
   const corpus = buildCorpus({ task, problems: cfg.train_problems, seed: cfg.seed });
   const tok = CharTokenizer.forTexts(corpus.map((it) => it.example.prompt + it.completion));
-  const mc = tinyDeepSeek(tok.tokens.length, {
-    hiddenSize: cfg.model.hidden_size,
-    numHiddenLayers: cfg.model.num_hidden_layers,
-    nRoutedExperts: cfg.model.n_routed_experts,
-    moeIntermediateSize: cfg.model.moe_intermediate_size,
-    intermediateSize: cfg.model.intermediate_size,
-    bosTokenId: tok.bosId,
-    eosTokenId: tok.eosId,
-    padTokenId: tok.padId,
-  });
+  const mc = runModelConfig(cfg.model, tok);
   const seqs = corpus.map((it) => {
     const p = [tok.bosId, ...tok.encode(it.example.prompt)];
     return { ids: [...p, ...tok.encode(it.completion), tok.eosId], lossStart: p.length };

@@ -15,20 +15,17 @@ import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.ts";
 import { engineInfo } from "../engine/device.ts";
 import { type Params, disposeParams } from "../engine/params.ts";
 import { Rng, deriveSeed } from "../engine/rng.ts";
-import { tinyDeepSeek } from "../model/presets.ts";
 import { writeR1Report } from "../report/r1-report.ts";
 import { Progress } from "../report/progress.ts";
-import { ArithmeticTask } from "../tasks/arithmetic.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { buildColdStart, READABLE_CHARS, READABLE_WORDS, readableCompletion } from "../tasks/cold-start.ts";
 import { buildCorpus } from "../tasks/corpus.ts";
 import { derive, Rng as TaskRng } from "../tasks/rng.ts";
-import { CountdownTask } from "../tasks/countdown.ts";
-import type { SyntheticTask } from "../tasks/types.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import { type SftConfig, type SftExample, sftTrain } from "../train/sft.ts";
 import { pretrainBase } from "./r1-base.ts";
 import { distillComparison } from "./r1-distill.ts";
+import { makeTask, runModelConfig } from "./run-setup.ts";
 import type { R1Config } from "./r1-config.ts";
 import { evaluateStage, type StageEval } from "./r1-eval.ts";
 import { grpoStage } from "./r1-grpo.ts";
@@ -48,17 +45,10 @@ export interface StageRow {
   wall_seconds: number;
 }
 
-function makeTask(cfg: R1Config): SyntheticTask {
-  const t = cfg.task_options;
-  const ops = [...t.ops].filter((x) => x !== " ") as ("+" | "-" | "*")[];
-  if (cfg.task === "arithmetic") return new ArithmeticTask({ minTerms: t.min_terms, maxTerms: t.max_terms, min: 1, max: t.max_number, ops, testFraction: t.test_fraction });
-  if (cfg.task === "countdown") return new CountdownTask({ count: t.max_terms, min: 1, max: t.max_number, ops, testFraction: t.test_fraction });
-  throw new Error(`config.task: unknown task '${cfg.task}' (arithmetic or countdown)`);
-}
 
 export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
   const t0 = performance.now();
-  const task = makeTask(cfg);
+  const task = makeTask(cfg.task, cfg.task_options);
   const test = task.generate("test", Math.min(cfg.eval.n_problems || 10_000, task.countProblems?.("test") ?? 10_000), cfg.seed);
   const zeroCorpus = buildCorpus({ task, problems: Math.min(cfg.train_problems, task.countProblems?.("train") ?? cfg.train_problems), seed: cfg.seed, tracesPerProblem: cfg.pretrain.traces_per_problem });
   const mixRng = new TaskRng(derive(cfg.seed, "r1-readable-mix"));
@@ -70,11 +60,7 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
   const coldStart = buildColdStart({ task, problems: trainProblems, n: cfg.cold_start.n_examples, seed: cfg.seed });
   const tok = CharTokenizer.forTexts([applyTemplate("", cfg.template), ...corpus.map((it) => it.example.prompt + it.completion), ...coldStart.map((c) => c.completion), ...test.map((e) => e.prompt), READABLE_CHARS, READABLE_WORDS.join(" "), "0123456789+-*/() =;"]);
   const tokJson = tok.toTokenizerJson();
-  const m = cfg.model;
-  const mc = tinyDeepSeek(tok.tokens.length, {
-    hiddenSize: m.hidden_size, numHiddenLayers: m.num_hidden_layers, nRoutedExperts: m.n_routed_experts, moeIntermediateSize: m.moe_intermediate_size, intermediateSize: m.intermediate_size,
-    bosTokenId: tok.bosId, eosTokenId: tok.eosId, padTokenId: tok.padId,
-  });
+  const mc = runModelConfig(cfg.model, tok);
   const encode = (prompt: string, completion: string) => {
     const p = [tok.bosId, ...tok.encode(applyTemplate(prompt, cfg.template))];
     return { ids: [...p, ...tok.encode(completion), tok.eosId], lossStart: p.length };

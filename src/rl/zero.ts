@@ -12,13 +12,9 @@ import { disposeParams } from "../engine/params.ts";
 import { Rng, deriveSeed } from "../engine/rng.ts";
 import { learningRate } from "../engine/schedule.ts";
 import { initParams } from "../model/init.ts";
-import { tinyDeepSeek } from "../model/presets.ts";
 import { Progress } from "../report/progress.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { buildCorpus, countRechecks, faithfulness } from "../tasks/corpus.ts";
-import { ArithmeticTask } from "../tasks/arithmetic.ts";
-import { CountdownTask } from "../tasks/countdown.ts";
-import type { SyntheticTask } from "../tasks/types.ts";
 import { makeLmBatch } from "../train/batch.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import { type LmBatch, lmLoss } from "../train/lm-loss.ts";
@@ -29,28 +25,17 @@ import { evaluateSynthetic, type SyntheticEval } from "./evaluate.ts";
 import { REWARD_FUNCTIONS } from "./rewards.ts";
 import { applyTemplate } from "./template.ts";
 import type { ZeroConfig } from "./zero-config.ts";
+import { makeTask, runModelConfig } from "./run-setup.ts";
 import { writeZeroReport } from "../report/zero-report.ts";
 import { mtpAcceptance } from "../generate/mtp-acceptance.ts";
 
-function makeTask(cfg: ZeroConfig): SyntheticTask {
-  const t = cfg.task_options;
-  if (cfg.task === "arithmetic") {
-    const ops = [...t.ops].filter((x) => x !== " ") as ("+" | "-" | "*")[];
-    return new ArithmeticTask({ minTerms: t.min_terms, maxTerms: t.max_terms, min: 1, max: t.max_number, ops, testFraction: t.test_fraction });
-  }
-  if (cfg.task === "countdown") {
-    const ops = [...t.ops].filter((x) => x !== " ") as ("+" | "-" | "*")[];
-    return new CountdownTask({ count: t.max_terms, min: 1, max: t.max_number, ops, testFraction: t.test_fraction });
-  }
-  throw new Error(`config.task: unknown task '${cfg.task}' (arithmetic or countdown)`);
-}
 
 const line = appendJsonl;
 
 
 export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
   const t0 = performance.now();
-  const task = makeTask(cfg);
+  const task = makeTask(cfg.task, cfg.task_options);
   const testAll = task.generate("test", Math.min(cfg.eval.n_problems || 10_000, task.countProblems?.("test") ?? 10_000), cfg.seed);
   const test = testAll;
   const corpus = buildCorpus({ task, problems: Math.min(cfg.train_problems, task.countProblems?.("train") ?? cfg.train_problems), seed: cfg.seed, tracesPerProblem: cfg.pretrain.traces_per_problem });
@@ -61,16 +46,7 @@ export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) 
     ...testAll.map((e) => e.prompt),
     "0123456789+-*/() =;",
   ]);
-  const mc = tinyDeepSeek(tok.tokens.length, {
-    hiddenSize: cfg.model.hidden_size,
-    numHiddenLayers: cfg.model.num_hidden_layers,
-    nRoutedExperts: cfg.model.n_routed_experts,
-    moeIntermediateSize: cfg.model.moe_intermediate_size,
-    intermediateSize: cfg.model.intermediate_size,
-    bosTokenId: tok.bosId,
-    eosTokenId: tok.eosId,
-    padTokenId: tok.padId,
-  });
+  const mc = runModelConfig(cfg.model, tok);
   const encodeItem = (prompt: string, completion: string) => {
     const p = [tok.bosId, ...tok.encode(applyTemplate(prompt, cfg.template))];
     return { ids: [...p, ...tok.encode(completion), tok.eosId], lossStart: p.length };
