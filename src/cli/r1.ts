@@ -2,12 +2,9 @@
 // RL -> rejection sampling -> SFT -> final RL). Resolves the config from a preset and flags, writes
 // runs/<name>/config.json before any work, points runs/latest at the run, and runs it.
 // `--resume runs/<name>` continues an interrupted run at the stage it was in, with its own config.
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { writeJsonAtomic } from "../engine/atomic.ts";
 import { initEngine } from "../engine/device.ts";
 import { R1_DEFAULTS, R1_PRESETS, R1_TEMPLATE, type R1Config } from "../rl/r1-config.ts";
-import { pointLatest } from "./run-dir.ts";
+import { checkRunName, newRun, pointLatest, resumeRun } from "./run-dir.ts";
 import { type Command, UsageError, numberFlag } from "./command.ts";
 
 
@@ -34,29 +31,23 @@ const cmd: Command = {
     let cfg: R1Config;
     let runDir: string;
     if (v.resume) {
-      runDir = resolve(v.resume);
-      const cfgPath = join(runDir, "config.json");
-      if (!existsSync(cfgPath)) throw new UsageError(`--resume ${v.resume}: no config.json there (is it a run folder?)`);
-      cfg = JSON.parse(readFileSync(cfgPath, "utf8"));
+      let cfgPath: string;
+      ({ runDir, cfg, cfgPath } = resumeRun<R1Config>(v.resume, v.device));
       if (!cfg.cold_start_sft || !cfg.final_rl) throw new UsageError(`${cfgPath}: not an r1 run config (no cold_start_sft / final_rl sections)`);
-      if (v.device && v.device !== cfg.device) throw new UsageError(`--resume: the run used device '${cfg.device}'; drop --device or pass the same`);
     } else {
       const preset = R1_PRESETS[v.preset as keyof typeof R1_PRESETS];
       if (!preset) throw new UsageError(`--preset must be default, tiny or micro, got '${v.preset}'`);
       const base = { ...R1_DEFAULTS, ...preset };
       const seed = v.seed !== undefined ? numberFlag(v, "seed", { int: true, min: 0 }) : base.seed;
       const name = v.name ?? `r1-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-s${seed}`;
-      if (!/^[\w.-]+$/.test(name)) throw new UsageError(`--name may contain letters, digits, '.', '_' and '-' only, got '${name}'`);
+      checkRunName(name);
       cfg = structuredClone({ ...base, name, seed, template: R1_TEMPLATE, device: v.device ?? process.env.R1LAB_DEVICE ?? "cpu" }) as R1Config;
       if (v.distill !== undefined) {
         if (v.distill !== "on" && v.distill !== "off") throw new UsageError(`--distill must be on or off, got '${v.distill}'`);
         cfg.distill.enabled = v.distill === "on";
       }
       if (v["eval-problems"]) cfg.eval.n_problems = numberFlag(v, "eval-problems", { int: true, min: 1 });
-      runDir = resolve(v["runs-dir"], name);
-      if (existsSync(join(runDir, "config.json"))) throw new UsageError(`${runDir} exists: pass --resume ${runDir} to continue it, or another --name`);
-      mkdirSync(runDir, { recursive: true });
-      writeJsonAtomic(join(runDir, "config.json"), cfg);
+      runDir = newRun(v["runs-dir"], name, cfg);
     }
     pointLatest(runDir);
     await initEngine({ device: cfg.device });

@@ -1,13 +1,11 @@
 // `r1lab zero`: the R1-Zero run (pnpm start). Resolves the config from the defaults and flags,
 // writes it to runs/<name>/config.json before any work, points runs/latest at the run, and runs it.
 // `--resume runs/<name>` continues an interrupted run with the config it was started with.
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { writeJsonAtomic } from "../engine/atomic.ts";
+import { existsSync, readFileSync } from "node:fs";
 import { initEngine } from "../engine/device.ts";
 import { ZERO_TEMPLATE } from "../rl/template.ts";
 import { ZERO_DEFAULTS, ZERO_TINY, type ZeroConfig } from "../rl/zero-config.ts";
-import { pointLatest } from "./run-dir.ts";
+import { checkRunName, newRun, pointLatest, resumeRun } from "./run-dir.ts";
 import { type Command, UsageError, numberFlag } from "./command.ts";
 
 
@@ -66,17 +64,13 @@ const cmd: Command = {
     let cfg: ZeroConfig;
     let runDir: string;
     if (v.resume) {
-      runDir = resolve(v.resume);
-      const cfgPath = join(runDir, "config.json");
-      if (!existsSync(cfgPath)) throw new UsageError(`--resume ${v.resume}: no config.json there (is it a run folder?)`);
-      cfg = JSON.parse(readFileSync(cfgPath, "utf8"));
-      if (v.device && v.device !== cfg.device) throw new UsageError(`--resume: the run used device '${cfg.device}'; drop --device or pass the same`);
+      ({ runDir, cfg } = resumeRun<ZeroConfig>(v.resume, v.device));
     } else {
       const base = { ...ZERO_DEFAULTS, ...(v.preset === "tiny" ? ZERO_TINY : {}) };
       if (v.preset !== "default" && v.preset !== "tiny") throw new UsageError(`--preset must be default or tiny, got '${v.preset}'`);
       const seed = v.seed !== undefined ? numberFlag(v, "seed", { int: true, min: 0 }) : base.seed;
       const name = v.name ?? `zero-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-s${seed}`;
-      if (!/^[\w.-]+$/.test(name)) throw new UsageError(`--name may contain letters, digits, '.', '_' and '-' only, got '${name}'`);
+      checkRunName(name);
       cfg = structuredClone({ ...base, name, seed, template: ZERO_TEMPLATE, device: v.device ?? process.env.R1LAB_DEVICE ?? "cpu" }) as ZeroConfig;
       if (v.config) mergeOverrides(cfg, readOverrides(v.config), "");
       if (v["pretrain-steps"]) cfg.pretrain.steps = numberFlag(v, "pretrain-steps", { int: true, min: 1 });
@@ -91,10 +85,7 @@ const cmd: Command = {
         cfg.grpo.loss_type = v["loss-type"];
         if (cfg.grpo.loss_type === "dr_grpo") cfg.grpo.scale_rewards = "none";
       }
-      runDir = resolve(v["runs-dir"], name);
-      if (existsSync(join(runDir, "config.json"))) throw new UsageError(`${runDir} exists: pass --resume ${runDir} to continue it, or another --name`);
-      mkdirSync(runDir, { recursive: true });
-      writeJsonAtomic(join(runDir, "config.json"), cfg);
+      runDir = newRun(v["runs-dir"], name, cfg);
     }
     pointLatest(runDir);
     await initEngine({ device: cfg.device });
