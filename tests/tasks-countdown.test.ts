@@ -149,6 +149,12 @@ describe("countdown traces", () => {
           continue;
         }
         expect(p.wellFormed, tag).toBe(true);
+        if (style === "guess") {
+          // No work shown; the answer uses the given numbers and may or may not hit.
+          expect(p.think, tag).toBe("");
+          expect(f.faithful, tag).toBe(false);
+          continue;
+        }
         if (style === "correct" || style === "recheck" || style === "wait") {
           expect(ok, tag).toBe(true);
           expect(f.faithful, tag).toBe(true);
@@ -164,6 +170,14 @@ describe("countdown traces", () => {
         if (style === "wait") expect(p.think, tag).toMatch(/ wait /);
       }
     }
+  });
+
+  it("guess with a valid expression that seldom hits", () => {
+    const r = new Rng(5);
+    const answers = problems.map((e) => parseCompletion(task.trace(e, r, "guess")).answer!);
+    const hits = problems.filter((e, i) => task.verify(answers[i], e)).length;
+    expect(answers.every((a) => /^[\d+\-*/() ]+$/.test(a))).toBe(true);
+    expect(hits / problems.length).toBeLessThan(0.3);
   });
 
   it("are reproducible from the rng state", () => {

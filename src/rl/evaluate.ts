@@ -1,12 +1,14 @@
 // Held-out evaluation of a policy on a synthetic task with R1's protocol: k samples per problem at
 // temperature 0.6, top-p 0.95; pass@1 = mean correctness over the k samples, averaged over problems;
 // pass@k unbiased (1 - C(n-c, k) / C(n, k)). Also the format rate, mean completion length, the share
-// of faithful scratchpads among correct answers, and re-checking steps per completion.
+// of faithful scratchpads among correct answers, re-checking steps per completion, and the share of
+// completions that work the problem out instead of guessing.
 import type { Params } from "../engine/params.ts";
 import { passAtK } from "../eval/metrics.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { countRechecks, faithfulness } from "../tasks/corpus.ts";
+import { parseCompletion } from "../tasks/format.ts";
 import type { TaskExample } from "../tasks/types.ts";
 import { accuracyReward, formatReward } from "./rewards.ts";
 import { type Rollout, rollouts } from "./rollout.ts";
@@ -21,6 +23,13 @@ export interface SyntheticEval {
   /** Among correct completions, the share whose scratchpad is faithful. */
   faithful_rate: number;
   rechecks_per_completion: number;
+  /** Share of completions whose think text holds at least one worked step (an "="): not a bare guess. */
+  shows_work_rate: number;
+}
+
+/** Whether a completion works the problem out (a step "a=b" in its think text) rather than guessing. */
+export function showsWork(completion: string): boolean {
+  return (parseCompletion(completion).think ?? "").includes("=");
 }
 
 export async function evaluateSynthetic(
@@ -68,6 +77,7 @@ export async function evaluateSynthetic(
     mean_length: samples.reduce((a, s) => a + s.completionIds.length, 0) / samples.length,
     faithful_rate: correctOnes.length ? correctOnes.filter((s) => faithfulness(s.completion, s.example).faithful).length / correctOnes.length : 0,
     rechecks_per_completion: samples.reduce((a, s) => a + countRechecks(s.completion), 0) / samples.length,
+    shows_work_rate: samples.filter((s) => showsWork(s.completion)).length / samples.length,
   };
   return { result, samples };
 }

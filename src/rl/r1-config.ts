@@ -23,7 +23,7 @@ export interface R1Config {
    * `readable_fraction` of the traces (right or wrong) is rewritten in the readable format: the base
    * has seen that "language", as DeepSeek-V3-Base had seen prose, and cold start selects it.
    */
-  pretrain: ZeroConfig["pretrain"] & { readable_fraction: number };
+  pretrain: Omit<ZeroConfig["pretrain"], "max_length"> & { readable_fraction: number };
   /** Stage 1 data: how many long readable traces (tasks/cold-start.ts). */
   cold_start: { n_examples: number };
   cold_start_sft: Omit<SftConfig, "seed">;

@@ -18,7 +18,9 @@ export interface ZeroConfig {
   model: { hidden_size: number; num_hidden_layers: number; n_routed_experts: number; moe_intermediate_size: number; intermediate_size: number };
   pretrain: {
     steps: number;
+    /** Rows per step; each row packs whole corpus sequences up to max_length tokens. */
     batch_size: number;
+    max_length: number;
     learning_rate: number;
     warmup_steps: number;
     traces_per_problem: number;
@@ -52,12 +54,13 @@ export const ZERO_DEFAULTS: Omit<ZeroConfig, "name" | "template"> = {
   seed: 1,
   device: "cpu",
   task: "arithmetic",
-  task_options: { min_terms: 3, max_terms: 4, max_number: 5, ops: "+-", test_fraction: 0.25 },
+  task_options: { min_terms: 4, max_terms: 4, max_number: 5, ops: "+-", test_fraction: 0.25 },
   train_problems: 2000,
   model: { hidden_size: 96, num_hidden_layers: 3, n_routed_experts: 4, moe_intermediate_size: 64, intermediate_size: 256 },
   pretrain: {
-    steps: 260,
-    batch_size: 32,
+    steps: 420,
+    batch_size: 24,
+    max_length: 96,
     learning_rate: 5e-3,
     warmup_steps: 30,
     traces_per_problem: 1,
@@ -72,7 +75,7 @@ export const ZERO_DEFAULTS: Omit<ZeroConfig, "name" | "template"> = {
     max_completion_length: 48,
     temperature: 1.0,
     top_p: 1.0,
-    learning_rate: 2e-4,
+    learning_rate: 5e-4,
     beta: 0.0,
     epsilon: 0.2,
     epsilon_high: 0.28,

@@ -15,13 +15,14 @@ import { initParams } from "../model/init.ts";
 import { Progress } from "../report/progress.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { buildCorpus, countRechecks, faithfulness } from "../tasks/corpus.ts";
-import { makeLmBatch } from "../train/batch.ts";
+import { packSequences } from "../train/batch.ts";
+import { makeSftBatch } from "../train/sft-batch.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import { type LmBatch, lmLoss } from "../train/lm-loss.ts";
 import { Trainer } from "../train/trainer.ts";
 import { type GrpoBatch, grpoLoss } from "./grpo-loss.ts";
 import { grpoRollouts } from "./grpo.ts";
-import { evaluateSynthetic, type SyntheticEval } from "./evaluate.ts";
+import { evaluateSynthetic, showsWork, type SyntheticEval } from "./evaluate.ts";
 import { REWARD_FUNCTIONS } from "./rewards.ts";
 import { applyTemplate } from "./template.ts";
 import type { ZeroConfig } from "./zero-config.ts";
@@ -53,7 +54,8 @@ export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) 
   };
   const seqs = corpus.map((it) => encodeItem(it.example.prompt, it.completion));
   const maxPrompt = Math.max(...[...trainProblems, ...testAll].map((e) => encodeItem(e.prompt, "").lossStart));
-  const preLen = Math.ceil((Math.max(...seqs.map((s) => s.ids.length)) - 1) / 8) * 8;
+  const longest = Math.max(...seqs.map((s) => s.ids.length));
+  if (longest > cfg.pretrain.max_length) throw new Error(`pretrain.max_length ${cfg.pretrain.max_length} is shorter than the longest corpus sequence (${longest} tokens)`);
   const grpoLen = maxPrompt + cfg.grpo.max_completion_length;
   const ck = (n: string) => join(runDir, "checkpoints", n);
   const files = { pre: join(runDir, "pretrain.jsonl"), metrics: join(runDir, "metrics.jsonl"), samples: join(runDir, "samples.jsonl") };
@@ -86,11 +88,13 @@ export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) 
     for (let step = pre0; step < P.steps; step++) {
       const ts = performance.now();
       const rng = Rng.stream(cfg.seed, "pretrain-batch", step);
-      const batch = makeLmBatch(mc, Array.from({ length: P.batch_size }, () => seqs[rng.int(seqs.length)]), preLen, tok.padId);
+      const rows = packSequences(() => seqs[rng.int(seqs.length)], P.batch_size, P.max_length);
+      const { batch } = makeSftBatch(mc, rows, P.max_length, tok.padId);
       const lr = learningRate({ lr: P.learning_rate, warmupSteps: P.warmup_steps, totalSteps: P.steps, decay: "cosine" }, step);
       const m = await tr.update(batch, lr);
       const dt = (performance.now() - ts) / 1000;
-      const row = { step: step + 1, ...m, lr, tokens_per_s: (P.batch_size * preLen) / dt };
+      const tokens = rows.reduce((a, r) => a + r.ids.length, 0);
+      const row = { step: step + 1, ...m, lr, sequences: rows.reduce((a, r) => a + r.segments[r.segments.length - 1] + 1, 0), tokens_per_s: tokens / dt };
       line(files.pre, row);
       bar.tick(1, { loss: m.loss, ce: m.ce, mtp: m.mtp, imb: m.expert_imbalance ?? 1, "tok/s": Math.round(row.tokens_per_s) });
       const last = step + 1 === P.steps;
@@ -119,7 +123,7 @@ export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) 
     if (baseParams !== params) disposeParams(baseParams);
     writeJsonAtomic(evalFile, base);
   }
-  log(`base: pass@1 ${base.pass1.toFixed(3)}, pass@${base.k} ${base.passk.toFixed(3)}, format ${base.format_rate.toFixed(2)}, length ${base.mean_length.toFixed(1)}`);
+  log(`base: pass@1 ${base.pass1.toFixed(3)}, pass@${base.k} ${base.passk.toFixed(3)}, format ${base.format_rate.toFixed(2)}, length ${base.mean_length.toFixed(1)}, shows work ${(base.shows_work_rate ?? Number.NaN).toFixed(2)}`);
 
   // ---------- Phase 3: GRPO ----------
   const G = cfg.grpo;
@@ -173,6 +177,7 @@ export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) 
       expert_imbalance: m.expert_imbalance ?? 1, loss: m.loss, grad_norm: m.grad_norm, lr,
       faithful_rate: correct.length ? correct.filter((r) => faithfulness(r.completion, r.example).faithful).length / correct.length : 0,
       rechecks: all.reduce((a, r) => a + countRechecks(r.completion), 0) / all.length,
+      shows_work_rate: all.filter((r) => showsWork(r.completion)).length / all.length,
       tokens_per_s: res.generatedTokens / dt, rollout_seconds: tGen, step_seconds: dt,
     };
     line(files.metrics, row);

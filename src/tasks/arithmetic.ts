@@ -150,6 +150,11 @@ export class ArithmeticTask implements SyntheticTask {
         return done(parts.slice(0, rng.int(1, parts.length - 1)).join("="), "none");
       case "unfinished":
         return `<think>${full.slice(0, rng.int(1, Math.max(1, full.length - 2)))}`;
+      case "guess": {
+        // A bare number somewhere in the range the answers take: right only by chance.
+        const c = this.config;
+        return done("", `${rng.int(0, c.max * c.maxTerms)}`);
+      }
     }
   }
 

@@ -1,8 +1,9 @@
 // The base-model pretraining corpus: for each training problem, reasoning traces in the R1-Zero format
 // written in a realistic mix of styles (types.ts TraceStyle): right and faithful, re-checked, slips
-// caught with "wait", slips carried to a wrong answer, wrong final picks, giving up, cut off.
-// The mix sets how often an imitating base model ends right (the default: 55% of traces), so GRPO
-// starts from a policy that succeeds sometimes: the thing RL can sharpen. Also the two measures the
+// caught with "wait", slips carried to a wrong answer, wrong final picks, giving up, cut off, and
+// bare guesses with no work shown. The mix sets what an imitating base model does (the default: mostly
+// guess, sometimes work it out), so GRPO starts from a policy that succeeds sometimes and holds a
+// better behaviour it seldom uses: the thing RL can find and sharpen. Also the two measures the
 // main run reports beside the reward: faithfulness of the scratchpad and the number of re-checks.
 import { parseCompletion } from "./format.ts";
 import { taskForExample } from "./registry.ts";
@@ -15,15 +16,23 @@ export { countRechecks } from "./scratchpad.ts";
 /** Relative weights of the trace styles (normalised; 0 leaves a style out). */
 export type CorpusMix = Record<TraceStyle, number>;
 
-/** 55% of traces end right (correct + recheck + wait), as in the PyTorch peer's corpus (r1zero-notes.md). */
+/**
+ * Most traces (60%) are bare answers with no work shown and right only by chance: the unreliable
+ * answers scraped text is full of. A third are worked solutions that end right (plain, re-checked,
+ * or with a slip caught by "wait"), the rest worked but wrong. An imitating base model mostly answers
+ * without working, at temperature 0.6 more so (the empty think is the single likeliest first token of
+ * a completion): RL has a behaviour to discover that the corpus holds but seldom shows, working the
+ * problem out, and the model's own skill at it decides how much that pays.
+ */
 export const DEFAULT_MIX: CorpusMix = {
-  correct: 0.35,
-  recheck: 0.1,
-  wait: 0.1,
-  slip: 0.12,
-  wrongPick: 0.12,
-  giveUp: 0.11,
-  unfinished: 0.1,
+  correct: 0.24,
+  recheck: 0.05,
+  wait: 0.04,
+  slip: 0.03,
+  wrongPick: 0.01,
+  giveUp: 0.02,
+  unfinished: 0.01,
+  guess: 0.6,
 };
 
 export interface CorpusItem {

@@ -214,6 +214,9 @@ export class CountdownTask implements SyntheticTask {
         const full = budget(fails, [line(hit, "yes")]).think;
         return `<think>${full.slice(0, rng.int(1, Math.max(1, full.length - 4)))}`;
       }
+      case "guess":
+        // No attempt written down: any expression over the numbers, a hit only by chance.
+        return done("", formatExpr(rng.pick(chains)));
     }
   }
 

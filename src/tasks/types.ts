@@ -26,8 +26,10 @@ export type Split = "train" | "test";
  * - wrongPick: correct steps, but the answer picks the wrong result.
  * - giveUp: some steps, then "none" as the answer.
  * - unfinished: cut off mid-thought: no </think>, no answer (fails the format reward).
+ * - guess: no work at all (an empty think), just an answer drawn from the range answers take, so
+ *   right only by chance: the bare, unreliable answers scraped text is full of.
  */
-export type TraceStyle = "correct" | "recheck" | "wait" | "slip" | "wrongPick" | "giveUp" | "unfinished";
+export type TraceStyle = "correct" | "recheck" | "wait" | "slip" | "wrongPick" | "giveUp" | "unfinished" | "guess";
 
 export const TRACE_STYLES: readonly TraceStyle[] = [
   "correct",
@@ -37,6 +39,7 @@ export const TRACE_STYLES: readonly TraceStyle[] = [
   "wrongPick",
   "giveUp",
   "unfinished",
+  "guess",
 ];
 
 /** Whether a scratchpad's steps are correct and lead to its answer (see scratchpad.ts). */
