@@ -50,7 +50,7 @@ describe("cold-start traces", () => {
 
   it("is long: readable traces are longer than the terse traces they come from", () => {
     const task = new ArithmeticTask({ min: 1, max: 5, ops: ["+", "-"] });
-    const corpus = buildCorpus({ task, problems: 50, seed: 1, mix: { slip: 0, wrongPick: 0, giveUp: 0, unfinished: 0, wait: 0, recheck: 0 } });
+    const corpus = buildCorpus({ task, problems: 50, seed: 1, mix: { slip: 0, wrongPick: 0, giveUp: 0, unfinished: 0, wait: 0, recheck: 0, guess: 0 } });
     let readable = 0;
     let terse = 0;
     for (const it of corpus) {

@@ -81,7 +81,7 @@ describe("chat-template masks", () => {
     expect(e.inputIds.at(-1)).toBe(tok.eosId);
     const n = e.lossMask.filter((m) => m === 1).length;
     expect(n).toBe(tok.encode("<think>2+3=5</think><answer>5</answer>").length + 1);
-    expect(tok.decode(e.inputIds.slice(1, e.inputIds.length - n))).toBe("Q: 2+3. Think in <think>, answer in <answer>.\nA:");
+    expect(tok.decode(e.inputIds.slice(1, e.inputIds.length - n))).toBe("2+3. <think> then <answer>.\n");
   });
 });
 

@@ -40,7 +40,7 @@ describe("packSequences", () => {
     const params = initParams(c, 4);
     const pool = [seq(2, 0), seq(4, 1), seq(3, 2)];
     let i = 0;
-    const rows = packSequences(() => pool[i++ % pool.length], 1, 32);
+    const rows = packSequences(() => pool[i++ % pool.length], 1, 24);
     expect(rows[0].segments.at(-1)).toBe(2);
     const losses = async (batch: ReturnType<typeof makeLmBatch>) => {
       const [l, aux] = tidy(() => lmLoss(params, {}, c, batch, { mtpLambda: 1, balanceAlpha: 0 }));

@@ -54,8 +54,10 @@ export const ZERO_DEFAULTS: Omit<ZeroConfig, "name" | "template"> = {
   seed: 1,
   device: "cpu",
   task: "arithmetic",
-  task_options: { min_terms: 4, max_terms: 4, max_number: 5, ops: "+-", test_fraction: 0.25 },
-  train_problems: 2000,
+  task_options: { min_terms: 4, max_terms: 4, max_number: 3, ops: "+-", test_fraction: 0.25 },
+  // Every training problem there is: 4 numbers from 1-3 with + and - give 400 problems, 264 of them
+  // on the train side of the split (the other 136 are held out).
+  train_problems: 264,
   model: { hidden_size: 96, num_hidden_layers: 3, n_routed_experts: 4, moe_intermediate_size: 64, intermediate_size: 256 },
   pretrain: {
     steps: 420,
@@ -63,7 +65,7 @@ export const ZERO_DEFAULTS: Omit<ZeroConfig, "name" | "template"> = {
     max_length: 96,
     learning_rate: 5e-3,
     warmup_steps: 30,
-    traces_per_problem: 1,
+    traces_per_problem: 4,
     mtp_lambda: 0.3,
     balance_alpha: 1e-4,
     bias_update_gamma: 1e-3,
