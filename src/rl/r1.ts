@@ -19,7 +19,7 @@ import { writeR1Report } from "../report/r1-report.ts";
 import { Progress } from "../report/progress.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { buildColdStart, READABLE_CHARS, READABLE_WORDS, readableCompletion } from "../tasks/cold-start.ts";
-import { buildCorpus } from "../tasks/corpus.ts";
+import { buildCorpus, WORKED_MIX } from "../tasks/corpus.ts";
 import { derive, Rng as TaskRng } from "../tasks/rng.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import { type SftConfig, type SftExample, sftTrain } from "../train/sft.ts";
@@ -50,7 +50,9 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
   const t0 = performance.now();
   const task = makeTask(cfg.task, cfg.task_options);
   const test = task.generate("test", Math.min(cfg.eval.n_problems || 10_000, task.countProblems?.("test") ?? 10_000), cfg.seed);
-  const zeroCorpus = buildCorpus({ task, problems: Math.min(cfg.train_problems, task.countProblems?.("train") ?? cfg.train_problems), seed: cfg.seed, tracesPerProblem: cfg.pretrain.traces_per_problem });
+  // Worked traces only (no bare-answer guesses): the pipeline's stages were measured on that base
+  // (docs/r1-pipeline.md); the zero run's corpus is mostly guesses (docs/r1-zero.md).
+  const zeroCorpus = buildCorpus({ task, problems: Math.min(cfg.train_problems, task.countProblems?.("train") ?? cfg.train_problems), seed: cfg.seed, tracesPerProblem: cfg.pretrain.traces_per_problem, mix: WORKED_MIX });
   const mixRng = new TaskRng(derive(cfg.seed, "r1-readable-mix"));
   const corpus = zeroCorpus.map((it) => {
     const readable = mixRng.chance(cfg.pretrain.readable_fraction) ? readableCompletion(it.completion) : null;

@@ -35,6 +35,18 @@ export const DEFAULT_MIX: CorpusMix = {
   guess: 0.6,
 };
 
+/** Worked traces only (no bare answers), 55% ending right as in the PyTorch peer's corpus (r1zero-notes.md): the R1 pipeline's base. */
+export const WORKED_MIX: CorpusMix = {
+  correct: 0.35,
+  recheck: 0.1,
+  wait: 0.1,
+  slip: 0.12,
+  wrongPick: 0.12,
+  giveUp: 0.11,
+  unfinished: 0.1,
+  guess: 0,
+};
+
 export interface CorpusItem {
   example: TaskExample;
   style: TraceStyle;
