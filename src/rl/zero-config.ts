@@ -60,7 +60,7 @@ export const ZERO_DEFAULTS: Omit<ZeroConfig, "name" | "template"> = {
   train_problems: 264,
   model: { hidden_size: 96, num_hidden_layers: 3, n_routed_experts: 4, moe_intermediate_size: 64, intermediate_size: 256 },
   pretrain: {
-    steps: 420,
+    steps: 380,
     batch_size: 24,
     max_length: 96,
     learning_rate: 5e-3,
@@ -71,7 +71,7 @@ export const ZERO_DEFAULTS: Omit<ZeroConfig, "name" | "template"> = {
     bias_update_gamma: 1e-3,
   },
   grpo: {
-    steps: 40,
+    steps: 36,
     prompts_per_step: 8,
     num_generations: 8,
     max_completion_length: 48,
