@@ -33,6 +33,7 @@ describe("packSequences", () => {
     // targetFlags[t] = 1 for t >= lossStart: the completion tokens and EOS.
     expect(rows[0].targetFlags).toEqual([0, 0, 0, 1, 1, 1, 1]);
     expect(() => packSequences(() => seq(20, 0), 1, 16)).toThrow(/25 tokens; the row length is 16/);
+    expect(() => packSequences(() => seq(2, 0), 1, undefined as unknown as number)).toThrow(/row length must be a positive integer/);
   });
 
   it("gives the same CE and MTP losses as one padded row per sequence", async () => {

@@ -55,6 +55,8 @@ export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) 
   const seqs = corpus.map((it) => encodeItem(it.example.prompt, it.completion));
   const maxPrompt = Math.max(...[...trainProblems, ...testAll].map((e) => encodeItem(e.prompt, "").lossStart));
   const longest = Math.max(...seqs.map((s) => s.ids.length));
+  if (!Number.isInteger(cfg.pretrain.max_length) || cfg.pretrain.max_length < 2)
+    throw new Error(`config.json: pretrain.max_length must be a positive integer (rows of packed sequences), got ${cfg.pretrain.max_length}; a run from an older r1lab needs a new run`);
   if (longest > cfg.pretrain.max_length) throw new Error(`pretrain.max_length ${cfg.pretrain.max_length} is shorter than the longest corpus sequence (${longest} tokens)`);
   const grpoLen = maxPrompt + cfg.grpo.max_completion_length;
   const ck = (n: string) => join(runDir, "checkpoints", n);

@@ -46,6 +46,7 @@ export function makeLmBatch(c: ModelConfig, seqs: TokenSequence[], seqLen: numbe
  * Attention stays inside each sequence and RoPE positions restart (sft-batch.ts, block-diagonal).
  */
 export function packSequences(draw: () => TokenSequence, rows: number, rowLen: number): SftRow[] {
+  if (!Number.isInteger(rowLen) || rowLen < 1) throw new Error(`packSequences: the row length must be a positive integer, got ${rowLen}`);
   const out: SftRow[] = [];
   let cur: SftRow = { ids: [], targetFlags: [], segments: [], positions: [] };
   let seg = 0;
