@@ -7,8 +7,7 @@ import type { Params } from "../engine/params.ts";
 import { passAtK } from "../eval/metrics.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { CharTokenizer } from "../tasks/char-tokenizer.ts";
-import { countRechecks, faithfulness } from "../tasks/corpus.ts";
-import { parseCompletion } from "../tasks/format.ts";
+import { countRechecks, faithfulness, showsWork } from "../tasks/corpus.ts";
 import type { TaskExample } from "../tasks/types.ts";
 import { accuracyReward, formatReward } from "./rewards.ts";
 import { type Rollout, rollouts } from "./rollout.ts";
@@ -27,10 +26,6 @@ export interface SyntheticEval {
   shows_work_rate: number;
 }
 
-/** Whether a completion works the problem out (a step "a=b" in its think text) rather than guessing. */
-export function showsWork(completion: string): boolean {
-  return (parseCompletion(completion).think ?? "").includes("=");
-}
 
 export async function evaluateSynthetic(
   p: Params,

@@ -11,7 +11,7 @@ import { derive, Rng } from "./rng.ts";
 import type { Faithfulness, SyntheticTask, TaskExample, TraceStyle } from "./types.ts";
 import { TRACE_STYLES } from "./types.ts";
 
-export { countRechecks } from "./scratchpad.ts";
+export { countRechecks, showsWork } from "./scratchpad.ts";
 
 /** Relative weights of the trace styles (normalised; 0 leaves a style out). */
 export type CorpusMix = Record<TraceStyle, number>;

@@ -93,6 +93,11 @@ export function countRechecks(completion: string): number {
   return (think.match(/\b(chk|wait)\b/g) ?? []).length;
 }
 
+/** Whether a completion works the problem out (a step "a=b" in its think text) rather than answering bare. */
+export function showsWork(completion: string): boolean {
+  return (parseCompletion(completion).think ?? "").includes("=");
+}
+
 /**
  * Writing side: the reduction chain of `tree` with one step (`onlyStep`, or any) off by +-1 or +-2 and
  * the error carried on, as the corpus writes a slip; null when no such slip keeps every later step an

@@ -5,7 +5,7 @@ import * as o from "../engine/ops.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { causalInputs } from "../model/inputs.ts";
 import type { LmBatch } from "./lm-loss.ts";
-import type { SftRow } from "./sft-batch.ts";
+import { appendSegment, emptyRow, type SftRow } from "./sft-batch.ts";
 
 export interface TokenSequence {
   ids: number[];
@@ -42,28 +42,23 @@ export function makeLmBatch(c: ModelConfig, seqs: TokenSequence[], seqLen: numbe
  * Packed pretraining rows: `rows` rows of at most `rowLen` tokens, each filled with whole sequences
  * from `draw()` until the next one would not fit (that one opens the next row; the one left over at
  * the end is dropped). Short sequences then cost their own length instead of the longest one's:
- * with traces from 10 to 90 tokens, padding every row to the longest wasted about half the compute.
+ * the zero corpus's traces average ~39 tokens against a longest of ~70, and on the 2-core machine
+ * packed rows trained at ~2,270 real tokens/s against ~1,760 for rows padded to the longest.
  * Attention stays inside each sequence and RoPE positions restart (sft-batch.ts, block-diagonal).
  */
 export function packSequences(draw: () => TokenSequence, rows: number, rowLen: number): SftRow[] {
   if (!Number.isInteger(rowLen) || rowLen < 1) throw new Error(`packSequences: the row length must be a positive integer, got ${rowLen}`);
   const out: SftRow[] = [];
-  let cur: SftRow = { ids: [], targetFlags: [], segments: [], positions: [] };
-  let seg = 0;
+  let cur = emptyRow();
   while (out.length < rows) {
     const s = draw();
     if (s.ids.length > rowLen) throw new Error(`packSequences: a sequence has ${s.ids.length} tokens; the row length is ${rowLen}`);
     if (cur.ids.length + s.ids.length > rowLen) {
       out.push(cur);
       if (out.length === rows) break;
-      cur = { ids: [], targetFlags: [], segments: [], positions: [] };
-      seg = 0;
+      cur = emptyRow();
     }
-    cur.ids.push(...s.ids);
-    cur.targetFlags.push(...s.ids.map((_, t) => (t >= s.lossStart ? 1 : 0)));
-    cur.segments.push(...s.ids.map(() => seg));
-    cur.positions.push(...s.ids.map((_, t) => t));
-    seg++;
+    appendSegment(cur, s.ids, s.ids.map((_, t) => (t >= s.lossStart ? 1 : 0)));
   }
   return out;
 }

@@ -23,6 +23,18 @@ export interface SftRow {
   positions: number[];
 }
 
+/** An empty row. */
+export const emptyRow = (): SftRow => ({ ids: [], targetFlags: [], segments: [], positions: [] });
+
+/** Append one sequence to a row as its next segment (RoPE positions restart at 0). */
+export function appendSegment(row: SftRow, ids: number[], targetFlags: number[]): void {
+  const seg = row.segments.length > 0 ? row.segments[row.segments.length - 1] + 1 : 0;
+  row.ids.push(...ids);
+  row.targetFlags.push(...targetFlags);
+  row.segments.push(...ids.map(() => seg));
+  row.positions.push(...ids.map((_, t) => t));
+}
+
 function checkExample(e: SftExample, i: number): void {
   if (e.inputIds.length !== e.lossMask.length)
     throw new Error(`SFT example ${i}: inputIds has ${e.inputIds.length} tokens but lossMask has ${e.lossMask.length}`);
@@ -42,7 +54,6 @@ export function buildRows(examples: SftExample[], maxLen: number, packing: boole
   let truncated = 0;
   let dropped = 0;
   let cur: SftRow | null = null;
-  let seg = 0;
   examples.forEach((e0, i) => {
     checkExample(e0, i);
     if (e0.inputIds.length > maxLen) truncated++;
@@ -52,15 +63,10 @@ export function buildRows(examples: SftExample[], maxLen: number, packing: boole
       return;
     }
     if (!packing || !cur || cur.ids.length + e.inputIds.length > maxLen) {
-      cur = { ids: [], targetFlags: [], segments: [], positions: [] };
+      cur = emptyRow();
       rows.push(cur);
-      seg = 0;
     }
-    cur.ids.push(...e.inputIds);
-    cur.targetFlags.push(...e.lossMask);
-    cur.segments.push(...e.inputIds.map(() => seg));
-    cur.positions.push(...e.inputIds.map((_, t) => t));
-    seg++;
+    appendSegment(cur, e.inputIds, e.lossMask);
   });
   return { rows, truncated, dropped };
 }
