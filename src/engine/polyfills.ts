@@ -5,6 +5,7 @@
 import { resolveObjectURL } from "node:buffer";
 import { availableParallelism } from "node:os";
 import { Worker as NodeWorker } from "node:worker_threads";
+import { FAST_WORKER_POSTLUDE, FastChannel, InlineRunner, fastWorkersEnabled } from "./fast-worker.ts";
 
 /** Code run first inside every worker: gives the blob's browser-style worker code the globals it expects. */
 const WORKER_PRELUDE = `
@@ -14,11 +15,18 @@ globalThis.postMessage = (data, transfer) => parentPort.postMessage(data, transf
 parentPort.on("message", (data) => { if (typeof globalThis.onmessage === "function") globalThis.onmessage({ data }); });
 `;
 
+/** Workers started so far: the first one's kernel shares run inline on the main thread. */
+let created = 0;
+
 class WorkerShim {
   onmessage: ((e: { data: unknown }) => void) | null = null;
   onerror: ((e: { message: string }) => void) | null = null;
   #worker: NodeWorker | null = null;
   #pending: unknown[] = [];
+  /** Shared-memory path for kernels the worker has already seen (fast-worker.ts); null when off. */
+  #fast: FastChannel | null = fastWorkersEnabled() ? new FastChannel() : null;
+  /** The first worker's kernel shares run on the main thread (fast-worker.ts); null for the others. */
+  #inline: InlineRunner | null = fastWorkersEnabled() && created++ === 0 ? new InlineRunner() : null;
 
   constructor(url: string | URL) {
     const blob = resolveObjectURL(String(url));
@@ -26,12 +34,14 @@ class WorkerShim {
     blob.text().then(
       (source) => {
         // The worker body is an ES module string without imports: run it as a script after the prelude.
-        const w = new NodeWorker(`${WORKER_PRELUDE}\n${source}`, { eval: true });
+        const code = `${WORKER_PRELUDE}\n${source}\n${this.#fast ? FAST_WORKER_POSTLUDE : ""}`;
+        const w = new NodeWorker(code, { eval: true });
         w.unref();
         w.on("message", (data) => this.onmessage?.({ data }));
         w.on("error", (err) => this.onerror?.({ message: err.message }));
         this.#worker = w;
-        for (const m of this.#pending) w.postMessage(m);
+        if (this.#fast) w.postMessage({ type: "__r1lab_fast", sab: this.#fast.sab });
+        for (const m of this.#pending) this.#send(m);
         this.#pending = [];
       },
       (err: Error) => this.onerror?.({ message: err.message }),
@@ -39,8 +49,16 @@ class WorkerShim {
   }
 
   postMessage(data: unknown): void {
-    if (this.#worker) this.#worker.postMessage(data);
+    if (this.#worker) this.#send(data);
     else this.#pending.push(data);
+  }
+
+  #send(data: unknown): void {
+    if (this.#inline?.tryRun(data, (reply) => this.onmessage?.({ data: reply }))) return;
+    const fast = this.#fast;
+    if (fast?.trySend(data, (reply) => this.onmessage?.({ data: reply }))) return;
+    fast?.beforeMessage();
+    this.#worker!.postMessage(data);
   }
 
   terminate(): void {

@@ -6,6 +6,7 @@
 // buffers [B, Hkv, Tmax, hd], and attention runs over the whole buffer with a mask, so a jitted
 // decode step has one shape for the whole generation.
 import { type Arr, add, matmul, mul, repeat, reshape, softmax, swapaxes, transpose } from "../engine/ops.ts";
+import { sdpaDecode } from "./decode-attention.ts";
 import type { Params } from "../engine/params.ts";
 import type { ModelConfig } from "./config.ts";
 import { type LayerCache, writeCache } from "./kv-cache.ts";
@@ -46,17 +47,22 @@ export function attention(
   let v = heads(linear(x, p[`${prefix}.v_proj.weight`], bias("v_proj")), Hkv);
   q = applyRope(q, io.cos, io.sin, false);
   k = applyRope(k, io.cos, io.sin, false);
+  const share = (a: Arr) => (Hkv !== H ? repeat(a, H / Hkv, 1) : a);
   let newCache: LayerCache | undefined;
-  if (cache) {
+  let o: Arr;
+  if (cache && T === 1) {
+    // Decode step: attend over the cache as it was plus the new token (decode-attention.ts), so the
+    // attention kernels read the cache buffers as they are rather than the rewritten copy.
     newCache = { k: writeCache(cache.layer.k, k, cache.writeMask), v: writeCache(cache.layer.v, v, cache.writeMask) };
-    k = newCache.k;
-    v = newCache.v;
+    o = sdpaDecode(q, share(cache.layer.k), share(cache.layer.v), share(k), share(v), io.mask, cache.writeMask, 1 / Math.sqrt(hd));
+  } else {
+    if (cache) {
+      newCache = { k: writeCache(cache.layer.k, k, cache.writeMask), v: writeCache(cache.layer.v, v, cache.writeMask) };
+      k = newCache.k;
+      v = newCache.v;
+    }
+    o = sdpa(q, share(k), share(v), io.mask, 1 / Math.sqrt(hd));
   }
-  if (Hkv !== H) {
-    k = repeat(k, H / Hkv, 1);
-    v = repeat(v, H / Hkv, 1);
-  }
-  const o = sdpa(q, k, v, io.mask, 1 / Math.sqrt(hd));
   const merged = reshape(transpose(o, [0, 2, 1, 3]), [B, T, H * hd]);
   return { out: linear(merged, p[`${prefix}.o_proj.weight`], p[`${prefix}.o_proj.bias`]), cache: newCache };
 }

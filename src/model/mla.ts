@@ -12,6 +12,7 @@ import {
 import type { Params } from "../engine/params.ts";
 import type { AttnInputs } from "./attention.ts";
 import { sdpa } from "./attention.ts";
+import { decodeWeights } from "./decode-attention.ts";
 import type { ModelConfig } from "./config.ts";
 import { type LayerCache, writeCache } from "./kv-cache.ts";
 import { linear } from "./linear.ts";
@@ -65,11 +66,18 @@ export function mla(
   const wUK = slice(wkvb, null, [0, nope], null); // [H, nope, R]
   const wUV = slice(wkvb, null, [nope, nope + c.vHeadDim], null); // [H, v, R]
   const qLatent = einsum("bhtn,hnr->bhtr", qNope, wUK);
-  const scores = add(
-    mul(add(einsum("bhtr,bsr->bhts", qLatent, layer.ckv), einsum("bhtd,bsd->bhts", qRope, layer.kRope)), scale),
-    io.mask,
-  );
-  const oLatent = einsum("bhts,bsr->bhtr", softmax(scores, -1), layer.ckv);
+  const latentScores = (ckvS: Arr, kRopeS: Arr) =>
+    mul(add(einsum("bhtr,bsr->bhts", qLatent, ckvS), einsum("bhtd,bsd->bhts", qRope, kRopeS)), scale);
+  let oLatent: Arr;
+  if (T === 1) {
+    // Decode step: the old latent cache plus the new token (decode-attention.ts).
+    const { pOld, pNew } = decodeWeights(
+      add(latentScores(cache.layer.ckv, cache.layer.kRope), io.mask),
+      latentScores(ckv, reshape(kRope, [B, 1, rope])),
+      cache.writeMask,
+    );
+    oLatent = add(einsum("bhts,bsr->bhtr", pOld, cache.layer.ckv), einsum("bhts,bsr->bhtr", pNew, ckv));
+  } else oLatent = einsum("bhts,bsr->bhtr", softmax(add(latentScores(layer.ckv, layer.kRope), io.mask), -1), layer.ckv);
   const o = einsum("bhtr,hvr->bhtv", oLatent, wUV);
   return { out: outProj(o), cache: layer };
 }
