@@ -52,7 +52,9 @@ export function formatTable(results: Record<string, Row>): string {
       ? ` (rollout/ref/update r1lab ${fmt(row.r1lab_rollout_s)}/${fmt(row.r1lab_reference_s)}/${fmt(row.r1lab_update_s)} s, torch ${fmt(row.torch_rollout_s)}/${fmt(row.torch_reference_s)}/${fmt(row.torch_update_s)} s)`
       : name.startsWith("kv_cache")
         ? ` (MHA ${fmt(row.mha_bytes_per_token)}, MLA/MHA ${fmt(row.mla_over_mha)})`
-        : "";
+        : name === "ceiling"
+          ? ` (one thread: Wasm SIMD peak ${fmt(row.wasm_simd_peak_gflops_1t)}, relaxed FMA ${fmt(row.wasm_relaxed_fma_peak_gflops_1t)}, torch ${fmt(row.torch_matmul_gflops_1t)}; peak/torch ${fmt(row.wasm_peak_over_torch_1t)})`
+          : "";
     lines.push(`${name.padEnd(18)} ${fmt(mine).padStart(10)} ${fmt(theirs).padStart(10)} ${fmt(row.ratio).padStart(7)}  ${unit}${extra}`);
   }
   return lines.join("\n");

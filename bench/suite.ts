@@ -1,6 +1,7 @@
 // The benchmark list of `pnpm bench`: each entry runs r1lab's side, then the PyTorch peer on the
 // same model and shapes, and returns one result row. Sizes per mode: full (default) and --quick.
 import { cacheBytesPerToken } from "../src/model/kv-cache.ts";
+import { jaxMatmulGflops, wasmPeakGflops } from "./ceiling.ts";
 import { TRAIN_SHAPES, mlaMoeConfig } from "./models.ts";
 import { evalSeconds, generateSeconds, grpoSeconds, median, type Reps, trainSeconds } from "./r1lab-side.ts";
 import type { TorchPeer } from "./torch-peer.ts";
@@ -113,6 +114,33 @@ const evalBench: Bench = {
   },
 };
 
+/**
+ * The matmul ceiling (bench/ceiling.ts): Wasm SIMD's peak multiply-add rate on one thread, r1lab's
+ * jitted matmul, and PyTorch's, all on [2048, 256] @ [256, 768] (the shapes of train_small's MLP).
+ * wasm_peak_over_torch_1t bounds how close any Wasm kernel can come to PyTorch's matmul.
+ */
+const ceilingBench: Bench = {
+  name: "ceiling",
+  unit: "GFLOP/s",
+  inQuick: false,
+  async run(torch) {
+    const [m, k, n] = [2048, 256, 768];
+    const simdPeak = wasmPeakGflops(false);
+    const fmaPeak = wasmPeakGflops(true);
+    const mine = await jaxMatmulGflops(m, k, n);
+    const t = torch ? await torch.request("matmul", { m, k, n, warmup: 3, steps: 15 }) : null;
+    return {
+      r1lab_matmul_gflops_per_s: mine,
+      torch_matmul_gflops_per_s: t?.gflops ?? null,
+      ratio: ratio(mine, t?.gflops ?? null),
+      wasm_simd_peak_gflops_1t: simdPeak,
+      wasm_relaxed_fma_peak_gflops_1t: fmaPeak,
+      torch_matmul_gflops_1t: t?.gflops_1t ?? null,
+      wasm_peak_over_torch_1t: t?.gflops_1t && simdPeak ? simdPeak / t.gflops_1t : null,
+    };
+  },
+};
+
 export const BENCHES: Bench[] = [
   trainBench("tiny", { warmup: 2, steps: 8 }, { warmup: 2, steps: 3 }, true),
   trainBench("small", { warmup: 1, steps: 5 }, { warmup: 1, steps: 3 }, true),
@@ -121,6 +149,7 @@ export const BENCHES: Bench[] = [
   genBench("gen_small_b64", "small", 64, true),
   genBench("gen_mla_moe_b64", "mla_moe", 64, false),
   kvCacheBench,
+  ceilingBench,
   grpoBench,
   evalBench,
   // Last: at B16 T256 it can exhaust the Wasm backend's 4 GiB (memory32) heap, after which the

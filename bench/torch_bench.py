@@ -365,7 +365,30 @@ def bench_eval(req):
     return {"step_seconds": ts, "samples_per_s": n / statistics.median(ts)}
 
 
-KINDS = {"train": bench_train, "generate": bench_generate, "grpo": bench_grpo, "eval": bench_eval}
+def bench_matmul(req):
+    """GFLOP/s of one [m, k] @ [k, n] float32 product: with the peer's threads, and on one thread (CPU)."""
+    m, k, n = req["m"], req["k"], req["n"]
+    a = torch.randn(m, k, device=DEV)
+    b = torch.randn(k, n, device=DEV)
+    flops = 2 * m * k * n
+
+    def rate():
+        ts = sorted(timed(lambda: a @ b, req["warmup"], req["steps"]))
+        return flops / ts[len(ts) // 2] / 1e9
+
+    with torch.no_grad():
+        out = {"gflops": rate()}
+        if DEV == "cpu":
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                out["gflops_1t"] = rate()
+            finally:
+                torch.set_num_threads(threads)
+    return out
+
+
+KINDS = {"train": bench_train, "generate": bench_generate, "grpo": bench_grpo, "eval": bench_eval, "matmul": bench_matmul}
 
 
 def main():

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { peakModule, wasmPeakGflops } from "../bench/ceiling.ts";
 import { runBench } from "../bench/main.ts";
 
 function torchReason(): string | null {
@@ -51,5 +52,21 @@ describe("pnpm bench harness", () => {
       expect(row.torch_tokens_per_s).toBeGreaterThan(0);
       expect(row.ratio).toBeCloseTo(row.r1lab_tokens_per_s / row.torch_tokens_per_s, 6);
     }
+  });
+
+  it("measures the Wasm SIMD ceiling with a valid hand-assembled module", () => {
+    const wasm = (globalThis as any).WebAssembly;
+    expect(wasm.validate(peakModule(false))).toBe(true);
+    // 12 accumulators a <- a * 0.999 + 0.001 from a_i = i / 1000, n steps: a_i -> 1 - (1 - a_i) 0.999^n.
+    const run = new wasm.Instance(new wasm.Module(peakModule(false)), {}).exports.run as (n: number) => number;
+    const n = 1000;
+    let want = 0;
+    for (let i = 1; i <= 12; i++) want += 1 - (1 - i / 1000) * 0.999 ** n;
+    expect(run(n)).toBeCloseTo(want, 3);
+    const peak = wasmPeakGflops(false, 2e6);
+    expect(peak).toBeGreaterThan(0.1);
+    // Relaxed SIMD needs --experimental-wasm-relaxed-simd on Node 20: a number with it, null without.
+    const fma = wasmPeakGflops(true, 2e6);
+    expect(fma === null || fma > 0.1).toBe(true);
   });
 });
