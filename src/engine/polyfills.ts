@@ -23,12 +23,17 @@ class WorkerShim {
   onerror: ((e: { message: string }) => void) | null = null;
   #worker: NodeWorker | null = null;
   #pending: unknown[] = [];
-  /** Shared-memory path for kernels the worker has already seen (fast-worker.ts); null when off. */
-  #fast: FastChannel | null = fastWorkersEnabled() ? new FastChannel() : null;
   /** The first worker's kernel shares run on the main thread (fast-worker.ts); null for the others. */
-  #inline: InlineRunner | null = fastWorkersEnabled() && created++ === 0 ? new InlineRunner() : null;
+  #inline: InlineRunner | null;
+  /** Shared-memory path for kernels the other workers have already seen (fast-worker.ts). */
+  #fast: FastChannel | null;
+  #reply = (data: unknown) => this.onmessage?.({ data });
 
   constructor(url: string | URL) {
+    const first = created++ === 0;
+    const fast = fastWorkersEnabled();
+    this.#inline = fast && first ? new InlineRunner() : null;
+    this.#fast = fast && !first ? new FastChannel() : null;
     const blob = resolveObjectURL(String(url));
     if (!blob) throw new Error(`Worker shim: cannot resolve ${String(url)} (only blob: URLs are supported)`);
     blob.text().then(
@@ -54,9 +59,9 @@ class WorkerShim {
   }
 
   #send(data: unknown): void {
-    if (this.#inline?.tryRun(data, (reply) => this.onmessage?.({ data: reply }))) return;
+    if (this.#inline?.tryRun(data, this.#reply)) return;
     const fast = this.#fast;
-    if (fast?.trySend(data, (reply) => this.onmessage?.({ data: reply }))) return;
+    if (fast?.trySend(data, this.#reply)) return;
     fast?.beforeMessage();
     this.#worker!.postMessage(data);
   }

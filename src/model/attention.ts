@@ -44,25 +44,20 @@ export function attention(
   const heads = (y: Arr, n: number) => transpose(reshape(y, [B, T, n, hd]), [0, 2, 1, 3]);
   let q = heads(linear(x, p[`${prefix}.q_proj.weight`], bias("q_proj")), H);
   let k = heads(linear(x, p[`${prefix}.k_proj.weight`], bias("k_proj")), Hkv);
-  let v = heads(linear(x, p[`${prefix}.v_proj.weight`], bias("v_proj")), Hkv);
+  const v = heads(linear(x, p[`${prefix}.v_proj.weight`], bias("v_proj")), Hkv);
   q = applyRope(q, io.cos, io.sin, false);
   k = applyRope(k, io.cos, io.sin, false);
   const share = (a: Arr) => (Hkv !== H ? repeat(a, H / Hkv, 1) : a);
-  let newCache: LayerCache | undefined;
-  let o: Arr;
-  if (cache && T === 1) {
-    // Decode step: attend over the cache as it was plus the new token (decode-attention.ts), so the
-    // attention kernels read the cache buffers as they are rather than the rewritten copy.
-    newCache = { k: writeCache(cache.layer.k, k, cache.writeMask), v: writeCache(cache.layer.v, v, cache.writeMask) };
-    o = sdpaDecode(q, share(cache.layer.k), share(cache.layer.v), share(k), share(v), io.mask, cache.writeMask, 1 / Math.sqrt(hd));
-  } else {
-    if (cache) {
-      newCache = { k: writeCache(cache.layer.k, k, cache.writeMask), v: writeCache(cache.layer.v, v, cache.writeMask) };
-      k = newCache.k;
-      v = newCache.v;
-    }
-    o = sdpa(q, share(k), share(v), io.mask, 1 / Math.sqrt(hd));
-  }
+  const scale = 1 / Math.sqrt(hd);
+  const newCache: LayerCache | undefined = cache
+    ? { k: writeCache(cache.layer.k, k, cache.writeMask), v: writeCache(cache.layer.v, v, cache.writeMask) }
+    : undefined;
+  // A decode step attends over the cache as it was plus the new token (decode-attention.ts), so the
+  // attention kernels read the cache buffers as they are rather than the rewritten copy.
+  const o =
+    cache && T === 1
+      ? sdpaDecode(q, share(cache.layer.k), share(cache.layer.v), share(k), share(v), io.mask, cache.writeMask, scale)
+      : sdpa(q, share(newCache?.k ?? k), share(newCache?.v ?? v), io.mask, scale);
   const merged = reshape(transpose(o, [0, 2, 1, 3]), [B, T, H * hd]);
   return { out: linear(merged, p[`${prefix}.o_proj.weight`], p[`${prefix}.o_proj.bias`]), cache: newCache };
 }

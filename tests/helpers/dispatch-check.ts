@@ -1,5 +1,5 @@
 // Child process for tests/engine-dispatch.test.ts: a few jitted computations whose kernels go through
-// the Wasm worker pool (a matmul split across workers, a training step, greedy generation), printed
+// the Wasm worker pool (a matmul split across workers, greedy generation of a tiny MLA model), printed
 // as JSON so runs with and without the shared-memory dispatch (R1LAB_FAST_WORKERS) can be compared.
 import { initEngine } from "../../src/engine/device.ts";
 import { jit } from "../../src/engine/jax.ts";
