@@ -14,7 +14,7 @@ import { evaluateSynthetic } from "../src/rl/evaluate.ts";
 import { type GrpoBatch, type GrpoLossConfig, grpoLoss, tokenLogprobs } from "../src/rl/grpo-loss.ts";
 import { grpoRollouts } from "../src/rl/grpo.ts";
 import { REWARD_FUNCTIONS } from "../src/rl/rewards.ts";
-import { ZERO_TEMPLATE, applyTemplate } from "../src/rl/template.ts";
+import { ZERO_TEMPLATE, applyTemplate } from "../src/tasks/template.ts";
 import { ArithmeticTask } from "../src/tasks/arithmetic.ts";
 import { CharTokenizer } from "../src/tasks/char-tokenizer.ts";
 import type { TaskExample } from "../src/tasks/types.ts";

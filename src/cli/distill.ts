@@ -7,9 +7,9 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { GenerationBackend } from "../backends/types.ts";
 import { writeJsonAtomic } from "../engine/atomic.ts";
-import { ZERO_TEMPLATE } from "../rl/template.ts";
+import { ZERO_TEMPLATE } from "../tasks/template.ts";
 import { SYNTHETIC_TASK_NAMES } from "../tasks/registry.ts";
-import { type DistillConfig, runDistill } from "../train/distill.ts";
+import { type DistillConfig, runDistill } from "../runs/distill.ts";
 import { type Command, UsageError, numberFlag, requireFlag } from "./command.ts";
 
 /** The R1-Zero template of the run a native teacher checkpoint came from (runs/NAME/checkpoints/X). */

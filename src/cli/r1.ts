@@ -3,7 +3,7 @@
 // runs/<name>/config.json before any work, points runs/latest at the run, and runs it.
 // `--resume runs/<name>` continues an interrupted run at the stage it was in, with its own config.
 import { initEngine } from "../engine/device.ts";
-import { R1_DEFAULTS, R1_PRESETS, R1_TEMPLATE, type R1Config } from "../rl/r1-config.ts";
+import { R1_DEFAULTS, R1_PRESETS, R1_TEMPLATE, type R1Config } from "../runs/r1-config.ts";
 import { checkRunName, newRun, pointLatest, resumeRun } from "./run-dir.ts";
 import { type Command, UsageError, numberFlag } from "./command.ts";
 
@@ -51,7 +51,7 @@ const cmd: Command = {
     }
     pointLatest(runDir);
     await initEngine({ device: cfg.device });
-    const { runR1 } = await import("../rl/r1.ts");
+    const { runR1 } = await import("../runs/r1.ts");
     await runR1(cfg, runDir);
   },
 };

@@ -3,8 +3,8 @@
 // `--resume runs/<name>` continues an interrupted run with the config it was started with.
 import { existsSync, readFileSync } from "node:fs";
 import { initEngine } from "../engine/device.ts";
-import { ZERO_TEMPLATE } from "../rl/template.ts";
-import { ZERO_DEFAULTS, ZERO_TINY, type ZeroConfig } from "../rl/zero-config.ts";
+import { ZERO_TEMPLATE } from "../tasks/template.ts";
+import { ZERO_DEFAULTS, ZERO_TINY, type ZeroConfig } from "../runs/zero-config.ts";
 import { checkRunName, newRun, pointLatest, resumeRun } from "./run-dir.ts";
 import { type Command, UsageError, numberFlag } from "./command.ts";
 
@@ -89,7 +89,7 @@ const cmd: Command = {
     }
     pointLatest(runDir);
     await initEngine({ device: cfg.device });
-    const { runZero } = await import("../rl/zero.ts");
+    const { runZero } = await import("../runs/zero.ts");
     await runZero(cfg, runDir);
   },
 };

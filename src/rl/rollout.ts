@@ -6,7 +6,7 @@ import type { ModelConfig } from "../model/config.ts";
 import type { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import type { TaskExample } from "../tasks/types.ts";
 import type { RewardFn } from "./rewards.ts";
-import { applyTemplate } from "./template.ts";
+import { applyTemplate } from "../tasks/template.ts";
 
 export interface Rollout {
   example: TaskExample;

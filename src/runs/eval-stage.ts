@@ -13,8 +13,8 @@ import type { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { isReadable } from "../tasks/cold-start.ts";
 import { parseCompletion } from "../tasks/format.ts";
 import type { TaskExample } from "../tasks/types.ts";
-import { readableConsistencyReward } from "./consistency.ts";
-import { evaluateSynthetic } from "./evaluate.ts";
+import { readableConsistencyReward } from "../rl/consistency.ts";
+import { evaluateSynthetic } from "../rl/evaluate.ts";
 
 export interface StageEval {
   pass1: number;

@@ -21,15 +21,15 @@ import type * as o from "../engine/ops.ts";
 import { initParams } from "../model/init.ts";
 import { type Fp8Mode, setFp8Mode } from "../model/linear.ts";
 import { forward } from "../model/transformer.ts";
-import { makeTask, runModelConfig } from "../rl/run-setup.ts";
-import { ZERO_DEFAULTS } from "../rl/zero-config.ts";
+import { makeTask, runModelConfig } from "./setup.ts";
+import { ZERO_DEFAULTS } from "./zero-config.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { buildCorpus } from "../tasks/corpus.ts";
 import { makeLmBatch } from "../train/batch.ts";
 import { type LmBatch, lmLoss } from "../train/lm-loss.ts";
 import { Trainer } from "../train/trainer.ts";
-import { lineChart, svgToPng } from "./plot.ts";
-import { Progress } from "./progress.ts";
+import { lineChart, svgToPng } from "../report/plot.ts";
+import { Progress } from "../report/progress.ts";
 
 export interface Fp8ReportConfig {
   seed: number;

@@ -20,14 +20,14 @@ import type { ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
 import { tinyDense } from "../model/presets.ts";
 import { type SyntheticEval, evaluateSynthetic } from "../rl/evaluate.ts";
-import { applyTemplate } from "../rl/template.ts";
+import { applyTemplate } from "../tasks/template.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { getSyntheticTask, problemsOf } from "../tasks/registry.ts";
 import type { TaskExample } from "../tasks/types.ts";
 import { type DistillTrace, collectTraces, teacherRequest, traceStats, verifyTrace } from "./distill-traces.ts";
-import type { SftExample } from "./sft-batch.ts";
-import { promptCompletionToExample } from "./sft-data.ts";
-import { type SftConfig, sftTrain } from "./sft.ts";
+import type { SftExample } from "../train/sft-batch.ts";
+import { promptCompletionToExample } from "../train/sft-data.ts";
+import { type SftConfig, sftTrain } from "../train/sft.ts";
 
 export interface DistillConfig {
   task: string;

@@ -2,8 +2,8 @@
 // exists (num_generations, beta, epsilon, epsilon_high, loss_type, scale_rewards,
 // max_completion_length, num_iterations, learning_rate, temperature). The defaults are the embedded
 // default that `pnpm start` runs: a tiny DeepSeek-style model on multi-step arithmetic, minutes on 2 CPU cores.
-import type { LossType } from "./grpo-loss.ts";
-import type { ScaleRewards } from "./advantages.ts";
+import type { LossType } from "../rl/grpo-loss.ts";
+import type { ScaleRewards } from "../rl/advantages.ts";
 
 export interface ZeroConfig {
   name: string;

@@ -14,12 +14,12 @@ import type { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import type { TaskExample } from "../tasks/types.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import { Trainer } from "../train/trainer.ts";
-import { readableConsistencyReward } from "./consistency.ts";
-import { type GrpoBatch, grpoLoss } from "./grpo-loss.ts";
-import { grpoRollouts } from "./grpo.ts";
+import { readableConsistencyReward } from "../rl/consistency.ts";
+import { type GrpoBatch, grpoLoss } from "../rl/grpo-loss.ts";
+import { grpoRollouts } from "../rl/grpo.ts";
 import { truncateJsonl } from "../engine/jsonl.ts";
 import type { R1Grpo } from "./r1-config.ts";
-import { accuracyReward, formatReward, type RewardFn } from "./rewards.ts";
+import { accuracyReward, formatReward, type RewardFn } from "../rl/rewards.ts";
 import { isReadable } from "../tasks/cold-start.ts";
 
 /** The rewards an R1 RL stage may weight: `consistency` is the readable-vocabulary share. */

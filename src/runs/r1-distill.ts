@@ -19,13 +19,13 @@ import type { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import type { TaskExample } from "../tasks/types.ts";
 import type { TokenSequence } from "../train/batch.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
-import { traceExamples } from "../train/distill.ts";
-import { type DistillTrace, collectTraces, traceStats } from "../train/distill-traces.ts";
+import { traceExamples } from "./distill.ts";
+import { type DistillTrace, collectTraces, traceStats } from "./distill-traces.ts";
 import { sftTrain } from "../train/sft.ts";
-import { pretrainBase } from "./r1-base.ts";
+import { pretrainBase } from "./pretrain-stage.ts";
 import type { R1Config } from "./r1-config.ts";
-import type { StageEval } from "./r1-eval.ts";
-import { grpoStage } from "./r1-grpo.ts";
+import type { StageEval } from "./eval-stage.ts";
+import { grpoStage } from "./grpo-stage.ts";
 
 export interface DistillArgs {
   cfg: R1Config;

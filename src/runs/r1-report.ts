@@ -3,10 +3,10 @@
 // SFT loss curves, rejection-sampling counts and sample completions, with PNG/SVG under plots/.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { R1Config } from "../rl/r1-config.ts";
-import type { StageRow } from "../rl/r1.ts";
-import { type ReportSection, writeReport } from "./html.ts";
-import { barChart, lineChart, type MetricsRow } from "./plot.ts";
+import type { R1Config } from "./r1-config.ts";
+import type { StageRow } from "./r1.ts";
+import { type ReportSection, writeReport } from "../report/html.ts";
+import { barChart, lineChart, type MetricsRow } from "../report/plot.ts";
 
 function readJsonl(path: string): MetricsRow[] {
   if (!existsSync(path)) return [];

@@ -20,14 +20,14 @@ import { makeSftBatch } from "../train/sft-batch.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import { type LmBatch, lmLoss } from "../train/lm-loss.ts";
 import { Trainer } from "../train/trainer.ts";
-import { type GrpoBatch, grpoLoss } from "./grpo-loss.ts";
-import { grpoRollouts } from "./grpo.ts";
-import { evaluateSynthetic, type SyntheticEval } from "./evaluate.ts";
-import { REWARD_FUNCTIONS } from "./rewards.ts";
-import { applyTemplate } from "./template.ts";
+import { type GrpoBatch, grpoLoss } from "../rl/grpo-loss.ts";
+import { grpoRollouts } from "../rl/grpo.ts";
+import { evaluateSynthetic, type SyntheticEval } from "../rl/evaluate.ts";
+import { REWARD_FUNCTIONS } from "../rl/rewards.ts";
+import { applyTemplate } from "../tasks/template.ts";
 import type { ZeroConfig } from "./zero-config.ts";
-import { makeTask, runModelConfig } from "./run-setup.ts";
-import { writeZeroReport } from "../report/zero-report.ts";
+import { makeTask, runModelConfig } from "./setup.ts";
+import { writeZeroReport } from "./zero-report.ts";
 import { mtpAcceptance } from "../generate/mtp-acceptance.ts";
 
 

@@ -2,9 +2,9 @@
 // and tables, with PNG/SVG copies under plots/.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ZeroConfig } from "../rl/zero-config.ts";
-import { writeReport } from "./html.ts";
-import { lineChart, type MetricsRow } from "./plot.ts";
+import type { ZeroConfig } from "./zero-config.ts";
+import { writeReport } from "../report/html.ts";
+import { lineChart, type MetricsRow } from "../report/plot.ts";
 
 function readJsonl(path: string): MetricsRow[] {
   if (!existsSync(path)) return [];
