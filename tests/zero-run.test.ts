@@ -54,6 +54,12 @@ describe("r1lab zero (tiny preset)", () => {
     expect(strip(jsonl(join(runs, "b", "metrics.jsonl")))).toEqual(strip(ma));
     expect(strip(jsonl(join(runs, "b", "pretrain.jsonl")))).toEqual(strip(jsonl(join(a, "pretrain.jsonl"))));
     expect(readFileSync(join(a, "report.html"), "utf8")).toContain("<svg");
+    // Finished stages leave their final checkpoints only; the partial ones are gone.
+    for (const n of ["base", "final"]) expect(existsSync(join(a, "checkpoints", n, "trainer_state.json")), n).toBe(true);
+    for (const n of ["base.partial", "final.partial"]) expect(existsSync(join(a, "checkpoints", n)), n).toBe(false);
+    // Per-reward means (TRL's rewards/<name>/mean) and format_rate = the share of well-formed completions.
+    expect(ma[0]["rewards/format/mean"]).toBe(ma[0].format_rate);
+    expect(typeof ma[0]["rewards/accuracy/mean"]).toBe("number");
   });
 
   it("resumes after kill -9 during GRPO with the same metrics as an uninterrupted run", async () => {
@@ -62,7 +68,7 @@ describe("r1lab zero (tiny preset)", () => {
     // Kill as soon as the first GRPO checkpoint exists (step 2 of 4).
     await new Promise<void>((resolve, reject) => {
       const t = setInterval(() => {
-        if (existsSync(join(dir, "checkpoints", "grpo", "trainer_state.json"))) {
+        if (existsSync(join(dir, "checkpoints", "final.partial", "trainer_state.json"))) {
           clearInterval(t);
           child.kill("SIGKILL");
           resolve();

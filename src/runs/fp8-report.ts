@@ -112,7 +112,7 @@ export async function runFp8Report(cfg: Fp8ReportConfig, outDir: string, log: (s
     const losses: number[] = [];
     const ces: number[] = [];
     try {
-      const tr = new Trainer<LmBatch>(mc, initParams(mc, cfg.seed), (tp, b, batch) => lmLoss(tp, b, mc, batch, lossW) as any, { weightDecay: 0.01 }, undefined, cfg.bias_update_gamma);
+      const tr = new Trainer<LmBatch>({ model: mc, params: initParams(mc, cfg.seed), loss: (tp, b, batch) => lmLoss(tp, b, mc, batch, lossW), optimizer: { weightDecay: 0.01 }, biasUpdateGamma: cfg.bias_update_gamma });
       const bar = new Progress({ total: cfg.steps, label: mode === "none" ? "fp32" : mode });
       for (let step = 0; step < cfg.steps; step++) {
         const rng = Rng.stream(cfg.seed, "pretrain-batch", step);

@@ -1,99 +1,152 @@
-// One RL stage of the R1 pipeline (reasoning-oriented RL, and the final RL stage): GRPO with rule
-// rewards (accuracy + format + the language-consistency reward of rl/consistency.ts), built from
-// the same parts as `r1lab zero` (grpo.ts rollouts, grpo-loss.ts, Trainer). Prompts and samples
-// come from streams named by (seed, stage, step), so a stage killed mid-way resumes from its
-// partial checkpoint (`${dir}.partial`) and draws what the uninterrupted run would have drawn.
-import { appendFileSync, existsSync, rmSync } from "node:fs";
-import { join } from "node:path";
-import type { AdamWState } from "../engine/optim.ts";
+// The GRPO stage shared by `r1lab zero`, the r1 pipeline's RL stages and its RL-only student: per
+// step, draw prompts, sample G completions each from the policy, score them with the weighted reward
+// functions, turn rewards into group-relative advantages, update the policy with the clipped
+// surrogate (rl/grpo.ts, rl/grpo-loss.ts), and append one metrics row. Prompts and samples come from
+// streams named by (seed, stage, step), so a stage killed mid-way resumes from its partial checkpoint
+// (`${dir}.partial`) and draws what the uninterrupted run would have drawn; the finished stage is
+// `dir`. Left out, and refused: a KL penalty (beta > 0, needs a reference model's log-probs) and
+// several updates per batch (num_iterations > 1).
+import { rmSync } from "node:fs";
+import { appendJsonl, truncateJsonl } from "../engine/jsonl.ts";
 import { type Params, disposeParams } from "../engine/params.ts";
 import { Rng, deriveSeed } from "../engine/rng.ts";
-import type { ModelConfig } from "../model/config.ts";
+import { learningRate } from "../engine/schedule.ts";
 import { Progress } from "../report/progress.ts";
-import type { CharTokenizer } from "../tasks/char-tokenizer.ts";
-import type { TaskExample } from "../tasks/types.ts";
-import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
-import { Trainer } from "../train/trainer.ts";
-import { readableConsistencyReward } from "../rl/consistency.ts";
-import { type GrpoBatch, grpoLoss } from "../rl/grpo-loss.ts";
+import type { ScaleRewards } from "../rl/advantages.ts";
+import { GRPO_ADAMW, type GrpoBatch, type LossType, grpoLoss } from "../rl/grpo-loss.ts";
 import { grpoRollouts } from "../rl/grpo.ts";
-import { truncateJsonl } from "../engine/jsonl.ts";
-import type { R1Grpo } from "./r1-config.ts";
-import { accuracyReward, formatReward, type RewardFn } from "../rl/rewards.ts";
-import { isReadable } from "../tasks/cold-start.ts";
+import type { RewardFn } from "../rl/rewards.ts";
+import type { Rollout, RolloutPolicy } from "../rl/rollout.ts";
+import type { TaskExample } from "../tasks/types.ts";
+import { isFinished, loadCheckpoint, resumeFrom, saveCheckpoint } from "../train/checkpoint.ts";
+import { Trainer } from "../train/trainer.ts";
 
-/** The rewards an R1 RL stage may weight: `consistency` is the readable-vocabulary share. */
-export const R1_REWARDS: Record<string, RewardFn> = { accuracy: accuracyReward, format: formatReward, consistency: readableConsistencyReward };
+/** A stage's GRPO settings, named after TRL's GRPOConfig. */
+export interface GrpoSettings {
+  steps: number;
+  prompts_per_step: number;
+  num_generations: number;
+  max_completion_length: number;
+  temperature: number;
+  top_p: number;
+  learning_rate: number;
+  beta: number;
+  epsilon: number;
+  epsilon_high: number;
+  loss_type: LossType;
+  scale_rewards: ScaleRewards;
+  num_iterations: number;
+  max_resample_rounds: number;
+  reward_weights: Record<string, number>;
+  bias_update_gamma: number;
+}
+
+/** A reward function under the name its metric is logged as (`rewards/<name>/mean`). */
+export interface NamedReward {
+  name: string;
+  fn: RewardFn;
+  weight: number;
+}
+
+/** The config's reward_weights as named reward functions; an unknown name is an error naming `field`. */
+export function namedRewards(weights: Record<string, number>, known: Record<string, RewardFn>, field: string): NamedReward[] {
+  return Object.entries(weights).map(([name, weight]) => {
+    const fn = known[name];
+    if (!fn) throw new Error(`${field}: unknown reward '${name}' (known: ${Object.keys(known).join(", ")})`);
+    return { name, fn, weight };
+  });
+}
 
 export interface GrpoStageArgs {
+  /** Names the prompt and sample streams (`<stage>-prompts`, `<stage>-sample`), the progress bar and checkpoint phase. */
   stage: string;
-  g: R1Grpo;
+  g: GrpoSettings;
   seed: number;
-  template: string;
-  checkpointEvery: number;
   /** Parameters to start from (taken over); ignored when a partial checkpoint exists. */
   params: Params;
-  mc: ModelConfig;
-  tok: CharTokenizer;
-  tokenizerJson: unknown;
+  policy: RolloutPolicy;
+  rewards: NamedReward[];
+  /** The prompt pool; each step draws prompts_per_step of them. */
   prompts: TaskExample[];
-  maxPromptTokens: number;
-  /** Final checkpoint folder (checkpoints/<stage>). */
+  /** Fixed length of update batches: the longest prompt + max_completion_length. */
+  seqLen: number;
+  /** DAPO's dynamic sampling: drop groups whose rewards are all equal and draw fresh prompts. */
+  dynamicSampling: boolean;
+  checkpointEvery: number;
+  tokenizerJson: unknown;
+  /** Final checkpoint folder; the partial one is `${dir}.partial`. */
   dir: string;
   metricsFile: string;
+  /** Where the first two rollouts of each step go (optional). */
+  samplesFile?: string;
+  /** Extra fields of the metrics row, from all of the step's rollouts. */
+  metrics?: (all: Rollout[]) => Record<string, number>;
   log: (s: string) => void;
 }
 
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+/** Run (or resume, or load the finished) stage and return the policy's parameters. */
 export async function grpoStage(a: GrpoStageArgs): Promise<Params> {
-  const { g, mc, tok } = a;
-  if (g.beta > 0) throw new Error(`${a.stage}.beta > 0 needs reference log-probs: not wired into the r1 pipeline (use 0)`);
-  const rewardFns = Object.entries(g.reward_weights).map(([name, weight]) => {
-    const fn = R1_REWARDS[name];
-    if (!fn) throw new Error(`${a.stage}.reward_weights: unknown reward '${name}' (known: ${Object.keys(R1_REWARDS).join(", ")})`);
-    return { name, fn, weight };
-  });
-  let params = a.params;
-  let optState: AdamWState | undefined;
-  let step0 = 0;
-  const partial = `${a.dir}.partial`;
-  if (existsSync(join(partial, "trainer_state.json"))) {
-    disposeParams(params);
-    const c = loadCheckpoint(partial);
-    params = c.params;
-    optState = c.opt ?? undefined;
-    step0 = c.state.step;
-    a.log(`${a.stage}: resuming at step ${step0}`);
+  const { g, policy } = a;
+  const mc = policy.config;
+  if (g.beta > 0) throw new Error(`${a.stage}.beta > 0 needs reference log-probs: not supported yet (use 0)`);
+  if (g.num_iterations !== 1) throw new Error(`${a.stage}.num_iterations other than 1 is not supported yet`);
+  if (isFinished(a.dir)) {
+    disposeParams(a.params);
+    return loadCheckpoint(a.dir).params;
   }
+  const partial = `${a.dir}.partial`;
+  const from = resumeFrom(partial);
+  if (from) {
+    disposeParams(a.params);
+    a.log(`${a.stage}: resuming at step ${from.step}`);
+  }
+  const step0 = from?.step ?? 0;
   truncateJsonl(a.metricsFile, step0);
+  if (a.samplesFile) truncateJsonl(a.samplesFile, step0);
   const lossCfg = { lossType: g.loss_type, beta: g.beta, epsilon: g.epsilon, epsilonHigh: g.epsilon_high, maxCompletionLength: g.max_completion_length, temperature: g.temperature };
-  const tr = new Trainer<GrpoBatch>(mc, params, (t, b, batch) => grpoLoss(t, b, mc, batch, lossCfg) as any, { weightDecay: 0.0, beta2: 0.99 }, optState, 0);
+  const tr = new Trainer<GrpoBatch>({
+    model: mc,
+    params: from?.params ?? a.params,
+    loss: (t, b, batch) => grpoLoss(t, b, mc, batch, lossCfg),
+    optimizer: GRPO_ADAMW,
+    optState: from?.opt,
+    biasUpdateGamma: g.bias_update_gamma,
+  });
   const bar = new Progress({ total: g.steps, label: a.stage });
   bar.tick(step0);
   for (let step = step0; step < g.steps; step++) {
     const ts = performance.now();
-    const res = await grpoRollouts(tr.params, mc, tok, (round) => Rng.stream(a.seed, `${a.stage}-prompts`, step * 16 + round).shuffle([...a.prompts]).slice(0, g.prompts_per_step), {
+    const res = await grpoRollouts(tr.params, policy, (round) => Rng.stream(a.seed, `${a.stage}-prompts`, step * 16 + round).shuffle([...a.prompts]).slice(0, g.prompts_per_step), {
       numGenerations: g.num_generations, maxCompletionLength: g.max_completion_length, temperature: g.temperature, topP: g.top_p, topK: 0,
-      seed: deriveSeed(a.seed, `${a.stage}-sample`, step), template: a.template, rewardFns,
-      scaleRewards: g.scale_rewards, dynamicSampling: g.loss_type === "dapo", maxResampleRounds: 1, seqLen: a.maxPromptTokens + g.max_completion_length,
+      seed: deriveSeed(a.seed, `${a.stage}-sample`, step), rewardFns: a.rewards,
+      scaleRewards: g.scale_rewards, dynamicSampling: a.dynamicSampling, maxResampleRounds: g.max_resample_rounds, seqLen: a.seqLen,
+      compact: { lossType: g.loss_type }, // exact: beta = 0 and num_iterations = 1 are checked above
     });
-    const m = await tr.update(res.batch, g.learning_rate);
+    const tGen = (performance.now() - ts) / 1000;
+    const lr = learningRate({ lr: g.learning_rate, warmupSteps: 0, totalSteps: g.steps, decay: "constant" }, step);
+    const m = await tr.update(res.batch, lr);
     const all = res.all;
-    const mean = (f: (r: (typeof all)[number]) => number) => all.reduce((s, r) => s + f(r), 0) / all.length;
-    const reward = mean((r) => r.reward);
+    const rewards = all.map((r) => r.reward);
+    const rewardMean = mean(rewards);
+    const dt = (performance.now() - ts) / 1000;
     const row = {
       step: step + 1,
-      reward_mean: reward,
-      reward_std: Math.sqrt(mean((r) => (r.reward - reward) ** 2)),
-      accuracy: mean((r) => r.rewards.accuracy ?? 0),
-      format_rate: mean((r) => r.rewards.format ?? (formatReward(r.completion, r.example) ?? 0)),
-      consistency: mean((r) => r.rewards.consistency ?? (readableConsistencyReward(r.completion, r.example) ?? 0)),
-      readability: mean((r) => (isReadable(r.completion) ? 1 : 0)),
-      completion_length: mean((r) => r.completionIds.length),
-      kl: m.kl, clip_fraction: m.clipFrac, entropy: m.entropy, zero_variance_fraction: res.zeroVarianceFraction, loss: m.loss, grad_norm: m.grad_norm,
-      tokens_per_s: res.generatedTokens / ((performance.now() - ts) / 1000), step_seconds: (performance.now() - ts) / 1000,
+      reward_mean: rewardMean,
+      reward_std: Math.sqrt(mean(rewards.map((r) => (r - rewardMean) ** 2))),
+      ...Object.fromEntries(a.rewards.map((f) => [`rewards/${f.name}/mean`, mean(all.map((r) => r.rewards[f.name] ?? 0))])),
+      accuracy: mean(all.map((r) => (r.rewards.accuracy === 1 ? 1 : 0))),
+      format_rate: mean(all.map((r) => (r.rewards.format === 1 ? 1 : 0))),
+      completion_length: mean(all.map((r) => r.completionIds.length)),
+      kl: m.kl, clip_fraction: m.clipFrac, entropy: m.entropy, zero_variance_fraction: res.zeroVarianceFraction,
+      expert_imbalance: m.expert_imbalance ?? 1, loss: m.loss, grad_norm: m.grad_norm, lr,
+      ...a.metrics?.(all),
+      tokens_per_s: res.generatedTokens / dt, rollout_seconds: tGen, step_seconds: dt,
     };
-    appendFileSync(a.metricsFile, `${JSON.stringify(row)}\n`);
-    bar.tick(1, { reward: row.reward_mean, acc: row.accuracy, len: row.completion_length, read: row.readability });
+    appendJsonl(a.metricsFile, row);
+    if (a.samplesFile) for (const r of all.slice(0, 2)) appendJsonl(a.samplesFile, { step: step + 1, prompt: r.example.prompt, completion: r.completion, reward: r.reward });
+    bar.tick(1, { reward: row.reward_mean, acc: row.accuracy, len: row.completion_length, kl: row.kl, "tok/s": Math.round(row.tokens_per_s) });
     if ((step + 1) % a.checkpointEvery === 0 && step + 1 < g.steps) {
       await saveCheckpoint(partial, { config: mc, params: tr.params, opt: tr.optState, state: { phase: a.stage, step: step + 1 }, tokenizerJson: a.tokenizerJson });
     }

@@ -5,9 +5,10 @@
 // The default runs every stage in about 16 CPU-minutes (32 min wall measured on a loaded 2-core machine); `tiny`
 // runs every stage end to end in a few minutes; `micro` (tests) in well under a minute.
 import type { SftConfig } from "../train/sft.ts";
+import type { GrpoSettings } from "./grpo-stage.ts";
 import type { ZeroConfig } from "./zero-config.ts";
 
-export type R1Grpo = Omit<ZeroConfig["grpo"], "bias_update_gamma" | "num_iterations" | "max_resample_rounds">;
+export type R1Grpo = GrpoSettings;
 
 export interface R1Config {
   name: string;
@@ -27,7 +28,7 @@ export interface R1Config {
   /** Stage 1 data: how many long readable traces (tasks/cold-start.ts). */
   cold_start: { n_examples: number };
   cold_start_sft: Omit<SftConfig, "seed">;
-  /** Stage 2: reasoning-oriented RL; reward_weights include `consistency` (rl/consistency.ts). */
+  /** Stage 2: reasoning-oriented RL (runs/grpo-stage.ts); reward_weights include `consistency` (rl/consistency.ts). */
   reasoning_rl: R1Grpo;
   /** Stage 3: K = num_samples per training prompt; keep correct + well-formed (+ readable), deduplicated. */
   /** mix_cold_start: the SFT data is the kept set plus the cold-start set (R1 mixed its reasoning samples with other SFT data). */
@@ -37,7 +38,7 @@ export interface R1Config {
   /** Stage 5: the final RL stage from the SFT model. */
   final_rl: R1Grpo;
   /**
-   * After the pipeline (rl/r1-distill.ts): a smaller dense student, pretrained for pretrain_steps on
+   * After the pipeline (runs/r1-distill.ts): a smaller dense student, pretrained for pretrain_steps on
    * the same corpus, distilled from final_rl's verified traces (`prompts` x `samples`) vs the same
    * student trained with GRPO for as many steps as the distillation's SFT (sft.max_steps).
    */
@@ -58,7 +59,7 @@ export interface R1Config {
 
 /**
  * The pipeline's prompt: the problem and nothing else to read. The R1-Zero template's instruction
- * (rl/template.ts) is not needed once cold start teaches the format, and at 28 fewer characters per
+ * (tasks/template.ts) is not needed once cold start teaches the format, and at 28 fewer characters per
  * sequence it halves the cost of the terse corpus on a character-level model.
  */
 export const R1_TEMPLATE = "Q: {problem}\nA:";
@@ -76,7 +77,10 @@ const GRPO: R1Grpo = {
   epsilon_high: 0.28,
   loss_type: "grpo",
   scale_rewards: "group",
+  num_iterations: 1,
+  max_resample_rounds: 1,
   reward_weights: { accuracy: 1.0, format: 0.1, consistency: 0.2 },
+  bias_update_gamma: 0,
 };
 
 const SFT: Omit<SftConfig, "seed"> = {

@@ -22,10 +22,10 @@ import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import { traceExamples } from "./distill.ts";
 import { type DistillTrace, collectTraces, traceStats } from "./distill-traces.ts";
 import { sftTrain } from "../train/sft.ts";
-import { pretrainBase } from "./pretrain-stage.ts";
+import { pretrainBase } from "./r1-base.ts";
 import type { R1Config } from "./r1-config.ts";
 import type { StageEval } from "./eval-stage.ts";
-import { grpoStage } from "./grpo-stage.ts";
+import { r1RlStage } from "./r1-rl.ts";
 
 export interface DistillArgs {
   cfg: R1Config;
@@ -51,9 +51,7 @@ export async function distillComparison(a: DistillArgs) {
   const mc = tinyDense(tok.vocabSize, { hiddenSize: s.hidden_size, numHiddenLayers: s.num_hidden_layers, intermediateSize: s.intermediate_size, numAttentionHeads: s.num_attention_heads, numKeyValueHeads: s.num_attention_heads, headDim: s.hidden_size / s.num_attention_heads, bosTokenId: tok.bosId, eosTokenId: tok.eosId, padTokenId: tok.padId });
 
   let t = performance.now();
-  const baseParams = existsSync(join(ck("distill_student_base"), "trainer_state.json"))
-    ? loadCheckpoint(ck("distill_student_base")).params
-    : await pretrainBase({ cfg: { ...cfg, pretrain: { ...cfg.pretrain, steps: D.pretrain_steps } }, mc, pools: a.pools, padId: tok.padId, tokenizerJson: a.tokenizerJson, dir: ck("distill_student_base"), metricsFile: join(a.runDir, "distill_pretrain.jsonl"), log: a.log });
+  const baseParams = await pretrainBase({ cfg: { ...cfg, pretrain: { ...cfg.pretrain, steps: D.pretrain_steps } }, mc, pools: a.pools, padId: tok.padId, tokenizerJson: a.tokenizerJson, dir: ck("distill_student_base"), metricsFile: join(a.runDir, "distill_pretrain.jsonl"), log: a.log });
   const nParams = paramCount(baseParams);
   const base = pick(await a.evalModel("student base", baseParams, mc), (performance.now() - t) / 1000);
   disposeParams(baseParams);
@@ -86,7 +84,7 @@ export async function distillComparison(a: DistillArgs) {
 
   // Arm 2: RL only, as many GRPO updates as the distillation's SFT steps.
   t = performance.now();
-  const rl = existsSync(join(ck("distill_rl_only"), "trainer_state.json")) ? loadCheckpoint(ck("distill_rl_only")).params : await grpoStage({
+  const rl = await r1RlStage({
     stage: "distill_rl_only", g: { ...cfg.final_rl, steps: D.sft.max_steps }, seed: cfg.seed, template: cfg.template, checkpointEvery: cfg.checkpoint_every,
     params: loadCheckpoint(ck("distill_student_base")).params, mc, tok, tokenizerJson: a.tokenizerJson, prompts: a.trainProblems, maxPromptTokens: a.maxPromptTokens,
     dir: ck("distill_rl_only"), metricsFile: join(a.runDir, "distill_rl_only.jsonl"), log: a.log,

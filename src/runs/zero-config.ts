@@ -2,50 +2,27 @@
 // exists (num_generations, beta, epsilon, epsilon_high, loss_type, scale_rewards,
 // max_completion_length, num_iterations, learning_rate, temperature). The defaults are the embedded
 // default that `pnpm start` runs: a tiny DeepSeek-style model on multi-step arithmetic, minutes on 2 CPU cores.
-import type { LossType } from "../rl/grpo-loss.ts";
-import type { ScaleRewards } from "../rl/advantages.ts";
+import type { GrpoSettings } from "./grpo-stage.ts";
+import type { PretrainSettings } from "./pretrain-stage.ts";
+import type { ModelSizes, TaskOptions } from "./setup.ts";
 
 export interface ZeroConfig {
   name: string;
   seed: number;
   device: string;
   task: "arithmetic" | "countdown";
-  /** Problem generator settings: numbers from 1 to max_number, min_terms..max_terms operands, operators `ops`. */
-  task_options: { min_terms: number; max_terms: number; max_number: number; ops: string; test_fraction: number };
+  task_options: TaskOptions;
   /** Distinct training problems (the corpus and the GRPO prompts draw from them). */
   train_problems: number;
   template: string;
-  model: { hidden_size: number; num_hidden_layers: number; n_routed_experts: number; moe_intermediate_size: number; intermediate_size: number };
-  pretrain: {
-    steps: number;
+  model: ModelSizes;
+  pretrain: PretrainSettings & {
     /** Rows per step; each row packs whole corpus sequences up to max_length tokens. */
     batch_size: number;
     max_length: number;
-    learning_rate: number;
-    warmup_steps: number;
     traces_per_problem: number;
-    mtp_lambda: number;
-    balance_alpha: number;
-    bias_update_gamma: number;
   };
-  grpo: {
-    steps: number;
-    prompts_per_step: number;
-    num_generations: number;
-    max_completion_length: number;
-    temperature: number;
-    top_p: number;
-    learning_rate: number;
-    beta: number;
-    epsilon: number;
-    epsilon_high: number;
-    loss_type: LossType;
-    scale_rewards: ScaleRewards;
-    num_iterations: number;
-    max_resample_rounds: number;
-    reward_weights: Record<string, number>;
-    bias_update_gamma: number;
-  };
+  grpo: GrpoSettings;
   eval: { k: number; temperature: number; top_p: number; n_problems: number };
   checkpoint_every: number;
 }

@@ -26,31 +26,44 @@ export function biasKeys(c: ModelConfig, withMtp: boolean): string[] {
   return keys;
 }
 
+/** A loss over (trainable, buffers, batch): the scalar to minimise and named aux values (scalars, or `loads`: per-layer expert loads). */
 export type LossFn<B> = (trainable: Params, buffers: Params, batch: B) => [o.Arr, Record<string, o.Arr | o.Arr[]>];
 
+export interface TrainerOptions<B> {
+  model: ModelConfig;
+  /** The full parameter tree (trainable tensors and buffers), taken over by the trainer. */
+  params: Params;
+  loss: LossFn<B>;
+  /** AdamW settings (engine/optim.ts defaults for what is left out). */
+  optimizer?: Partial<AdamWConfig>;
+  /** AdamW moments to resume from; fresh ones when left out. */
+  optState?: AdamWState;
+  /** DeepSeek-V3's auxiliary-loss-free bias update speed gamma (0 = off). */
+  biasUpdateGamma?: number;
+  /** Whether the loss runs the MTP modules (their MoE loads follow the main layers'). */
+  withMtp?: boolean;
+}
+
 export class Trainer<B> {
+  readonly config: ModelConfig;
+  readonly biasGamma: number;
+  readonly withMtp: boolean;
   trainable: Params;
   buffers: Params;
   opt: AdamW;
   optState: AdamWState;
-  private step: (t: Params, b: Params, batch: B) => [[o.Arr, Record<string, any>], Params];
+  private step: (t: Params, b: Params, batch: B) => [[o.Arr, Record<string, o.Arr | o.Arr[]>], Params];
 
-  constructor(
-    readonly config: ModelConfig,
-    all: Params,
-    loss: LossFn<B>,
-    optConfig: Partial<AdamWConfig>,
-    optState?: AdamWState,
-    /** Aux-free balancing step gamma (0 = off). */
-    readonly biasGamma = 0,
-    readonly withMtp = true,
-  ) {
-    const { trainable, buffers } = splitParams(all);
+  constructor(opts: TrainerOptions<B>) {
+    this.config = opts.model;
+    this.biasGamma = opts.biasUpdateGamma ?? 0;
+    this.withMtp = opts.withMtp ?? true;
+    const { trainable, buffers } = splitParams(opts.params);
     this.trainable = trainable;
     this.buffers = buffers;
-    this.opt = new AdamW(optConfig);
-    this.optState = optState ?? this.opt.init(trainable);
-    this.step = jit(valueAndGrad(loss, { hasAux: true })) as any;
+    this.opt = new AdamW(opts.optimizer ?? {});
+    this.optState = opts.optState ?? this.opt.init(trainable);
+    this.step = jit(valueAndGrad(opts.loss, { hasAux: true })) as unknown as typeof this.step;
   }
 
   get params(): Params {
@@ -64,7 +77,7 @@ export class Trainer<B> {
     this.trainable = res.params;
     this.optState = res.state;
     const out: Record<string, number> = { loss: (await loss.data())[0], grad_norm: (await res.gradNorm.data())[0] };
-    const loads: o.Arr[] = aux.loads ?? [];
+    const loads = (aux.loads ?? []) as o.Arr[];
     for (const [k, v] of Object.entries(aux)) if (k !== "loads") out[k] = await scalar(v as o.Arr);
     if (loads.length > 0) {
       const keys = biasKeys(this.config, this.withMtp).slice(0, loads.length);
