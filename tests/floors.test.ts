@@ -6,7 +6,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
 /** Lowest first. Keep in step with "The floors" in docs/architecture.md. */
-const FLOORS = ["engine", "report", "tasks", "model", "generate", "hf", "backends", "eval", "train", "rl", "runs", "cli"];
+const FLOORS = ["engine", "report", "tasks", "model", "generate", "hf", "backends", "eval", "data", "train", "rl", "runs", "cli"];
 
 const src = resolve("src");
 const files = (readdirSync(src, { recursive: true }) as string[]).filter((f) => f.endsWith(".ts")).map((f) => join(src, f));
