@@ -14,13 +14,12 @@ import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.ts";
 import { engineInfo } from "../engine/device.ts";
 import { type Params, disposeParams } from "../engine/params.ts";
-import { Rng, deriveSeed } from "../engine/rng.ts";
+import { Rng, TaskRng, deriveSeed, taskSeed } from "../engine/rng.ts";
 import { Progress } from "../report/progress.ts";
 import { rejectionSample } from "../rl/rejection.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { buildColdStart, READABLE_CHARS, READABLE_WORDS, readableCompletion } from "../tasks/cold-start.ts";
 import { buildCorpus, WORKED_MIX } from "../tasks/corpus.ts";
-import { derive, Rng as TaskRng } from "../tasks/rng.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import { type SftConfig, type SftExample, sftTrain } from "../train/sft.ts";
 import { applyTemplate } from "../tasks/template.ts";
@@ -53,7 +52,7 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
   // Worked traces only (no bare-answer guesses): the pipeline's stages were measured on that base
   // (docs/r1-pipeline.md); the zero run's corpus is mostly guesses (docs/r1-zero.md).
   const zeroCorpus = buildCorpus({ task, problems: trainCount(task, cfg.train_problems), seed: cfg.seed, tracesPerProblem: cfg.pretrain.traces_per_problem, mix: WORKED_MIX });
-  const mixRng = new TaskRng(derive(cfg.seed, "r1-readable-mix"));
+  const mixRng = new TaskRng(taskSeed(cfg.seed, "r1-readable-mix"));
   const corpus = zeroCorpus.map((it) => {
     const readable = mixRng.chance(cfg.pretrain.readable_fraction) ? readableCompletion(it.completion) : null;
     return readable === null ? { ...it, readable: false } : { ...it, completion: readable, readable: true };
