@@ -10,7 +10,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { GenerationBackend } from "../backends/types.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.ts";
+import { writeJsonAtomic } from "../engine/atomic.ts";
+import { readJsonl, writeJsonl } from "../engine/jsonl.ts";
 import { type Params, disposeParams, paramCount } from "../engine/params.ts";
 import { deriveSeed } from "../engine/rng.ts";
 import { passAtK } from "../eval/metrics.ts";
@@ -113,8 +114,8 @@ export async function evaluateTeacher(backend: GenerationBackend, problems: Task
 
 function readTraces(path: string, expected: number): DistillTrace[] | null {
   if (!existsSync(path)) return null;
-  const lines = readFileSync(path, "utf8").split("\n").filter((l) => l.trim() !== "");
-  return lines.length === expected ? lines.map((l) => JSON.parse(l) as DistillTrace) : null;
+  const traces = readJsonl<DistillTrace>(path);
+  return traces.length === expected ? traces : null;
 }
 
 export async function runDistill(cfg: DistillConfig, teacher: GenerationBackend, outDir: string, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
@@ -131,7 +132,7 @@ export async function runDistill(cfg: DistillConfig, teacher: GenerationBackend,
   else {
     log(`distill: sampling ${cfg.samples} traces for each of ${train.length} ${cfg.task} problems from ${teacher.name}`);
     traces = await collectTraces({ backend: teacher, problems: train, samples: cfg.samples, sampling: { ...sampling, seed: deriveSeed(cfg.seed, "traces") }, template: cfg.template, chat, maxPerProblem: cfg.max_per_problem });
-    writeFileAtomic(tracesPath, traces.map((t) => `${JSON.stringify(t)}\n`).join(""));
+    writeJsonl(tracesPath, traces);
   }
   const stats = traceStats(traces);
   log(`distill: ${stats.kept} kept of ${stats.samples} (${stats.correct} correct, ${stats.well_formed} well formed), ${stats.problems_covered}/${train.length} problems covered`);

@@ -10,7 +10,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { NativeBackend } from "../backends/native.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.ts";
+import { writeJsonAtomic } from "../engine/atomic.ts";
+import { readJsonl, writeJsonl } from "../engine/jsonl.ts";
 import { type Params, disposeParams, paramCount } from "../engine/params.ts";
 import { deriveSeed } from "../engine/rng.ts";
 import type { ModelConfig } from "../model/config.ts";
@@ -60,12 +61,12 @@ export async function distillComparison(a: DistillArgs) {
   t = performance.now();
   const tracesPath = join(a.runDir, "distill_traces.jsonl");
   let traces: DistillTrace[];
-  if (existsSync(tracesPath)) traces = readFileSync(tracesPath, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+  if (existsSync(tracesPath)) traces = readJsonl<DistillTrace>(tracesPath);
   else {
     const teacher = await NativeBackend.load({ model: ck("final_rl"), bosPrefix: true, batchSize: 64 });
     const problems = a.trainProblems.slice(0, D.prompts);
     traces = await collectTraces({ backend: teacher, problems, samples: D.samples, sampling: { temperature: cfg.eval.temperature, topP: cfg.eval.top_p, maxTokens: cfg.max_completion_length, seed: deriveSeed(cfg.seed, "distill-traces") }, template: cfg.template, chat: false });
-    writeFileAtomic(tracesPath, traces.map((x) => `${JSON.stringify(x)}\n`).join(""));
+    writeJsonl(tracesPath, traces);
   }
   const stats = traceStats(traces);
   const { examples } = traceExamples(tok, traces, cfg.template);

@@ -11,8 +11,9 @@
 // Outputs: config.json (by the CLI), summary.json {stages: [...]}, report.html, checkpoints/<stage>.
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.ts";
+import { writeJsonAtomic } from "../engine/atomic.ts";
 import { engineInfo } from "../engine/device.ts";
+import { readJsonl, writeJsonl } from "../engine/jsonl.ts";
 import { type Params, disposeParams } from "../engine/params.ts";
 import { Rng, TaskRng, deriveSeed, taskSeed } from "../engine/rng.ts";
 import { Progress } from "../report/progress.ts";
@@ -73,8 +74,8 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
   const trained = (n: string) => existsSync(join(ck(n), "trainer_state.json"));
   const rowPath = (n: string) => join(runDir, "stages", `${n}.json`);
   mkdirSync(join(runDir, "stages"), { recursive: true });
-  writeFileAtomic(join(runDir, "test_problems.jsonl"), `${test.map((e) => JSON.stringify(e)).join("\n")}\n`);
-  writeFileAtomic(join(runDir, "cold_start.jsonl"), `${coldStart.map((c) => JSON.stringify({ prompt: c.example.prompt, style: c.style, completion: c.completion })).join("\n")}\n`);
+  writeJsonl(join(runDir, "test_problems.jsonl"), test);
+  writeJsonl(join(runDir, "cold_start.jsonl"), coldStart.map((c) => ({ prompt: c.example.prompt, style: c.style, completion: c.completion })));
   log(`r1lab r1: ${task.name}, ${trainProblems.length} train / ${test.length} test problems, corpus ${corpus.length}, cold start ${coldStart.length}, vocab ${tok.tokens.length}, device ${engineInfo().device}`);
 
   const evalOpts = { k: cfg.eval.k, temperature: cfg.eval.temperature, topP: cfg.eval.top_p, maxCompletionLength: cfg.max_completion_length, seed: deriveSeed(cfg.seed, "eval"), template: cfg.template };
@@ -110,7 +111,7 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
       const rs = await rejectionSample(params, mc, tok, prompts, { numSamples: R.num_samples, maxCompletionLength: cfg.max_completion_length, temperature: R.temperature, topP: R.top_p, seed: deriveSeed(cfg.seed, "rejection"), template: cfg.template, requireReadable: R.require_readable, onProgress: (d) => bar.tick(d - bar.current) });
       bar.done();
       mkdirSync(ck(name), { recursive: true });
-      writeFileAtomic(join(ck(name), "kept.jsonl"), rs.kept.map((s) => `${JSON.stringify({ id: s.example.id, prompt: s.example.prompt, completion: s.completion })}\n`).join(""));
+      writeJsonl(join(ck(name), "kept.jsonl"), rs.kept.map((s) => ({ id: s.example.id, prompt: s.example.prompt, completion: s.completion })));
       writeJsonAtomic(join(ck(name), "stats.json"), rs.stats);
       row = { pass1: rs.pass1, consK: rs.consK, mean_length: rs.mean_length, readability: rs.readability };
       detail = { split: "train", k: R.num_samples, ...rs.stats, kept_mean_length: rs.kept.length ? rs.kept.reduce((a, s) => a + s.length, 0) / rs.kept.length : 0 };
@@ -131,7 +132,7 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
   }
 
   function sftData(): SftExample[] {
-    const kept = readFileSync(join(ck("rejection_sampling"), "kept.jsonl"), "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as { prompt: string; completion: string });
+    const kept = readJsonl<{ prompt: string; completion: string }>(join(ck("rejection_sampling"), "kept.jsonl"));
     const mixed = [...kept, ...(cfg.rejection_sampling.mix_cold_start ? coldStart.map((c) => ({ prompt: c.example.prompt, completion: c.completion })) : [])];
     if (mixed.length === 0) throw new Error("sft: rejection sampling kept nothing and rejection_sampling.mix_cold_start is false: no SFT data");
     return mixed.map((x) => toSft(x.prompt, x.completion));

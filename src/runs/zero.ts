@@ -8,8 +8,9 @@
 // cold start and later stages of R1 (`r1lab r1`), and any prompt other than the R1-Zero template.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.ts";
+import { writeJsonAtomic } from "../engine/atomic.ts";
 import { engineInfo } from "../engine/device.ts";
+import { writeJsonl } from "../engine/jsonl.ts";
 import { Rng, deriveSeed } from "../engine/rng.ts";
 import { mtpAcceptance } from "../generate/mtp-acceptance.ts";
 import { REWARD_FUNCTIONS } from "../rl/rewards.ts";
@@ -47,7 +48,7 @@ export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) 
   const longest = Math.max(...seqs.map((s) => s.ids.length));
   if (longest > P.max_length) throw new Error(`pretrain.max_length ${P.max_length} is shorter than the longest corpus sequence (${longest} tokens)`);
   // The held-out problems, so `r1lab eval` can score a checkpoint on exactly these (same task settings).
-  writeFileAtomic(join(runDir, "test_problems.jsonl"), `${test.map((e) => JSON.stringify(e)).join("\n")}\n`);
+  writeJsonl(join(runDir, "test_problems.jsonl"), test);
   log(`r1lab zero: ${task.name}, ${trainProblems.length} train / ${test.length} test problems, corpus ${corpus.length} traces, vocab ${tok.tokens.length}, device ${engineInfo().device}`);
 
   // 1. Pretraining: rows packed with whole corpus sequences, a pure function of (seed, step).
