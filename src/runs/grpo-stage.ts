@@ -35,6 +35,8 @@ export interface GrpoSettings {
   epsilon_high: number;
   loss_type: LossType;
   scale_rewards: ScaleRewards;
+  /** DAPO's dynamic sampling: drop groups whose rewards are all equal and draw fresh prompts. */
+  dynamic_sampling: boolean;
   num_iterations: number;
   max_resample_rounds: number;
   reward_weights: Record<string, number>;
@@ -70,8 +72,6 @@ export interface GrpoStageArgs {
   prompts: TaskExample[];
   /** Fixed length of update batches: the longest prompt + max_completion_length. */
   seqLen: number;
-  /** DAPO's dynamic sampling: drop groups whose rewards are all equal and draw fresh prompts. */
-  dynamicSampling: boolean;
   checkpointEvery: number;
   tokenizerJson: unknown;
   /** Final checkpoint folder; the partial one is `${dir}.partial`. */
@@ -121,7 +121,7 @@ export async function grpoStage(a: GrpoStageArgs): Promise<Params> {
     const res = await grpoRollouts(tr.params, policy, (round) => Rng.stream(a.seed, `${a.stage}-prompts`, step * 16 + round).shuffle([...a.prompts]).slice(0, g.prompts_per_step), {
       numGenerations: g.num_generations, maxCompletionLength: g.max_completion_length, temperature: g.temperature, topP: g.top_p, topK: 0,
       seed: deriveSeed(a.seed, `${a.stage}-sample`, step), rewardFns: a.rewards,
-      scaleRewards: g.scale_rewards, dynamicSampling: a.dynamicSampling, maxResampleRounds: g.max_resample_rounds, seqLen: a.seqLen,
+      scaleRewards: g.scale_rewards, dynamicSampling: g.dynamic_sampling, maxResampleRounds: g.max_resample_rounds, seqLen: a.seqLen,
       compact: { lossType: g.loss_type }, // exact: beta = 0 and num_iterations = 1 are checked above
     });
     const tGen = (performance.now() - ts) / 1000;

@@ -46,7 +46,7 @@ export function r1RlStage(a: R1RlArgs): Promise<Params> {
   return grpoStage({
     stage: a.stage, g: a.g, seed: a.seed, params: a.params, policy: charPolicy(a.mc, a.tok, a.template),
     rewards: namedRewards(a.g.reward_weights, R1_REWARDS, `${a.stage}.reward_weights`), prompts: a.prompts, seqLen: a.maxPromptTokens + a.g.max_completion_length,
-    dynamicSampling: a.g.loss_type === "dapo", checkpointEvery: a.checkpointEvery, tokenizerJson: a.tokenizerJson, dir: a.dir, metricsFile: a.metricsFile, log: a.log,
+    checkpointEvery: a.checkpointEvery, tokenizerJson: a.tokenizerJson, dir: a.dir, metricsFile: a.metricsFile, log: a.log,
     metrics: rlMetrics,
   });
 }

@@ -2,82 +2,52 @@
 // exists (num_generations, beta, epsilon, epsilon_high, loss_type, scale_rewards,
 // max_completion_length, num_iterations, learning_rate, temperature). The defaults are the embedded
 // default that `pnpm start` runs: a tiny DeepSeek-style model on multi-step arithmetic, minutes on 2 CPU cores.
-import type { GrpoSettings } from "./grpo-stage.ts";
-import type { PretrainSettings } from "./pretrain-stage.ts";
-import type { ModelSizes, TaskOptions } from "./setup.ts";
+import { ZERO_TEMPLATE } from "../tasks/template.ts";
+import { evalGroup, grpoGroup, modelGroup, pretrainFields, runFields, taskFields } from "./config-groups.ts";
+import { type Infer, defaults, group, merge, num, str } from "./schema.ts";
 
-export interface ZeroConfig {
-  name: string;
-  seed: number;
-  device: string;
-  task: "arithmetic" | "countdown";
-  task_options: TaskOptions;
-  /** Distinct training problems (the corpus and the GRPO prompts draw from them). */
-  train_problems: number;
-  template: string;
-  model: ModelSizes;
-  pretrain: PretrainSettings & {
-    /** Rows per step; each row packs whole corpus sequences up to max_length tokens. */
-    batch_size: number;
-    max_length: number;
-    traces_per_problem: number;
-  };
-  grpo: GrpoSettings;
-  eval: { k: number; temperature: number; top_p: number; n_problems: number };
-  checkpoint_every: number;
-}
-
-export const ZERO_DEFAULTS: Omit<ZeroConfig, "name" | "template"> = {
-  seed: 1,
-  device: "cpu",
-  task: "arithmetic",
-  task_options: { min_terms: 4, max_terms: 4, max_number: 3, ops: "+-", test_fraction: 0.25 },
+export const ZERO_SCHEMA = group("r1lab zero", {
+  ...runFields(),
+  ...taskFields({ min_terms: 4, max_terms: 4, max_number: 3 }),
   // Every training problem there is: 4 numbers from 1-3 with + and - give 400 problems, 264 of them
   // on the train side of the split (the other 136 are held out).
-  train_problems: 264,
-  model: { hidden_size: 96, num_hidden_layers: 3, n_routed_experts: 4, moe_intermediate_size: 64, intermediate_size: 256 },
-  pretrain: {
-    steps: 380,
-    batch_size: 24,
-    max_length: 96,
-    learning_rate: 5e-3,
-    warmup_steps: 30,
-    traces_per_problem: 4,
-    mtp_lambda: 0.3,
-    balance_alpha: 1e-4,
-    bias_update_gamma: 1e-3,
-  },
-  grpo: {
-    steps: 36,
-    prompts_per_step: 8,
-    num_generations: 8,
-    max_completion_length: 48,
-    temperature: 1.0,
-    top_p: 1.0,
-    learning_rate: 5e-4,
-    beta: 0.0,
-    epsilon: 0.2,
-    epsilon_high: 0.28,
-    loss_type: "grpo",
-    // "batch": one std for the whole batch. Per-group std ("group", R1's choice) turns a group whose
-    // answers are all wrong but one of which is malformed into full-size advantages for the format
-    // reward alone (docs/r1-zero.md).
-    scale_rewards: "batch",
-    num_iterations: 1,
-    max_resample_rounds: 1,
-    reward_weights: { accuracy: 1.0, format: 0.1 },
-    bias_update_gamma: 0,
-  },
-  eval: { k: 4, temperature: 0.6, top_p: 0.95, n_problems: 100 },
-  checkpoint_every: 20,
-};
+  train_problems: num(264, "distinct training problems (corpus and GRPO prompts)", { int: true, min: 1 }),
+  template: str(ZERO_TEMPLATE, "prompt template; {problem} is replaced by the problem"),
+  model: modelGroup({ hidden_size: 96, num_hidden_layers: 3, moe_intermediate_size: 64, intermediate_size: 256 }),
+  pretrain: group("pretraining of the base model", {
+    ...pretrainFields({ steps: 380, batch_size: 24 }),
+    max_length: num(96, "tokens per packed row", { int: true, min: 2 }),
+    traces_per_problem: num(4, "corpus traces per training problem", { int: true, min: 1 }),
+  }),
+  // scale_rewards "batch": one std for the whole batch. Per-group std ("group", R1's choice) turns a
+  // group whose answers are all wrong but one of which is malformed into full-size advantages for
+  // the format reward alone (docs/r1-zero.md).
+  grpo: grpoGroup("GRPO with rule rewards (TRL's GRPOConfig names)", { steps: 36, max_completion_length: 48, learning_rate: 5e-4, scale_rewards: "batch", reward_weights: { accuracy: 1.0, format: 0.1 } }, ""),
+  eval: evalGroup({ n_problems: 100 }),
+  checkpoint_every: num(20, "GRPO steps between partial checkpoints (pretraining: 5x)", { int: true, min: 1 }),
+});
 
-/** Smallest config that still runs every phase (tests). */
-export const ZERO_TINY: Partial<Omit<ZeroConfig, "name" | "template">> = {
-  model: { hidden_size: 32, num_hidden_layers: 2, n_routed_experts: 4, moe_intermediate_size: 16, intermediate_size: 64 },
-  train_problems: 40,
-  pretrain: { ...ZERO_DEFAULTS.pretrain, steps: 6, batch_size: 8, traces_per_problem: 1, warmup_steps: 2 },
-  grpo: { ...ZERO_DEFAULTS.grpo, steps: 4, prompts_per_step: 2, num_generations: 4, max_completion_length: 24 },
-  eval: { k: 2, temperature: 0.6, top_p: 0.95, n_problems: 4 },
-  checkpoint_every: 2,
-};
+/** The resolved configuration of a run (config.json): the schema's fields and the run's name. */
+export type ZeroConfig = Infer<typeof ZERO_SCHEMA> & { name: string };
+
+/** Presets: overrides of the schema's defaults, checked like a --config file. */
+export const ZERO_PRESETS = {
+  default: {},
+  /** Smallest config that still runs every phase (tests). */
+  tiny: {
+    model: { hidden_size: 32, num_hidden_layers: 2, moe_intermediate_size: 16, intermediate_size: 64 },
+    train_problems: 40,
+    pretrain: { steps: 6, batch_size: 8, traces_per_problem: 1, warmup_steps: 2 },
+    grpo: { steps: 4, prompts_per_step: 2, num_generations: 4, max_completion_length: 24 },
+    eval: { k: 2, n_problems: 4 },
+    checkpoint_every: 2,
+  },
+} as const;
+
+/** The config of a preset (defaults + the preset's overrides). */
+export function zeroPreset(name: keyof typeof ZERO_PRESETS): Omit<ZeroConfig, "name"> {
+  return merge(ZERO_SCHEMA, defaults(ZERO_SCHEMA), ZERO_PRESETS[name], `preset ${name}`);
+}
+
+/** The default run's config (what `pnpm start` runs), for notebooks and other runs that start from it. */
+export const ZERO_DEFAULTS: Omit<ZeroConfig, "name"> = zeroPreset("default");

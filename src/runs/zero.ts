@@ -74,7 +74,7 @@ export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) 
   const params = await grpoStage({
     stage: "grpo", g: G, seed: cfg.seed, params: baseParams, policy: charPolicy(mc, tok, cfg.template),
     rewards: namedRewards(G.reward_weights, REWARD_FUNCTIONS, "grpo.reward_weights"), prompts: trainProblems, seqLen: maxPrompt + G.max_completion_length,
-    dynamicSampling: G.loss_type === "dapo", checkpointEvery: cfg.checkpoint_every, tokenizerJson, dir: ck("final"),
+    checkpointEvery: cfg.checkpoint_every, tokenizerJson, dir: ck("final"),
     metricsFile: join(runDir, "metrics.jsonl"), samplesFile: join(runDir, "samples.jsonl"), log,
     metrics: (all) => {
       const correct = all.filter((r) => r.rewards.accuracy === 1);
