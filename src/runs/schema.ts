@@ -159,7 +159,10 @@ export function flagName(leaf: { path: string[]; field: Field; prefix: string })
 /** Set `path` in a nested object. */
 export function setPath(obj: Record<string, unknown>, path: string[], v: unknown): void {
   let o = obj;
-  for (const k of path.slice(0, -1)) o = (o[k] ??= {}) as Record<string, unknown>;
+  for (const k of path.slice(0, -1)) {
+    if (!isObj(o[k])) o[k] = {};
+    o = o[k] as Record<string, unknown>;
+  }
   o[path[path.length - 1]] = v;
 }
 
