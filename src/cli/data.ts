@@ -34,6 +34,32 @@ async function runDedup(v: Record<string, any>): Promise<void> {
   console.log(`wrote ${r.outputs.join(", ")} and ${resolve(r.out, "report.json")}`);
 }
 
+async function runDecontaminate(v: Record<string, any>): Promise<void> {
+  const { decontaminate } = await import("../data/decontaminate.ts");
+  const { parseBenchmark } = await import("../data/benchmarks.ts");
+  const specs: string[] = v.benchmark ?? [];
+  if (specs.length === 0) throw new UsageError("r1lab data decontaminate: give at least one --benchmark NAME[=FILE|DIR]");
+  const benchmarks = specs.map((s) => {
+    try {
+      return parseBenchmark(s);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  });
+  const r = await decontaminate({
+    data: requireFlag(v, "data", "data decontaminate"),
+    out: requireFlag(v, "out", "data decontaminate"),
+    benchmarks,
+    split: v.split,
+    field: v.field ?? "all",
+    ngram: numberFlag(v, "ngram", { int: true, min: 1 }),
+    progress: !v.quiet,
+  });
+  const per = Object.fromEntries(Object.entries(r.benchmarks).map(([k, b]) => [k, { rows_removed: b.rows_removed, problems_leaked: b.problems_leaked, problems: b.problems }]));
+  console.log(JSON.stringify({ rows: r.rows, kept: r.kept, removed: r.removed, benchmarks: per, rows_per_s: r.rows_per_s }));
+  console.log(`wrote ${r.outputs.join(", ")} and ${resolve(r.out, "report.json")}`);
+}
+
 const cmd: Command = {
   name: "data",
   summary: "curate training data: dedup, decontaminate against benchmarks, quality classifier",
@@ -52,6 +78,12 @@ const cmd: Command = {
     threshold: { type: "string", help: "dedup: Jaccard similarity for near duplicates (default 0.8); classify apply: least score kept (default 0.5)" },
     "num-perm": { type: "string", default: "128", help: "dedup: MinHash permutations" },
     shingle: { type: "string", default: "3", help: "dedup: tokens per shingle" },
+    benchmark: {
+      type: "string",
+      multiple: true,
+      help: "decontaminate: NAME (gsm8k, math500, aime24, aime25, gpqa-diamond, humaneval, mbpp, arithmetic, countdown; found in data/NAME or the HF cache) or NAME=FILE|DIR; repeat for several",
+    },
+    ngram: { type: "string", default: "8", help: "decontaminate: tokens per n-gram (open-r1: 8)" },
     seed: { type: "string", default: "1", help: "MinHash seeds; classify: initialisation, held-out split and data order" },
     quiet: { type: "boolean", short: "q", help: "no progress bar" },
   },
@@ -66,6 +98,10 @@ const cmd: Command = {
     if (sub === "dedup") {
       if (rest.length) throw new UsageError(`r1lab data dedup: unexpected argument '${rest[0]}'`);
       return runDedup(v);
+    }
+    if (sub === "decontaminate") {
+      if (rest.length) throw new UsageError(`r1lab data decontaminate: unexpected argument '${rest[0]}'`);
+      return runDecontaminate(v);
     }
     throw new UsageError(`r1lab data ${sub}: not written yet`);
   },
