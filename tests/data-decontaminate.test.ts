@@ -128,6 +128,15 @@ describe("warnOverlap", () => {
     expect(r.first?.where).toBe("row 2");
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^warning: 2 of 5 training rows \(40\.0%\) of training data share a 8-gram with evaluation data/);
+    // Files: every string of each row is checked; the warning names the files and the first row.
+    const trainFile = join(dir, "ov-train.jsonl");
+    const evalFile = join(dir, "ov-eval.jsonl");
+    writeJsonl(trainFile, [{ prompt: words(9), completion: "x" }, { prompt: "q", completion: `so ${GSM[1].question}` }]);
+    writeJsonl(evalFile, [{ messages: [{ role: "user", content: GSM[1].question }] }]);
+    const f = await warnOverlap(trainFile, evalFile, { log: (l) => lines.push(l) });
+    expect([f.rows, f.overlapping, f.first?.where]).toEqual([2, 1, `${trainFile}:2`]);
+    expect(lines[1]).toContain(`of ${trainFile} share a 8-gram with ${evalFile} (first: ${trainFile}:2, "weng earns $ 12 an hour for babysitting")`);
+    lines.length = 1;
     const clean = await warnOverlap([words(30)], evalTexts, { log: (l) => lines.push(l) });
     expect(clean.overlapping).toBe(0);
     expect(lines).toHaveLength(1);
