@@ -70,7 +70,7 @@ describe.each(["tiny-qwen2", "tiny-deepseek-v3"])("%s", (name) => {
   it("greedy tokens of requests joining and leaving a running batch equal generate() alone", async () => {
     const m = models[name];
     const lengths = [12, 5, 9, 20];
-    const alone = [];
+    const alone: number[][] = [];
     for (const [i, p] of prompts.entries())
       alone.push((await generate(m.params, m.config, [p], { ...GREEDY, maxNewTokens: lengths[i], eosTokenIds: [], seed: 0 })).ids[0]);
     const engine = new BatchEngine(m.params, m.config, { eosTokenIds: [], padTokenId: 0, maxBatch: 4, maxQueue: 8 });

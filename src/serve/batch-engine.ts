@@ -117,6 +117,15 @@ export class BatchEngine {
     return { running: this.rows.filter((r) => r !== null).length, waiting: this.waiting.length };
   }
 
+  get maxBatch(): number {
+    return this.opts.maxBatch;
+  }
+
+  /** Whether k more requests fit in the queue now. */
+  canQueue(k: number): boolean {
+    return this.waiting.length + k <= this.opts.maxQueue;
+  }
+
   /** Queue a request; throws QueueFullError when the queue is full. */
   submit(job: Job): void {
     if (job.seqs.length > this.opts.maxBatch)
