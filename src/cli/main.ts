@@ -17,6 +17,7 @@ const COMMANDS: Record<string, [string, () => Promise<{ default: Command }>]> = 
   sft: ["supervised fine-tuning on conversations (assistant tokens only), resumable", () => import("./sft.ts")],
   distill: ["distill a teacher's verified reasoning traces into a small dense student (SFT), then evaluate both", () => import("./distill.ts")],
   "fp8-report": ["train the tiny model in FP32 and simulated FP8 (tile/block vs per-tensor scales); loss errors", () => import("./fp8-report.ts")],
+  data: ["curate training data: dedup, decontaminate against benchmarks, quality classifier", () => import("./data.ts")],
   "export-onnx": ["export a model (qwen2, llama, deepseek_v3) to ONNX in the transformers.js folder layout", () => import("./export-onnx.ts")],
 };
 
