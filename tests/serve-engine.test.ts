@@ -59,17 +59,12 @@ function job(prompt: number[], n: number, o: { sampling?: SamplingParams; max: n
   return [j, { tokens, reasons, done }];
 }
 
-const prompts = [
-  [5, 17, 42, 9, 100, 3],
-  [7, 8],
-  Array.from({ length: 21 }, (_, i) => (i * 37) % 400),
-  [250, 251, 252, 253],
-];
+const prompts = [[5, 17, 42, 9, 100, 3], [7, 8], Array.from({ length: 21 }, (_, i) => (i * 37) % 400)];
 
 describe.each(["tiny-qwen2", "tiny-deepseek-v3"])("%s", (name) => {
   it("greedy tokens of requests joining and leaving a running batch equal generate() alone", async () => {
     const m = models[name];
-    const lengths = [12, 5, 9, 20];
+    const lengths = [10, 4, 7];
     const alone: number[][] = [];
     for (const [i, p] of prompts.entries())
       alone.push((await generate(m.params, m.config, [p], { ...GREEDY, maxNewTokens: lengths[i], eosTokenIds: [], seed: 0 })).ids[0]);
@@ -82,7 +77,7 @@ describe.each(["tiny-qwen2", "tiny-deepseek-v3"])("%s", (name) => {
       runs[i] = r;
     }
     await new Promise((res) => setTimeout(res, 50));
-    for (const i of [2, 3]) {
+    for (const i of [2]) {
       const [j, r] = job(prompts[i], 1, { max: lengths[i] });
       engine.submit(j);
       runs[i] = r;
@@ -92,7 +87,7 @@ describe.each(["tiny-qwen2", "tiny-deepseek-v3"])("%s", (name) => {
       expect(r.tokens[0]).toEqual(alone[i]);
       expect(r.reasons[0]).toBe("length");
     });
-    expect(engine.stats.prefills).toBe(4);
+    expect(engine.stats.prefills).toBe(3);
   });
 });
 
