@@ -43,8 +43,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (name === "--version" || name === "-V") {
-    const { r1labVersion } = await import("./version.ts");
-    console.log(r1labVersion());
+    const { versionLine } = await import("./version.ts");
+    console.log(versionLine());
     return 0;
   }
   const entry = COMMANDS[name];
