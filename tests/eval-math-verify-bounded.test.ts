@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { extractMath } from "../src/eval/math-extract.ts";
 import { boxedGroups, mathSpans } from "../src/eval/math-spans.ts";
-import { checkMath } from "../src/eval/math-verify.ts";
+import { checkMath, checkMathQuick } from "../src/eval/math-verify.ts";
 import { listenRewardServer } from "../src/eval/reward-server.ts";
 import { VerifyPool } from "../src/eval/verify-pool.ts";
 
@@ -29,6 +29,31 @@ describe("linear-time extraction", () => {
   it("deeply nested braces do not recurse", () => {
     const deep = `\\boxed{${"{".repeat(20_000)}1${"}".repeat(20_000)}}`;
     expect(() => extractMath(deep)).not.toThrow();
+  });
+});
+
+describe("checkMathQuick", () => {
+  it("decides only what the full check decides the same way", () => {
+    const rows: [string, string][] = [
+      ["\\boxed{\\frac{11}{4}}", "2.75"],
+      ["The answer is 3.75.", "\\frac{15}{4}"],
+      ["\\boxed{0.333}", "1/3"],
+      ["\\boxed{-3/4}", "-0.75"],
+      ["\\boxed{12}", "012"],
+      ["\\boxed{12}", "13"],
+      ["\\boxed{1/2}", "\\frac{2}{4}"],
+      ["no answer at all", "5"],
+      ["\\boxed{x+1}", "x+1"],
+    ];
+    let decided = 0;
+    for (const [c, g] of rows) {
+      const q = checkMathQuick(c, g);
+      if (q === null) continue;
+      decided++;
+      expect(q.correct, `${c} / ${g}`).toBe(checkMath(c, g).correct);
+    }
+    expect(decided).toBe(rows.length);
+    expect(checkMathQuick("\\boxed{(x+y+z+1)^{60}}", "(1+x+y+z)^{60}")).toBe(null);
   });
 });
 

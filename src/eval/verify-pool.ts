@@ -1,5 +1,6 @@
 // Math verification off the main thread, with a hard time limit. A small pool of worker_threads
-// runs checkMath (math-verify.ts); a verification that runs past `timeoutMs` gets "not equal"
+// runs checkMath (math-verify.ts) (short completions whose verdict needs no CAS are decided at
+// once on the calling thread: checkMathQuick); a verification that runs past `timeoutMs` gets "not equal"
 // (method "timeout") and its worker is terminated and replaced, so a pathological answer
 // (\boxed{(x+y+z+1)^{60}}, 10^{10^{10^{10}}}) can neither stall the event loop (the reward
 // server's /health keeps answering) nor hold a slot. Math-Verify's SIGALRM timeouts cannot do this
@@ -10,7 +11,7 @@
 
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { checkMath, MAX_COMPLETION_CHARS, type MathCheck, type MathCheckOptions } from "./math-verify.ts";
+import { checkMath, checkMathQuick, MAX_COMPLETION_CHARS, type MathCheck, type MathCheckOptions } from "./math-verify.ts";
 
 export interface VerifyPoolOptions {
   /** Worker threads. Default min(4, CPUs - 1), at least 1. */
@@ -58,6 +59,8 @@ export class VerifyPool {
     if (this.closed) return Promise.resolve({ correct: false, extracted: null, method: "closed" });
     if (typeof completion !== "string" || typeof gold !== "string") return Promise.resolve(checkMath(completion, gold));
     if (completion.length > MAX_COMPLETION_CHARS) return Promise.resolve({ correct: false, extracted: null, method: "too_long" });
+    const quick = checkMathQuick(completion, gold, opts);
+    if (quick !== null) return Promise.resolve(quick);
     return new Promise((resolve) => {
       this.queue.push({ id: this.nextId++, completion, gold, opts, resolve });
       while (this.slots.length < this.size && this.slots.length < this.queue.length + this.busy()) this.spawn();
