@@ -2,7 +2,7 @@
 // Every option of src/runs/grpo-config.ts is a flag (--num-generations or --num_generations), and
 // --config FILE (JSON or YAML) sets any of them; flags win over the file. docs/grpo.md.
 import { resolve } from "node:path";
-import { GRPO_OPTIONS, type GrpoRunConfig, readConfigFile, resolveGrpoConfig } from "../runs/grpo-config.ts";
+import { GRPO_OPTIONS, GrpoInputError, type GrpoRunConfig, readConfigFile, resolveGrpoConfig } from "../runs/grpo-config.ts";
 import { type Command, type OptionSpec, UsageError } from "./command.ts";
 
 const options: Record<string, OptionSpec> = { config: { type: "string", help: "options from a JSON or YAML file (TRL's GRPOConfig names)" } };
@@ -41,7 +41,12 @@ checkpoint/ (rerun the same command to resume) and final/ (a model, or a PEFT ad
     const { initEngine } = await import("../engine/device.ts");
     await initEngine({ device: cfg.device });
     const { runGrpo } = await import("../runs/grpo.ts");
-    await runGrpo(cfg);
+    try {
+      await runGrpo(cfg);
+    } catch (e) {
+      if (e instanceof GrpoInputError) throw new UsageError(e.message);
+      throw e;
+    }
   },
 };
 
