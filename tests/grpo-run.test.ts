@@ -3,13 +3,17 @@
 // LoRA with cispo and GSPO; each writes its run folder. Bad input gets one line; a run killed with
 // kill -9 and started again ends with the same metrics as an uninterrupted one.
 import { type ChildProcess, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initEngine } from "../src/engine/index.ts";
 import { toHost } from "../src/engine/params.ts";
-import { loadModel } from "../src/hf/checkpoint.ts";
+import { loadModel, saveModel } from "../src/hf/checkpoint.ts";
+import { initParams } from "../src/model/init.ts";
+import { runModelConfig } from "../src/rl/run-setup.ts";
+import { applyTemplate, ZERO_TEMPLATE } from "../src/rl/template.ts";
+import { CharTokenizer } from "../src/tasks/char-tokenizer.ts";
 import { loadAdapter } from "../src/hf/peft.ts";
 import { resolveGrpoConfig } from "../src/runs/grpo-config.ts";
 import { runGrpo } from "../src/runs/grpo.ts";
@@ -97,6 +101,29 @@ describe("r1lab grpo on the fixtures", () => {
     const ad = loadAdapter(join(out, "final"));
     expect(Object.keys(ad.lora).some((k) => k.includes("q_b_proj.lora_A"))).toBe(true);
     expect(rows(join(out, "metrics.jsonl"))).toHaveLength(2);
+  }, 120_000);
+
+  it("a checkpoint of an r1lab run: its R1-Zero template after BOS, its task settings for gen:SPLIT:N", async () => {
+    // A run folder as `r1lab zero` leaves it: config.json (template, task, task_options, seed) and checkpoints/base.
+    const run = join(tmp, "runs", "z");
+    const taskOptions = { min_terms: 4, max_terms: 4, max_number: 3, ops: "+-", test_fraction: 0.25 };
+    mkdirSync(join(run, "checkpoints"), { recursive: true });
+    writeFileSync(join(run, "config.json"), JSON.stringify({ template: ZERO_TEMPLATE, task: "arithmetic", task_options: taskOptions, seed: 1 }));
+    const tok = CharTokenizer.forTexts([applyTemplate("", ZERO_TEMPLATE), "calc 0123456789+-*/() =;<think></think><answer></answer>"]);
+    const mc = runModelConfig({ hidden_size: 32, num_hidden_layers: 2, n_routed_experts: 4, moe_intermediate_size: 16, intermediate_size: 64 }, tok);
+    await saveModel(join(run, "checkpoints", "base"), { config: mc, params: initParams(mc, 1, { withMtp: false }), tokenizerJson: tok.toTokenizerJson() });
+    const out = join(tmp, "from-zero");
+    await runGrpo(
+      resolveGrpoConfig(null, { ...tiny, model: join(run, "checkpoints", "base"), data: "gen:train:8", eval_data: "gen:test:2", task: "arithmetic", reward_funcs: "accuracy,format,length", out }),
+      quiet,
+    );
+    const s = rows(join(out, "samples.jsonl"))[0];
+    expect(s.prompt.endsWith(applyTemplate("", ZERO_TEMPLATE))).toBe(true);
+    // four numbers from 1 to 3 (the run's settings), not the task's defaults
+    const nums = /^calc (.*?)\./.exec(s.prompt)![1].match(/\d+/g)!.map(Number);
+    expect(nums).toHaveLength(4);
+    expect(nums.every((n) => n >= 1 && n <= 3)).toBe(true);
+    expect(rows(join(out, "eval.jsonl"))[0]).toMatchObject({ step: 0, n_problems: 2 });
   }, 120_000);
 
   it("bad input gets one line: missing dataset fields, a LoRA target the model lacks", async () => {
