@@ -45,18 +45,18 @@ function charTokenizerOf(dir: string): CharTokenizer | null {
 }
 
 /**
- * Text <-> ids for a loaded model: r1lab's character tokenizer when tokenizer.json is one, else the
- * Hugging Face tokenizer (with its chat template); EOS ids merged from generation_config.json,
- * config.json and the tokenizer.
+ * Text <-> ids for a loaded model: r1lab's character tokenizer when tokenizer.json is one r1lab
+ * wrote (then `chars` is true), else the Hugging Face tokenizer and its chat template.
  */
-export function modelCodec(m: LoadedModel): Codec {
+export function modelCodec(m: LoadedModel): Codec & { chars: boolean } {
   const c = m.config;
   if (!m.tokenizer)
-    throw new Error(`${m.dir}: no tokenizer.json; r1lab needs the model's tokenizer to encode prompts`);
+    throw new Error(`${m.dir}: no tokenizer.json; the native backend needs a tokenizer to encode prompts`);
   const chars = charTokenizerOf(m.dir);
   const hf = m.tokenizer;
   return chars
     ? {
+        chars: true,
         encode: (t) => chars.encode(t),
         decode: (ids) => chars.decode(ids),
         chat: null,
@@ -65,6 +65,7 @@ export function modelCodec(m: LoadedModel): Codec {
         padId: chars.padId,
       }
     : {
+        chars: false,
         encode: (t) => hf.encode(t),
         decode: (ids) => hf.decode(ids, { skipSpecialTokens: true }),
         chat: Object.keys(hf.chatTemplates).length > 0 ? hf : null,
@@ -72,11 +73,6 @@ export function modelCodec(m: LoadedModel): Codec {
         bosId: c.bosTokenId ?? hf.bosTokenId,
         padId: m.generation.padTokenId ?? c.padTokenId ?? hf.padTokenId ?? 0,
       };
-}
-
-/** Whether the model folder holds an r1lab character tokenizer (an R1-Zero checkpoint). */
-export function isCharTokenizerModel(dir: string): boolean {
-  return charTokenizerOf(dir) !== null;
 }
 
 export class NativeBackend implements GenerationBackend {

@@ -82,6 +82,10 @@ export function numberFlag(values: Record<string, any>, name: string, opts: { in
 
 export function requireFlag(values: Record<string, any>, name: string, cmdName: string): string {
   const v = values[name];
+  if (v === "" && name === "model")
+    throw new UsageError(
+      `r1lab ${cmdName}: --model is empty; when it came from $(r1lab download ...), that download failed (its error is above)`,
+    );
   if (v === undefined || v === "") throw new UsageError(`r1lab ${cmdName}: --${name} is required`);
   return v;
 }
