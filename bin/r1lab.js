@@ -22,7 +22,9 @@ function tsxCli() {
 
 const tsx = existsSync(source) ? tsxCli() : null;
 if (tsx) {
-  const r = spawnSync(process.execPath, [tsx, source, ...process.argv.slice(2)], { stdio: "inherit" });
+  // R1LAB_PARENT_PID: who started `r1lab`, so a long-running command (serve) can exit with it.
+  const env = { ...process.env, R1LAB_PARENT_PID: process.env.R1LAB_PARENT_PID ?? String(process.ppid) };
+  const r = spawnSync(process.execPath, [tsx, source, ...process.argv.slice(2)], { stdio: "inherit", env });
   process.exit(r.status ?? 1);
 } else if (existsSync(built)) {
   await import(pathToFileURL(built).href);

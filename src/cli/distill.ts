@@ -9,7 +9,7 @@ import { openaiTarget } from "../backends/openai.ts";
 import type { GenerationBackend } from "../backends/types.ts";
 import { writeJsonAtomic } from "../engine/atomic.ts";
 import { ZERO_TEMPLATE } from "../rl/template.ts";
-import { SYNTHETIC_TASK_NAMES } from "../tasks/registry.ts";
+import { getSyntheticTask, problemsOf, SYNTHETIC_TASK_NAMES } from "../tasks/registry.ts";
 import { type DistillConfig, runDistill } from "../train/distill.ts";
 import { type Command, UsageError, numberFlag, requireFlag } from "./command.ts";
 
@@ -118,6 +118,11 @@ const cmd: Command = {
     }
     mkdirSync(out, { recursive: true });
     writeJsonAtomic(cfgPath, cfg);
+    // The training problems the teacher answers against the held-out ones (disjoint by the task's split).
+    const { warnOverlap } = await import("../data/overlap.ts");
+    const task = getSyntheticTask(cfg.task);
+    const prompts = (split: "train" | "test", n: number) => problemsOf(task, split, n, cfg.seed).map((p) => p.prompt);
+    await warnOverlap(prompts("train", cfg.train_problems), prompts("test", cfg.eval.n_problems), { trainLabel: `the ${cfg.task} training problems`, evalLabel: "the evaluation problems" });
     const { initEngine } = await import("../engine/device.ts");
     await initEngine({ device: v.device });
     let teacher: GenerationBackend;

@@ -12,7 +12,7 @@ const COMMANDS: Record<string, [string, () => Promise<{ default: Command }>]> = 
   generate: ["generate text from a Hugging Face model (greedy or seeded sampling, KV cache)", () => import("./generate.ts")],
   eval: ["evaluate a model on a benchmark with R1's protocol (native, ONNX or OpenAI-compatible backend)", () => import("./eval.ts")],
   score: ["score completions of a benchmark with R1's protocol (pass@1, cons@K, pass@k)", () => import("./score.ts")],
-  serve: ["serve rule-based rewards over HTTP (OpenRLHF's remote reward API)", () => import("./serve.ts")],
+  serve: ["serve a model over the OpenAI API, or rule-based rewards over HTTP", () => import("./serve.ts")],
   download: ["download a model or dataset from the Hugging Face Hub into the HF cache", () => import("./download.ts")],
   sft: ["supervised fine-tuning on conversations (assistant tokens only), resumable", () => import("./sft.ts")],
   distill: ["distill a teacher's verified reasoning traces into a small dense student (SFT), then evaluate both", () => import("./distill.ts")],
