@@ -48,7 +48,7 @@ export function hostOf(a: JArray): HostData {
 /** A jax-js array over host data (its data is copied in; the host buffer becomes its mirror). */
 export function arrayOf(data: HostData, shape: number[], dtype: string): JArray {
   let a: JArray;
-  if (dtype === "bool") a = np.array(Int32Array.from(data as Uint8Array), { shape, dtype: "int32" } as never).astype("bool") as JArray;
+  if (dtype === "bool") a = np.array(Int32Array.from(data as Uint8Array), { shape, dtype: "int32" } as never).astype("bool" as never) as JArray;
   else a = np.array(data as Float32Array, { shape, dtype } as never) as JArray;
   mirrors.set(a, data);
   return a;
