@@ -95,6 +95,7 @@ const cmd: Command = {
     seed: { type: "string", default: "0", help: "problems, sampling and data order" },
     "batch-size-generate": { type: "string", default: "16", help: "native teacher: rows decoded together" },
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE or cpu)" },
+    executor: { type: "string", help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
   },
   details: "Writes OUT/: config.json, traces.jsonl (every sample, with correct/well_formed/kept), sft/ (sft_metrics.jsonl,\ncheckpoint/), student/ (HF folder), eval_student.json, eval_teacher.json, summary.json.",
   async run(v) {
@@ -104,14 +105,15 @@ const cmd: Command = {
     if (existsSync(cfgPath)) {
       const old = JSON.parse(readFileSync(cfgPath, "utf8")) as Record<string, unknown>;
       for (const k of new Set([...Object.keys(old), ...Object.keys(cfg)])) {
+        if (k === "executor") continue; // may change between sessions: same maths
         if (JSON.stringify(old[k]) !== JSON.stringify((cfg as any)[k]))
           throw new UsageError(`${out} holds a distill run with ${k} = ${JSON.stringify(old[k])}, this one has ${JSON.stringify((cfg as any)[k])}; use the same settings to continue it, or another --out`);
       }
     }
     mkdirSync(out, { recursive: true });
-    writeJsonAtomic(cfgPath, cfg);
     const { initEngine } = await import("../engine/device.ts");
-    await initEngine({ device: v.device });
+    const engine = await initEngine({ device: v.device, executor: v.executor });
+    writeJsonAtomic(cfgPath, { ...cfg, executor: engine.executor });
     let teacher: GenerationBackend;
     if (cfg.teacher_backend === "native") {
       const { NativeBackend } = await import("../backends/native.ts");

@@ -21,6 +21,16 @@ export function resolveExecutor(flag?: string, device: "cpu" | "webgpu" = "cpu")
   return raw;
 }
 
+/**
+ * Whether jax-js should start its Wasm worker pool, decided from the environment before jax-js
+ * loads (the CLI copies --executor / --device into R1LAB_EXECUTOR / R1LAB_DEVICE first).
+ */
+export function wantsWasmWorkers(): boolean {
+  const device = (process.env.R1LAB_DEVICE ?? "cpu").toLowerCase();
+  if (device === "webgpu" || device === "gpu") return true;
+  return (process.env.R1LAB_EXECUTOR ?? "ort").toLowerCase() !== "ort";
+}
+
 /** Fix the executor for this process (initEngine calls it). */
 export function setExecutor(name: ExecutorName): void {
   chosen = name;
