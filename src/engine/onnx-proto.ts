@@ -13,6 +13,18 @@ const enc = new TextEncoder();
 
 /** Base-128 varint of a non-negative or negative (two's complement, 10 bytes) 64-bit integer. */
 export function varint(value: number | bigint): Uint8Array {
+  if (typeof value === "number" && value >= 0 && value <= 0x7fffffff && Number.isInteger(value)) {
+    // Fast path (tags, lengths, dims, small attributes): no BigInt.
+    if (value < 0x80) return Uint8Array.of(value);
+    const out: number[] = [];
+    let x = value;
+    while (x >= 0x80) {
+      out.push((x & 0x7f) | 0x80);
+      x >>>= 7;
+    }
+    out.push(x);
+    return Uint8Array.from(out);
+  }
   let v = BigInt.asUintN(64, BigInt(value));
   const out: number[] = [];
   while (v >= 0x80n) {

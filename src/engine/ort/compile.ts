@@ -6,6 +6,7 @@
 // Host mirrors: every array this executor returns remembers the host buffer it was made from, so
 // when it comes back as an input (parameters and optimizer moments between steps) it is fed to ORT
 // without reading it out of jax-js again.
+import { createHash } from "node:crypto";
 import { type Array as JArray, makeJaxpr, numpy as np, tree } from "../jax.ts";
 import { type Lowered, lowerJaxpr } from "./lower.ts";
 import { type HostData, SyncSession, tensor } from "./session.ts";
@@ -18,6 +19,22 @@ interface Entry {
 }
 
 const mirrors = new WeakMap<JArray, HostData>();
+
+/**
+ * One ORT session per distinct model: functions that lower to the same bytes (the AdamW update of
+ * every Trainer with the same parameter shapes, a generation step of equal configs) share it, as
+ * creating a session costs seconds for a large graph.
+ */
+const sessions = new Map<string, SyncSession>();
+function sessionFor(model: Uint8Array): SyncSession {
+  const key = createHash("sha256").update(model).digest("hex");
+  let s = sessions.get(key);
+  if (!s) {
+    s = new SyncSession(model);
+    sessions.set(key, s);
+  }
+  return s;
+}
 
 /** Statistics of a compiled function (for tests, reports and `bench`). */
 export interface CompileStats {
@@ -80,8 +97,15 @@ export function compileOrt(fn: (...args: any[]) => any, opts: { name?: string } 
       const t0 = performance.now();
       const { jaxpr, treedef: outTree } = makeJaxpr(fn)(...args);
       const constValues = (jaxpr.consts as JArray[]).map((c) => hostOf(c));
+      const t1 = performance.now();
       const lowered = lowerJaxpr(jaxpr, { constValues });
-      entry = { lowered, session: new SyncSession(lowered.model), outTree };
+      const t2 = performance.now();
+      entry = { lowered, session: sessionFor(lowered.model), outTree };
+      if (process.env.R1LAB_ORT_DEBUG) {
+        const nodes = Object.values(lowered.ops).reduce((a, b) => a + b, 0);
+        const ms = (a: number, b: number) => Math.round(b - a);
+        console.error(`[ort] ${opts.name ?? "compiled fn"}: ${lowered.eqns} eqns -> ${nodes} nodes; trace ${ms(t0, t1)} ms, lower ${ms(t1, t2)} ms, session ${ms(t2, performance.now())} ms`);
+      }
       cache.set(key, entry);
       stats.signatures++;
       stats.traceMs += performance.now() - t0;
@@ -107,9 +131,6 @@ export function compileOrt(fn: (...args: any[]) => any, opts: { name?: string } 
   };
   const compiled = call as CompiledFn;
   compiled.stats = stats;
-  compiled.dispose = () => {
-    for (const e of cache.values()) e.session.dispose();
-    cache.clear();
-  };
+  compiled.dispose = () => cache.clear(); // sessions stay shared (see sessionFor)
   return compiled;
 }
