@@ -3,6 +3,7 @@
 // unbiased pass@k). The model is an r1lab / Hugging Face folder run in-process (native), an ONNX
 // folder or file run by onnxruntime (onnx), or any OpenAI-compatible server (openai). Writes DIR/results.json and DIR/samples.jsonl; rerunning
 // with the same --out resumes. See docs/evaluation.md.
+import { currentExecutor } from "../engine/executor.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { GenerationBackend, GenRequest } from "../backends/types.ts";
@@ -27,7 +28,7 @@ const cmd: Command = {
   options: {
     model: {
       type: "string",
-      help: "native: model folder or org/name; onnx: an ONNX model folder or .onnx file; openai: the server URL (http://host:8000/v1)",
+      help: "native: model folder or org/name; onnx: an ONNX model folder or .onnx file; openai: the server URL (http://host:8000/v1), or with OPENAI_BASE_URL set a model name (or nothing)",
     },
     backend: {
       type: "string",
@@ -61,6 +62,7 @@ const cmd: Command = {
     "batch-size": { type: "string", default: "16", help: "native, onnx: rows (samples) decoded together" },
     concurrency: { type: "string", default: "8", help: "openai: HTTP requests in flight" },
     device: { type: "string", help: "native: cpu or webgpu (default: R1LAB_DEVICE, else cpu)" },
+    executor: { type: "string", help: "native: ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
     "model-name": {
       type: "string",
       help: "openai: the model name to send (default: the one the server lists)",
@@ -133,8 +135,12 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   if (!hasEvalTask(taskName))
     throw new UsageError(`unknown --task '${taskName}'; known: ${EVAL_TASK_NAMES.join(", ")}`);
   const task = getEvalTask(taskName);
-  const model = requireFlag(v, "model", "eval");
   const backendKind = String(v.backend);
+  // openai: --model is the server URL, or with OPENAI_BASE_URL set the model name (or absent).
+  const { openaiTarget } = await import("../backends/openai.ts");
+  const target = backendKind === "openai" ? openaiTarget(v.model) : null;
+  const model = target ? target.baseUrl : requireFlag(v, "model", "eval");
+  const modelName: string | undefined = v["model-name"] ?? target?.model;
   if (!["native", "openai", "onnx"].includes(backendKind))
     throw new UsageError(`--backend must be native, openai or onnx, got '${backendKind}'`);
   const out = resolve(requireFlag(v, "out", "eval"));
@@ -195,7 +201,9 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     }
   } else {
     if (!/^https?:\/\//.test(model))
-      throw new UsageError(`--backend openai: --model must be the server URL, got '${model}'`);
+      throw new UsageError(
+        `--backend openai: --model must be the server URL (or set OPENAI_BASE_URL and give the model name), got '${model}'`,
+      );
     await checkReachable(model);
   }
 
@@ -225,7 +233,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   if (backendKind === "native") {
     const { initEngine } = await import("../engine/device.ts");
     const { NativeBackend } = await import("../backends/native.ts");
-    await initEngine({ device: v.device });
+    await initEngine({ device: v.device, executor: v.executor });
     backend = await NativeBackend.load({ model: modelDir ?? model, batchSize, bosPrefix: synthetic });
   } else if (backendKind === "onnx") {
     const { OnnxBackend } = await import("../backends/onnx.ts");
@@ -234,7 +242,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     const { OpenAIBackend } = await import("../backends/openai.ts");
     backend = new OpenAIBackend({
       baseUrl: model,
-      model: v["model-name"],
+      model: modelName,
       endpoint: endpoint as "chat" | "completions",
       apiKeyEnv: v["api-key-env"],
       concurrency,
@@ -246,7 +254,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     split: v.split ?? null,
     backend: backendKind,
     model: onnxPath ?? modelDir ?? model,
-    model_name: v["model-name"] ?? null,
+    model_name: modelName ?? null,
     endpoint: backendKind === "openai" ? endpoint : null,
     temperature,
     top_p: topP,
@@ -264,6 +272,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     batch_size: backendKind !== "openai" ? batchSize : null,
     concurrency: backendKind === "openai" ? concurrency : null,
     device: backendKind === "native" ? (v.device ?? process.env.R1LAB_DEVICE ?? "cpu") : null,
+    executor: backendKind === "native" ? currentExecutor() : null,
     prompt_template_source: zero?.source ?? null,
     system_prompt: null,
     unsafe_no_sandbox: unsafe,
