@@ -214,7 +214,10 @@ export async function runGrpo(cfg: GrpoRunConfig, log: (s: string) => void = (s)
         rollout_seconds: tRollout, step_seconds: (performance.now() - ts) / 1000, tokens_per_s: lengths.reduce((a, b) => a + b, 0) / tRollout,
       };
       appendJsonl(join(out, "metrics.jsonl"), row);
-      bar.update(state.step, { reward: row.reward, ...(scored.perFn.accuracy ? { acc: row["rewards/accuracy/mean"] } : {}), len: row["completions/mean_length"], kl: row.kl, clip: row["clip_ratio/region_mean"] });
+      bar.update(state.step, {
+        reward: row.reward, ...(scored.perFn.accuracy ? { acc: row["rewards/accuracy/mean"] } : {}), len: row["completions/mean_length"],
+        kl: row.kl, clip: row["clip_ratio/region_mean"], ent: row.entropy,
+      });
       if (state.step % cfg.logging_steps === 0 || state.step === 1) {
         for (let r = 0; r < G; r++)
           appendJsonl(join(out, "samples.jsonl"), { step: state.step, prompt: items[r].prompt, completion: items[r].completion, reward: scored.total[r], advantage: adv[r], rewards: Object.fromEntries(rewards.map((f) => [f.name, scored.perFn[f.name][r]])) });
@@ -222,7 +225,7 @@ export async function runGrpo(cfg: GrpoRunConfig, log: (s: string) => void = (s)
     }
     state.round++;
     if (crossed(state.step, cfg.save_steps) || state.step >= maxSteps)
-      await saveGrpoState(join(out, "checkpoint"), { trainable: tr.trainable, opt: tr.optState, state, config: mc, lora, baseModel: cfg.model });
+      await saveGrpoState(join(out, "checkpoint"), { trainable: lora ? tr.trainable : tr.params, opt: tr.optState, state, config: mc, lora, baseModel: cfg.model, tokenizer: m.tokenizer });
     if (evalDue(state.step) && !evals.some((e) => e.step === state.step)) await evaluate(state.step);
   }
   bar.done();
