@@ -34,7 +34,7 @@ const cmd: Command = {
         `--task '${v.task}' cannot be served from labels; choose one of ${LABEL_TASKS.join(", ")}`,
       );
     }
-    const port = numberFlag(v, "port", { int: true, min: 0 });
+    const port = numberFlag(v, "port", { int: true, min: 0, max: 65535 });
     const maxBodyBytes = Math.round(numberFlag(v, "max-body-mb", { min: 0.001 }) * 1024 * 1024);
     const timeoutMs = numberFlag(v, "timeout-ms", { int: true, min: 1 });
     const { url, close } = await listenRewardServer({

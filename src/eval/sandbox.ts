@@ -39,6 +39,8 @@ export interface RunPythonOptions {
   memoryMb: number;
   /** Allow running WITHOUT isolation when bwrap cannot work here (rlimits + timeout only). */
   unsafeNoSandbox?: boolean;
+  /** Written to the program's fd 4 (then closed); its fd 5 comes back as `report` (code-tests.ts). */
+  job?: string;
 }
 
 export interface RunPythonResult {
@@ -53,6 +55,8 @@ export interface RunPythonResult {
   stdout: string;
   stderr: string;
   durationMs: number;
+  /** What the program wrote to fd 5, when run with `job`. */
+  report?: string;
 }
 
 /** Bytes of stdout and of stderr kept per run. */
@@ -182,7 +186,9 @@ function toResult(r: Raw, viaBwrap: boolean): RunPythonResult {
     status = tooling ? "error" : "failed";
   }
   const stderr = [r.stderr, ...notes].filter(Boolean).join("\n");
-  return { ok: status === "passed", status, stdout: r.stdout, stderr, durationMs: r.durationMs };
+  const out: RunPythonResult = { ok: status === "passed", status, stdout: r.stdout, stderr, durationMs: r.durationMs };
+  if (r.report !== undefined) out.report = r.report;
+  return out;
 }
 
 /**
@@ -207,6 +213,7 @@ export async function runPython(program: string, opts: RunPythonOptions): Promis
       timeoutMs: opts.timeoutMs,
       maxOutputBytes: MAX_OUTPUT_BYTES,
       fd3: program,
+      ...(opts.job !== undefined ? { job: opts.job } : {}),
       ...(uid !== undefined ? { cleanup: () => killUid(uid) } : {}),
     });
   });
@@ -251,6 +258,7 @@ export async function runPythonUnsandboxed(
         uid,
         timeoutMs: opts.timeoutMs,
         maxOutputBytes: MAX_OUTPUT_BYTES,
+        ...(opts.job !== undefined ? { job: opts.job } : {}),
         ...(uid !== undefined ? { cleanup: () => killUid(uid) } : {}),
       });
       return toResult(r, false);
