@@ -62,20 +62,37 @@ class CappedBuffer {
   }
 }
 
-/** At most `limit` runs at once; the rest wait in FIFO order (a finishing run hands its slot over). */
+/**
+ * At most `limit` runs at once, and their weights (bytes of memory each may hold) within
+ * `capacity`; the rest wait in FIFO order. A run heavier than the capacity still runs, alone.
+ */
 export class RunSlots {
   private active = 0;
-  private waiting: (() => void)[] = [];
-  constructor(readonly limit: number) {}
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active < this.limit) this.active++;
-    else await new Promise<void>((r) => this.waiting.push(r));
+  private used = 0;
+  private waiting: { weight: number; go: () => void }[] = [];
+  constructor(
+    readonly limit: number,
+    readonly capacity = Number.POSITIVE_INFINITY,
+  ) {}
+  private fits(weight: number): boolean {
+    return this.active === 0 || (this.active < this.limit && this.used + weight <= this.capacity);
+  }
+  async run<T>(task: () => Promise<T>, weight = 0): Promise<T> {
+    if (this.waiting.length === 0 && this.fits(weight)) {
+      this.active++;
+      this.used += weight;
+    } else await new Promise<void>((go) => this.waiting.push({ weight, go }));
     try {
       return await task();
     } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
+      this.active--;
+      this.used -= weight;
+      while (this.waiting.length > 0 && this.fits(this.waiting[0].weight)) {
+        const next = this.waiting.shift()!;
+        this.active++;
+        this.used += next.weight;
+        next.go();
+      }
     }
   }
 }
