@@ -1,5 +1,5 @@
 // The Hugging Face cache layout on disk: where the cache is, and that folders written the way
-// Python's huggingface_hub / `huggingface-cli download` writes them (built here by hand) are found.
+// Python's huggingface_hub / `hf download` writes them (built here by hand) are found.
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -81,7 +81,7 @@ describe("where the cache is", () => {
 });
 
 describe("resolveModelPath / resolveDatasetPath", () => {
-  test("finds a model cached by huggingface-cli at main, a tag, and a commit hash", async () => {
+  test("finds a model cached by hf at main, a tag, and a commit hash", async () => {
     const hub = join(tmp, "home", "hub");
     pythonStyleRepo(
       hub,
@@ -175,7 +175,7 @@ describe("resolveModelPath / resolveDatasetPath", () => {
   });
 });
 
-describe("--include patterns (fnmatch, as huggingface-cli)", () => {
+describe("--include patterns (fnmatch, as hf)", () => {
   test("* crosses folders, ? is one character, [..] sets, a trailing / means the folder", () => {
     const m = (g: string, p: string) => globToRegExp(g).test(p);
     expect(m("*.json", "config.json")).toBe(true);

@@ -14,7 +14,7 @@ function check(cases: Case[]) {
 
 describe("normalizeAnswer", () => {
   it("strips spacing, sizing, units, dollars, degrees and marks percent", () => {
-    expect(normalizeAnswer("\\left( 1,\\! 2 \\right)").latex).toBe("( 1, 2 )");
+    expect(normalizeAnswer("\\left( 1,\\! 2 \\right)").latex).toBe("( 1,2 )");
     expect(normalizeAnswer("5\\text{ cm}^2").latex).toBe("5");
     expect(normalizeAnswer("\\$1,000").latex).toBe("1000");
     expect(normalizeAnswer("12 dollars").latex).toBe("12");
@@ -80,12 +80,18 @@ describe("verifyMath", () => {
     expect(numbersEqual({ re: 1, im: 0 }, { re: 1 + 5e-7, im: 0 })).toBe(true);
     expect(numbersEqual({ re: 1, im: 0 }, { re: 1 + 5e-6, im: 0 })).toBe(false);
   });
+  it("a gold set accepts an inequality with allowSetRelationComp", () => {
+    expect(verifyMath("(3,\\infty)", "x>3", { allowSetRelationComp: true })).toBe(true);
+    expect(verifyMath("[-2,7]", "-2 \\le x \\le 7", { allowSetRelationComp: true })).toBe(true);
+    expect(verifyMath("[-2,7]", "-2 \\le x < 7", { allowSetRelationComp: true })).toBe(false);
+  });
   it("percentages, units, text, degrees", () => {
     check([
       ["50\\%", "0.5", true],
-      ["50\\%", "50", true],
+      ["50\\%", "50", false], // Math-Verify: 50% is 0.5
       ["0.5", "50\\%", true],
-      ["50", "50\\%", true],
+      ["50", "50\\%", false],
+      ["28\\%", "28 percent", true],
       ["50", "0.5", false],
       ["10\\%", "0.1", true],
       ["5", "5\\text{ cm}", true],
@@ -113,9 +119,11 @@ describe("verifyMath", () => {
       ["1,2", "1", false],
       ["(1,2)", "(2,1)", false],
       ["(1,2)", "\\left( 1, 2 \\right)", true],
-      ["(-\\infty, 3)", "x < 3", true],
+      ["(-\\infty, 3)", "x < 3", false], // a gold set takes an inequality only with allowSetRelationComp
+      ["x < 3", "(-\\infty, 3)", true],
       ["x \\ge 2", "[2, \\infty)", true],
-      ["(3,\\infty)", "x>3", true],
+      ["(3,\\infty)", "x>3", false],
+      ["x>3", "(3,\\infty)", true],
       ["x>3", "x \\ge 3", false],
       ["(-\\infty, 1) \\cup (2, \\infty)", "(2,\\infty) \\cup (-\\infty,1)", true],
       ["(-\\infty, 1) \\cup (2, \\infty)", "(-\\infty, 1]\\cup (2, \\infty)", false],
@@ -133,7 +141,7 @@ describe("verifyMath", () => {
       ["2x", "x", false],
     ]);
   });
-  it("equations: gold decides; equations never get solved", () => {
+  it("equations: gold decides; assignments and chains", () => {
     check([
       ["3", "x = 3", true],
       ["3", "x = 1 + 2 = 3", true],
@@ -141,7 +149,7 @@ describe("verifyMath", () => {
       ["x=3", "x = 3", true],
       ["x=3", "y = 3", false],
       ["3", "2x+1=7", false], // restates the problem
-      ["x=3", "x+2=5", false], // an equivalent equation is not the solution
+      ["x=3", "x+2=5", true], // Math-Verify compares lhs - rhs: x - 3 both
       ["y = 2x+1", "y=1+2x", true],
       ["y = 2x+1", "2x + 1", true],
       ["y=2x+1", "2x - y = -1", true],
@@ -171,13 +179,14 @@ describe("verifyMath", () => {
       ["\\text{even}", "Even", true],
       ["\\text{even}", "odd", false],
       ["5", "5 \\text{ or } 6", false],
-      ["\\{-1, 1\\}", "\\pm 1", false],
+      ["\\{-1, 1\\}", "\\pm 1", true],
+      ["1", "\\pm 1", false],
       ["\\cos 60^\\circ", "\\frac12", true], // degrees inside a trig function are converted
       ["\\sin 30", "0.5", false],
       ["8", "x^3", false],
     ]);
   });
-  it("never throws on garbage and stays within its time budget", () => {
+  it("never throws on garbage", () => {
     const junk = [
       "",
       "\\frac{",
@@ -200,8 +209,5 @@ describe("verifyMath", () => {
     }
     expect(verifyMath(null as unknown as string, "1")).toBe(false);
     expect(verifyMath("1", "1".repeat(5000))).toBe(false);
-    const t = Date.now();
-    verifyMath("(x+y+z+1)^{30}", "(1+x+y+z)^{30}+1", { timeMs: 300 });
-    expect(Date.now() - t).toBeLessThan(3000);
   });
 });

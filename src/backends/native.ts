@@ -17,7 +17,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { disposeParams, type Params } from "../engine/params.ts";
 import { generate } from "../generate/generate.ts";
-import { loadModel } from "../hf/checkpoint.ts";
+import { type LoadedModel, loadModel } from "../hf/checkpoint.ts";
 import { mergeTokenIds } from "../hf/generation-config.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
@@ -44,6 +44,37 @@ function charTokenizerOf(dir: string): CharTokenizer | null {
   }
 }
 
+/**
+ * Text <-> ids for a loaded model: r1lab's character tokenizer when tokenizer.json is one r1lab
+ * wrote (then `chars` is true), else the Hugging Face tokenizer and its chat template.
+ */
+export function modelCodec(m: LoadedModel): Codec & { chars: boolean } {
+  const c = m.config;
+  if (!m.tokenizer)
+    throw new Error(`${m.dir}: no tokenizer.json; the native backend needs a tokenizer to encode prompts`);
+  const chars = charTokenizerOf(m.dir);
+  const hf = m.tokenizer;
+  return chars
+    ? {
+        chars: true,
+        encode: (t) => chars.encode(t),
+        decode: (ids) => chars.decode(ids),
+        chat: null,
+        eosIds: mergeTokenIds(m.generation.eosTokenIds, c.eosTokenId, chars.eosId),
+        bosId: c.bosTokenId ?? chars.bosId,
+        padId: chars.padId,
+      }
+    : {
+        chars: false,
+        encode: (t) => hf.encode(t),
+        decode: (ids) => hf.decode(ids, { skipSpecialTokens: true }),
+        chat: Object.keys(hf.chatTemplates).length > 0 ? hf : null,
+        eosIds: mergeTokenIds(m.generation.eosTokenIds, c.eosTokenId, hf.eosTokenIds),
+        bosId: c.bosTokenId ?? hf.bosTokenId,
+        padId: m.generation.padTokenId ?? c.padTokenId ?? hf.padTokenId ?? 0,
+      };
+}
+
 export class NativeBackend implements GenerationBackend {
   readonly name: string;
   private constructor(
@@ -64,27 +95,7 @@ export class NativeBackend implements GenerationBackend {
       throw new Error(`native backend: batchSize must be an integer >= 1, got ${batchSize}`);
     const m = await loadModel(o.model, { revision: o.revision });
     const c = m.config;
-    if (!m.tokenizer)
-      throw new Error(`${m.dir}: no tokenizer.json; the native backend needs a tokenizer to encode prompts`);
-    const chars = charTokenizerOf(m.dir);
-    const hf = m.tokenizer;
-    const codec: Codec = chars
-      ? {
-          encode: (t) => chars.encode(t),
-          decode: (ids) => chars.decode(ids),
-          chat: null,
-          eosIds: mergeTokenIds(m.generation.eosTokenIds, c.eosTokenId, chars.eosId),
-          bosId: c.bosTokenId ?? chars.bosId,
-          padId: chars.padId,
-        }
-      : {
-          encode: (t) => hf.encode(t),
-          decode: (ids) => hf.decode(ids, { skipSpecialTokens: true }),
-          chat: Object.keys(hf.chatTemplates).length > 0 ? hf : null,
-          eosIds: mergeTokenIds(m.generation.eosTokenIds, c.eosTokenId, hf.eosTokenIds),
-          bosId: c.bosTokenId ?? hf.bosTokenId,
-          padId: m.generation.padTokenId ?? c.padTokenId ?? hf.padTokenId ?? 0,
-        };
+    const codec = modelCodec(m);
     if (codec.eosIds.length === 0)
       console.error(`warning: ${m.dir} names no EOS token; completions run to --max-tokens`);
     if (o.bosPrefix && codec.bosId === null)

@@ -1,8 +1,9 @@
 // The shape of one r1lab CLI command, and the flag parser every command shares.
 // Flags are parsed strictly (node:util parseArgs): an unknown flag or a missing value is an error
-// that names the flag, so a typo never runs a job with silently wrong settings. A usage error is one
-// line and exits 2 (main.ts). A negative number after a flag that takes a value (`--temperature -1`)
-// is that flag's value, so numberFlag can say what range the flag accepts.
+// that names the flag, so a typo never runs a job with silently wrong settings. A declared option
+// may also be spelled with underscores (--max_steps for --max-steps), as TRL's users write them. A
+// usage error is one line and exits 2 (main.ts). A negative number after a flag that takes a value
+// (`--temperature -1`) is that flag's value, so numberFlag can say what range the flag accepts.
 import { parseArgs } from "node:util";
 
 export interface OptionSpec {
@@ -70,9 +71,15 @@ export function parseCommandArgs(cmd: Command, argv: string[]) {
   for (const [name, o] of Object.entries(cmd.options)) {
     options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}), ...(o.default !== undefined ? { default: o.default } : {}) };
   }
+  // --max_steps is --max-steps (TRL and transformers spell options with underscores).
+  const args = argv.map((a) => {
+    const m = /^--([a-z0-9]+(?:_[a-z0-9]+)+)(=.*)?$/.exec(a);
+    const dashed = m ? m[1].replace(/_/g, "-") : null;
+    return dashed && Object.hasOwn(cmd.options, dashed) ? `--${dashed}${m![2] ?? ""}` : a;
+  });
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: joinNegativeValues(cmd, argv), options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(cmd, args), options, allowPositionals: true, strict: true });
   } catch (e) {
     const msg = (e as Error).message.replace(/\. To specify a positional.*$/s, "").replace(/\s*\n\s*/g, " ");
     throw new UsageError(`${msg} (see \`r1lab ${cmd.name} --help\`)`);
@@ -115,6 +122,10 @@ export function numberFlag(values: Record<string, any>, name: string, opts: Numb
 
 export function requireFlag(values: Record<string, any>, name: string, cmdName: string): string {
   const v = values[name];
+  if (v === "" && name === "model")
+    throw new UsageError(
+      `r1lab ${cmdName}: --model is empty; when it came from $(r1lab download ...), that download failed (its error is above)`,
+    );
   if (v === undefined || v === "") throw new UsageError(`r1lab ${cmdName}: --${name} is required`);
   return v;
 }

@@ -5,10 +5,11 @@
 // with the same --out continues (traces reused, SFT resumed). See docs/sft-and-distillation.md.
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { openaiTarget } from "../backends/openai.ts";
 import type { GenerationBackend } from "../backends/types.ts";
 import { writeJsonAtomic } from "../engine/atomic.ts";
 import { ZERO_TEMPLATE } from "../rl/template.ts";
-import { SYNTHETIC_TASK_NAMES } from "../tasks/registry.ts";
+import { getSyntheticTask, problemsOf, SYNTHETIC_TASK_NAMES } from "../tasks/registry.ts";
 import { type DistillConfig, runDistill } from "../train/distill.ts";
 import { type Command, UsageError, numberFlag, requireFlag } from "./command.ts";
 
@@ -27,9 +28,16 @@ function resolveConfig(v: Record<string, any>): DistillConfig {
   const int = (name: string, min = 1) => numberFlag(v, name, { int: true, min });
   const task = requireFlag(v, "task", "distill");
   if (!SYNTHETIC_TASK_NAMES.includes(task)) throw new UsageError(`--task must be one of ${SYNTHETIC_TASK_NAMES.join(", ")}, got '${task}'`);
-  const teacher = requireFlag(v, "teacher", "distill");
-  const url = /^https?:\/\//.test(teacher);
-  if (!url && !existsSync(join(resolve(teacher), "config.json"))) throw new UsageError(`--teacher ${teacher}: not a server URL and no config.json in that folder`);
+  // The teacher: a model folder, a server URL, or (OPENAI_BASE_URL set) a model name on that server.
+  const local = v.teacher !== undefined && existsSync(join(resolve(v.teacher), "config.json"));
+  const server = local ? null : openaiTarget(v.teacher);
+  if (!local && !server) {
+    if (v.teacher === undefined) throw new UsageError("r1lab distill: --teacher is required (or set OPENAI_BASE_URL to use that server)");
+    throw new UsageError(`--teacher ${v.teacher}: not a server URL and no config.json in that folder (set OPENAI_BASE_URL to name a model on a server)`);
+  }
+  const url = server !== null;
+  const teacher = server ? server.baseUrl : String(v.teacher);
+  if (server?.model && v["teacher-model-name"] === undefined) v["teacher-model-name"] = server.model;
   const student = v.student ? resolve(v.student) : null;
   if (student && !existsSync(student)) throw new UsageError(`--student ${v.student}: no such file or folder`);
   const samples = int("samples");
@@ -69,7 +77,7 @@ const cmd: Command = {
   summary: "distill a teacher's verified reasoning traces into a small dense student (SFT), then evaluate both",
   usage: "distill --teacher DIR_OR_URL --task NAME [--student CONFIG.json|DIR] [--samples K] [--train-problems N] [--max-steps N] [--out DIR]",
   options: {
-    teacher: { type: "string", help: "teacher: a model folder (run in-process) or an OpenAI-compatible server URL (http://host:8000/v1)" },
+    teacher: { type: "string", help: "teacher: a model folder (run in-process), an OpenAI-compatible server URL (http://host:8000/v1), or with OPENAI_BASE_URL set a model name on that server" },
     "teacher-model-name": { type: "string", help: "openai: the model name to send (default: the one the server lists)" },
     student: { type: "string", help: "student: a config.json (random init) or a model folder with r1lab's char tokenizer (default: the tiny dense preset)" },
     task: { type: "string", help: `synthetic task: ${SYNTHETIC_TASK_NAMES.join(", ")}` },
@@ -110,6 +118,11 @@ const cmd: Command = {
     }
     mkdirSync(out, { recursive: true });
     writeJsonAtomic(cfgPath, cfg);
+    // The training problems the teacher answers against the held-out ones (disjoint by the task's split).
+    const { warnOverlap } = await import("../data/overlap.ts");
+    const task = getSyntheticTask(cfg.task);
+    const prompts = (split: "train" | "test", n: number) => problemsOf(task, split, n, cfg.seed).map((p) => p.prompt);
+    await warnOverlap(prompts("train", cfg.train_problems), prompts("test", cfg.eval.n_problems), { trainLabel: `the ${cfg.task} training problems`, evalLabel: "the evaluation problems" });
     const { initEngine } = await import("../engine/device.ts");
     await initEngine({ device: v.device });
     let teacher: GenerationBackend;

@@ -27,7 +27,7 @@ const cmd: Command = {
   options: {
     model: {
       type: "string",
-      help: "native: model folder or org/name; onnx: an ONNX model folder or .onnx file; openai: the server URL (http://host:8000/v1)",
+      help: "native: model folder or org/name; onnx: an ONNX model folder or .onnx file; openai: the server URL (http://host:8000/v1), or with OPENAI_BASE_URL set a model name (or nothing)",
     },
     backend: {
       type: "string",
@@ -133,8 +133,12 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   if (!hasEvalTask(taskName))
     throw new UsageError(`unknown --task '${taskName}'; known: ${EVAL_TASK_NAMES.join(", ")}`);
   const task = getEvalTask(taskName);
-  const model = requireFlag(v, "model", "eval");
   const backendKind = String(v.backend);
+  // openai: --model is the server URL, or with OPENAI_BASE_URL set the model name (or absent).
+  const { openaiTarget } = await import("../backends/openai.ts");
+  const target = backendKind === "openai" ? openaiTarget(v.model) : null;
+  const model = target ? target.baseUrl : requireFlag(v, "model", "eval");
+  const modelName: string | undefined = v["model-name"] ?? target?.model;
   if (!["native", "openai", "onnx"].includes(backendKind))
     throw new UsageError(`--backend must be native, openai or onnx, got '${backendKind}'`);
   const out = resolve(requireFlag(v, "out", "eval"));
@@ -195,7 +199,9 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     }
   } else {
     if (!/^https?:\/\//.test(model))
-      throw new UsageError(`--backend openai: --model must be the server URL, got '${model}'`);
+      throw new UsageError(
+        `--backend openai: --model must be the server URL (or set OPENAI_BASE_URL and give the model name), got '${model}'`,
+      );
     await checkReachable(model);
   }
 
@@ -234,7 +240,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     const { OpenAIBackend } = await import("../backends/openai.ts");
     backend = new OpenAIBackend({
       baseUrl: model,
-      model: v["model-name"],
+      model: modelName,
       endpoint: endpoint as "chat" | "completions",
       apiKeyEnv: v["api-key-env"],
       concurrency,
@@ -246,7 +252,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     split: v.split ?? null,
     backend: backendKind,
     model: onnxPath ?? modelDir ?? model,
-    model_name: v["model-name"] ?? null,
+    model_name: modelName ?? null,
     endpoint: backendKind === "openai" ? endpoint : null,
     temperature,
     top_p: topP,

@@ -118,6 +118,10 @@ const cmd: Command = {
     };
     const train = await toExamples(cfg.data, cfg.limit);
     const held = cfg.eval_data ? await toExamples(cfg.eval_data, null) : null;
+    if (cfg.eval_data) {
+      const { warnOverlap } = await import("../data/overlap.ts");
+      await warnOverlap(cfg.data, cfg.eval_data, { trainSplit: cfg.split, evalSplit: cfg.split });
+    }
     const padId = chars?.padId ?? m.tokenizer?.padTokenId ?? undefined;
     const evaluate = held
       ? async (p: typeof m.params) => ({ loss: await sftEvalLoss(m.config, p, held, { maxSeqLength: cfg.sft.max_seq_length, batchSize: cfg.sft.per_device_train_batch_size, padId }) })

@@ -25,3 +25,9 @@ export function packageVersion(name: string): string {
     return "not installed";
   }
 }
+
+/** `r1lab --version`: r1lab's version with the engine's and the runtime's, on one line. */
+export function versionLine(): string {
+  const engines = ["@jax-js/jax", "onnxruntime-node"].map((n) => `${n} ${packageVersion(n)}`);
+  return `r1lab ${r1labVersion()} (${engines.join(", ")}, Node ${process.version})`;
+}

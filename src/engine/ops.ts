@@ -40,6 +40,8 @@ export const less = (a: A, b: A): Arr => track(np.less(r(a), r(b)));
 export const greaterEqual = (a: A, b: A): Arr => track(np.greaterEqual(r(a), r(b)));
 export const astype = (a: Arr, dtype: DType): Arr => track(r(a).astype(dtype as any));
 export const stopGradient = (a: Arr): Arr => track(lax.stopGradient(r(a)));
+export const rightShift = (a: Arr, n: A): Arr => track(np.rightShift(r(a), r(n)));
+export const bitwiseAnd = (a: Arr, b: A): Arr => track(np.bitwiseAnd(r(a), r(b)));
 
 // --- reductions (keepdims optional) ---
 type Red = { keepdims?: boolean };

@@ -99,8 +99,25 @@ function agreeAtPoints(a: Expression, b: Expression, vars: readonly string[], ti
   return compared >= 2;
 }
 
-/** Value equality of two scalar LaTeX expressions. Never throws. */
-export function casEqual(a: string, b: string, timeMs = 1000): boolean {
+const NUMBER_LITERAL = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
+const HAS_FLOAT = /(?:^|[^\d])\d*\.\d|\d\.(?!\d)/;
+
+/** Equal after rounding both to `digits` decimal places (Math-Verify's rule when a float is involved). */
+export function roundedEqual(a: Complex, b: Complex, digits: number): boolean {
+  if (![a.re, a.im, b.re, b.im].every(Number.isFinite)) return a.re === b.re && a.im === b.im;
+  const f = 10 ** digits;
+  const r = (x: number) => Math.round(x * f) / f;
+  return r(a.re) === r(b.re) && r(a.im) === r(b.im);
+}
+
+/**
+ * Value equality of two scalar LaTeX expressions. Never throws. When one side is a bare number and
+ * either is written with a decimal point, both are rounded to `precision` places (1/3 = 0.333333 at
+ * 6); between a bare number and an exact value the values must agree to 1e-12 ("4" vs "4\sqrt2" is
+ * not equal at any precision); other constants agree to 1e-10; expressions with the same variables
+ * are proven equal or agree at fixed points.
+ */
+export function casEqual(a: string, b: string, timeMs = 1000, precision = 6): boolean {
   try {
     const ea = casParse(a, timeMs);
     const eb = casParse(b, timeMs);
@@ -110,12 +127,62 @@ export function casEqual(a: string, b: string, timeMs = 1000): boolean {
     if (va.length === 0 && vb.length === 0) {
       const na = casNumber(ea, timeMs);
       const nb = casNumber(eb, timeMs);
-      if (na !== null && nb !== null) return numbersEqual(na, nb);
+      if (na !== null && nb !== null) {
+        const literal = NUMBER_LITERAL.test(a.trim()) || NUMBER_LITERAL.test(b.trim());
+        if (literal && (HAS_FLOAT.test(a) || HAS_FLOAT.test(b))) return roundedEqual(na, nb, precision);
+        return closeTo(na, nb, literal ? 1e-12 : 1e-10);
+      }
       return ce().withTimeLimit(timeMs, () => ea.isSame(eb));
     }
     if (!sameVariables(va, vb)) return false;
     if (ce().withTimeLimit(timeMs, () => ea.is(eb))) return true;
     return agreeAtPoints(ea, eb, va, timeMs);
+  } catch {
+    return false;
+  }
+}
+
+function closeTo(a: Complex, b: Complex, rel: number): boolean {
+  if (a.re === b.re && a.im === b.im) return true;
+  if (![a.re, a.im, b.re, b.im].every(Number.isFinite)) return false;
+  const scale = Math.max(Math.hypot(a.re, a.im), Math.hypot(b.re, b.im));
+  const tol = Math.max(ABS_TOL, rel * scale);
+  return Math.abs(a.re - b.re) <= tol && Math.abs(a.im - b.im) <= tol;
+}
+
+/**
+ * Whether a = c * b for one constant c != 0 (with `positive`, c > 0): the same equation scaled
+ * ("x^2/4 + y^2/3 - 1" and "x^2/16 + y^2/12 - 1/4"). Same variables, checked at fixed points.
+ */
+export function casProportional(a: string, b: string, timeMs = 1000, positive = false): boolean {
+  try {
+    const ea = casParse(a, timeMs);
+    const eb = casParse(b, timeMs);
+    if (ea === null || eb === null) return false;
+    const vars = ea.unknowns;
+    if (vars.length === 0 || !sameVariables(vars, eb.unknowns)) return false;
+    let ratio: Complex | null = null;
+    let compared = 0;
+    for (let p = 0; p < POINTS.length; p++) {
+      const sub: Record<string, number> = {};
+      vars.forEach((v, i) => {
+        sub[v] = POINTS[(p + i) % POINTS.length] + 0.1 * i;
+      });
+      const x = casNumber(ea.subs(sub), timeMs);
+      const y = casNumber(eb.subs(sub), timeMs);
+      if (x === null || y === null) continue;
+      if (Math.hypot(y.re, y.im) < ABS_TOL) {
+        if (Math.hypot(x.re, x.im) < ABS_TOL) continue;
+        return false;
+      }
+      const d = y.re * y.re + y.im * y.im;
+      const r = { re: (x.re * y.re + x.im * y.im) / d, im: (x.im * y.re - x.re * y.im) / d };
+      if (ratio === null) ratio = r;
+      else if (!closeTo(ratio, r, 1e-9)) return false;
+      compared++;
+    }
+    if (ratio === null || compared < 3 || Math.hypot(ratio.re, ratio.im) < ABS_TOL) return false;
+    return !positive || (ratio.re > 0 && Math.abs(ratio.im) < ABS_TOL);
   } catch {
     return false;
   }

@@ -1,5 +1,5 @@
 // Reading benchmark data: a JSONL file, a JSON array, a Parquet file (hyparquet), or a folder as
-// `huggingface-cli download --repo-type dataset` leaves it (data/test-00000-of-00001.parquet,
+// `hf download --repo-type dataset` leaves it (data/test-00000-of-00001.parquet,
 // main/test-*.parquet, test.jsonl, ...), where the files of the requested split are found by name.
 // Every row remembers its file and line (1-based; the row number for Parquet) so that a bad row
 // gives an error that names where it is.

@@ -151,6 +151,14 @@ export function normalizeAnswer(raw: string): NormalizedAnswer {
   const boxed = /^\\(?:boxed|fbox)\b/.test(s) ? lastBoxed(s) : null;
   if (boxed !== null) s = cleanAnswer(boxed);
   s = s.replace(/\n/g, " ");
+  // Doubled backslashes from JSON-escaped text ("\\\\frac" for "\\frac"); matrices keep their row breaks.
+  if (!s.includes("matrix") && !s.includes("{array}")) s = s.replace(/\\\\(?=[a-zA-Z])/g, "\\");
+  // Written relations and joins: >=, <=, !=, "a or b", "a \text{ and } b" (a list).
+  s = s.replace(/>=/g, "\\ge ").replace(/<=/g, "\\le ").replace(/!=/g, "\\ne ");
+  s = s.replace(/,?\s*\\text\s*\{\s*(?:and|or)\s*\}/g, ",");
+  s = s.replace(/(?<![a-zA-Z\\])(?:,?\s*(?:and|or))(?![a-zA-Z])/g, ",");
+  // Negative thin space and {,} thousands separators: 16,\!386.20 and 14{,}916.
+  s = s.replace(/\\!\s*/g, "").replace(/\s*\{\s*,\s*\}/g, ",");
   // Spacing and sizing commands.
   s = s.replace(/\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|bigg|Bigg)(?![a-zA-Z])\s*/g, "");
   s = s.replace(/\\(?:displaystyle|textstyle|limits|nolimits)(?![a-zA-Z])/g, "");
@@ -168,6 +176,8 @@ export function normalizeAnswer(raw: string): NormalizedAnswer {
   s = s.replace(/(\d)\{,\}(?=\d{3})/g, "$1");
   // Dollars: \$5, $5 left over, "5 dollars" (the unit list below).
   s = s.replace(/\\\$/g, "").replace(/\$/g, "");
+  // Percent words: "28 pct", "28 percentage", "\\text{percent}".
+  s = s.replace(/\\text\{\s*(percentage|percent|pct)\s*\}/g, "\\%").replace(/\s*\b(?:percentage|percent|pct)\b/g, "\\%");
   // Percent: note it, strip it.
   let percent = false;
   if (/(?:\\%|%|\s+percent)\s*$/i.test(s)) {

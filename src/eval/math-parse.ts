@@ -10,7 +10,10 @@ export type MathNode =
   | { kind: "text"; text: string }
   /** ordered: a tuple (a, b, c) or vector; unordered: a set \{a, b\} or a bare list "a, b". */
   | { kind: "list"; items: MathNode[]; ordered: boolean }
-  | { kind: "interval"; lo: MathNode; hi: MathNode; loOpen: boolean; hiOpen: boolean }
+  /** fromRelation: written as an inequality ("x > 2"), kept for relation-to-relation comparison. */
+  | { kind: "interval"; lo: MathNode; hi: MathNode; loOpen: boolean; hiOpen: boolean; fromRelation?: MathNode & { kind: "relation" } }
+  /** A matrix or column vector: rows of entries (pmatrix, bmatrix, array, ...). */
+  | { kind: "matrix"; rows: MathNode[][] }
   | { kind: "union"; items: MathNode[] }
   /** sides[i] ops[i] sides[i+1]; ops are "=", "<", "\\le", ">", "\\ge", "\\ne". */
   | { kind: "relation"; ops: string[]; sides: MathNode[] };
@@ -26,7 +29,6 @@ const RELATIONS: Record<string, string> = {
   "\\lt": "<",
   "\\gt": ">",
   "\\ne": "\\ne",
-  "\\approx": "=",
 };
 
 interface Token {
@@ -96,11 +98,24 @@ function isText(s: string): boolean {
 const INF = { kind: "scalar", latex: "\\infty", percent: false } as const;
 const NEG_INF = { kind: "scalar", latex: "-\\infty", percent: false } as const;
 
+/** Only letters, subscripts, and function or ratio notation, no digits outside subscripts: "x", "AB", "f(x)", "|AB|", "A:B", "(p,q)", "\\frac{NO}{BO}". */
+export function onlySymbols(latex: string): boolean {
+  const t = latex.replace(/_\{?[a-zA-Z0-9]+\}?/g, "").replace(/\\(?:frac|left|right|cdot|mathrm|text)(?![a-zA-Z])/g, "");
+  if (/\d/.test(t) || !/[a-zA-Z]/.test(t)) return false;
+  if (/\\(?:pi|infty|emptyset|varnothing)(?![a-zA-Z])/.test(t)) return false;
+  return /^[a-zA-Z\\\s{}()|:,']*$/.test(t);
+}
+
+/** A variable for an inequality: a lone symbol or a function of one, "f(x)". */
+function isVariable(s: string): boolean {
+  return isLoneSymbol(s) || /^[a-zA-Z]\s*\(\s*[a-zA-Z]\s*\)$/.test(s.trim());
+}
+
 /** x > 2, 2 < x \le 5, 3 \ge x: an interval when one side is a lone variable and the rest constants. */
 function inequalityInterval(sides: string[], ops: string[]): MathNode | null {
   if (ops.some((o) => o === "=" || o === "\\ne")) return null;
-  const varIdx = sides.findIndex(isLoneSymbol);
-  if (varIdx < 0 || sides.some((s, i) => i !== varIdx && (isLoneSymbol(s) || casUnknowns(s).length > 0)))
+  const varIdx = sides.findIndex(isVariable);
+  if (varIdx < 0 || sides.some((s, i) => i !== varIdx && (isVariable(s) || casUnknowns(s).length > 0)))
     return null;
   // Normalise to "<"-direction: lo (<|\le) x (<|\le) hi.
   const lessish = ops.every((o) => o === "<" || o === "\\le");
@@ -127,13 +142,54 @@ function inequalityInterval(sides: string[], ops: string[]): MathNode | null {
   return null;
 }
 
+const MATRIX = /^\\begin\{(p|b|B|v|V|small)?matrix\}([\s\S]*)\\end\{\1matrix\}$|^\\begin\{array\}\{[^{}]*\}([\s\S]*)\\end\{array\}$/;
+
+/** Rows of a matrix body "a & b \\ c & d" (a trailing row break ignored). */
+function matrixRows(body: string): MathNode[][] {
+  const rows = body.split(/\\\\/).map((r) => r.trim());
+  while (rows.length > 0 && rows[rows.length - 1] === "") rows.pop();
+  return rows.map((r) => r.split("&").map((e) => parseNode(e.trim())));
+}
+
+/** "a \pm b" as the two values a + b and a - b (one top-level or nested \pm, the first one). */
+function expandPm(s: string): string[] | null {
+  const at = s.indexOf("\\pm");
+  if (at < 0 || /[a-zA-Z]/.test(s[at + 3] ?? "")) return null;
+  const before = s.slice(0, at);
+  const after = s.slice(at + 3);
+  const lead = before.trim() === "" || /[({,=]\s*$/.test(before);
+  return lead ? [`${before}${after}`, `${before}-${after}`] : [`${before}+${after}`, `${before}-${after}`];
+}
+
+function relationNode(parts: string[], seps: string[]): MathNode {
+  const ops = seps.map((t) => RELATIONS[t]);
+  const rel = { kind: "relation", ops, sides: parts.map((p) => parseNode(p)) } as MathNode & { kind: "relation" };
+  const iv = inequalityInterval(parts, ops);
+  return iv && iv.kind === "interval" ? { ...iv, fromRelation: rel } : rel;
+}
+
 /** Parse a normalised answer (normalizeAnswer's latex) into its structure. Never throws. */
 export function parseNode(latex: string, percent = false): MathNode {
-  const s = latex.trim();
+  let s = latex.trim();
+  // "a \approx b": the exact value before it; "x \approx 3" alone reads as x = 3.
+  if (s.includes("\\approx")) {
+    const before = s.slice(0, s.indexOf("\\approx")).trim();
+    const rel = splitTop(before, (t) => t in RELATIONS);
+    s = rel.parts.length > 1 ? before : s.replace(/\\approx/g, "=");
+  }
   const union = splitTop(s, (t) => t === "\\cup");
   if (union.parts.length > 1) return { kind: "union", items: union.parts.map((p) => parseNode(p)) };
+  // "p=5,q=2; p=7,q=2": groups separated by ";" of items separated by ",".
+  const semis = splitTop(s, (t) => t === ";");
+  if (semis.parts.length > 1 && semis.parts.every((p) => p.length > 0)) {
+    const groups = semis.parts.map((p) => {
+      const items = splitTop(p, (t) => t === ",").parts;
+      return items.length > 1 ? ({ kind: "list", items: items.map((x) => parseNode(x)), ordered: true } as MathNode) : parseNode(p);
+    });
+    return { kind: "list", items: groups, ordered: false };
+  }
   // A bare list "1, 2" or "x = 1 or x = 2" (top-level separators only).
-  const commas = splitTop(s, (t) => t === "," || t === ";");
+  const commas = splitTop(s, (t) => t === ",");
   if (commas.parts.length > 1 && commas.parts.every((p) => p.length > 0)) {
     return { kind: "list", items: commas.parts.map((p) => parseNode(p)), ordered: false };
   }
@@ -142,23 +198,21 @@ export function parseNode(latex: string, percent = false): MathNode {
     return { kind: "list", items: orList.map((p) => parseNode(p)), ordered: false };
   }
   const rel = splitTop(s, (t) => t in RELATIONS);
-  if (rel.parts.length > 1 && rel.parts.every((p) => p.length > 0)) {
-    const ops = rel.seps.map((t) => RELATIONS[t]);
-    return (
-      inequalityInterval(rel.parts, ops) ?? {
-        kind: "relation",
-        ops,
-        sides: rel.parts.map((p) => parseNode(p)),
-      }
-    );
-  }
+  if (rel.parts.length > 1 && rel.parts.every((p) => p.length > 0)) return relationNode(rel.parts, rel.seps);
+  const pm = expandPm(s);
+  if (pm) return { kind: "list", items: pm.map((p) => parseNode(p)), ordered: false };
+  const mat = MATRIX.exec(s);
+  if (mat && !/\\(?:begin|end)\{/.test(mat[2] ?? mat[3])) return { kind: "matrix", rows: matrixRows(mat[2] ?? mat[3]) };
   const w = wrapped(s);
   if (w) {
-    const items = w.inner.length > 0 ? splitTop(w.inner, (t) => t === ",").parts : [];
+    const items = w.inner.length > 0 ? splitTop(w.inner, (t) => t === "," || t === ";").parts : [];
     const isSetBrace = w.open === "\\{" || w.open === "\\lbrace";
     if (isSetBrace) return { kind: "list", items: items.map((p) => parseNode(p)), ordered: false };
     if (w.open === "\\langle") return { kind: "list", items: items.map((p) => parseNode(p)), ordered: true };
-    if (items.length === 1 && (w.open === "(" || w.open === "{")) return parseNode(w.inner, percent);
+    if (items.length === 1 && (w.open === "(" || w.open === "{" || (w.open === "[" && MATRIX.test(w.inner))))
+      return parseNode(w.inner, percent);
+    if (items.length >= 2 && w.open === "{" && w.close === "}")
+      return { kind: "list", items: items.map((p) => parseNode(p)), ordered: false };
     const roundOrSquare = (w.open === "(" || w.open === "[") && (w.close === ")" || w.close === "]");
     if (items.length === 2 && roundOrSquare && !(w.open === "(" && w.close === ")")) {
       return {

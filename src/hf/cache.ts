@@ -1,4 +1,4 @@
-// The Hugging Face cache on disk, the layout Python's huggingface_hub (and `huggingface-cli
+// The Hugging Face cache on disk, the layout Python's huggingface_hub (and `hf
 // download`) writes and reads, so a model fetched by either tool is found by the other:
 //
 //   $HF_HUB_CACHE/                       (else $HF_HOME/hub, else ~/.cache/huggingface/hub)
@@ -45,9 +45,18 @@ export function hubCacheDir(env: Env = process.env): string {
   return env.HF_HUB_CACHE || env.HUGGINGFACE_HUB_CACHE || join(hfHome(env), "hub");
 }
 
-/** HF_HUB_OFFLINE=1 (or true/yes/on, as huggingface_hub accepts): never touch the network. */
+/**
+ * The variable that asks for no network, or null: HF_HUB_OFFLINE=1 (or true/yes/on, as
+ * huggingface_hub accepts), or transformers' TRANSFORMERS_OFFLINE=1.
+ */
+export function offlineVariable(env: Env = process.env): string | null {
+  const on = (v: string | undefined) => ["1", "true", "yes", "on"].includes((v ?? "").trim().toLowerCase());
+  return on(env.HF_HUB_OFFLINE) ? "HF_HUB_OFFLINE" : on(env.TRANSFORMERS_OFFLINE) ? "TRANSFORMERS_OFFLINE" : null;
+}
+
+/** HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set: never touch the network. */
 export function isOffline(env: Env = process.env): boolean {
-  return ["1", "true", "yes", "on"].includes((env.HF_HUB_OFFLINE ?? "").trim().toLowerCase());
+  return offlineVariable(env) !== null;
 }
 
 /** Check an `org/name` id; the error names the id and what is wrong with it. */

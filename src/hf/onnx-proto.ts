@@ -62,15 +62,25 @@ export interface TensorInit {
   dataType: DTypeCode;
   /** Little-endian element bytes (raw_data). */
   raw: Uint8Array;
+  /** Stored in an external data file instead (raw is then not written): ONNX external data. */
+  external?: { location: string; offset: number; length: number };
 }
 
-/** TensorProto with raw_data. */
+/**
+ * TensorProto with raw_data, or with external_data (field 13: location, offset, length entries)
+ * and data_location EXTERNAL (field 14 = 1) when the bytes live in a separate file.
+ */
 export function tensorProto(t: TensorInit): Bytes {
+  const head = [...pb.packedInts(1, t.dims), ...pb.int(2, t.dataType), ...pb.string(8, t.name)];
+  if (!t.external) return [...head, ...pb.bytes(9, t.raw)];
+  const { location, offset, length } = t.external;
+  const entry = (k: string, v: string) => pb.message(13, [...pb.string(1, k), ...pb.string(2, v)]);
   return [
-    ...pb.packedInts(1, t.dims),
-    ...pb.int(2, t.dataType),
-    ...pb.string(8, t.name),
-    ...pb.bytes(9, t.raw),
+    ...head,
+    ...entry("location", location),
+    ...entry("offset", String(offset)),
+    ...entry("length", String(length)),
+    ...pb.int(14, 1),
   ];
 }
 

@@ -29,12 +29,14 @@ const MASKED = -1e9;
 /**
  * Softmax weights of one decode step, split into the old cache's slots and the new token.
  * sOld: [B, H, 1, S] scores over the old cache with the additive mask already added (the new slot
- * counted as valid); sNew: [B, H, 1, 1] the new token's score; place: [1, S] one-hot on the new slot.
+ * counted as valid); sNew: [B, H, 1, 1] the new token's score; place: [1, S] one-hot on the new slot
+ * (or [B, 1, S], one slot per row).
  * Returns pOld [B, H, 1, S] and pNew [B, H, 1, 1], which together sum to one.
  */
 export function decodeWeights(sOld: Arr, sNew: Arr, place: Arr): { pOld: Arr; pNew: Arr } {
-  const S = place.shape[1];
-  const masked = add(sOld, mul(reshape(place, [1, 1, 1, S]), MASKED));
+  const S = place.shape[place.ndim - 1];
+  const rows = place.ndim === 3 ? place.shape[0] : 1;
+  const masked = add(sOld, mul(reshape(place, [rows, 1, 1, S]), MASKED));
   const m = maximum(max(masked, -1, { keepdims: true }), sNew);
   const eOld = exp(sub(masked, m));
   const eNew = exp(sub(sNew, m));
@@ -45,7 +47,7 @@ export function decodeWeights(sOld: Arr, sNew: Arr, place: Arr): { pOld: Arr; pN
 /**
  * Multi-head attention of one decode step. q: [B, H, 1, d]; kOld: [B, H, S, d] and vOld: [B, H, S, dv],
  * the cache before this step; kNew: [B, H, 1, d] and vNew: [B, H, 1, dv], the new token's; mask:
- * [B, 1, 1, S] additive (0 / -1e9); place: [1, S]. -> [B, H, 1, dv].
+ * [B, 1, 1, S] additive (0 / -1e9); place: [1, S] or [B, 1, S]. -> [B, H, 1, dv].
  */
 export function sdpaDecode(
   q: Arr,

@@ -4,6 +4,8 @@
 //            after its RMSNorm, and the one RoPE key shared by all heads: what DeepSeek-V3 caches)
 // New entries are written through a placement matrix place: [Tnew, Tmax] (one-hot rows), so the
 // same jitted code serves the prompt (Tnew = prompt length) and every decode step (Tnew = 1).
+// A decode step may also place each batch row at its own slot, place: [B, 1, Tmax] (the server's
+// continuous batching, src/serve/, where each row is a different sequence at its own length).
 import { type Arr, add, matmul, mul, reshape, sub, sum, swapaxes, zeros } from "../engine/ops.ts";
 import type { ModelConfig } from "./config.ts";
 import { usesMla } from "./config.ts";
@@ -12,6 +14,12 @@ export type LayerCache = Record<string, Arr>;
 
 /** buf[..., Tmax, d] with rows `place` overwritten by x[..., Tnew, d]. */
 export function writeCache(buf: Arr, x: Arr, place: Arr): Arr {
+  if (place.ndim === 3) {
+    // One new token per row, each at its own slot: [B, 1, Tmax] -> [B, (1,) Tmax, 1] against buf.
+    const [B, , S] = place.shape;
+    const p = reshape(place, buf.ndim === 4 ? [B, 1, S, 1] : [B, S, 1]);
+    return add(mul(buf, sub(1, p)), mul(p, x));
+  }
   const tmax = place.shape[1];
   const keep = reshape(sub(1, sum(place, 0)), [tmax, 1]);
   // A decode step (Tnew = 1) scatters by broadcasting, [Tmax, 1] * [..., 1, d]: one fused

@@ -6,8 +6,10 @@
 // The mode is module-level and read while a function is traced: set it before the first step of a
 // jitted function (Trainer traces on its first update) and put the old mode back afterwards.
 // "none" (the default) calls ops.linear / ops.einsum exactly as before.
+// A weight may also be an int8/int4 quantised one (quantize.ts, for serving): it is dequantised here.
 import { fp8Linear, quantizeBf16 } from "../engine/fp8-sim.ts";
 import { type Arr, add, einsum, linear as fp32Linear } from "../engine/ops.ts";
+import { weightOf } from "./quantize.ts";
 
 /**
  * none (float32) | bf16 inputs, float32 accumulation (DeepSeek-V3's baseline) | E4M3 with 1x128 tile /
@@ -31,7 +33,8 @@ export function fp8Mode(): Fp8Mode {
 }
 
 /** y = x W^T (+ b) with W [out, in]: x [..., in] -> [..., out], in FP8 when the mode says so. */
-export function linear(x: Arr, w: Arr, b?: Arr): Arr {
+export function linear(x: Arr, weight: Arr, b?: Arr): Arr {
+  const w = weightOf(weight);
   if (mode === "none") return fp32Linear(x, w, b);
   if (mode === "bf16") return fp32Linear(quantizeBf16(x), quantizeBf16(w), b);
   const y = fp8Linear(x, w, { scaling: mode === "e4m3-tile" ? "tile" : "tensor" });

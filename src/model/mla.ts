@@ -17,6 +17,7 @@ import type { ModelConfig } from "./config.ts";
 import { type LayerCache, writeCache } from "./kv-cache.ts";
 import { linear } from "./linear.ts";
 import { rmsNorm } from "./norm.ts";
+import { weightOf } from "./quantize.ts";
 import { applyRope, mlaSoftmaxScale } from "./rope.ts";
 
 export function mla(
@@ -62,7 +63,7 @@ export function mla(
     ckv: writeCache(cache.layer.ckv, ckv, cache.writeMask),
     kRope: writeCache(cache.layer.kRope, reshape(kRope, [B, T, rope]), cache.writeMask),
   };
-  const wkvb = reshape(w("kv_b_proj.weight"), [H, nope + c.vHeadDim, R]);
+  const wkvb = reshape(weightOf(w("kv_b_proj.weight")), [H, nope + c.vHeadDim, R]);
   const wUK = slice(wkvb, null, [0, nope], null); // [H, nope, R]
   const wUV = slice(wkvb, null, [nope, nope + c.vHeadDim], null); // [H, v, R]
   const qLatent = einsum("bhtn,hnr->bhtr", qNope, wUK);

@@ -16,6 +16,7 @@ import type { Params } from "../engine/params.ts";
 import type { ModelConfig } from "./config.ts";
 import { expertLinear } from "./linear.ts";
 import { swiglu } from "./mlp.ts";
+import { weightOf } from "./quantize.ts";
 
 export interface MoeOutput {
   out: Arr;
@@ -57,7 +58,7 @@ export function moe(p: Params, prefix: string, c: ModelConfig, x: Arr): MoeOutpu
   if (c.normTopkProb && c.numExpertsPerTok > 1) gates = div(gates, add(sum(gates, -1, { keepdims: true }), 1e-20));
   gates = mul(gates, c.routedScalingFactor);
   // Dense expert evaluation: [E, F, D] stacks of the per-expert HF weights.
-  const stackW = (n: string) => stack(Array.from({ length: E }, (_, e) => p[`${prefix}.experts.${e}.${n}.weight`]), 0);
+  const stackW = (n: string) => stack(Array.from({ length: E }, (_, e) => weightOf(p[`${prefix}.experts.${e}.${n}.weight`])), 0);
   const h = mul(silu(expertLinear("nd,efd->enf", flat, stackW("gate_proj"))), expertLinear("nd,efd->enf", flat, stackW("up_proj")));
   const y = expertLinear("enf,edf->end", h, stackW("down_proj"));
   let out = einsum("ne,end->nd", gates, y);

@@ -1,10 +1,11 @@
 // One training step, shared by pretraining, SFT and GRPO: a jitted value-and-gradient of a loss
 // over the trainable parameters (the routing biases ride along as non-trained buffers), an AdamW
 // update at the scheduled learning rate, and DeepSeek-V3's auxiliary-loss-free bias update from the
-// step's expert loads.
+// step's expert loads. Gradient accumulation: accumulate() adds a micro-batch's gradients,
+// applyAccumulated() takes one optimizer step on their sum (the loss scales each micro-batch).
 import { jit, valueAndGrad } from "../engine/jax.ts";
 import { AdamW, type AdamWConfig, type AdamWState } from "../engine/optim.ts";
-import type * as o from "../engine/ops.ts";
+import * as o from "../engine/ops.ts";
 import { type Params, disposeParams, fromHost, refParams, scalar, toHost } from "../engine/params.ts";
 import { type ModelConfig, isMoeLayer } from "../model/config.ts";
 import { isBuffer } from "../model/init.ts";
@@ -44,10 +45,12 @@ export class Trainer<B> {
     /** Aux-free balancing step gamma (0 = off). */
     readonly biasGamma = 0,
     readonly withMtp = true,
+    /** Tensors the loss reads but never trains (a LoRA run's base weights), kept with the buffers. */
+    frozen: Params = {},
   ) {
     const { trainable, buffers } = splitParams(all);
     this.trainable = trainable;
-    this.buffers = buffers;
+    this.buffers = { ...frozen, ...buffers };
     this.opt = new AdamW(optConfig);
     this.optState = optState ?? this.opt.init(trainable);
     this.step = jit(valueAndGrad(loss, { hasAux: true })) as any;
@@ -57,6 +60,33 @@ export class Trainer<B> {
     return { ...this.trainable, ...this.buffers };
   }
 
+  private pending: Params | null = null;
+
+  /** Add one micro-batch's gradients to the pending sum (consumes `batch`); returns its loss and aux values. */
+  async accumulate(batch: B): Promise<Record<string, number>> {
+    const [[loss, aux], grads] = this.step(refParams(this.trainable), refParams(this.buffers), batch);
+    if (this.pending) {
+      const sum: Params = {};
+      for (const k of Object.keys(grads)) sum[k] = o.add(this.pending[k], grads[k]);
+      disposeParams(this.pending);
+      disposeParams(grads);
+      this.pending = sum;
+    } else this.pending = grads;
+    const out: Record<string, number> = { loss: (await loss.data())[0] };
+    await this.readAux(aux, out);
+    return out;
+  }
+
+  /** One optimizer step on the accumulated gradients; returns the gradient norm before clipping. */
+  async applyAccumulated(lr: number): Promise<number> {
+    if (!this.pending) throw new Error("Trainer.applyAccumulated: no gradients were accumulated");
+    const res = this.opt.update(this.trainable, this.pending, this.optState, lr);
+    this.pending = null;
+    this.trainable = res.params;
+    this.optState = res.state;
+    return (await res.gradNorm.data())[0];
+  }
+
   /** One update (consumes `batch`); returns the loss, the scalar aux values, grad norm and expert-load imbalance. */
   async update(batch: B, lr: number): Promise<Record<string, number>> {
     const [[loss, aux], grads] = this.step(refParams(this.trainable), refParams(this.buffers), batch);
@@ -64,6 +94,12 @@ export class Trainer<B> {
     this.trainable = res.params;
     this.optState = res.state;
     const out: Record<string, number> = { loss: (await loss.data())[0], grad_norm: (await res.gradNorm.data())[0] };
+    await this.readAux(aux, out);
+    return out;
+  }
+
+  /** Scalar aux values into `out`; MoE loads into expert_imbalance and the routing-bias update. */
+  private async readAux(aux: Record<string, any>, out: Record<string, number>): Promise<void> {
     const loads: o.Arr[] = aux.loads ?? [];
     for (const [k, v] of Object.entries(aux)) if (k !== "loads") out[k] = await scalar(v as o.Arr);
     if (loads.length > 0) {
@@ -81,6 +117,5 @@ export class Trainer<B> {
       out.expert_imbalance = imb / loads.length;
     }
     disposeParams(aux);
-    return out;
   }
 }

@@ -2,8 +2,7 @@
 // answer extraction + math equivalence, and the problem id (the dataset's id field or the row index).
 
 import type { DataRow } from "../data.ts";
-import { extractAnswer } from "../extract.ts";
-import { verifyMath } from "../math-equiv.ts";
+import { checkMath, sameMathAnswer as sameAnswer } from "../math-verify.ts";
 import type { ScoreResult } from "./types.ts";
 
 /** The directive DeepSeek recommends for math problems (R1 model card), appended to the problem. */
@@ -15,13 +14,13 @@ export function mathPrompt(question: string): string {
 
 /** Extract the final answer and compare it with the gold (gold decides the expected kind). */
 export function scoreMath(completion: string, gold: string): ScoreResult {
-  const { answer, method } = extractAnswer(completion);
-  return { extracted: answer, correct: answer !== null && verifyMath(gold, answer), method };
+  const { extracted, correct, method } = checkMath(completion, gold);
+  return { extracted, correct, method };
 }
 
 /** Votes for cons@K: equivalent answers are one vote. */
 export function sameMathAnswer(a: string, b: string): boolean {
-  return a === b || verifyMath(a, b);
+  return sameAnswer(a, b);
 }
 
 /** The row's id from the first present field of `names`, else its 0-based row index. */
