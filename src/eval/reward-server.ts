@@ -110,22 +110,22 @@ export function responseOf(query: string, prompt: string | undefined): string {
   return at >= 0 ? query.slice(at + prompt.length) : query;
 }
 
+/**
+ * Score every item; math goes to the verification pool (verify-pool.ts), so items run in parallel
+ * off the event loop and /health keeps answering while a batch is scored.
+ */
 async function scoreAll(task: EvalTask, completions: string[], golds: string[], expired: () => boolean) {
-  const rewards: number[] = [];
-  const extracted: (string | null)[] = [];
-  for (let i = 0; i < completions.length; i++) {
-    if (expired()) throw new HttpError(503, "request timed out");
-    let r: Awaited<ReturnType<NonNullable<EvalTask["scoreGold"]>>>;
-    try {
-      r = await task.scoreGold!(completions[i], golds[i]);
-    } catch (e) {
-      throw new HttpError(400, `item ${i}: ${(e as Error).message}`);
-    }
-    rewards.push(r.correct ? 1 : 0);
-    extracted.push(r.extracted);
-    if (i % 8 === 7) await new Promise((res) => setImmediate(res)); // let other requests and timers run
-  }
-  return { rewards, extracted };
+  const results = await Promise.all(
+    completions.map(async (c, i) => {
+      if (expired()) throw new HttpError(503, "request timed out");
+      try {
+        return await task.scoreGold!(c, golds[i]);
+      } catch (e) {
+        throw new HttpError(400, `item ${i}: ${(e as Error).message}`);
+      }
+    }),
+  );
+  return { rewards: results.map((r) => (r.correct ? 1 : 0)), extracted: results.map((r) => r.extracted) };
 }
 
 /** The request's path without trailing slashes; a URL that does not parse is the client's error (400). */
