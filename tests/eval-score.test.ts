@@ -130,6 +130,7 @@ describe("scoreCompletionsFile when scoring stops or fails", () => {
     const f = completions("c4.jsonl", LINES);
     await scoreCompletionsFile({ task: gsm, problems, completionsPath: f, outDir: out, config: { seed: 0 } });
     const clean = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
+    writeFileSync(join(out, "results_lighteval.json"), "{}"); // another format's results of that run
     // Rescore into the same folder with other completions; the run stops at the 6th sample.
     const g = completions("c5.jsonl", LINES.map((l) => ({ ...l, completion: `${l.completion} ` })));
     let calls = 0;
@@ -142,6 +143,7 @@ describe("scoreCompletionsFile when scoring stops or fails", () => {
     };
     await expect(scoreCompletionsFile({ task: stopping, problems, completionsPath: g, outDir: out, config: { seed: 0 } })).rejects.toThrow("stopped");
     expect(existsSync(join(out, "results.json"))).toBe(false);
+    expect(existsSync(join(out, "results_lighteval.json"))).toBe(false);
     expect(readFileSync(join(out, "samples.jsonl"), "utf8").trim().split("\n")).toHaveLength(5);
     // Started again: the 5 samples are kept, the rest scored; one sample's scoring throws.
     const failing: EvalTask = {

@@ -7,7 +7,7 @@
 // results.json is deleted before any work and written atomically at the end, so it never describes
 // other samples than the ones beside it; a sample whose scoring fails is recorded with its reason.
 
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { GenerationBackend, GenRequest, SamplingOptions } from "../backends/types.ts";
 import { writeJsonAtomic } from "../engine/atomic.ts";
@@ -15,8 +15,8 @@ import { Progress } from "../report/progress.ts";
 import {
   computeResults,
   type EvalResults,
-  RESULTS_FILE,
   readSamples,
+  removeResults,
   type SampleRecord,
   SampleWriter,
   sampleKey,
@@ -83,7 +83,7 @@ function checkIdentity(outDir: string, identity: Record<string, unknown>): void 
 export async function runEval(a: EvalRunArgs): Promise<EvalRunOutcome> {
   mkdirSync(a.outDir, { recursive: true });
   checkIdentity(a.outDir, a.identity);
-  rmSync(join(a.outDir, RESULTS_FILE), { force: true });
+  removeResults(a.outDir);
   const { records: earlier, done } = readSamples(a.outDir, { repair: true });
   writeJsonAtomic(join(a.outDir, EVAL_CONFIG_FILE), a.identity);
 

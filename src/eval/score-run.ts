@@ -11,15 +11,15 @@
 // not in samples.jsonl yet.
 
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { writeJsonAtomic } from "../engine/atomic.ts";
 import {
   computeResults,
   type EvalResults,
-  RESULTS_FILE,
   readSamples,
+  removeResults,
   type SampleRecord,
   SampleWriter,
   sampleKey,
@@ -168,7 +168,7 @@ export async function scoreCompletionsFile(
     args.samplesPerProblem,
   );
   mkdirSync(args.outDir, { recursive: true });
-  rmSync(join(args.outDir, RESULTS_FILE), { force: true });
+  removeResults(args.outDir);
   const c = args.config;
   const identity = {
     task: args.task.name,
