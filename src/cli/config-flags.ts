@@ -62,9 +62,9 @@ export function resolveConfig<C>(schema: Group, preset: unknown, presetName: str
 
 /** A resumed run's config.json, checked against the schema; options added since it was written get their defaults. */
 export function checkSavedConfig<C>(schema: Group, saved: Record<string, unknown>, path: string): C {
-  const { name, ...rest } = saved;
+  const { name, executor, ...rest } = saved; // set by the command, not options of the schema
   try {
-    return { ...(merge(schema, defaults(schema), rest, path) as object), name } as C;
+    return { ...(merge(schema, defaults(schema), rest, path) as object), name, ...(executor === undefined ? {} : { executor }) } as C;
   } catch (e) {
     throw e instanceof ConfigError ? new UsageError(e.message) : e;
   }

@@ -3,18 +3,19 @@
 // unbiased pass@k). The model is an r1lab / Hugging Face folder run in-process (native), an ONNX
 // folder or file run by onnxruntime (onnx), or any OpenAI-compatible server (openai). Writes DIR/results.json and DIR/samples.jsonl; rerunning
 // with the same --out resumes. See docs/evaluation.md.
+import { currentExecutor } from "../engine/executor.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import type { GenRequest } from "../backends/types.ts";
+import type { GenerationBackend, GenRequest } from "../backends/types.ts";
 import { REL_TOL } from "../eval/cas.ts";
 import { formatResultsTable } from "../eval/results.ts";
+import { OUTPUT_FORMATS, parseOutputFormat, writeResultsFormat } from "../eval/output-formats.ts";
 import { runEval } from "../eval/run-eval.ts";
 import { sandboxAvailable } from "../eval/sandbox.ts";
 import { EVAL_TASK_NAMES, getEvalTask, hasEvalTask } from "../eval/tasks/index.ts";
 import type { EvalProblem } from "../eval/tasks/types.ts";
 import { applyTemplate, ZERO_TEMPLATE } from "../tasks/template.ts";
 import { type Command, numberFlag, requireFlag, UsageError } from "./command.ts";
-import { type BackendKind, locateModel, openBackend } from "./eval-backend.ts";
 import { r1labVersion } from "./version.ts";
 
 /** Problems drawn from a synthetic task's generator when --data is not given (and no --limit). */
@@ -24,7 +25,7 @@ const cmd: Command = {
   name: "eval",
   summary: "evaluate a model on a benchmark with R1's protocol (pass@1 over K samples, cons@K, pass@k)",
   usage:
-    "eval --model DIR_OR_URL --backend native|openai|onnx --task NAME [--data FILE|DIR] --out DIR [--samples K] [--temperature T] [--top-p P] [--max-tokens N] [--limit N] [--seed S]",
+    "eval --model DIR_OR_URL --backend native|openai|onnx --task NAME [--data FILE|DIR] --out DIR [--output-format lighteval|lm-eval] [--samples K] [--temperature T] [--top-p P] [--max-tokens N] [--limit N] [--seed S]",
   options: {
     model: {
       type: "string",
@@ -54,6 +55,10 @@ const cmd: Command = {
       help: "most new tokens per completion (default 32768; native: also the model's positions)",
     },
     limit: { type: "string", help: "evaluate only the first N problems" },
+    "output-format": {
+      type: "string",
+      help: `also write the results in another tool's layout: ${OUTPUT_FORMATS.filter((f) => f !== "r1lab").join(", ")} (DIR/results_FORMAT.json)`,
+    },
     seed: {
       type: "string",
       default: "0",
@@ -62,6 +67,7 @@ const cmd: Command = {
     "batch-size": { type: "string", default: "16", help: "native, onnx: rows (samples) decoded together" },
     concurrency: { type: "string", default: "8", help: "openai: HTTP requests in flight" },
     device: { type: "string", help: "native: cpu or webgpu (default: R1LAB_DEVICE, else cpu)" },
+    executor: { type: "string", help: "native: ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
     "model-name": {
       type: "string",
       help: "openai: the model name to send (default: the one the server lists)",
@@ -113,152 +119,197 @@ function runTemplate(modelDir: string): { template: string; maxTokens: number | 
   return { template: ZERO_TEMPLATE, maxTokens: null, source: "default" };
 }
 
-/** What `r1lab eval` was asked, checked: every flag read and validated once. */
-export interface EvalArgs {
-  taskName: string;
-  backendKind: BackendKind;
-  /** Model folder, .onnx file, org/name or server URL. */
-  model: string;
-  modelName: string | undefined;
-  out: string;
-  samples: number;
-  temperature: number;
-  topP: number;
-  seed: number;
-  limit: number | undefined;
-  batchSize: number;
-  concurrency: number;
-  timeoutMs: number | undefined;
-  unsafe: boolean;
-  endpoint: "chat" | "completions";
-  maxTokens: number | undefined;
-  /** --data as given (resolved), or undefined. */
-  data: string | undefined;
-  split: string | undefined;
-  onnxFile: string | undefined;
-  device: string | undefined;
-  apiKeyEnv: string | undefined;
+/** A clear error when nothing answers at the URL (before any retry/backoff loop). */
+async function checkReachable(url: string): Promise<void> {
+  const models = `${url.replace(/\/+$/, "").replace(/\/v1$/, "")}/v1/models`;
+  try {
+    await fetch(models, { signal: AbortSignal.timeout(10_000) });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    throw new UsageError(
+      `--model ${url}: cannot reach the server (${cause?.code ?? cause?.message ?? (e as Error).message}); is it running?`,
+    );
+  }
 }
 
-/** Parse and check the flags (no file is read, nothing is loaded). */
-export async function parseEvalArgs(values: Record<string, any>): Promise<EvalArgs> {
-  const v = { ...defaults(), ...values };
+
+/** The whole command, without the process exit (tests call this in-process). */
+export async function evalCommand(v: Record<string, any>): Promise<void> {
+  v = { ...defaults(), ...v };
   const taskName = requireFlag(v, "task", "eval");
-  if (!hasEvalTask(taskName)) throw new UsageError(`unknown --task '${taskName}'; known: ${EVAL_TASK_NAMES.join(", ")}`);
-  const backendKind = String(v.backend) as BackendKind;
-  if (!["native", "openai", "onnx"].includes(backendKind)) throw new UsageError(`--backend must be native, openai or onnx, got '${backendKind}'`);
+  if (!hasEvalTask(taskName))
+    throw new UsageError(`unknown --task '${taskName}'; known: ${EVAL_TASK_NAMES.join(", ")}`);
+  const task = getEvalTask(taskName);
+  const backendKind = String(v.backend);
   // openai: --model is the server URL, or with OPENAI_BASE_URL set the model name (or absent).
   const { openaiTarget } = await import("../backends/openai.ts");
   const target = backendKind === "openai" ? openaiTarget(v.model) : null;
-  const topP = numberFlag(v, "top-p");
+  const model = target ? target.baseUrl : requireFlag(v, "model", "eval");
+  const modelName: string | undefined = v["model-name"] ?? target?.model;
+  if (!["native", "openai", "onnx"].includes(backendKind))
+    throw new UsageError(`--backend must be native, openai or onnx, got '${backendKind}'`);
+  const out = resolve(requireFlag(v, "out", "eval"));
+    let format: ReturnType<typeof parseOutputFormat>;
+    try {
+      format = parseOutputFormat(v["output-format"]);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  const K = numberFlag(v, "samples", { int: true, min: 1 });
+  const temperature = numberFlag(v, "temperature", { min: 0 });
+  const topP = numberFlag(v, "top-p", { above: 0, max: 1 });
   if (!(topP > 0 && topP <= 1)) throw new UsageError(`--top-p must be in (0, 1], got ${topP}`);
+  const seed = numberFlag(v, "seed", { int: true, min: 0 });
+  const limit = v.limit !== undefined ? numberFlag(v, "limit", { int: true, min: 1 }) : undefined;
+  const batchSize = numberFlag(v, "batch-size", { int: true, min: 1 });
+  const concurrency = numberFlag(v, "concurrency", { int: true, min: 1 });
+  const timeoutMs =
+    v["timeout-ms"] !== undefined ? numberFlag(v, "timeout-ms", { int: true, min: 1 }) : undefined;
+  const unsafe = Boolean(v["unsafe-no-sandbox"]);
   const endpoint = String(v.endpoint);
-  if (endpoint !== "chat" && endpoint !== "completions") throw new UsageError(`--endpoint must be chat or completions, got '${endpoint}'`);
-  return {
-    taskName,
-    backendKind,
-    model: target ? target.baseUrl : requireFlag(v, "model", "eval"),
-    modelName: v["model-name"] ?? target?.model,
-    out: resolve(requireFlag(v, "out", "eval")),
-    samples: numberFlag(v, "samples", { int: true, min: 1 }),
-    temperature: numberFlag(v, "temperature", { min: 0 }),
-    topP,
-    seed: numberFlag(v, "seed", { int: true, min: 0 }),
-    limit: v.limit !== undefined ? numberFlag(v, "limit", { int: true, min: 1 }) : undefined,
-    batchSize: numberFlag(v, "batch-size", { int: true, min: 1 }),
-    concurrency: numberFlag(v, "concurrency", { int: true, min: 1 }),
-    timeoutMs: v["timeout-ms"] !== undefined ? numberFlag(v, "timeout-ms", { int: true, min: 1 }) : undefined,
-    unsafe: Boolean(v["unsafe-no-sandbox"]),
-    endpoint,
-    maxTokens: v["max-tokens"] !== undefined ? numberFlag(v, "max-tokens", { int: true, min: 1 }) : undefined,
-    data: v.data === undefined ? undefined : /^gen:/.test(v.data) ? v.data : resolve(v.data),
-    split: v.split,
-    onnxFile: v["onnx-file"],
-    device: v.device,
-    apiKeyEnv: v["api-key-env"],
-  };
-}
-
-/** Where the problems come from: --data, the checkpoint's run (test_problems.jsonl), or the generator. */
-function dataSource(a: EvalArgs, synthetic: boolean): string {
-  if (a.data !== undefined) return a.data;
-  // Generated problems: a draw of N is a prefix of a larger draw, so --limit may grow on resume.
-  if (synthetic) return modelRunProblems(a.model) ?? `gen:test:${Math.max(a.limit ?? 0, SYNTHETIC_DEFAULT_PROBLEMS)}`;
-  throw new UsageError(`r1lab eval: --data is required for --task ${a.taskName} (a .jsonl, .parquet or dataset folder)`);
-}
-
-/** The whole command, without the process exit (tests call this in-process): parse, open the model, run. */
-export async function evalCommand(values: Record<string, any>): Promise<void> {
-  const a = await parseEvalArgs(values);
-  const task = getEvalTask(a.taskName);
+  if (endpoint !== "chat" && endpoint !== "completions")
+    throw new UsageError(`--endpoint must be chat or completions, got '${endpoint}'`);
   const synthetic = task.kind === "synthetic";
-  const data = dataSource(a, synthetic);
-  if (task.kind === "code" && !a.unsafe) {
+
+  let data: string;
+  if (v.data !== undefined) data = /^gen:/.test(v.data) ? v.data : resolve(v.data);
+  // Generated problems: a draw of N is a prefix of a larger draw, so --limit may grow on resume.
+  else if (synthetic && modelRunProblems(model) !== null) data = modelRunProblems(model)!;
+  else if (synthetic) data = `gen:test:${Math.max(limit ?? 0, SYNTHETIC_DEFAULT_PROBLEMS)}`;
+  else
+    throw new UsageError(
+      `r1lab eval: --data is required for --task ${taskName} (a .jsonl, .parquet or dataset folder)`,
+    );
+  if (task.kind === "code" && !unsafe) {
     const sb = sandboxAvailable();
-    if (!sb.ok) throw new UsageError(`--task ${a.taskName} runs generated code, and no sandbox works here: ${sb.reason}. Pass --unsafe-no-sandbox only for trusted models.`);
+    if (!sb.ok)
+      throw new UsageError(
+        `--task ${taskName} runs generated code, and no sandbox works here: ${sb.reason}. Pass --unsafe-no-sandbox only for trusted models.`,
+      );
   }
-  // The model is checked before the data is read, so a wrong path fails fast.
-  const where = await locateModel(a);
-  const all = await task.load(data, { seed: a.seed, split: a.split });
-  const problems = a.limit !== undefined ? all.slice(0, a.limit) : all;
+
+  // The model: checked before the data is read, so a wrong path fails fast.
+  let modelDir: string | null = null;
+  let onnxPath: string | null = null;
+  if (backendKind === "onnx") {
+    if (/^https?:\/\//.test(model))
+      throw new UsageError(`--backend onnx: --model must be an ONNX model folder or .onnx file, got the URL ${model}`);
+    const { resolveOnnxModel } = await import("../backends/onnx.ts");
+    try {
+      ({ dir: modelDir, onnxPath } = resolveOnnxModel(model, v["onnx-file"]));
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  } else if (backendKind === "native") {
+    if (/^https?:\/\//.test(model)) throw new UsageError(`--model ${model} is a URL: use --backend openai`);
+    const local = resolve(model);
+    if (existsSync(local)) {
+      if (!existsSync(join(local, "config.json")))
+        throw new UsageError(
+          `--model ${local}: no config.json there (not an r1lab or Hugging Face model folder)`,
+        );
+      modelDir = local;
+    }
+  } else {
+    if (!/^https?:\/\//.test(model))
+      throw new UsageError(
+        `--backend openai: --model must be the server URL (or set OPENAI_BASE_URL and give the model name), got '${model}'`,
+      );
+    await checkReachable(model);
+  }
+
+  const all = await task.load(data, { seed, split: v.split });
+  const problems = limit !== undefined ? all.slice(0, limit) : all;
   if (problems.length === 0) throw new UsageError(`${data}: no problems to evaluate`);
 
-  const zero = !synthetic ? null : where.modelDir ? runTemplate(where.modelDir) : { template: ZERO_TEMPLATE, maxTokens: null, source: "default" };
-  const maxTokens = a.maxTokens ?? zero?.maxTokens ?? 32768;
+  const zero = !synthetic
+    ? null
+    : modelDir
+      ? runTemplate(modelDir)
+      : { template: ZERO_TEMPLATE, maxTokens: null, source: "default" };
+  const maxTokens =
+    v["max-tokens"] !== undefined
+      ? numberFlag(v, "max-tokens", { int: true, min: 1 })
+      : (zero?.maxTokens ?? 32768);
   // R1: no system prompt, the problem as the user turn. Synthetic tasks: the R1-Zero template, sent
   // as plain text to a native model (r1lab's models have no chat template).
   const request = (p: EvalProblem): GenRequest => {
     const text = zero ? applyTemplate(task.buildPrompt(p), zero.template) : task.buildPrompt(p);
-    if ((synthetic && a.backendKind !== "openai") || (a.backendKind === "openai" && a.endpoint === "completions")) return { prompt: text };
+    if ((synthetic && backendKind !== "openai") || (backendKind === "openai" && endpoint === "completions"))
+      return { prompt: text };
     return { messages: [{ role: "user", content: text }] };
   };
+
+  let backend: GenerationBackend;
+  if (backendKind === "native") {
+    const { initEngine } = await import("../engine/device.ts");
+    const { NativeBackend } = await import("../backends/native.ts");
+    await initEngine({ device: v.device, executor: v.executor });
+    backend = await NativeBackend.load({ model: modelDir ?? model, batchSize, bosPrefix: synthetic });
+  } else if (backendKind === "onnx") {
+    const { OnnxBackend } = await import("../backends/onnx.ts");
+    backend = await OnnxBackend.load({ model: onnxPath!, batchSize, bosPrefix: synthetic });
+  } else {
+    const { OpenAIBackend } = await import("../backends/openai.ts");
+    backend = new OpenAIBackend({
+      baseUrl: model,
+      model: modelName,
+      endpoint: endpoint as "chat" | "completions",
+      apiKeyEnv: v["api-key-env"],
+      concurrency,
+    });
+  }
   const identity = {
-    task: a.taskName,
-    data: a.data === undefined && !data.endsWith("test_problems.jsonl") ? "gen:test" : data,
-    split: a.split ?? null,
-    backend: a.backendKind,
-    model: where.onnxPath ?? where.modelDir ?? a.model,
-    model_name: a.modelName ?? null,
-    endpoint: a.backendKind === "openai" ? a.endpoint : null,
-    temperature: a.temperature,
-    top_p: a.topP,
+    task: taskName,
+    data: v.data === undefined && !data.endsWith("test_problems.jsonl") ? "gen:test" : data,
+    split: v.split ?? null,
+    backend: backendKind,
+    model: onnxPath ?? modelDir ?? model,
+    model_name: modelName ?? null,
+    endpoint: backendKind === "openai" ? endpoint : null,
+    temperature,
+    top_p: topP,
     max_tokens: maxTokens,
-    seed: a.seed,
+    seed,
     prompt_template: zero?.template ?? null,
   };
   const config = {
     command: "eval",
     r1lab_version: r1labVersion(),
     ...identity,
-    samples_per_problem: a.samples,
-    limit: a.limit ?? null,
+    samples_per_problem: K,
+    limit: limit ?? null,
     n_problems_in_data: all.length,
-    batch_size: a.backendKind !== "openai" ? a.batchSize : null,
-    concurrency: a.backendKind === "openai" ? a.concurrency : null,
-    device: a.backendKind === "native" ? (a.device ?? process.env.R1LAB_DEVICE ?? "cpu") : null,
+    batch_size: backendKind !== "openai" ? batchSize : null,
+    concurrency: backendKind === "openai" ? concurrency : null,
+    device: backendKind === "native" ? (v.device ?? process.env.R1LAB_DEVICE ?? "cpu") : null,
+    executor: backendKind === "native" ? currentExecutor() : null,
     prompt_template_source: zero?.source ?? null,
     system_prompt: null,
-    unsafe_no_sandbox: a.unsafe,
-    timeout_ms: a.timeoutMs ?? null,
+    unsafe_no_sandbox: unsafe,
+    timeout_ms: timeoutMs ?? null,
     math_relative_tolerance: REL_TOL,
   };
-  const backend = await openBackend(a, where, synthetic);
   try {
     const { results, generated, resumed } = await runEval({
       task,
       problems,
       backend,
       request,
-      sampling: { temperature: a.temperature, topP: a.topP, maxTokens, seed: a.seed },
-      samples: a.samples,
-      outDir: a.out,
-      scoreOptions: { timeoutMs: a.timeoutMs, unsafeNoSandbox: a.unsafe },
+      sampling: { temperature, topP, maxTokens, seed },
+      samples: K,
+      outDir: out,
+      scoreOptions: { timeoutMs, unsafeNoSandbox: unsafe },
       identity,
       config,
     });
-    if (resumed > 0) console.error(`resumed: ${resumed} samples were already in ${a.out}/samples.jsonl, ${generated} generated now`);
+    if (resumed > 0)
+      console.error(
+        `resumed: ${resumed} samples were already in ${out}/samples.jsonl, ${generated} generated now`,
+      );
     console.log(formatResultsTable(results));
-    console.log(`\nwrote ${a.out}/results.json and ${a.out}/samples.jsonl`);
+    console.log(`\nwrote ${out}/results.json and ${out}/samples.jsonl`);
+    if (format !== "r1lab") console.log(`wrote ${writeResultsFormat(out, results, format)}`);
   } finally {
     await backend.close();
   }

@@ -38,8 +38,10 @@ checkpoint/ (rerun the same command to resume) and final/ (a model, or a PEFT ad
       const p = cfg[k];
       if (p && !p.startsWith("gen:")) (cfg as unknown as Record<string, string>)[k] = resolve(p);
     }
-    const { initEngine } = await import("../engine/device.ts");
-    await initEngine({ device: cfg.device });
+    const { initEngine, resolveDevice } = await import("../engine/device.ts");
+    const { resolveExecutor } = await import("../engine/executor.ts");
+    cfg.executor = resolveExecutor(cfg.executor ?? undefined, resolveDevice(cfg.device));
+    await initEngine({ device: cfg.device, executor: cfg.executor });
     const { runGrpo } = await import("../runs/grpo.ts");
     try {
       await runGrpo(cfg);

@@ -37,6 +37,19 @@ function mainHelp(): string {
   ].join("\n");
 }
 
+/**
+ * --executor and --device decide how the engine starts (engine/executor.ts: whether jax-js gets a
+ * worker pool), which happens when a command's module loads: pass them on through the environment.
+ */
+function presetEngineEnv(args: string[]): void {
+  const env: Record<string, string> = { "--executor": "R1LAB_EXECUTOR", "--device": "R1LAB_DEVICE" };
+  args.forEach((a, i) => {
+    const [flag, inline] = a.split("=", 2);
+    const value = inline ?? args[i + 1];
+    if (env[flag] && value !== undefined && !value.startsWith("--")) process.env[env[flag]] = value;
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
@@ -50,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS[name];
   if (!entry) throw new UsageError(`unknown command '${name}'. Run \`r1lab --help\` for the list.`);
+  presetEngineEnv(rest);
   const cmd = (await entry[1]()).default;
   const parsed = parseCommandArgs(cmd, rest);
   if (!parsed) return 0;

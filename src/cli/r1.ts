@@ -2,7 +2,8 @@
 // RL -> rejection sampling -> SFT -> final RL). Resolves the config from a preset and flags, writes
 // runs/<name>/config.json before any work, points runs/latest at the run, and runs it.
 // `--resume runs/<name>` continues an interrupted run at the stage it was in, with its own config.
-import { initEngine } from "../engine/device.ts";
+import { initEngine, resolveDevice } from "../engine/device.ts";
+import { resolveExecutor } from "../engine/executor.ts";
 import { R1_PRESETS, R1_SCHEMA, type R1Config } from "../runs/r1-config.ts";
 import { type Command, UsageError } from "./command.ts";
 import { checkSavedConfig, configOptions, resolveConfig } from "./config-flags.ts";
@@ -18,6 +19,7 @@ const cmd: Command = {
     preset: { type: "string", default: "default", help: "default (~16 CPU-minutes), tiny (~3.5 CPU-minutes) or micro (seconds; tests)" },
     config: { type: "string", help: "JSON file of overrides merged over the preset, e.g. {\"final_rl\": {\"steps\": 20}}" },
     resume: { type: "string", help: "continue the interrupted run in this folder, with its own config" },
+    executor: { type: "string", help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu); recorded in config.json" },
     ...configOptions(R1_SCHEMA),
   },
   details:
@@ -38,11 +40,12 @@ const cmd: Command = {
       if (!preset) throw new UsageError(`--preset must be default, tiny or micro, got '${v.preset}'`);
       const resolved = resolveConfig<Omit<R1Config, "name">>(R1_SCHEMA, preset, v.preset, { ...v, device: v.device ?? process.env.R1LAB_DEVICE });
       const name = checkRunName(v.name ?? `r1-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-s${resolved.seed}`);
-      cfg = { name, ...resolved };
+      cfg = { name, ...resolved, executor: resolveExecutor(v.executor, resolveDevice(resolved.device)) };
       runDir = newRun(v["runs-dir"], name, cfg);
     }
     pointLatest(runDir);
-    await initEngine({ device: cfg.device });
+    if (v.resume && v.executor) cfg.executor = resolveExecutor(v.executor, resolveDevice(cfg.device));
+    await initEngine({ device: cfg.device, executor: cfg.executor });
     const { runR1 } = await import("../runs/r1.ts");
     await runR1(cfg, runDir);
   },

@@ -30,6 +30,7 @@ const cmd: Command = {
     "group-size": { type: "string", default: "32", help: "model: int4 block size along the input, 32 or 128" },
     "reasoning-parser": { type: "string", help: "model: deepseek_r1 splits <think>...</think> into reasoning_content" },
     device: { type: "string", help: "model: cpu or webgpu (default: R1LAB_DEVICE, else cpu)" },
+    executor: { type: "string", help: "model: ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
     revision: { type: "string", help: "model: branch, tag or commit for an org/name model (default: main)" },
     task: { type: "string", help: `rewards: default task for /get_reward: ${LABEL_TASKS.join(", ")}` },
     "max-body-mb": { type: "string", default: "10", help: "largest request body, MB (413 above it)" },
@@ -54,7 +55,7 @@ const cmd: Command = {
         `--task '${v.task}' cannot be served from labels; choose one of ${LABEL_TASKS.join(", ")}`,
       );
     }
-    const port = v.port === undefined ? 5000 : numberFlag(v, "port", { int: true, min: 0 });
+    const port = v.port === undefined ? 5000 : numberFlag(v, "port", { int: true, min: 0, max: 65535 });
     const maxBodyBytes = Math.round(numberFlag(v, "max-body-mb", { min: 0.001 }) * 1024 * 1024);
     const timeoutMs = numberFlag(v, "timeout-ms", { int: true, min: 1 });
     const { url, close } = await listenRewardServer({
@@ -73,7 +74,7 @@ const cmd: Command = {
 
 async function serveModel(v: Record<string, any>): Promise<void> {
   const model = requireFlag(v, "model", "serve model");
-  const port = v.port === undefined ? 8000 : numberFlag(v, "port", { int: true, min: 0 });
+  const port = v.port === undefined ? 8000 : numberFlag(v, "port", { int: true, min: 0, max: 65535 });
   const maxBatch = numberFlag(v, "max-batch", { int: true, min: 1 });
   const maxQueue = numberFlag(v, "max-queue", { int: true, min: 0 });
   const maxBodyBytes = Math.round(numberFlag(v, "max-body-mb", { min: 0.001 }) * 1024 * 1024);
@@ -94,7 +95,7 @@ async function serveModel(v: Record<string, any>): Promise<void> {
   const { initEngine } = await import("../engine/device.ts");
   const { loadServedModel } = await import("../serve/served-model.ts");
   const { listenModelServer } = await import("../serve/server.ts");
-  await initEngine({ device: v.device });
+  await initEngine({ device: v.device, executor: v.executor });
   const m = await loadServedModel({
     model,
     name: v["served-model-name"],

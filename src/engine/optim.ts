@@ -4,7 +4,8 @@
 //   g <- g * min(1, maxGradNorm / ||g||)
 //   m <- b1 m + (1-b1) g ;  v <- b2 v + (1-b2) g^2
 //   p <- p - lr * ( m/(1-b1^t) / (sqrt(v/(1-b2^t)) + eps) + wd * p )      (wd only on matrices)
-import { jit, numpy as np } from "./jax.ts";
+import { compile } from "./compile.ts";
+import { numpy as np } from "./jax.ts";
 import * as o from "./ops.ts";
 import type { Arr } from "./ops.ts";
 import { type Params, zerosLike } from "./params.ts";
@@ -33,9 +34,16 @@ export function decays(name: string, shape: readonly number[]): boolean {
   return shape.length >= 2 && !name.endsWith("norm.weight");
 }
 
-/** Global L2 norm of a gradient tree (inside a traced or eager scope). */
+/**
+ * Global L2 norm of a gradient tree (inside a traced or eager scope). The squares are summed in
+ * sorted name order, not the tree's insertion order: a tree read back from a checkpoint (sorted
+ * names) and one built by initParams (layer order) give the bit-identical norm, so a resumed run
+ * clips exactly like an uninterrupted one.
+ */
 export function globalNorm(grads: Params): Arr {
-  const parts = Object.values(grads).map((g) => o.sum(o.square(g)));
+  const parts = Object.keys(grads)
+    .sort()
+    .map((k) => o.sum(o.square(grads[k])));
   return o.sqrt(parts.reduce((a, b) => o.add(a, b)));
 }
 
@@ -59,7 +67,7 @@ export class AdamW {
     const { beta1, beta2 } = this.config;
     const t = state.step + 1;
     const hyper = np.array([lr, 1 - beta1 ** t, 1 - beta2 ** t], { dtype: np.float32 }) as Arr;
-    this.compiled ??= jit((p: Params, g: Params, m: Params, v: Params, h: Arr) => tidy(() => this.step(p, g, m, v, h))) as any;
+    this.compiled ??= compile((p: Params, g: Params, m: Params, v: Params, h: Arr) => tidy(() => this.step(p, g, m, v, h)), { name: "AdamW update" }) as any;
     const [np_, nm, nv, norm] = this.compiled!(params, grads, state.m, state.v, hyper);
     return { params: np_, state: { m: nm, v: nv, step: t }, gradNorm: norm };
   }

@@ -2,7 +2,7 @@
 // cache holds P + maxNewTokens slots. One jitted prefill writes the prompts, then one jitted decode
 // step per token writes one slot and returns the next logits, so each shape compiles once.
 // Sampling, stopping and dropping finished rows are the shared decode loop (decode-loop.ts).
-import { jit } from "../engine/jax.ts";
+import { compile } from "../engine/compile.ts";
 import * as o from "../engine/ops.ts";
 import { type Params, refParams } from "../engine/params.ts";
 import { tidy } from "../engine/scope.ts";
@@ -40,7 +40,7 @@ const compiled = new WeakMap<ModelConfig, StepFn>();
 function stepFn(c: ModelConfig): StepFn {
   let f = compiled.get(c);
   if (!f) {
-    f = jit((pp: Params, ids: o.Arr, io: any, cache: LayerCache[], place: o.Arr) =>
+    f = compile((pp: Params, ids: o.Arr, io: any, cache: LayerCache[], place: o.Arr) =>
       tidy(() => {
         const out = forward(pp, c, ids, io, { cache: { layers: cache, place } });
         const T = ids.shape[1];

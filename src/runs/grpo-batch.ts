@@ -4,7 +4,7 @@
 // per_device_train_batch_size rows, each [rows, seqLen] with seqLen = longest prompt +
 // max_completion_length, so the step compiles once. Log-probs that must stay fixed over a round
 // (pi_old for num_iterations > 1, pi_ref for beta > 0) are computed once and kept on the host.
-import { jit } from "../engine/jax.ts";
+import { compile } from "../engine/compile.ts";
 import * as o from "../engine/ops.ts";
 import { type Params, refParams, toHost } from "../engine/params.ts";
 import { tidy } from "../engine/scope.ts";
@@ -68,7 +68,7 @@ export function toGrpoBatch(c: ModelConfig, mb: HostMicroBatch, seqLen: number, 
 
 /** log pi(target) of a micro-batch under `p`, on the host ([rows * seqLen]); a jitted forward without gradients. */
 export function makeLogprobFn(c: ModelConfig, temperature: number, padId: number, seqLen: number) {
-  const f = jit((p: Params, ids: o.Arr, targets: o.Arr, io: any) => tidy(() => tokenLogprobs(p, c, ids, targets, io, temperature).picked));
+  const f = compile((p: Params, ids: o.Arr, targets: o.Arr, io: any) => tidy(() => tokenLogprobs(p, c, ids, targets, io, temperature).picked));
   return async (p: Params, mb: HostMicroBatch): Promise<Float32Array> => {
     const b = toGrpoBatch(c, mb, seqLen, padId, 0);
     const lp = (f as any)(refParams(p), b.ids, b.targets, b.io) as o.Arr;

@@ -76,6 +76,7 @@ export const GRPO_OPTIONS = {
   use_rslora: { kind: "bool", default: false, help: "scaling alpha / sqrt(r)" },
   merge: { kind: "bool", default: false, help: "with use_peft: also write final/ as a full model with the adapter merged" },
   device: { kind: "string", default: "cpu", help: "cpu or webgpu" },
+  executor: { kind: "string", default: null, help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
 } satisfies Record<string, Opt>;
 
 export type GrpoOptionName = keyof typeof GRPO_OPTIONS;
@@ -136,6 +137,8 @@ export interface GrpoRunConfig {
   use_rslora: boolean;
   merge: boolean;
   device: string;
+  /** ort or jax (engine/executor.ts); resolved before config.json is written. */
+  executor: string | null;
 }
 
 /** Bad input found while setting a run up (data, model, LoRA targets): the CLI prints it as one line. */

@@ -41,7 +41,7 @@ export async function evaluateHeldOut(
   step: number,
   o: HeldOutOptions,
 ): Promise<HeldOutResult> {
-  const rows = prompts.flatMap((pr, i) => Array.from({ length: o.k }, () => i));
+  const rows = prompts.flatMap((_, i) => Array.from({ length: o.k }, () => i));
   const bar = new Progress({ total: rows.length, label: `eval @${step}` });
   let correct = 0;
   let formatted = 0;

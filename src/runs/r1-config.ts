@@ -71,7 +71,11 @@ export const R1_SCHEMA = group("r1lab r1", {
 });
 
 /** The resolved configuration of an R1 pipeline run (`r1lab r1`, config.json). */
-export type R1Config = Infer<typeof R1_SCHEMA> & { name: string };
+export type R1Config = Infer<typeof R1_SCHEMA> & {
+  name: string;
+  /** ort or jax (engine/executor.ts), resolved from --executor and the device; absent in runs made before the ORT executor (then the default). */
+  executor?: string;
+};
 
 const SMALL_RL = { prompts_per_step: 4, num_generations: 4, max_completion_length: 96 };
 const MICRO_RL = { prompts_per_step: 2, num_generations: 2, max_completion_length: 40 };

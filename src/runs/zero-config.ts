@@ -28,7 +28,11 @@ export const ZERO_SCHEMA = group("r1lab zero", {
 });
 
 /** The resolved configuration of a run (config.json): the schema's fields and the run's name. */
-export type ZeroConfig = Infer<typeof ZERO_SCHEMA> & { name: string };
+export type ZeroConfig = Infer<typeof ZERO_SCHEMA> & {
+  name: string;
+  /** ort or jax (engine/executor.ts), resolved from --executor and the device; absent in runs made before the ORT executor (then the default). */
+  executor?: string;
+};
 
 /** Presets: overrides of the schema's defaults, checked like a --config file. */
 export const ZERO_PRESETS = {
