@@ -53,7 +53,7 @@ export const pb = {
 };
 
 /** TensorProto.DataType values used here. */
-export const DType = { FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
+export const DType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
 export type DTypeCode = (typeof DType)[keyof typeof DType];
 
 export interface TensorInit {
@@ -101,6 +101,8 @@ export interface NodeSpec {
   outputs: string[];
   name: string;
   attrs?: Record<string, AttrValue>;
+  /** Operator domain: absent for ONNX's own, "com.microsoft" for onnxruntime's (MatMulNBits). */
+  domain?: string;
 }
 
 export function nodeProto(n: NodeSpec): Bytes {
@@ -110,6 +112,7 @@ export function nodeProto(n: NodeSpec): Bytes {
     ...pb.string(3, n.name),
     ...pb.string(4, n.op),
     ...Object.entries(n.attrs ?? {}).flatMap(([k, v]) => pb.message(5, attributeProto(k, v))),
+    ...(n.domain ? pb.string(7, n.domain) : []),
   ];
 }
 
@@ -139,7 +142,7 @@ export interface GraphSpec {
 export const IR_VERSION = 8;
 export const OPSET = 17;
 
-/** A whole ModelProto (default ONNX domain at OPSET), as chunks ready to write. */
+/** A whole ModelProto (default ONNX domain at OPSET, plus version 1 of any other node domain), as chunks ready to write. */
 export function modelProto(g: GraphSpec, meta: Record<string, string> = {}): Bytes {
   const graph = [
     ...g.nodes.flatMap((n) => pb.message(1, nodeProto(n))),
@@ -156,6 +159,9 @@ export function modelProto(g: GraphSpec, meta: Record<string, string> = {}): Byt
     ...pb.string(2, "r1lab"),
     ...pb.message(7, graph),
     ...pb.message(8, [...pb.string(1, ""), ...pb.int(2, OPSET)]),
+    ...[...new Set(g.nodes.flatMap((n) => (n.domain ? [n.domain] : [])))].flatMap((d) =>
+      pb.message(8, [...pb.string(1, d), ...pb.int(2, 1)]),
+    ),
     ...props,
   ];
 }
