@@ -9,7 +9,7 @@ import { initEngine } from "../src/engine/device.ts";
 import { loadModel } from "../src/hf/checkpoint.ts";
 import { decoderGraph } from "../src/hf/onnx-decoder.ts";
 import { exportOnnx, hostWeightsOf, writeChunks } from "../src/hf/onnx-export.ts";
-import { modelProto } from "../src/hf/onnx-proto.ts";
+import { modelProto, OPSET } from "../src/engine/onnx-proto.ts";
 import { ONNX_DTYPE_FILES, quantizeGraph } from "../src/hf/onnx-quantize.ts";
 
 const root = join(import.meta.dirname, "..");
@@ -21,6 +21,8 @@ const graph = decoderGraph(m.config, await hostWeightsOf(m.params), { withPast: 
 const meta = { "r1lab.model_type": m.config.modelType, "r1lab.with_past": "true" };
 for (const [dtype, mode] of [["q4", "q4"], ["q8", "q8"]] as const) {
   const file = join(out, "onnx", ONNX_DTYPE_FILES[dtype]);
-  writeChunks(file, modelProto(quantizeGraph(graph, mode, 32), { ...meta, "r1lab.quantization": mode }));
+  const q = quantizeGraph(graph, mode, 32);
+  const domains: Record<string, number> = mode === "q4" ? { "com.microsoft": 1 } : {};
+  writeChunks(file, modelProto(q, { ...meta, "r1lab.quantization": mode }, OPSET, domains));
   console.log(`wrote ${file}`);
 }

@@ -41,8 +41,9 @@ describe("r1lab distill", () => {
     const sftRows = readFileSync(join(out, "sft", "sft_metrics.jsonl"), "utf8").trim().split("\n");
     expect(sftRows).toHaveLength(12);
 
-    // Other settings on the same folder are refused.
-    const clash = await runR1lab(["distill", "--teacher", `${server.url}/v1`, "--task", "arithmetic", "--out", out, ...small, "--samples", "2"], { timeoutMs: 60_000 });
+    // Other settings on the same folder are refused. No --teacher: OPENAI_BASE_URL names the same
+    // server (the first difference found is samples, not the teacher).
+    const clash = await runR1lab(["distill", "--task", "arithmetic", "--out", out, ...small, "--samples", "2"], { timeoutMs: 60_000, env: { OPENAI_BASE_URL: `${server.url}/v1` } });
     expect(clash.code).toBe(2);
     expect(clash.stderr).toMatch(/holds a distill run with samples = 4, this one has 2/);
 

@@ -131,6 +131,21 @@ describe("r1lab eval, openai backend", () => {
     expect(generated).toBe(8);
   });
 
+  it("with OPENAI_BASE_URL set, --model is the model name sent to that server", async () => {
+    const out = join(tmp, "openai-env");
+    const saved = process.env.OPENAI_BASE_URL;
+    process.env.OPENAI_BASE_URL = url;
+    try {
+      await quiet(() => evalCommand(openaiArgs(out, { limit: "1", model: "served-model" })));
+    } finally {
+      if (saved === undefined) delete process.env.OPENAI_BASE_URL;
+      else process.env.OPENAI_BASE_URL = saved;
+    }
+    const r = read(join(out, "results.json"));
+    expect(r.config).toMatchObject({ backend: "openai", model_name: "served-model" });
+    expect(r.config.model).toBe(url);
+  });
+
   it("resumes: finished samples are not generated again", async () => {
     const out = join(tmp, "openai");
     generated = 0;

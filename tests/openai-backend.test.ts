@@ -3,7 +3,7 @@
 // <think>, and the concurrency cap.
 
 import { afterEach, describe, expect, it } from "vitest";
-import { joinReasoning, normalizeBaseUrl, OpenAIBackend } from "../src/backends/openai.ts";
+import { joinReasoning, normalizeBaseUrl, OpenAIBackend, openaiTarget } from "../src/backends/openai.ts";
 import type { SamplingOptions } from "../src/backends/types.ts";
 import { echoText, type FakeOpenAIServer, startFakeOpenAI } from "./helpers/fake-openai-server.ts";
 
@@ -108,6 +108,28 @@ describe("OpenAIBackend", () => {
     await expect(many.generate([user("q")], SAMPLING)).rejects.toThrow(
       /several models \(a, b\); pass the model name/,
     );
+  });
+
+  it("takes the server from OPENAI_BASE_URL when no baseUrl is given; none at all is an error", async () => {
+    server = await startFakeOpenAI();
+    const saved = process.env.OPENAI_BASE_URL;
+    try {
+      process.env.OPENAI_BASE_URL = `${server.url}/v1`;
+      const b = backend({ model: "m" });
+      expect(b.baseUrl).toBe(`${server.url}/v1`);
+      const [r] = await b.generate([user("q")], SAMPLING);
+      expect(r.completions).toEqual([echoText("q", 0, undefined)]);
+      delete process.env.OPENAI_BASE_URL;
+      expect(() => backend({ model: "m" })).toThrow(/no server: pass baseUrl or set OPENAI_BASE_URL/);
+    } finally {
+      if (saved === undefined) delete process.env.OPENAI_BASE_URL;
+      else process.env.OPENAI_BASE_URL = saved;
+    }
+    const env = { OPENAI_BASE_URL: "http://h:1/v1" };
+    expect(openaiTarget("http://x:8000", env)).toEqual({ baseUrl: "http://x:8000" });
+    expect(openaiTarget("deepseek-reasoner", env)).toEqual({ baseUrl: "http://h:1/v1", model: "deepseek-reasoner" });
+    expect(openaiTarget(undefined, env)).toEqual({ baseUrl: "http://h:1/v1" });
+    expect(openaiTarget("name", {})).toBeNull();
   });
 
   it("takes the API key from OPENAI_API_KEY or a named variable, and names a missing one", async () => {

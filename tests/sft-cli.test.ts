@@ -51,6 +51,8 @@ describe("r1lab sft", () => {
     const out = join(dir, "qwen");
     const r = await runR1lab(["sft", "--model", model, "--data", data, "--eval-data", data, "--out", out, "--max-steps", "24", "--lr", "3e-3", "--batch-size", "4", "--max-seq-length", "64", "--packing"], { timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
+    // --eval-data is the training file itself: the overlap check says so (src/data/overlap.ts).
+    expect(r.stderr).toContain(`warning: 24 of 24 training rows (100.0%) of ${data} share a 8-gram with ${data}`);
     const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
     expect(summary.last_loss).toBeLessThan(summary.first_loss * 0.6);
     const cfg = JSON.parse(readFileSync(join(out, "config.json"), "utf8"));

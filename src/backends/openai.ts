@@ -11,8 +11,11 @@ import { HttpError, type RetryPolicy, requestJson, Semaphore } from "./http-json
 import type { ChatMessage, GenerationBackend, GenRequest, GenResult, SamplingOptions } from "./types.ts";
 
 export interface OpenAIBackendOptions {
-  /** The server, with or without the trailing /v1: http://127.0.0.1:8000, https://api.deepseek.com/v1. */
-  baseUrl: string;
+  /**
+   * The server, with or without the trailing /v1: http://127.0.0.1:8000, https://api.deepseek.com/v1.
+   * Default: $OPENAI_BASE_URL, as OpenAI's own clients read it.
+   */
+  baseUrl?: string;
   /** Model name sent with each request; when absent, the one model listed by GET /v1/models. */
   model?: string;
   /** "chat" (default) needs requests with messages; "completions" needs requests with a prompt. */
@@ -33,6 +36,21 @@ export interface OpenAIBackendOptions {
   nMode?: "auto" | "native" | "split";
   /** Extra fields merged into every request body (e.g. { repetition_penalty: 1.0 } for vLLM). */
   extraBody?: Record<string, unknown>;
+}
+
+/**
+ * The server and model a command's model argument names: a URL is the server itself; otherwise,
+ * when OPENAI_BASE_URL is set, the server is that and the argument (if any) is the model name.
+ * null when neither gives a server.
+ */
+export function openaiTarget(
+  value: string | undefined,
+  env: Record<string, string | undefined> = process.env,
+): { baseUrl: string; model?: string } | null {
+  if (value && /^https?:\/\//.test(value)) return { baseUrl: value };
+  const base = env.OPENAI_BASE_URL?.trim();
+  if (!base) return null;
+  return value ? { baseUrl: base, model: value } : { baseUrl: base };
 }
 
 /** http://host:8000, http://host:8000/, http://host:8000/v1/ -> http://host:8000/v1 */
@@ -98,7 +116,9 @@ export class OpenAIBackend implements GenerationBackend {
   private ignoresN: boolean;
 
   constructor(private readonly opts: OpenAIBackendOptions) {
-    this.baseUrl = normalizeBaseUrl(opts.baseUrl);
+    const baseUrl = opts.baseUrl ?? process.env.OPENAI_BASE_URL?.trim();
+    if (!baseUrl) throw new Error("openai backend: no server: pass baseUrl or set OPENAI_BASE_URL");
+    this.baseUrl = normalizeBaseUrl(baseUrl);
     this.endpoint = opts.endpoint ?? "chat";
     this.model = opts.model;
     const envName = opts.apiKeyEnv ?? "OPENAI_API_KEY";

@@ -3,12 +3,15 @@
 // verified, well-formed traces are kept; a small dense student is SFT'd on them; student and teacher
 // are evaluated on held-out problems with R1's protocol. Writes --out/config.json first; rerunning
 // with the same --out continues (traces reused, SFT resumed). See docs/sft-and-distillation.md.
+import { resolveDevice } from "../engine/device.ts";
+import { resolveExecutor } from "../engine/executor.ts";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { openaiTarget } from "../backends/openai.ts";
 import type { GenerationBackend } from "../backends/types.ts";
 import { writeJsonAtomic } from "../engine/atomic.ts";
 import { ZERO_TEMPLATE } from "../rl/template.ts";
-import { SYNTHETIC_TASK_NAMES } from "../tasks/registry.ts";
+import { getSyntheticTask, problemsOf, SYNTHETIC_TASK_NAMES } from "../tasks/registry.ts";
 import { type DistillConfig, runDistill } from "../train/distill.ts";
 import { type Command, UsageError, numberFlag, requireFlag } from "./command.ts";
 
@@ -27,9 +30,16 @@ function resolveConfig(v: Record<string, any>): DistillConfig {
   const int = (name: string, min = 1) => numberFlag(v, name, { int: true, min });
   const task = requireFlag(v, "task", "distill");
   if (!SYNTHETIC_TASK_NAMES.includes(task)) throw new UsageError(`--task must be one of ${SYNTHETIC_TASK_NAMES.join(", ")}, got '${task}'`);
-  const teacher = requireFlag(v, "teacher", "distill");
-  const url = /^https?:\/\//.test(teacher);
-  if (!url && !existsSync(join(resolve(teacher), "config.json"))) throw new UsageError(`--teacher ${teacher}: not a server URL and no config.json in that folder`);
+  // The teacher: a model folder, a server URL, or (OPENAI_BASE_URL set) a model name on that server.
+  const local = v.teacher !== undefined && existsSync(join(resolve(v.teacher), "config.json"));
+  const server = local ? null : openaiTarget(v.teacher);
+  if (!local && !server) {
+    if (v.teacher === undefined) throw new UsageError("r1lab distill: --teacher is required (or set OPENAI_BASE_URL to use that server)");
+    throw new UsageError(`--teacher ${v.teacher}: not a server URL and no config.json in that folder (set OPENAI_BASE_URL to name a model on a server)`);
+  }
+  const url = server !== null;
+  const teacher = server ? server.baseUrl : String(v.teacher);
+  if (server?.model && v["teacher-model-name"] === undefined) v["teacher-model-name"] = server.model;
   const student = v.student ? resolve(v.student) : null;
   if (student && !existsSync(student)) throw new UsageError(`--student ${v.student}: no such file or folder`);
   const samples = int("samples");
@@ -69,7 +79,7 @@ const cmd: Command = {
   summary: "distill a teacher's verified reasoning traces into a small dense student (SFT), then evaluate both",
   usage: "distill --teacher DIR_OR_URL --task NAME [--student CONFIG.json|DIR] [--samples K] [--train-problems N] [--max-steps N] [--out DIR]",
   options: {
-    teacher: { type: "string", help: "teacher: a model folder (run in-process) or an OpenAI-compatible server URL (http://host:8000/v1)" },
+    teacher: { type: "string", help: "teacher: a model folder (run in-process), an OpenAI-compatible server URL (http://host:8000/v1), or with OPENAI_BASE_URL set a model name on that server" },
     "teacher-model-name": { type: "string", help: "openai: the model name to send (default: the one the server lists)" },
     student: { type: "string", help: "student: a config.json (random init) or a model folder with r1lab's char tokenizer (default: the tiny dense preset)" },
     task: { type: "string", help: `synthetic task: ${SYNTHETIC_TASK_NAMES.join(", ")}` },
@@ -95,6 +105,7 @@ const cmd: Command = {
     seed: { type: "string", default: "0", help: "problems, sampling and data order" },
     "batch-size-generate": { type: "string", default: "16", help: "native teacher: rows decoded together" },
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE or cpu)" },
+    executor: { type: "string", help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
   },
   details: "Writes OUT/: config.json, traces.jsonl (every sample, with correct/well_formed/kept), sft/ (sft_metrics.jsonl,\ncheckpoint/), student/ (HF folder), eval_student.json, eval_teacher.json, summary.json.",
   async run(v) {
@@ -104,14 +115,20 @@ const cmd: Command = {
     if (existsSync(cfgPath)) {
       const old = JSON.parse(readFileSync(cfgPath, "utf8")) as Record<string, unknown>;
       for (const k of new Set([...Object.keys(old), ...Object.keys(cfg)])) {
+        if (k === "executor") continue; // may change between sessions: same maths
         if (JSON.stringify(old[k]) !== JSON.stringify((cfg as any)[k]))
           throw new UsageError(`${out} holds a distill run with ${k} = ${JSON.stringify(old[k])}, this one has ${JSON.stringify((cfg as any)[k])}; use the same settings to continue it, or another --out`);
       }
     }
     mkdirSync(out, { recursive: true });
-    writeJsonAtomic(cfgPath, cfg);
+    writeJsonAtomic(cfgPath, { ...cfg, executor: resolveExecutor(v.executor, resolveDevice(v.device)) });
+    // The training problems the teacher answers against the held-out ones (disjoint by the task's split).
+    const { warnOverlap } = await import("../data/overlap.ts");
+    const task = getSyntheticTask(cfg.task);
+    const prompts = (split: "train" | "test", n: number) => problemsOf(task, split, n, cfg.seed).map((p) => p.prompt);
+    await warnOverlap(prompts("train", cfg.train_problems), prompts("test", cfg.eval.n_problems), { trainLabel: `the ${cfg.task} training problems`, evalLabel: "the evaluation problems" });
     const { initEngine } = await import("../engine/device.ts");
-    await initEngine({ device: v.device });
+    await initEngine({ device: v.device, executor: v.executor });
     let teacher: GenerationBackend;
     if (cfg.teacher_backend === "native") {
       const { NativeBackend } = await import("../backends/native.ts");

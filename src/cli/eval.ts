@@ -3,11 +3,13 @@
 // unbiased pass@k). The model is an r1lab / Hugging Face folder run in-process (native), an ONNX
 // folder or file run by onnxruntime (onnx), or any OpenAI-compatible server (openai). Writes DIR/results.json and DIR/samples.jsonl; rerunning
 // with the same --out resumes. See docs/evaluation.md.
+import { currentExecutor } from "../engine/executor.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { GenerationBackend, GenRequest } from "../backends/types.ts";
 import { REL_TOL } from "../eval/cas.ts";
 import { formatResultsTable } from "../eval/results.ts";
+import { OUTPUT_FORMATS, parseOutputFormat, writeResultsFormat } from "../eval/output-formats.ts";
 import { runEval } from "../eval/run-eval.ts";
 import { sandboxAvailable } from "../eval/sandbox.ts";
 import { EVAL_TASK_NAMES, getEvalTask, hasEvalTask } from "../eval/tasks/index.ts";
@@ -23,11 +25,11 @@ const cmd: Command = {
   name: "eval",
   summary: "evaluate a model on a benchmark with R1's protocol (pass@1 over K samples, cons@K, pass@k)",
   usage:
-    "eval --model DIR_OR_URL --backend native|openai|onnx --task NAME [--data FILE|DIR] --out DIR [--samples K] [--temperature T] [--top-p P] [--max-tokens N] [--limit N] [--seed S]",
+    "eval --model DIR_OR_URL --backend native|openai|onnx --task NAME [--data FILE|DIR] --out DIR [--output-format lighteval|lm-eval] [--samples K] [--temperature T] [--top-p P] [--max-tokens N] [--limit N] [--seed S]",
   options: {
     model: {
       type: "string",
-      help: "native: model folder or org/name; onnx: an ONNX model folder or .onnx file; openai: the server URL (http://host:8000/v1)",
+      help: "native: model folder or org/name; onnx: an ONNX model folder or .onnx file; openai: the server URL (http://host:8000/v1), or with OPENAI_BASE_URL set a model name (or nothing)",
     },
     backend: {
       type: "string",
@@ -53,6 +55,10 @@ const cmd: Command = {
       help: "most new tokens per completion (default 32768; native: also the model's positions)",
     },
     limit: { type: "string", help: "evaluate only the first N problems" },
+    "output-format": {
+      type: "string",
+      help: `also write the results in another tool's layout: ${OUTPUT_FORMATS.filter((f) => f !== "r1lab").join(", ")} (DIR/results_FORMAT.json)`,
+    },
     seed: {
       type: "string",
       default: "0",
@@ -61,6 +67,7 @@ const cmd: Command = {
     "batch-size": { type: "string", default: "16", help: "native, onnx: rows (samples) decoded together" },
     concurrency: { type: "string", default: "8", help: "openai: HTTP requests in flight" },
     device: { type: "string", help: "native: cpu or webgpu (default: R1LAB_DEVICE, else cpu)" },
+    executor: { type: "string", help: "native: ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
     "model-name": {
       type: "string",
       help: "openai: the model name to send (default: the one the server lists)",
@@ -133,11 +140,21 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   if (!hasEvalTask(taskName))
     throw new UsageError(`unknown --task '${taskName}'; known: ${EVAL_TASK_NAMES.join(", ")}`);
   const task = getEvalTask(taskName);
-  const model = requireFlag(v, "model", "eval");
   const backendKind = String(v.backend);
+  // openai: --model is the server URL, or with OPENAI_BASE_URL set the model name (or absent).
+  const { openaiTarget } = await import("../backends/openai.ts");
+  const target = backendKind === "openai" ? openaiTarget(v.model) : null;
+  const model = target ? target.baseUrl : requireFlag(v, "model", "eval");
+  const modelName: string | undefined = v["model-name"] ?? target?.model;
   if (!["native", "openai", "onnx"].includes(backendKind))
     throw new UsageError(`--backend must be native, openai or onnx, got '${backendKind}'`);
   const out = resolve(requireFlag(v, "out", "eval"));
+    let format: ReturnType<typeof parseOutputFormat>;
+    try {
+      format = parseOutputFormat(v["output-format"]);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
   const K = numberFlag(v, "samples", { int: true, min: 1 });
   const temperature = numberFlag(v, "temperature", { min: 0 });
   const topP = numberFlag(v, "top-p");
@@ -195,7 +212,9 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     }
   } else {
     if (!/^https?:\/\//.test(model))
-      throw new UsageError(`--backend openai: --model must be the server URL, got '${model}'`);
+      throw new UsageError(
+        `--backend openai: --model must be the server URL (or set OPENAI_BASE_URL and give the model name), got '${model}'`,
+      );
     await checkReachable(model);
   }
 
@@ -225,7 +244,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   if (backendKind === "native") {
     const { initEngine } = await import("../engine/device.ts");
     const { NativeBackend } = await import("../backends/native.ts");
-    await initEngine({ device: v.device });
+    await initEngine({ device: v.device, executor: v.executor });
     backend = await NativeBackend.load({ model: modelDir ?? model, batchSize, bosPrefix: synthetic });
   } else if (backendKind === "onnx") {
     const { OnnxBackend } = await import("../backends/onnx.ts");
@@ -234,7 +253,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     const { OpenAIBackend } = await import("../backends/openai.ts");
     backend = new OpenAIBackend({
       baseUrl: model,
-      model: v["model-name"],
+      model: modelName,
       endpoint: endpoint as "chat" | "completions",
       apiKeyEnv: v["api-key-env"],
       concurrency,
@@ -246,7 +265,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     split: v.split ?? null,
     backend: backendKind,
     model: onnxPath ?? modelDir ?? model,
-    model_name: v["model-name"] ?? null,
+    model_name: modelName ?? null,
     endpoint: backendKind === "openai" ? endpoint : null,
     temperature,
     top_p: topP,
@@ -264,6 +283,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     batch_size: backendKind !== "openai" ? batchSize : null,
     concurrency: backendKind === "openai" ? concurrency : null,
     device: backendKind === "native" ? (v.device ?? process.env.R1LAB_DEVICE ?? "cpu") : null,
+    executor: backendKind === "native" ? currentExecutor() : null,
     prompt_template_source: zero?.source ?? null,
     system_prompt: null,
     unsafe_no_sandbox: unsafe,
@@ -289,6 +309,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
       );
     console.log(formatResultsTable(results));
     console.log(`\nwrote ${out}/results.json and ${out}/samples.jsonl`);
+    if (format !== "r1lab") console.log(`wrote ${writeResultsFormat(out, results, format)}`);
   } finally {
     await backend.close();
   }

@@ -13,22 +13,31 @@ import { type Command, requireFlag, UsageError } from "./command.ts";
 const cmd: Command = {
   name: "export-onnx",
   summary: "export a model (qwen2, llama, deepseek_v3) to ONNX in the transformers.js folder layout",
-  usage: "export-onnx --model DIR_OR_ID --out DIR [--no-past] [--file NAME.onnx] [--keep-safetensors]",
+  usage: "export-onnx --model DIR_OR_ID --out DIR [--no-past] [--file NAME.onnx] [--keep-safetensors] [--external-data auto|always|never]",
   options: {
     model: { type: "string", help: "r1lab checkpoint or Hugging Face folder, or org/name in the HF cache" },
     out: { type: "string", help: "output folder (replaced if it is a model folder)" },
     "no-past": { type: "boolean", help: "no past_key_values inputs (each decode step recomputes the prefix)" },
     file: { type: "string", default: "model.onnx", help: "file name under OUT/onnx/" },
     "keep-safetensors": { type: "boolean", help: "also keep model.safetensors in OUT" },
+    "external-data": {
+      type: "string",
+      default: "auto",
+      help: "weights in OUT/onnx/NAME.onnx_data: auto (when the graph passes 2 GiB), always or never",
+    },
     revision: { type: "string", help: "branch, tag or commit for an org/name model (default: main)" },
   },
   details: [
-    "Weights are stored as float32 initializers; a graph over 2 GiB (protobuf's limit) is refused.",
+    "Weights are stored as float32 initializers, inline or, for a graph over 2 GiB (protobuf's limit),",
+    "in OUT/onnx/model.onnx_data beside it (ONNX external data, the layout of Optimum and transformers.js).",
     "DeepSeek-V3: MLA caches full per-head keys/values; MoE experts run densely; MTP modules are not exported.",
   ].join("\n"),
   async run(v) {
     const model = requireFlag(v, "model", "export-onnx");
     const out = requireFlag(v, "out", "export-onnx");
+    const externalData = String(v["external-data"]);
+    if (externalData !== "auto" && externalData !== "always" && externalData !== "never")
+      throw new UsageError(`--external-data must be auto, always or never, got '${externalData}'`);
     await initEngine({ device: "cpu" });
     const m = await loadModel(model, { revision: v.revision });
     try {
@@ -37,7 +46,7 @@ const cmd: Command = {
       const path = await exportOnnx(
         out,
         { config: m.config, params: m.params, tokenizer: m.tokenizer },
-        { withPast: !v["no-past"], keepSafetensors: Boolean(v["keep-safetensors"]), fileName: v.file },
+        { withPast: !v["no-past"], keepSafetensors: Boolean(v["keep-safetensors"]), fileName: v.file, externalData },
       );
       console.log(`wrote ${path} (${v["no-past"] ? "no KV cache" : "with past_key_values"})`);
     } finally {

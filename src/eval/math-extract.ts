@@ -1,7 +1,8 @@
 // Final-answer extraction for math, following Math-Verify's order of evidence (read from its parser
 // and tests; the code is r1lab's own). Candidates are ranked by priority, lowest first:
-//     0  "final answer is $X$. I hope" (and \boxed{...} when `boxedFirst`, as lighteval does)
-//    50  "final answer ... is X" (up to 100 characters between); \boxed{...} by default
+//     0  "final answer is $X$. I hope" (and \boxed{...} with `boxedFirst`, as Math-Verify's tests rank it)
+//    50  "final answer ... is X" (up to 100 characters between); \boxed{...} by default, so a later
+//        final statement beats an earlier box (Math-Verify's parse() default)
 //   100  "answer: ... X";  200 "answer ... X" (up to 50 characters between)
 //   300  any math span or plain number/expression (the one that ends last)
 // Within a priority the candidate that ends last wins; a candidate that does not read as math is
@@ -19,7 +20,7 @@ export type MathTarget = "latex" | "expr";
 export interface MathExtractOptions {
   /** What may be extracted: LaTeX spans and/or plain numbers and expressions. Default both. */
   targets?: readonly MathTarget[];
-  /** Rank \boxed{} before "final answer ... is" (priority 0 instead of 50). Default true. */
+  /** Rank \boxed{} before "final answer ... is" (priority 0 instead of 50). Default false. */
   boxedFirst?: boolean;
 }
 
@@ -102,6 +103,18 @@ function phrases(text: string, re: RegExp): { at: number; end: number }[] {
   const out: { at: number; end: number }[] = [];
   for (const m of text.matchAll(re)) out.push({ at: m.index, end: m.index + m[0].length });
   return out;
+}
+
+/** The first span starting in [from, to] (spans are sorted by start). */
+function firstSpanFrom(spans: Span[], from: number, to: number): Span | undefined {
+  let lo = 0;
+  let hi = spans.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (spans[mid].start < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < spans.length && spans[lo].start <= to ? spans[lo] : undefined;
 }
 
 function spanPart(s: Span, boxed: Part["boxed"]): Part {
@@ -190,7 +203,9 @@ function candidates(text: string, o: Required<MathExtractOptions>): Candidate[] 
         break;
       }
       if (expr && !window.slice(0, m.index).includes("\n")) {
-        const e = exprCandidates(text, p, Math.min(text.length, p + 260), 50, "final_answer").find((x) => x.start === p);
+        const e = exprCandidates(text, p, Math.min(text.length, p + 260), 50, "final_answer").find((x) =>
+          /^(?:[\s=](?:\*\*)?)?$/.test(text.slice(p, x.start)),
+        );
         if (e) {
           out.push({ ...e, start: f.at });
           break;
@@ -204,11 +219,11 @@ function candidates(text: string, o: Required<MathExtractOptions>): Candidate[] 
     const priority = colon ? 100 : 200;
     const from = colon ? f.end + 1 : f.end;
     if (latex) {
-      const next = spans.find((s) => s.start >= from - 1 && s.start <= from + 50);
+      const next = firstSpanFrom(spans, from - 1, from + 50);
       const c = next ? chainFrom(next.start, priority, "answer", f.at) : null;
       if (c) out.push(c);
       else if (colon) {
-        const any = spans.find((s) => s.start >= f.end && s.start <= f.end + 50);
+        const any = firstSpanFrom(spans, f.end, f.end + 50);
         const c2 = any ? chainFrom(any.start, 200, "answer", f.at) : null;
         if (c2) out.push(c2);
       }
@@ -277,10 +292,14 @@ function unbox(p: Part): string {
 
 /** Math-Verify-style extraction of the final answer of `text`. Never throws. */
 export function extractMath(text: string, opts: MathExtractOptions = {}): MathExtraction {
-  const o: Required<MathExtractOptions> = { targets: opts.targets ?? ["latex", "expr"], boxedFirst: opts.boxedFirst ?? true };
+  const o: Required<MathExtractOptions> = { targets: opts.targets ?? ["latex", "expr"], boxedFirst: opts.boxedFirst ?? false };
   const all = candidates(text, o);
   const byPriority = new Map<number, Candidate[]>();
-  for (const c of all) byPriority.set(c.priority, [...(byPriority.get(c.priority) ?? []), c]);
+  for (const c of all) {
+    const list = byPriority.get(c.priority);
+    if (list) list.push(c);
+    else byPriority.set(c.priority, [c]);
+  }
   let fallback: string | null = null;
   for (const p of [...byPriority.keys()].sort((a, b) => a - b)) {
     const group = byPriority.get(p)!.sort((a, b) => b.end - a.end || a.start - b.start);

@@ -1,9 +1,10 @@
 // Export an r1lab model (qwen2, llama, deepseek_v3) as ONNX in the transformers.js folder layout:
 //   OUT/config.json, generation_config.json, tokenizer.json, tokenizer_config.json  (saveModel)
 //   OUT/onnx/model.onnx                                                   (onnx-decoder.ts graph)
+//   OUT/onnx/model.onnx_data   the weights, when the graph would pass protobuf's 2 GiB limit
 // so onnxruntime (src/backends/onnx.ts), transformers.js and other ONNX runtimes load it. The graph
-// holds the weights as float32 initializers; protobuf caps a file at 2 GiB, so larger models are
-// refused (external-data files are not written). By default the graph has the Optimum
+// holds the weights as float32 initializers, inline or (onnx-external.ts) in the external data
+// file beside it, the layout Optimum writes for models over 2 GiB. By default the graph has the Optimum
 // decoder-with-past inputs and outputs (KV cache); withPast: false writes the plain
 // input_ids + attention_mask -> logits graph.
 // The folder is assembled in a temporary sibling and renamed into place; an existing OUT is
@@ -15,7 +16,8 @@ import { type Params, toHost } from "../engine/params.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { type ModelToSave, saveModel } from "./checkpoint.ts";
 import { decoderGraph, exportable, type HostWeights } from "./onnx-decoder.ts";
-import { byteLength, modelProto } from "./onnx-proto.ts";
+import { byteLength, modelProto } from "../engine/onnx-proto.ts";
+import { externalize } from "./onnx-external.ts";
 
 /** protobuf's message size limit. */
 export const ONNX_MAX_BYTES = 2 ** 31 - 1;
@@ -27,6 +29,13 @@ export interface ExportOptions {
   keepSafetensors?: boolean;
   /** File name under onnx/ (default model.onnx). */
   fileName?: string;
+  /**
+   * Weights in `<fileName>_data` beside the graph: "auto" (default) when the graph would be larger
+   * than maxInlineBytes, "always", or "never" (then a graph over the limit is an error).
+   */
+  externalData?: "auto" | "always" | "never";
+  /** The size above which "auto" moves the weights out (default: protobuf's 2 GiB limit). */
+  maxInlineBytes?: number;
 }
 
 /** Host copies of the parameters, for onnxModelBytes. */
@@ -70,11 +79,22 @@ export async function exportOnnx(outDir: string, m: ModelToSave, opts: ExportOpt
   const fileName = opts.fileName ?? "model.onnx";
   if (!/^[\w.-]+\.onnx$/.test(fileName)) throw new Error(`export-onnx: file name '${fileName}' must look like name.onnx`);
 
-  const chunks = onnxModelBytes(m.config, await hostWeightsOf(m.params), opts.withPast ?? true);
-  const bytes = byteLength(chunks);
-  if (bytes > ONNX_MAX_BYTES)
+  const mode = opts.externalData ?? "auto";
+  const withPast = opts.withPast ?? true;
+  const spec = decoderGraph(m.config, await hostWeightsOf(m.params), { withPast });
+  const meta = { "r1lab.model_type": m.config.modelType, "r1lab.with_past": String(withPast) };
+  let chunks = modelProto(spec, meta);
+  let data: Uint8Array[] | null = null;
+  const inline = byteLength(chunks);
+  if (mode === "always" || (mode === "auto" && inline > (opts.maxInlineBytes ?? ONNX_MAX_BYTES))) {
+    const split = externalize(spec, `${fileName}_data`);
+    chunks = modelProto(split.graph, meta);
+    data = split.data;
+  }
+  if (byteLength(chunks) > ONNX_MAX_BYTES)
     throw new Error(
-      `export-onnx: the graph would be ${(bytes / 2 ** 30).toFixed(2)} GiB, over protobuf's 2 GiB limit (external data is not supported)`,
+      `export-onnx: the graph would be ${(byteLength(chunks) / 2 ** 30).toFixed(2)} GiB, over protobuf's 2 GiB limit` +
+        (mode === "never" ? " (use external data: --external-data auto)" : ""),
     );
 
   const stage = join(dirname(target), `.${basename(target)}.onnx-stage-${process.pid}`);
@@ -84,6 +104,7 @@ export async function exportOnnx(outDir: string, m: ModelToSave, opts: ExportOpt
     if (!opts.keepSafetensors)
       for (const f of readdirSync(stage)) if (/^model.*\.safetensors(\.index\.json)?$/.test(f)) rmSync(join(stage, f));
     writeChunks(join(stage, "onnx", fileName), chunks);
+    if (data) writeChunks(join(stage, "onnx", `${fileName}_data`), data);
   } catch (e) {
     rmSync(stage, { recursive: true, force: true });
     throw e;

@@ -10,9 +10,10 @@
 //                          accumulates in int32, and Cast + Mul by (x_scale * w_scale) give float32.
 // Only MatMuls whose weight is a 2-D float initializer named *.weight_t (the projections of
 // onnx-decoder.ts: attention, MLP) are rewritten; the output head and the attention products stay
-// float32, as do the KV cache inputs and outputs, so OnnxDecoder runs both files unchanged.
+// float32, as do the KV cache inputs and outputs, so OnnxDecoder runs both files unchanged. A q4
+// graph needs the com.microsoft opset (version 1) among modelProto's extra domains.
 import { quantizeInt4 } from "../model/quantize.ts";
-import { DType, floatRaw, type GraphSpec, type NodeSpec, type TensorInit } from "./onnx-proto.ts";
+import { DType, floatRaw, type GraphSpec, type NodeSpec, type TensorInit } from "../engine/onnx-proto.ts";
 
 export type OnnxQuantMode = "q4" | "q8";
 
