@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "..");
 const DOCS = ["README.md", "docs/getting-started.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).sort().map((f) => `docs/${f}`).filter((f) => f !== "docs/getting-started.md")];
@@ -69,11 +69,14 @@ describe("docs shell blocks", () => {
 
 const run = process.env.R1LAB_DOCS_RUN === "1";
 describe.skipIf(!run)("docs shell blocks, run as pasted", () => {
-  const work = mkdtempSync(join(tmpdir(), "r1lab-docs-"));
-  const own = new Set(["runs", "evals", "dist", "node_modules", ".git"]);
-  for (const e of readdirSync(root)) if (!own.has(e)) symlinkSync(join(root, e), join(work, e));
-  symlinkSync(join(root, "node_modules"), join(work, "node_modules"));
-  mkdirSync(join(work, "runs"));
+  let work = "";
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), "r1lab-docs-"));
+    const own = new Set(["runs", "evals", "dist", "node_modules", ".git"]);
+    for (const e of readdirSync(root)) if (!own.has(e)) symlinkSync(join(root, e), join(work, e));
+    symlinkSync(join(root, "node_modules"), join(work, "node_modules"));
+    mkdirSync(join(work, "runs"));
+  });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   for (const b of all.filter((x) => x.notRun === null)) {
