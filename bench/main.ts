@@ -1,6 +1,9 @@
 // `pnpm bench`: r1lab's training, generation, GRPO and eval throughput, each side by side with
 // PyTorch running the same model in the same run (docs/performance.md).
-//   pnpm bench [--device cpu|webgpu] [--json FILE] [--only NAME,...] [--quick] [--no-torch] [--profile]
+//   pnpm bench [--device cpu|webgpu] [--executor ort|jax] [--json FILE] [--only NAME,...] [--quick] [--no-torch] [--profile]
+// The executor (what runs r1lab's compiled steps: onnxruntime or jax-js's jit) is recorded in the
+// report and in every row; --executor re-runs the command with R1LAB_EXECUTOR set, because the
+// engine reads it while loading.
 // Every figure is the median over timed repetitions after untimed warm-up ones (jit compilation
 // happens in the warm-up). ratio = r1lab / torch (speeds), so > 1 means r1lab is faster.
 import { spawn } from "node:child_process";
@@ -10,7 +13,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { writeJsonAtomic } from "../src/engine/atomic.ts";
-import { initEngine } from "../src/engine/device.ts";
+import { initEngine, resolveDevice } from "../src/engine/device.ts";
+import { currentExecutor, resolveExecutor } from "../src/engine/executor.ts";
 import { machineInfo } from "./machine.ts";
 import { runProfile } from "./profile.ts";
 import type { Reps } from "./r1lab-side.ts";
@@ -31,6 +35,8 @@ export interface BenchOptions {
 export interface BenchReport {
   machine: Record<string, unknown>;
   device: string;
+  /** ort or jax: what ran r1lab's compiled steps. */
+  executor: string;
   mode: "quick" | "full";
   torch_unavailable?: string;
   results: Record<string, Row>;
@@ -69,7 +75,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const machine = machineInfo();
   machine.r1lab_threads = engine.threads;
   if (engine.adapter) machine.webgpu_adapter = engine.adapter;
-  const report: BenchReport = { machine, device: engine.device, mode: o.quick ? "quick" : "full", results: {} };
+  const report: BenchReport = { machine, device: engine.device, executor: engine.executor, mode: o.quick ? "quick" : "full", results: {} };
   let torch: TorchPeer | null = null;
   if (o.torch !== false) {
     const started = await TorchPeer.start();
@@ -86,9 +92,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const t0 = performance.now();
       log(`bench: ${b.name} ...`);
       try {
-        report.results[b.name] = await b.run(torch, !!o.quick, o.reps);
+        report.results[b.name] = { ...(await b.run(torch, !!o.quick, o.reps)), executor: engine.executor };
       } catch (e) {
-        report.results[b.name] = { error: (e as Error).message, ratio: null };
+        report.results[b.name] = { error: (e as Error).message, ratio: null, executor: engine.executor };
       }
       log(`bench: ${b.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s: ratio ${fmt(report.results[b.name].ratio)}`);
     }
@@ -120,7 +126,7 @@ async function runIsolated(o: BenchOptions, names: string[]): Promise<BenchRepor
       try {
         part = JSON.parse(readFileSync(file, "utf8"));
       } catch {
-        part = { machine: {}, device: o.device ?? "cpu", mode: o.quick ? "quick" : "full", results: { [name]: { error: `benchmark process exited with code ${code} without a report`, ratio: null } } };
+        part = { machine: {}, device: o.device ?? "cpu", executor: currentExecutor(), mode: o.quick ? "quick" : "full", results: { [name]: { error: `benchmark process exited with code ${code} without a report`, ratio: null } } };
       }
       if (!merged) merged = part;
       else {
@@ -141,7 +147,7 @@ async function main(argv: string[]): Promise<number> {
     v = parseArgs({
       args: argv,
       options: {
-        device: { type: "string" }, json: { type: "string" }, only: { type: "string" }, quick: { type: "boolean" },
+        device: { type: "string" }, executor: { type: "string" }, json: { type: "string" }, only: { type: "string" }, quick: { type: "boolean" },
         "no-torch": { type: "boolean" }, profile: { type: "boolean" }, "in-process": { type: "boolean" }, help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -151,9 +157,14 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (v.help) {
-    console.log("usage: pnpm bench [--device cpu|webgpu] [--json FILE] [--only NAME,...] [--quick] [--no-torch] [--profile] [--in-process]");
+    console.log("usage: pnpm bench [--device cpu|webgpu] [--executor ort|jax] [--json FILE] [--only NAME,...] [--quick] [--no-torch] [--profile] [--in-process]");
     console.log(`benchmarks: ${BENCHES.map((b) => b.name).join(", ")}`);
     return 0;
+  }
+  if (v.executor && v.executor !== process.env.R1LAB_EXECUTOR) {
+    resolveExecutor(v.executor, resolveDevice(v.device)); // a bad name fails here, with the flag's name
+    const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: "inherit", env: { ...process.env, R1LAB_EXECUTOR: v.executor } });
+    return await new Promise<number>((res) => child.on("close", (c) => res(c ?? 1)));
   }
   if (v.profile) {
     await initEngine({ device: v.device });
@@ -171,7 +182,7 @@ async function main(argv: string[]): Promise<number> {
   const report = v["in-process"] || names.length === 1 ? await runBench(opts) : await runIsolated(opts, names);
   console.log(formatTable(report.results));
   const m = report.machine;
-  console.log(`\n${m.cpu_model}, ${m.cores} cores, ${m.memory_gib} GiB, node ${m.node}, torch ${m.torch ?? `unavailable (${report.torch_unavailable})`}; load ${m.load_average_start} -> ${m.load_average_end}`);
+  console.log(`\nexecutor ${report.executor}; ${m.cpu_model}, ${m.cores} cores, ${m.memory_gib} GiB, node ${m.node}, torch ${m.torch ?? `unavailable (${report.torch_unavailable})`}; load ${m.load_average_start} -> ${m.load_average_end}`);
   return Object.values(report.results).some((r) => r.error) ? 1 : 0;
 }
 

@@ -2,7 +2,7 @@
 // (Trainer + lmLoss, generate(), grpoRollouts + tokenLogprobs + grpoLoss, evaluateSynthetic) and
 // returns wall-clock seconds per timed repetition, after untimed warm-up repetitions that include
 // the jit compilation. The PyTorch peer (torch_bench.py) mirrors each workload.
-import { jit } from "../src/engine/jax.ts";
+import { compile } from "../src/engine/compile.ts";
 import { type Params, disposeParams, refParams } from "../src/engine/params.ts";
 import { Rng } from "../src/engine/rng.ts";
 import { tidy } from "../src/engine/scope.ts";
@@ -114,7 +114,7 @@ export async function grpoSeconds(g: GrpoShape, r: Reps): Promise<{ rollout: num
   const lossCfg: GrpoLossConfig = { lossType: "grpo", beta: g.beta, epsilon: 0.2, epsilonHigh: 0.28, maxCompletionLength: g.maxCompletionLength, temperature: g.temperature };
   const ref = initParams(c, 1, { withMtp: false });
   const trainer = new Trainer<GrpoBatch>(c, initParams(c, 0, { withMtp: false }), (t, b, batch) => grpoLoss(t, b, c, batch, lossCfg) as any, { weightDecay: 0, beta2: 0.99 });
-  const refLogp = jit((p: Params, ids: any, targets: any, io: any) => tidy(() => tokenLogprobs(p, c, ids, targets, io, g.temperature).picked));
+  const refLogp = compile((p: Params, ids: any, targets: any, io: any) => tidy(() => tokenLogprobs(p, c, ids, targets, io, g.temperature).picked));
   const rewardFns = [{ name: "accuracy", fn: REWARD_FUNCTIONS.accuracy, weight: 1 }, { name: "format", fn: REWARD_FUNCTIONS.format, weight: 0.5 }];
   const out = { rollout: [] as number[], reference: [] as number[], update: [] as number[], seq: seqLen, promptLen, config: c };
   for (let step = 0; step < r.warmup + r.steps; step++) {

@@ -47,7 +47,7 @@ const SIMPLE_ESCAPES: Record<string, string> = {
 };
 
 /** The value of a Python string body (without quotes) under the escape rules of a non-raw literal. */
-function unescape(body: string): string {
+function pyUnescape(body: string): string {
   let out = "";
   for (let i = 0; i < body.length; i++) {
     const ch = body[i];
@@ -127,7 +127,7 @@ class Reader {
     }
     const body = this.src.slice(start, k);
     this.i = k + quote.length;
-    let value = prefix.includes("r") ? body : unescape(body);
+    let value = prefix.includes("r") ? body : pyUnescape(body);
     if (prefix.includes("f")) value = formatF(value);
     return value;
   }

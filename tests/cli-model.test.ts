@@ -244,6 +244,10 @@ describe("r1lab doctor", () => {
     if (d.webgpu.adapter === null) expect(d.webgpu.reason.length).toBeGreaterThan(10);
     // Dawn's own warnings (printed by the WebGPU probe) stay out of doctor's output.
     expect((await runs.doctorJson).stderr).not.toMatch(/artificially reduced/);
+    expect(d.executor.name).toBe(process.env.R1LAB_EXECUTOR ?? "ort");
+    expect(d.executor.error).toBeUndefined();
+    expect(d.executor.checkMs).toBeGreaterThan(0);
+    expect(d.executor.onnxruntime).toMatch(/^\d+\.\d+\.\d+/);
     expect(d.tools.map((t: { name: string }) => t.name)).toEqual([
       "bwrap",
       "python3+torch",
@@ -259,6 +263,7 @@ describe("r1lab doctor", () => {
     expect(r.stdout).toMatch(/^node\s+v\d+/m);
     expect(r.stdout).toMatch(/^cpu\s+Wasm, 1 thread of \d+ cores \(R1LAB_THREADS/m);
     expect(r.stdout).toMatch(/^webgpu\s+\S/m);
+    expect(r.stdout).toMatch(/^executor\s+(ort|jax) \(/m);
   });
 });
 

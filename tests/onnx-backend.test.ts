@@ -18,7 +18,7 @@ import { loadModel, saveModel } from "../src/hf/checkpoint.ts";
 import { mergeTokenIds } from "../src/hf/generation-config.ts";
 import { exportOnnx, writeChunks } from "../src/hf/onnx-export.ts";
 import { GraphBuilder } from "../src/hf/onnx-graph.ts";
-import { DType, modelProto } from "../src/hf/onnx-proto.ts";
+import { DType, modelProto } from "../src/engine/onnx-proto.ts";
 import { OnnxDecoder } from "../src/hf/onnx-session.ts";
 import { initParams } from "../src/model/init.ts";
 import { tinyDense } from "../src/model/presets.ts";

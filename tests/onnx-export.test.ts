@@ -16,7 +16,7 @@ import { tidy } from "../src/engine/scope.ts";
 import { loadModel } from "../src/hf/checkpoint.ts";
 import { exportOnnx, hostWeightsOf, onnxModelBytes, writeChunks } from "../src/hf/onnx-export.ts";
 import { exportable } from "../src/hf/onnx-decoder.ts";
-import { varint } from "../src/hf/onnx-proto.ts";
+import { varint } from "../src/engine/onnx-proto.ts";
 import type { ModelConfig } from "../src/model/config.ts";
 import { initParams } from "../src/model/init.ts";
 import { causalInputs } from "../src/model/inputs.ts";

@@ -11,7 +11,7 @@ import { initEngine } from "../src/engine/device.ts";
 import { loadModel } from "../src/hf/checkpoint.ts";
 import { exportOnnx } from "../src/hf/onnx-export.ts";
 import { externalize } from "../src/hf/onnx-external.ts";
-import { DType } from "../src/hf/onnx-proto.ts";
+import { DType } from "../src/engine/onnx-proto.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "r1lab-onnx-ext-"));
 const FIXTURE = join(import.meta.dirname, "fixtures/hf-reference/tiny-qwen2");

@@ -1,6 +1,7 @@
 // The shape of one r1lab CLI command, and the flag parser every command shares.
 // Flags are parsed strictly (node:util parseArgs): an unknown flag or a missing value is an error
-// that names the flag, so a typo never runs a job with silently wrong settings.
+// that names the flag, so a typo never runs a job with silently wrong settings. A declared option
+// may also be spelled with underscores (--max_steps for --max-steps), as TRL's users write them.
 import { parseArgs } from "node:util";
 
 export interface OptionSpec {
@@ -48,9 +49,15 @@ export function parseCommandArgs(cmd: Command, argv: string[]) {
   for (const [name, o] of Object.entries(cmd.options)) {
     options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}), ...(o.default !== undefined ? { default: o.default } : {}) };
   }
+  // --max_steps is --max-steps (TRL and transformers spell options with underscores).
+  const args = argv.map((a) => {
+    const m = /^--([a-z0-9]+(?:_[a-z0-9]+)+)(=.*)?$/.exec(a);
+    const dashed = m ? m[1].replace(/_/g, "-") : null;
+    return dashed && Object.hasOwn(cmd.options, dashed) ? `--${dashed}${m![2] ?? ""}` : a;
+  });
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
     const msg = (e as Error).message.replace(/\. To specify a positional.*$/s, "");
     throw new UsageError(`${msg}\nSee \`r1lab ${cmd.name} --help\`.`);

@@ -3,6 +3,8 @@
 // verified, well-formed traces are kept; a small dense student is SFT'd on them; student and teacher
 // are evaluated on held-out problems with R1's protocol. Writes --out/config.json first; rerunning
 // with the same --out continues (traces reused, SFT resumed). See docs/sft-and-distillation.md.
+import { resolveDevice } from "../engine/device.ts";
+import { resolveExecutor } from "../engine/executor.ts";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { openaiTarget } from "../backends/openai.ts";
@@ -106,6 +108,7 @@ const cmd: Command = {
     seed: { type: "string", default: "0", help: "problems, sampling and data order" },
     "batch-size-generate": { type: "string", default: "16", help: "native teacher: rows decoded together" },
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE or cpu)" },
+    executor: { type: "string", help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
   },
   details: "Writes OUT/: config.json, traces.jsonl (every sample, with correct/well_formed/kept), sft/ (sft_metrics.jsonl,\ncheckpoint/), student/ (HF folder), eval_student.json, eval_teacher.json, summary.json.",
   async run(v) {
@@ -115,19 +118,20 @@ const cmd: Command = {
     if (existsSync(cfgPath)) {
       const old = JSON.parse(readFileSync(cfgPath, "utf8")) as Record<string, unknown>;
       for (const k of new Set([...Object.keys(old), ...Object.keys(cfg)])) {
+        if (k === "executor") continue; // may change between sessions: same maths
         if (JSON.stringify(old[k]) !== JSON.stringify((cfg as any)[k]))
           throw new UsageError(`${out} holds a distill run with ${k} = ${JSON.stringify(old[k])}, this one has ${JSON.stringify((cfg as any)[k])}; use the same settings to continue it, or another --out`);
       }
     }
     mkdirSync(out, { recursive: true });
-    writeJsonAtomic(cfgPath, cfg);
+    writeJsonAtomic(cfgPath, { ...cfg, executor: resolveExecutor(v.executor, resolveDevice(v.device)) });
     // The training problems the teacher answers against the held-out ones (disjoint by the task's split).
     const { warnOverlap } = await import("../data/overlap.ts");
     const task = getSyntheticTask(cfg.task);
     const prompts = (split: "train" | "test", n: number) => problemsOf(task, split, n, cfg.seed).map((p) => p.prompt);
     await warnOverlap(prompts("train", cfg.train_problems), prompts("test", cfg.eval.n_problems), { trainLabel: `the ${cfg.task} training problems`, evalLabel: "the evaluation problems" });
     const { initEngine } = await import("../engine/device.ts");
-    await initEngine({ device: v.device });
+    await initEngine({ device: v.device, executor: v.executor });
     let teacher: GenerationBackend;
     if (cfg.teacher_backend === "native") {
       const { NativeBackend } = await import("../backends/native.ts");

@@ -1,5 +1,6 @@
 // `r1lab doctor`: what this machine gives r1lab. Node and r1lab/engine versions; the CPU backend
-// (Wasm) with its thread count and whether its worker pool is really multi-threaded; the WebGPU
+// (Wasm) with its thread count and whether its worker pool is really multi-threaded; the executor
+// of compiled steps (ort or jax) with a computed check; the WebGPU
 // adapter, or why there is none and how to get one; and the optional tools some features use
 // (bubblewrap for the code sandbox, python3 with torch for cross-checks, jupyter for notebooks,
 // podman for containers, deno). Prints text, or one JSON object with --json.
@@ -8,7 +9,9 @@ import { accessSync, constants, existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { compile } from "../engine/compile.ts";
 import { defaultThreads, initEngine } from "../engine/device.ts";
+import { currentExecutor } from "../engine/executor.ts";
 import { ops as o, tidy, toHost } from "../engine/index.ts";
 import type { Command } from "./command.ts";
 import { packageVersion, r1labVersion } from "./version.ts";
@@ -103,6 +106,8 @@ export interface DoctorReport {
     error?: string;
   };
   webgpu: { adapter: string | null; reason: string };
+  /** What runs compiled steps, where the choice came from, and a check that it computes. */
+  executor: { name: string; from: string; onnxruntime: string; checkMs: number | null; error?: string };
   tools: Tool[];
 }
 
@@ -131,6 +136,24 @@ export async function doctorReport(): Promise<DoctorReport> {
   } catch (e) {
     cpu.error = (e as Error).message;
   }
+  const executor: DoctorReport["executor"] = {
+    name: currentExecutor(),
+    from: process.env.R1LAB_EXECUTOR ? "R1LAB_EXECUTOR" : "default on cpu",
+    onnxruntime: packageVersion("onnxruntime-node"),
+    checkMs: null,
+  };
+  try {
+    // A compiled 64x64 matmul on the chosen executor, checked against its exact result.
+    const t0 = performance.now();
+    const f = compile((a: o.Arr, b: o.Arr) => o.sum(o.matmul(a, b)), { name: "doctor check" });
+    const y = f(o.ones([64, 64]), o.full([64, 64], 2));
+    const v = (await toHost(y))[0];
+    y.dispose();
+    if (v !== 2 * 64 ** 3) throw new Error(`a compiled 64x64 matmul summed to ${v}, expected ${2 * 64 ** 3}`);
+    executor.checkMs = performance.now() - t0;
+  } catch (e) {
+    executor.error = (e as Error).message;
+  }
   const webgpu = probeWebGPUQuietly();
   return {
     node: process.version,
@@ -140,6 +163,7 @@ export async function doctorReport(): Promise<DoctorReport> {
     webgpuPackage: packageVersion("webgpu"),
     cpu,
     webgpu,
+    executor,
     tools: tools(),
   };
 }
@@ -155,6 +179,12 @@ export function formatDoctor(r: DoctorReport): string {
     ["r1lab", r.r1lab],
     ["engine", `${r.engine.name} ${r.engine.version}`],
     ["cpu", cpuLine],
+    [
+      "executor",
+      r.executor.error
+        ? `${r.executor.name} FAILED: ${r.executor.error}`
+        : `${r.executor.name} (${r.executor.from}; --executor or R1LAB_EXECUTOR to change: ort = onnxruntime ${r.executor.onnxruntime}, jax = jax-js jit); compiled matmul check ok (${r.executor.checkMs!.toFixed(0)} ms incl. compile)`,
+    ],
     [
       "webgpu",
       r.webgpu.adapter
@@ -174,7 +204,7 @@ const cmd: Command = {
   async run(v) {
     const r = await doctorReport();
     process.stdout.write(`${v.json ? JSON.stringify(r) : formatDoctor(r)}\n`);
-    if (r.cpu.error) process.exitCode = 1;
+    if (r.cpu.error || r.executor.error) process.exitCode = 1;
   },
 };
 

@@ -3,6 +3,7 @@
 // unbiased pass@k). The model is an r1lab / Hugging Face folder run in-process (native), an ONNX
 // folder or file run by onnxruntime (onnx), or any OpenAI-compatible server (openai). Writes DIR/results.json and DIR/samples.jsonl; rerunning
 // with the same --out resumes. See docs/evaluation.md.
+import { currentExecutor } from "../engine/executor.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { GenerationBackend, GenRequest } from "../backends/types.ts";
@@ -62,6 +63,7 @@ const cmd: Command = {
     "batch-size": { type: "string", default: "16", help: "native, onnx: rows (samples) decoded together" },
     concurrency: { type: "string", default: "8", help: "openai: HTTP requests in flight" },
     device: { type: "string", help: "native: cpu or webgpu (default: R1LAB_DEVICE, else cpu)" },
+    executor: { type: "string", help: "native: ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
     "model-name": {
       type: "string",
       help: "openai: the model name to send (default: the one the server lists)",
@@ -234,7 +236,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   if (backendKind === "native") {
     const { initEngine } = await import("../engine/device.ts");
     const { NativeBackend } = await import("../backends/native.ts");
-    await initEngine({ device: v.device });
+    await initEngine({ device: v.device, executor: v.executor });
     backend = await NativeBackend.load({ model: modelDir ?? model, batchSize, bosPrefix: synthetic });
   } else if (backendKind === "onnx") {
     const { OnnxBackend } = await import("../backends/onnx.ts");
@@ -273,6 +275,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     batch_size: backendKind !== "openai" ? batchSize : null,
     concurrency: backendKind === "openai" ? concurrency : null,
     device: backendKind === "native" ? (v.device ?? process.env.R1LAB_DEVICE ?? "cpu") : null,
+    executor: backendKind === "native" ? currentExecutor() : null,
     prompt_template_source: zero?.source ?? null,
     system_prompt: null,
     unsafe_no_sandbox: unsafe,

@@ -17,6 +17,7 @@ const cmd: Command = {
     seed: { type: "string", default: "1", help: "seed of the initialisation, corpus and batches (same for all runs)" },
     "batch-size": { type: "string", default: "16", help: "sequences per step" },
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE or cpu)" },
+    executor: { type: "string", help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
   },
   details:
     "Runs: none (FP32 GEMMs), bf16 (BF16 inputs, FP32 accumulation: DeepSeek-V3's baseline),\n" +
@@ -28,7 +29,7 @@ const cmd: Command = {
     cfg.batch_size = numberFlag(v, "batch-size", { int: true, min: 1 });
     const out = resolve(v.out);
     mkdirSync(out, { recursive: true });
-    await initEngine({ device: v.device });
+    await initEngine({ device: v.device, executor: v.executor });
     const report = await runFp8Report(cfg, out);
     console.log(JSON.stringify({ out, runs: report.runs.map(({ losses, ...r }) => r) }, null, 2));
   },

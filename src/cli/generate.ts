@@ -74,6 +74,7 @@ const cmd: Command = {
     stop: { type: "string", multiple: true, help: "stop when the text contains this string (repeatable)" },
     json: { type: "boolean", help: 'print {"new_ids": [...], "text": "...", "kv_cache": {...}}' },
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE, else cpu)" },
+    executor: { type: "string", help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
     revision: { type: "string", help: "branch, tag or commit for an org/name model (default: main)" },
   },
   details: [
@@ -95,7 +96,7 @@ async function run(v: Record<string, any>): Promise<void> {
   const stops: string[] = v.stop ?? [];
   if (stops.some((s) => s === "")) throw new UsageError("--stop must not be empty");
   checkDeviceFlag(v.device);
-  await initEngine({ device: v.device });
+  await initEngine({ device: v.device, executor: v.executor });
   const m = await loadModel(model, { revision: v.revision });
   const c = m.config;
   const tok = m.tokenizer;

@@ -69,6 +69,7 @@ const cmd: Command = {
     model: { type: "string", help: "Hugging Face model folder, or org/name in the HF cache" },
     "input-ids": { type: "string", help: "comma-separated token ids" },
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE, else cpu)" },
+    executor: { type: "string", help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
     revision: { type: "string", help: "branch, tag or commit for an org/name model (default: main)" },
   },
   details:
@@ -80,7 +81,7 @@ async function run(v: Record<string, any>): Promise<void> {
   const model = requireFlag(v, "model", "logits");
   const ids = parseIdList(requireFlag(v, "input-ids", "logits"), "--input-ids");
   checkDeviceFlag(v.device);
-  await initEngine({ device: v.device });
+  await initEngine({ device: v.device, executor: v.executor });
   const m = await loadModel(model, { revision: v.revision });
   parseIdList(v["input-ids"], "--input-ids", m.config.vocabSize);
   if (ids.length > m.config.maxPositionEmbeddings) {

@@ -14,6 +14,7 @@ const COMMANDS: Record<string, [string, () => Promise<{ default: Command }>]> = 
   score: ["score completions of a benchmark with R1's protocol (pass@1, cons@K, pass@k)", () => import("./score.ts")],
   serve: ["serve a model over the OpenAI API, or rule-based rewards over HTTP", () => import("./serve.ts")],
   download: ["download a model or dataset from the Hugging Face Hub into the HF cache", () => import("./download.ts")],
+  grpo: ["GRPO on a Hugging Face model (full or LoRA) with TRL's GRPOConfig options; resumable", () => import("./grpo.ts")],
   sft: ["supervised fine-tuning on conversations (assistant tokens only), resumable", () => import("./sft.ts")],
   distill: ["distill a teacher's verified reasoning traces into a small dense student (SFT), then evaluate both", () => import("./distill.ts")],
   "fp8-report": ["train the tiny model in FP32 and simulated FP8 (tile/block vs per-tensor scales); loss errors", () => import("./fp8-report.ts")],
@@ -36,6 +37,19 @@ function mainHelp(): string {
   ].join("\n");
 }
 
+/**
+ * --executor and --device decide how the engine starts (engine/executor.ts: whether jax-js gets a
+ * worker pool), which happens when a command's module loads: pass them on through the environment.
+ */
+function presetEngineEnv(args: string[]): void {
+  const env: Record<string, string> = { "--executor": "R1LAB_EXECUTOR", "--device": "R1LAB_DEVICE" };
+  args.forEach((a, i) => {
+    const [flag, inline] = a.split("=", 2);
+    const value = inline ?? args[i + 1];
+    if (env[flag] && value !== undefined && !value.startsWith("--")) process.env[env[flag]] = value;
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
@@ -49,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS[name];
   if (!entry) throw new UsageError(`unknown command '${name}'. Run \`r1lab --help\` for the list.`);
+  presetEngineEnv(rest);
   const cmd = (await entry[1]()).default;
   const parsed = parseCommandArgs(cmd, rest);
   if (!parsed) return 0;

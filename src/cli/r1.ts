@@ -2,7 +2,8 @@
 // RL -> rejection sampling -> SFT -> final RL). Resolves the config from a preset and flags, writes
 // runs/<name>/config.json before any work, points runs/latest at the run, and runs it.
 // `--resume runs/<name>` continues an interrupted run at the stage it was in, with its own config.
-import { initEngine } from "../engine/device.ts";
+import { initEngine, resolveDevice } from "../engine/device.ts";
+import { resolveExecutor } from "../engine/executor.ts";
 import { R1_DEFAULTS, R1_PRESETS, R1_TEMPLATE, type R1Config } from "../rl/r1-config.ts";
 import { checkRunName, newRun, pointLatest, resumeRun } from "./run-dir.ts";
 import { type Command, UsageError, numberFlag } from "./command.ts";
@@ -18,6 +19,7 @@ const cmd: Command = {
     preset: { type: "string", default: "default", help: "default (~16 CPU-minutes), tiny (~3.5 CPU-minutes) or micro (seconds; tests)" },
     seed: { type: "string", help: "random seed (default 1)" },
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE or cpu)" },
+    executor: { type: "string", help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
     resume: { type: "string", help: "continue the interrupted run in this folder" },
     "eval-problems": { type: "string", help: "held-out problems evaluated after each stage" },
     distill: { type: "string", help: "on|off: distillation vs RL on a small student after the pipeline (default: on for the default preset)" },
@@ -42,6 +44,7 @@ const cmd: Command = {
       const name = v.name ?? `r1-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-s${seed}`;
       checkRunName(name);
       cfg = structuredClone({ ...base, name, seed, template: R1_TEMPLATE, device: v.device ?? process.env.R1LAB_DEVICE ?? "cpu" }) as R1Config;
+      cfg.executor = resolveExecutor(v.executor, resolveDevice(cfg.device));
       if (v.distill !== undefined) {
         if (v.distill !== "on" && v.distill !== "off") throw new UsageError(`--distill must be on or off, got '${v.distill}'`);
         cfg.distill.enabled = v.distill === "on";
@@ -50,7 +53,8 @@ const cmd: Command = {
       runDir = newRun(v["runs-dir"], name, cfg);
     }
     pointLatest(runDir);
-    await initEngine({ device: cfg.device });
+    if (v.resume && v.executor) cfg.executor = resolveExecutor(v.executor, resolveDevice(cfg.device));
+    await initEngine({ device: cfg.device, executor: cfg.executor });
     const { runR1 } = await import("../rl/r1.ts");
     await runR1(cfg, runDir);
   },

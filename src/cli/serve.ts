@@ -30,6 +30,7 @@ const cmd: Command = {
     "group-size": { type: "string", default: "32", help: "model: int4 block size along the input, 32 or 128" },
     "reasoning-parser": { type: "string", help: "model: deepseek_r1 splits <think>...</think> into reasoning_content" },
     device: { type: "string", help: "model: cpu or webgpu (default: R1LAB_DEVICE, else cpu)" },
+    executor: { type: "string", help: "model: ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
     revision: { type: "string", help: "model: branch, tag or commit for an org/name model (default: main)" },
     task: { type: "string", help: `rewards: default task for /get_reward: ${LABEL_TASKS.join(", ")}` },
     "max-body-mb": { type: "string", default: "10", help: "largest request body, MB (413 above it)" },
@@ -94,7 +95,7 @@ async function serveModel(v: Record<string, any>): Promise<void> {
   const { initEngine } = await import("../engine/device.ts");
   const { loadServedModel } = await import("../serve/served-model.ts");
   const { listenModelServer } = await import("../serve/server.ts");
-  await initEngine({ device: v.device });
+  await initEngine({ device: v.device, executor: v.executor });
   const m = await loadServedModel({
     model,
     name: v["served-model-name"],

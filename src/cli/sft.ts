@@ -4,6 +4,8 @@
 // prompt/completion; only assistant tokens are trained (src/train/sft-data.ts). Writes to --out:
 // config.json (resolved, before any work), sft_metrics.jsonl, checkpoint/ (resumable), final/ (a
 // Hugging Face folder with the tokenizer). See docs/sft-and-distillation.md.
+import { resolveDevice } from "../engine/device.ts";
+import { resolveExecutor } from "../engine/executor.ts";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { writeJsonAtomic } from "../engine/atomic.ts";
@@ -25,6 +27,8 @@ export interface SftRunConfig {
   /** R1-Zero prompt template for character-level (r1lab) models; null = the default. */
   template: string | null;
   device: string;
+  /** ort or jax (engine/executor.ts). */
+  executor?: string;
   sft: SftConfig;
   r1lab_version: string;
 }
@@ -47,6 +51,7 @@ function resolveConfig(v: Record<string, any>): SftRunConfig {
     eval_data: v["eval-data"] ? resolve(v["eval-data"]) : null,
     template: v.template ?? null,
     device: v.device ?? process.env.R1LAB_DEVICE ?? "cpu",
+    executor: resolveExecutor(v.executor, resolveDevice(v.device)),
     sft: {
       learning_rate: numberFlag(v, "lr", { min: 0 }),
       max_steps: int("max-steps"),
@@ -91,6 +96,7 @@ const cmd: Command = {
     template: { type: "string", help: "r1lab character models: the R1-Zero prompt template ({problem})" },
     seed: { type: "string", default: "0", help: "data order seed" },
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE or cpu)" },
+    executor: { type: "string", help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
   },
   details: "Loss: mean cross-entropy over assistant tokens (+ MTP loss when the model has MTP modules).\nSee docs/sft-and-distillation.md.",
   async run(v) {
@@ -108,7 +114,7 @@ const cmd: Command = {
       writeJsonAtomic(cfgPath, cfg);
     }
     const { initEngine } = await import("../engine/device.ts");
-    await initEngine({ device: cfg.device as "cpu" | "webgpu" });
+    await initEngine({ device: cfg.device as "cpu" | "webgpu", executor: v.executor ?? cfg.executor });
     const m = await loadModel(cfg.model);
     const chars = charTokenizerOf(m.dir);
     if (!m.tokenizer && !chars) throw new UsageError(`--model ${cfg.model}: no tokenizer.json in ${m.dir}; SFT needs the model's tokenizer`);

@@ -2,7 +2,8 @@
 // writes it to runs/<name>/config.json before any work, points runs/latest at the run, and runs it.
 // `--resume runs/<name>` continues an interrupted run with the config it was started with.
 import { existsSync, readFileSync } from "node:fs";
-import { initEngine } from "../engine/device.ts";
+import { initEngine, resolveDevice } from "../engine/device.ts";
+import { resolveExecutor } from "../engine/executor.ts";
 import { ZERO_TEMPLATE } from "../rl/template.ts";
 import { ZERO_DEFAULTS, ZERO_TINY, type ZeroConfig } from "../rl/zero-config.ts";
 import { checkRunName, newRun, pointLatest, resumeRun } from "./run-dir.ts";
@@ -48,6 +49,7 @@ const cmd: Command = {
     preset: { type: "string", default: "default", help: "default (minutes on 2 CPU cores) or tiny (seconds; for tests)" },
     seed: { type: "string", help: "random seed (default 1)" },
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE or cpu)" },
+    executor: { type: "string", help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
     resume: { type: "string", help: "continue the interrupted run in this folder" },
     "pretrain-steps": { type: "string", help: "override pretraining steps" },
     "grpo-steps": { type: "string", help: "override GRPO steps" },
@@ -72,6 +74,7 @@ const cmd: Command = {
       const name = v.name ?? `zero-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-s${seed}`;
       checkRunName(name);
       cfg = structuredClone({ ...base, name, seed, template: ZERO_TEMPLATE, device: v.device ?? process.env.R1LAB_DEVICE ?? "cpu" }) as ZeroConfig;
+      cfg.executor = resolveExecutor(v.executor, resolveDevice(cfg.device));
       if (v.config) mergeOverrides(cfg, readOverrides(v.config), "");
       if (v["pretrain-steps"]) cfg.pretrain.steps = numberFlag(v, "pretrain-steps", { int: true, min: 1 });
       if (v["grpo-steps"]) cfg.grpo.steps = numberFlag(v, "grpo-steps", { int: true, min: 1 });
@@ -88,7 +91,8 @@ const cmd: Command = {
       runDir = newRun(v["runs-dir"], name, cfg);
     }
     pointLatest(runDir);
-    await initEngine({ device: cfg.device });
+    if (v.resume && v.executor) cfg.executor = resolveExecutor(v.executor, resolveDevice(cfg.device));
+    await initEngine({ device: cfg.device, executor: cfg.executor });
     const { runZero } = await import("../rl/zero.ts");
     await runZero(cfg, runDir);
   },

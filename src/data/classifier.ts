@@ -9,7 +9,8 @@
 // gradient, a scatter, does not jit). Scoring needs no engine: with s[f] = E[f] . W, a text's
 // logit is the mean of s over its features plus b.
 import { AdamW, type AdamWState, disposeParams, fromHost, ops as o, type Params, refParams, tidy, toHost } from "../engine/index.ts";
-import { jit, valueAndGrad } from "../engine/jax.ts";
+import { compile } from "../engine/compile.ts";
+import { valueAndGrad } from "../engine/jax.ts";
 import { Rng } from "../tasks/rng.ts";
 import type { FeatureConfig } from "./features.ts";
 
@@ -97,7 +98,7 @@ export async function trainClassifier(
   const smallM = { W: new Float32Array(dim), b: new Float32Array(1) };
   const smallV = { W: new Float32Array(dim), b: new Float32Array(1) };
   const opt = new AdamW({ weightDecay: 0, maxGradNorm: 0, beta2: 0.999 });
-  const step = jit(valueAndGrad(loss));
+  const step = compile(valueAndGrad(loss) as any, { name: "classifier step" });
   const perEpoch = Math.ceil(examples.length / t.batchSize);
   const steps = perEpoch * t.epochs;
   const order = examples.map((_, i) => i);

@@ -3,6 +3,7 @@
 // Mesa's llvmpipe). Chosen by `--device`, else R1LAB_DEVICE, else cpu. Call `initEngine` once per
 // process before creating arrays.
 import { availableParallelism } from "node:os";
+import { type ExecutorName, resolveExecutor, setExecutor } from "./executor.ts";
 import { installPolyfills } from "./polyfills.ts";
 
 export type DeviceName = "cpu" | "webgpu";
@@ -13,6 +14,8 @@ export interface EngineInfo {
   threads: number | null;
   /** WebGPU adapter description (vendor / architecture / device), or null on cpu. */
   adapter: string | null;
+  /** What runs compiled steps: onnxruntime (ort) or jax-js's jit (jax); see executor.ts. */
+  executor: ExecutorName;
 }
 
 let current: EngineInfo | null = null;
@@ -69,12 +72,17 @@ export function describeAdapter(a: GPUAdapterLike): string {
 }
 
 /** Start the engine on `device` (idempotent for the same device; switching devices is refused). */
-export async function initEngine(opts: { device?: string; threads?: number } = {}): Promise<EngineInfo> {
+export async function initEngine(opts: { device?: string; threads?: number; executor?: string } = {}): Promise<EngineInfo> {
   const device = resolveDevice(opts.device);
+  const executor = resolveExecutor(opts.executor, device);
   if (current) {
     if (current.device !== device) throw new Error(`engine already started on ${current.device}; cannot switch to ${device}`);
+    if (opts.executor && current.executor !== executor) {
+      throw new Error(`engine already started with executor ${current.executor}; cannot switch to ${executor}`);
+    }
     return current;
   }
+  setExecutor(executor);
   const threads = opts.threads ?? defaultThreads();
   installPolyfills(threads);
   const jax = await import("./jax.ts");
@@ -82,14 +90,14 @@ export async function initEngine(opts: { device?: string; threads?: number } = {
     const got = await jax.init("wasm");
     if (!got.includes("wasm")) throw new Error("the Wasm backend of @jax-js/jax failed to start");
     jax.defaultDevice("wasm");
-    current = { device, threads, adapter: null };
+    current = { device, threads, adapter: null, executor };
   } else {
     const probe = await probeWebGPU();
     if (!probe.adapter) throw new Error(`--device webgpu: ${probe.reason}`);
     const got = await jax.init("webgpu");
     if (!got.includes("webgpu")) throw new Error(`--device webgpu: @jax-js/jax could not start WebGPU. ${MESA_HINT}`);
     jax.defaultDevice("webgpu");
-    current = { device, threads: null, adapter: describeAdapter(probe.adapter) };
+    current = { device, threads: null, adapter: describeAdapter(probe.adapter), executor };
   }
   return current;
 }

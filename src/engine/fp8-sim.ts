@@ -25,14 +25,14 @@
 // truncated toward zero to that many bits after each group (a model of the alignment loss, not a
 // bit-exact emulation of the hardware).
 //
-// BF16 (the baseline DeepSeek-V3 compares FP8 with): castBf16 rounds float32 to bfloat16, ties to
-// even, on the bits (bitcast to uint32, add 0x7fff + bit 16, clear the low half), like dtypes.ts.
+// BF16 (the baseline DeepSeek-V3 compares FP8 with): quantizeBf16 rounds float32 to bfloat16, ties to
+// even, with float arithmetic (exact power-of-two quantum, then rint), equal to dtypes.ts's bit rounding.
 //
 // Gradients: straight-through estimator. The casts act as the identity in the backward pass and the
 // scales carry no gradient, so Dgrad = dy . Wq and Wgrad = dy^T . Xq (Xq, Wq: the dequantised FP8
 // inputs of the forward GEMM) in float32. DeepSeek-V3 also casts dy to E4M3 for those two GEMMs; that
 // needs a custom backward rule, which jax-js 0.1.25 does not offer, so dy stays float32 here.
-import { lax, numpy as np } from "./jax.ts";
+import { numpy as np } from "./jax.ts";
 import {
   type Arr, abs, add, broadcastTo, clip, concat, div, greater, greaterEqual, less, matmul, max, maximum, mul, neg, reshape,
   slice, stopGradient, sub, swapaxes, where, zeros,
@@ -68,14 +68,29 @@ export function quantize(x: Arr, fmt: Fp8Format = "e4m3"): Arr {
   return add(x, stopGradient(sub(castFp8(x, fmt), x)));
 }
 
-/** Round float32 to bfloat16 (ties to even; finite inputs), with a straight-through gradient. */
+/**
+ * Round float32 to bfloat16 (ties to even; finite inputs), with a straight-through gradient.
+ * Arithmetic, not bit operations, so that every executor can run it (ONNX has no bitcast): with
+ * p = 2^floor(log2 |x|) (pow2Floor; 2^-126 at least: bfloat16 subnormals), bfloat16's quantum is
+ * p / 2^7, so |x| / p * 2^7 is rounded half-to-even and scaled back; every step is exact in float32.
+ */
 export function quantizeBf16(x: Arr): Arr {
-  const u = (v: number) => np.array(new Uint32Array([v]), { dtype: "uint32", shape: [] } as any);
-  const bits = lax.bitcastConvertType(lax.stopGradient(x.ref), "uint32" as any);
-  const lsb = np.bitwiseAnd(np.rightShift(bits.ref, u(16)), u(1));
-  const rounded = np.bitwiseAnd(np.add(np.add(bits, u(0x7fff)), lsb), u(0xffff0000));
-  const y = track(lax.bitcastConvertType(rounded, "float32" as any));
+  const m = abs(stopGradient(x));
+  // Never divide by a subnormal quantum (its reciprocal overflows): scale by p, then by 2^7.
+  const p = maximum(pow2Floor(m), 2 ** -126);
+  const r = mul(mul(rint(mul(div(m, p), 2 ** 7)), 2 ** -7), p);
+  const y = where(less(x, 0), neg(r), r);
   return add(x, stopGradient(sub(y, x)));
+}
+
+/** 2^floor(log2 m) for m >= 0 (0 for 0): Veltkamp's split rounds m to one significant bit, exactly. */
+function pow2Floor(m: Arr): Arr {
+  const scale = where(greater(m, 2 ** 64), 2 ** -64, 1); // keeps m (2^23 + 1) finite
+  const ms = mul(m, scale);
+  const big = mul(ms, 2 ** 23 + 1);
+  let p = sub(big, sub(big, ms)); // 2^e or 2^(e+1)
+  p = where(greater(p, ms), mul(p, 0.5), p);
+  return div(p, scale);
 }
 
 /** Scale amax / max (amax floored at 1e-12 so an all-zero tile gets a finite scale); no gradient. */

@@ -4,7 +4,8 @@
 //   g <- g * min(1, maxGradNorm / ||g||)
 //   m <- b1 m + (1-b1) g ;  v <- b2 v + (1-b2) g^2
 //   p <- p - lr * ( m/(1-b1^t) / (sqrt(v/(1-b2^t)) + eps) + wd * p )      (wd only on matrices)
-import { jit, numpy as np } from "./jax.ts";
+import { compile } from "./compile.ts";
+import { numpy as np } from "./jax.ts";
 import * as o from "./ops.ts";
 import type { Arr } from "./ops.ts";
 import { type Params, zerosLike } from "./params.ts";
@@ -59,7 +60,7 @@ export class AdamW {
     const { beta1, beta2 } = this.config;
     const t = state.step + 1;
     const hyper = np.array([lr, 1 - beta1 ** t, 1 - beta2 ** t], { dtype: np.float32 }) as Arr;
-    this.compiled ??= jit((p: Params, g: Params, m: Params, v: Params, h: Arr) => tidy(() => this.step(p, g, m, v, h))) as any;
+    this.compiled ??= compile((p: Params, g: Params, m: Params, v: Params, h: Arr) => tidy(() => this.step(p, g, m, v, h)), { name: "AdamW update" }) as any;
     const [np_, nm, nv, norm] = this.compiled!(params, grads, state.m, state.v, hyper);
     return { params: np_, state: { m: nm, v: nv, step: t }, gradNorm: norm };
   }

@@ -73,12 +73,16 @@ class WorkerShim {
 
 let installed = false;
 
-/** Install the shims once. `threads` sets how many Wasm workers jax-js starts. */
-export function installPolyfills(threads: number = availableParallelism()): void {
+/**
+ * Install the shims once. `threads` sets how many Wasm workers jax-js starts; with `workers` false
+ * no Worker exists, so jax-js runs every kernel synchronously on the main thread (what the ORT
+ * executor wants: it reads jax-js arrays synchronously, and heavy work runs in onnxruntime).
+ */
+export function installPolyfills(threads: number = availableParallelism(), workers = true): void {
   if (installed) return;
   installed = true;
   const g = globalThis as any;
-  if (typeof g.Worker === "undefined") g.Worker = WorkerShim;
+  if (workers && typeof g.Worker === "undefined") g.Worker = WorkerShim;
   const nav = g.navigator ?? {};
   try {
     Object.defineProperty(nav, "hardwareConcurrency", { value: threads, configurable: true });

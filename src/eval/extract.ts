@@ -2,7 +2,10 @@
 // reasoning inside <think>...</think>, then look for the answer in the usual places, most explicit
 // first: the last \boxed{...} (or \fbox), a GSM8K "#### n" line, "the answer is ..." /
 // "final answer: ...", an R1-Zero <answer>...</answer> tag, and last a multiple-choice letter.
-// Nothing here judges correctness; math-equiv.ts and the tasks do that with the extracted string.
+// Used by the choice (GPQA) and synthetic tasks; math answers go through math-extract.ts, which
+// follows Math-Verify (no letter fallback on math text). Nothing here judges correctness.
+
+import { boxedGroups } from "./math-spans.ts";
 
 export type ExtractMethod = "boxed" | "hash" | "answer_is" | "answer_tag" | "choice" | "none";
 
@@ -46,22 +49,10 @@ export function braceGroup(text: string, open: number): { content: string; end: 
   return null;
 }
 
-/** The content of the last complete \boxed{...} / \fbox{...} / `\boxed 5`, or null. */
+/** The content of the last complete \\boxed{...} / \\fbox{...} / `\\boxed 5`, or null. Linear time. */
 export function lastBoxed(text: string): string | null {
-  const re = /\\(?:boxed|fbox)(?![a-zA-Z])/g;
-  let found: string | null = null;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    let i = m.index + m[0].length;
-    while (text[i] === " ") i++;
-    if (text[i] === "{") {
-      const g = braceGroup(text, i);
-      if (g !== null) found = g.content;
-    } else if (i > m.index + m[0].length) {
-      const tok = /^[^\s$]+/.exec(text.slice(i));
-      if (tok) found = tok[0].replace(/[.,;]+$/, "");
-    }
-  }
-  return found === null ? null : found.trim();
+  const boxes = boxedGroups(text);
+  return boxes.length === 0 ? null : boxes[boxes.length - 1].content;
 }
 
 /** Trim, drop surrounding $...$, \(...\), \[...\], **...**, and a trailing sentence period. */

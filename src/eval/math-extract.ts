@@ -104,6 +104,18 @@ function phrases(text: string, re: RegExp): { at: number; end: number }[] {
   return out;
 }
 
+/** The first span starting in [from, to] (spans are sorted by start). */
+function firstSpanFrom(spans: Span[], from: number, to: number): Span | undefined {
+  let lo = 0;
+  let hi = spans.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (spans[mid].start < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < spans.length && spans[lo].start <= to ? spans[lo] : undefined;
+}
+
 function spanPart(s: Span, boxed: Part["boxed"]): Part {
   return { text: s.content, percent: s.percent, boxed };
 }
@@ -204,11 +216,11 @@ function candidates(text: string, o: Required<MathExtractOptions>): Candidate[] 
     const priority = colon ? 100 : 200;
     const from = colon ? f.end + 1 : f.end;
     if (latex) {
-      const next = spans.find((s) => s.start >= from - 1 && s.start <= from + 50);
+      const next = firstSpanFrom(spans, from - 1, from + 50);
       const c = next ? chainFrom(next.start, priority, "answer", f.at) : null;
       if (c) out.push(c);
       else if (colon) {
-        const any = spans.find((s) => s.start >= f.end && s.start <= f.end + 50);
+        const any = firstSpanFrom(spans, f.end, f.end + 50);
         const c2 = any ? chainFrom(any.start, 200, "answer", f.at) : null;
         if (c2) out.push(c2);
       }
@@ -280,7 +292,11 @@ export function extractMath(text: string, opts: MathExtractOptions = {}): MathEx
   const o: Required<MathExtractOptions> = { targets: opts.targets ?? ["latex", "expr"], boxedFirst: opts.boxedFirst ?? true };
   const all = candidates(text, o);
   const byPriority = new Map<number, Candidate[]>();
-  for (const c of all) byPriority.set(c.priority, [...(byPriority.get(c.priority) ?? []), c]);
+  for (const c of all) {
+    const list = byPriority.get(c.priority);
+    if (list) list.push(c);
+    else byPriority.set(c.priority, [c]);
+  }
   let fallback: string | null = null;
   for (const p of [...byPriority.keys()].sort((a, b) => a - b)) {
     const group = byPriority.get(p)!.sort((a, b) => b.end - a.end || a.start - b.start);

@@ -14,6 +14,7 @@
 import { stripThink } from "./extract.ts";
 import { type VerifyOptions, verifyMath } from "./math-equiv.ts";
 import { extractMath, type MathExtraction, type MathExtractOptions } from "./math-extract.ts";
+import { normalizeAnswer, textKey } from "./math-normalize.ts";
 
 /** Completions longer than this (characters) are not read: the answer is "not equal". */
 export const MAX_COMPLETION_CHARS = 1_000_000;
@@ -70,6 +71,58 @@ export function checkMath(completion: string, gold: string, opts: MathCheckOptio
   } catch {
     return { correct: false, extracted: null, method: "none" };
   }
+}
+
+const PLAIN_NUMBER = /^-?\d+(?:\.\d+)?$/;
+
+/**
+ * The verdict without the CAS, when it is cheap and certain: a short completion (extraction is
+ * then microseconds) whose answer is missing, textually the gold, or a plain number against a
+ * plain number. null when the CAS is needed (verify-pool.ts then sends it to a worker).
+ */
+export function checkMathQuick(completion: string, gold: string, opts: MathCheckOptions = {}): MathCheck | null {
+  if (typeof completion !== "string" || typeof gold !== "string") return null;
+  if (completion.length > 4096 || gold.length > 1024) return null;
+  const p = extractMath(opts.stripThink === false ? completion : stripThink(completion), opts);
+  const g = goldExtraction(gold, opts);
+  const fallbackEqual =
+    g.fallback !== null && p.fallback !== null && g.fallback.trim().length > 0 && g.fallback.trim() === p.fallback.trim();
+  if (fallbackEqual) return { correct: true, extracted: p.answer, method: p.method };
+  if (p.answer === null || g.answer === null) return { correct: false, extracted: p.answer, method: p.method };
+  if (p.answer.length > 200 || g.answer.length > 200) return null;
+  const a = normalizeAnswer(withPercent(g)!);
+  const b = normalizeAnswer(withPercent(p)!);
+  if (a.percent === b.percent && textKey(a.latex) === textKey(b.latex) && a.latex.length > 0)
+    return { correct: true, extracted: p.answer, method: p.method };
+  const x = a.percent ? null : simpleNumber(a.latex);
+  const y = b.percent ? null : simpleNumber(b.latex);
+  if (x !== null && y !== null) {
+    let same: boolean;
+    if (x.float || y.float) {
+      const f = 10 ** (opts.precision ?? 6);
+      same = Math.round((Number(x.num) / Number(x.den)) * f) === Math.round((Number(y.num) / Number(y.den)) * f);
+    } else same = x.num * y.den === y.num * x.den;
+    return { correct: same, extracted: p.answer, method: p.method };
+  }
+  return null;
+}
+
+/** A plain number "12", "-0.25", or a fraction of integers "\\frac{3}{4}", "-3/4", as num/den (den > 0). */
+function simpleNumber(s: string): { num: bigint; den: bigint; float: boolean } | null {
+  const t = s.replace(/\s+/g, "");
+  if (PLAIN_NUMBER.test(t)) {
+    const [int, frac = ""] = t.split(".");
+    const den = 10n ** BigInt(frac.length);
+    const neg = int.startsWith("-");
+    const mag = BigInt(int.replace("-", "")) * den + BigInt(frac || "0");
+    return { num: neg ? -mag : mag, den, float: frac.length > 0 };
+  }
+  const m = /^(-?)(?:\\frac\{(\d+)\}\{(\d+)\}|(\d+)\/(\d+))$/.exec(t);
+  if (!m) return null;
+  const num = BigInt(m[2] ?? m[4]);
+  const den = BigInt(m[3] ?? m[5]);
+  if (den === 0n) return null;
+  return { num: m[1] === "-" ? -num : num, den, float: false };
 }
 
 /** Whether two extracted answers are the same vote (cons@K): equivalent either way round. */

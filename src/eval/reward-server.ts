@@ -110,22 +110,22 @@ export function responseOf(query: string, prompt: string | undefined): string {
   return at >= 0 ? query.slice(at + prompt.length) : query;
 }
 
+/**
+ * Score every item; math goes to the verification pool (verify-pool.ts), so items run in parallel
+ * off the event loop and /health keeps answering while a batch is scored.
+ */
 async function scoreAll(task: EvalTask, completions: string[], golds: string[], expired: () => boolean) {
-  const rewards: number[] = [];
-  const extracted: (string | null)[] = [];
-  for (let i = 0; i < completions.length; i++) {
-    if (expired()) throw new HttpError(503, "request timed out");
-    let r: Awaited<ReturnType<NonNullable<EvalTask["scoreGold"]>>>;
-    try {
-      r = await task.scoreGold!(completions[i], golds[i]);
-    } catch (e) {
-      throw new HttpError(400, `item ${i}: ${(e as Error).message}`);
-    }
-    rewards.push(r.correct ? 1 : 0);
-    extracted.push(r.extracted);
-    if (i % 8 === 7) await new Promise((res) => setImmediate(res)); // let other requests and timers run
-  }
-  return { rewards, extracted };
+  const results = await Promise.all(
+    completions.map(async (c, i) => {
+      if (expired()) throw new HttpError(503, "request timed out");
+      try {
+        return await task.scoreGold!(c, golds[i]);
+      } catch (e) {
+        throw new HttpError(400, `item ${i}: ${(e as Error).message}`);
+      }
+    }),
+  );
+  return { rewards: results.map((r) => (r.correct ? 1 : 0)), extracted: results.map((r) => r.extracted) };
 }
 
 async function handle(
@@ -160,7 +160,13 @@ async function handle(
     throw new HttpError(400, "body must be a JSON object");
   const b = body as Record<string, unknown>;
   if (route === "score") {
-    const task = labelTask(decodeURIComponent(path.slice("/score/".length)), 404);
+    let name: string;
+    try {
+      name = decodeURIComponent(path.slice("/score/".length));
+    } catch {
+      throw new HttpError(400, `malformed percent-encoding in path ${path}`);
+    }
+    const task = labelTask(name, 404);
     const completions = stringArray(b, "completions");
     const golds = stringArray(b, b.golds !== undefined ? "golds" : "labels");
     if (golds.length !== completions.length)

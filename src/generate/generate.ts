@@ -3,7 +3,7 @@
 // step per token writes one slot and returns the next logits, so each shape compiles once.
 // Finished rows are dropped from the batch when at most half remain (the batch shrinks to the next
 // power of two), which keeps long tails of a few unfinished samples cheap.
-import { jit } from "../engine/jax.ts";
+import { compile } from "../engine/compile.ts";
 import * as o from "../engine/ops.ts";
 import { type Params, refParams } from "../engine/params.ts";
 import { Rng } from "../engine/rng.ts";
@@ -41,7 +41,7 @@ const compiled = new WeakMap<ModelConfig, StepFn>();
 function stepFn(c: ModelConfig): StepFn {
   let f = compiled.get(c);
   if (!f) {
-    f = jit((pp: Params, ids: o.Arr, io: any, cache: LayerCache[], place: o.Arr) =>
+    f = compile((pp: Params, ids: o.Arr, io: any, cache: LayerCache[], place: o.Arr) =>
       tidy(() => {
         const out = forward(pp, c, ids, io, { cache: { layers: cache, place } });
         const T = ids.shape[1];

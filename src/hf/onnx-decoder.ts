@@ -16,7 +16,7 @@ import { ropeDim } from "../model/inputs.ts";
 import { ropeInvFreq } from "../model/rope.ts";
 import { mlaAttention, moeFfn } from "./onnx-deepseek.ts";
 import { GraphBuilder } from "./onnx-graph.ts";
-import { DType, type GraphSpec } from "./onnx-proto.ts";
+import { DType, type GraphSpec } from "../engine/onnx-proto.ts";
 
 /** Host weights by Hugging Face name: values (row-major) and shape. */
 export type HostWeights = Record<string, { data: Float32Array; shape: number[] }>;

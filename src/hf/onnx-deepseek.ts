@@ -11,7 +11,7 @@
 //   TopK + ScatterElements masks, normalised gates times routed_scaling_factor, shared experts added.
 import { mlaSoftmaxScale } from "../model/rope.ts";
 import { type AttentionOut, type DecoderOps, transposed, withCache } from "./onnx-decoder.ts";
-import { DType, floatRaw } from "./onnx-proto.ts";
+import { DType, floatRaw } from "../engine/onnx-proto.ts";
 
 /** Rows [base, base + rope) of a [rows, cols] matrix reordered from interleaved to half-split pairs. */
 function deinterleaveRows(data: Float32Array, cols: number, bases: number[], rope: number): Float32Array {

@@ -16,8 +16,8 @@ import { type Params, toHost } from "../engine/params.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { type ModelToSave, saveModel } from "./checkpoint.ts";
 import { decoderGraph, exportable, type HostWeights } from "./onnx-decoder.ts";
+import { byteLength, modelProto } from "../engine/onnx-proto.ts";
 import { externalize } from "./onnx-external.ts";
-import { byteLength, modelProto } from "./onnx-proto.ts";
 
 /** protobuf's message size limit. */
 export const ONNX_MAX_BYTES = 2 ** 31 - 1;

@@ -3,7 +3,7 @@
 // transformers.js lay it out: onnx/model.onnx (graph; each large initializer names
 // location/offset/length) + onnx/model.onnx_data (the raw little-endian bytes, one after another).
 // Offsets are aligned to 4 KiB so onnxruntime can map the file; small tensors stay inline.
-import type { GraphSpec, TensorInit } from "./onnx-proto.ts";
+import type { GraphSpec, TensorInit } from "../engine/onnx-proto.ts";
 
 /** Tensors smaller than this stay in the graph (onnx's default size_threshold). */
 export const EXTERNAL_SIZE_THRESHOLD = 1024;

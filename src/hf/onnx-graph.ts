@@ -13,7 +13,7 @@ import {
   type NodeSpec,
   type TensorInit,
   type ValueInfo,
-} from "./onnx-proto.ts";
+} from "../engine/onnx-proto.ts";
 
 export class GraphBuilder {
   readonly nodes: NodeSpec[] = [];

@@ -13,7 +13,7 @@ import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.ts";
 import { engineInfo } from "../engine/device.ts";
-import { jit } from "../engine/jax.ts";
+import { compile } from "../engine/compile.ts";
 import { disposeParams, type Params, refParams, scalar } from "../engine/params.ts";
 import { Rng } from "../engine/rng.ts";
 import { learningRate } from "../engine/schedule.ts";
@@ -143,7 +143,7 @@ export async function runFp8Report(cfg: Fp8ReportConfig, outDir: string, log: (s
       const prev = setFp8Mode(r.mode);
       try {
         // Traced in this mode: [loss, logits [B, T, V]].
-        const f = jit((tp: Params, b: LmBatch) => [lmLoss(tp, {}, mc, b, lossW)[0], forward(tp, mc, b.ids, b.io).logits]);
+        const f = compile((tp: Params, b: LmBatch) => [lmLoss(tp, {}, mc, b, lossW)[0], forward(tp, mc, b.ids, b.io).logits]);
         const [loss, logits] = f(refParams(trained as Params), refParams(batch)) as o.Arr[];
         r.forward_loss = await scalar(loss);
         const lg = (await logits.data()) as Float32Array;

@@ -143,7 +143,7 @@ export function policyLoss(logp: o.Arr, entropy: o.Arr, b: GrpoBatch, cfg: GrpoL
   } else {
     loss = o.div(summed, b.numItemsInBatch ? o.maximum(b.numItemsInBatch, 1) : tokens);
   }
-  const clipFrac = cfg.lossType === "cispo" ? clipHigh : o.add(clipLow, clipHigh);
+  const clipFrac = o.add(clipLow, clipHigh); // a new array even for cispo (jit's aux may not repeat one)
   return [loss, { kl, clipFrac, clipLow, clipHigh, entropy: masked(o.stopGradient(entropy)) }];
 }
 

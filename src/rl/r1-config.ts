@@ -13,6 +13,8 @@ export interface R1Config {
   name: string;
   seed: number;
   device: string;
+  /** ort or jax (engine/executor.ts); absent in runs made before the ORT executor (then the default). */
+  executor?: string;
   task: "arithmetic" | "countdown";
   task_options: ZeroConfig["task_options"];
   train_problems: number;

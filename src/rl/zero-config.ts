@@ -9,6 +9,8 @@ export interface ZeroConfig {
   name: string;
   seed: number;
   device: string;
+  /** ort or jax (engine/executor.ts); absent in runs made before the ORT executor (then the default). */
+  executor?: string;
   task: "arithmetic" | "countdown";
   /** Problem generator settings: numbers from 1 to max_number, min_terms..max_terms operands, operators `ops`. */
   task_options: { min_terms: number; max_terms: number; max_number: number; ops: string; test_fraction: number };

@@ -11,7 +11,7 @@
 // sees a few shapes and each compiles once.
 // Requests wait in a bounded FIFO queue until n rows are free; a full queue refuses new work
 // (QueueFullError: HTTP 429). An aborted request (client gone) leaves at the next step.
-import { jit } from "../engine/jax.ts";
+import { compile } from "../engine/compile.ts";
 import * as o from "../engine/ops.ts";
 import { type Params, refParams } from "../engine/params.ts";
 import { Rng } from "../engine/rng.ts";
@@ -92,13 +92,13 @@ export class BatchEngine {
   ) {
     const c = config;
     this.eos = new Set(opts.eosTokenIds);
-    this.step = jit((pp: Params, ids: o.Arr, io: any, cache: LayerCache[], place: o.Arr, at: o.Arr) =>
+    this.step = compile((pp: Params, ids: o.Arr, io: any, cache: LayerCache[], place: o.Arr, at: o.Arr) =>
       tidy(() => {
         const out = forward(pp, c, ids, io, { cache: { layers: cache, place } });
         return [o.take(out.logits, at, 1), out.cache!] as [o.Arr, LayerCache[]];
       }),
     ) as unknown as Step;
-    this.insert = jit((big: LayerCache[], small: LayerCache[], m: o.Arr) =>
+    this.insert = compile((big: LayerCache[], small: LayerCache[], m: o.Arr) =>
       tidy(() =>
         big.map((layer, i) => {
           const out: LayerCache = {};

@@ -10,7 +10,8 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../engine/atomic.ts";
-import { jit, valueAndGrad } from "../engine/jax.ts";
+import { compile } from "../engine/compile.ts";
+import { valueAndGrad } from "../engine/jax.ts";
 import * as o from "../engine/ops.ts";
 import { AdamW, type AdamWState } from "../engine/optim.ts";
 import { type Params, disposeParams, refParams } from "../engine/params.ts";
@@ -165,8 +166,8 @@ export async function sftTrain(args: SftArgs): Promise<{ params: Params; metrics
       const [l, aux] = lmLoss(t, b, c, batch.lm, w);
       return [o.mul(l, batch.scale), { ce: aux.ce, mtp: aux.mtp }] as [o.Arr, { ce: o.Arr; mtp: o.Arr }];
     });
-  const grad = jit(valueAndGrad(loss, { hasAux: true })) as unknown as (t: Params, b: Params, batch: SftBatch) => [[o.Arr, { ce: o.Arr; mtp: o.Arr }], Params];
-  const addTrees = jit((a: Params, b: Params) => tidy(() => Object.fromEntries(Object.keys(a).map((k) => [k, o.add(a[k], b[k])])))) as unknown as (a: Params, b: Params) => Params;
+  const grad = compile(valueAndGrad(loss, { hasAux: true }) as any, { name: "SFT step" }) as unknown as (t: Params, b: Params, batch: SftBatch) => [[o.Arr, { ce: o.Arr; mtp: o.Arr }], Params];
+  const addTrees = compile((a: Params, b: Params) => tidy(() => Object.fromEntries(Object.keys(a).map((k) => [k, o.add(a[k], b[k])])))) as unknown as (a: Params, b: Params) => Params;
   const save = async (step: number) => {
     if (!ckDir) return;
     await saveCheckpoint(ckDir, { config: c, params: { ...trainable, ...buffers }, opt: optState, state: { phase: "sft", step, sft_config: cfg }, tokenizerJson: args.tokenizerJson });
@@ -216,7 +217,7 @@ const evalCeFns = new WeakMap<ModelConfig, (p: Params, batch: LmBatch) => o.Arr>
 function evalCe(c: ModelConfig): (p: Params, batch: LmBatch) => o.Arr {
   let f = evalCeFns.get(c);
   if (!f) {
-    f = jit((p: Params, batch: LmBatch) => tidy(() => lmLoss(p, {}, c, batch, { mtpLambda: 0, balanceAlpha: 0 })[1].ce)) as unknown as (p: Params, batch: LmBatch) => o.Arr;
+    f = compile((p: Params, batch: LmBatch) => tidy(() => lmLoss(p, {}, c, batch, { mtpLambda: 0, balanceAlpha: 0 })[1].ce)) as unknown as (p: Params, batch: LmBatch) => o.Arr;
     evalCeFns.set(c, f);
   }
   return f;

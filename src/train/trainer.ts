@@ -3,7 +3,8 @@
 // update at the scheduled learning rate, and DeepSeek-V3's auxiliary-loss-free bias update from the
 // step's expert loads. Gradient accumulation: accumulate() adds a micro-batch's gradients,
 // applyAccumulated() takes one optimizer step on their sum (the loss scales each micro-batch).
-import { jit, valueAndGrad } from "../engine/jax.ts";
+import { compile } from "../engine/compile.ts";
+import { valueAndGrad } from "../engine/jax.ts";
 import { AdamW, type AdamWConfig, type AdamWState } from "../engine/optim.ts";
 import * as o from "../engine/ops.ts";
 import { type Params, disposeParams, fromHost, refParams, scalar, toHost } from "../engine/params.ts";
@@ -53,7 +54,7 @@ export class Trainer<B> {
     this.buffers = { ...frozen, ...buffers };
     this.opt = new AdamW(optConfig);
     this.optState = optState ?? this.opt.init(trainable);
-    this.step = jit(valueAndGrad(loss, { hasAux: true })) as any;
+    this.step = compile(valueAndGrad(loss, { hasAux: true }) as any, { name: "train step" }) as any;
   }
 
   get params(): Params {

@@ -2,7 +2,8 @@
 // answer extraction + math equivalence, and the problem id (the dataset's id field or the row index).
 
 import type { DataRow } from "../data.ts";
-import { checkMath, sameMathAnswer as sameAnswer } from "../math-verify.ts";
+import { sameMathAnswer as sameAnswer } from "../math-verify.ts";
+import { checkMathAsync } from "../verify-pool.ts";
 import type { ScoreResult } from "./types.ts";
 
 /** The directive DeepSeek recommends for math problems (R1 model card), appended to the problem. */
@@ -12,15 +13,18 @@ export function mathPrompt(question: string): string {
   return `${question.trim()}\n${MATH_INSTRUCTION}`;
 }
 
-/** Extract the final answer and compare it with the gold (gold decides the expected kind). */
-export function scoreMath(completion: string, gold: string): ScoreResult {
-  const { extracted, correct, method } = checkMath(completion, gold);
+/**
+ * Extract the final answer and compare it with the gold (gold decides the expected kind), in the
+ * shared verification pool: off the main thread, with a hard time limit (verify-pool.ts).
+ */
+export async function scoreMath(completion: string, gold: string): Promise<ScoreResult> {
+  const { extracted, correct, method } = await checkMathAsync(completion, gold);
   return { extracted, correct, method };
 }
 
 /** Votes for cons@K: equivalent answers are one vote. */
 export function sameMathAnswer(a: string, b: string): boolean {
-  return sameAnswer(a, b);
+  return sameAnswer(a, b, { timeMs: 1000 });
 }
 
 /** The row's id from the first present field of `names`, else its 0-based row index. */

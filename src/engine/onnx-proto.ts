@@ -1,4 +1,5 @@
-// A minimal protobuf writer for ONNX files: just enough of the wire format (varints, fixed32,
+// A minimal protobuf writer for ONNX files (used by src/hf's exporter and by the ORT executor in
+// src/engine/ort): just enough of the wire format (varints, fixed32,
 // length-delimited fields) and of onnx.proto's messages (ModelProto, GraphProto, NodeProto,
 // AttributeProto, TensorProto, ValueInfoProto) to write an inference graph with float32 weights
 // as raw_data initializers. Field numbers are those of onnx/onnx.proto (IR version 8).
@@ -12,6 +13,18 @@ const enc = new TextEncoder();
 
 /** Base-128 varint of a non-negative or negative (two's complement, 10 bytes) 64-bit integer. */
 export function varint(value: number | bigint): Uint8Array {
+  if (typeof value === "number" && value >= 0 && value <= 0x7fffffff && Number.isInteger(value)) {
+    // Fast path (tags, lengths, dims, small attributes): no BigInt.
+    if (value < 0x80) return Uint8Array.of(value);
+    const out: number[] = [];
+    let x = value;
+    while (x >= 0x80) {
+      out.push((x & 0x7f) | 0x80);
+      x >>>= 7;
+    }
+    out.push(x);
+    return Uint8Array.from(out);
+  }
   let v = BigInt.asUintN(64, BigInt(value));
   const out: number[] = [];
   while (v >= 0x80n) {
@@ -53,7 +66,7 @@ export const pb = {
 };
 
 /** TensorProto.DataType values used here. */
-export const DType = { FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
+export const DType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11, UINT32: 12 } as const;
 export type DTypeCode = (typeof DType)[keyof typeof DType];
 
 export interface TensorInit {
@@ -107,6 +120,8 @@ function attributeProto(name: string, v: AttrValue): Bytes {
 
 export interface NodeSpec {
   op: string;
+  /** Operator domain ("" = ONNX, "com.microsoft" = ORT's contrib ops). */
+  domain?: string;
   inputs: string[];
   outputs: string[];
   name: string;
@@ -119,6 +134,7 @@ export function nodeProto(n: NodeSpec): Bytes {
     ...n.outputs.flatMap((o) => pb.string(2, o)),
     ...pb.string(3, n.name),
     ...pb.string(4, n.op),
+    ...(n.domain ? pb.string(7, n.domain) : []),
     ...Object.entries(n.attrs ?? {}).flatMap(([k, v]) => pb.message(5, attributeProto(k, v))),
   ];
 }
@@ -149,8 +165,8 @@ export interface GraphSpec {
 export const IR_VERSION = 8;
 export const OPSET = 17;
 
-/** A whole ModelProto (default ONNX domain at OPSET), as chunks ready to write. */
-export function modelProto(g: GraphSpec, meta: Record<string, string> = {}): Bytes {
+/** A whole ModelProto (default ONNX domain at `opset`, plus `extraDomains`), as chunks ready to write. */
+export function modelProto(g: GraphSpec, meta: Record<string, string> = {}, opset = OPSET, extraDomains: Record<string, number> = {}): Bytes {
   const graph = [
     ...g.nodes.flatMap((n) => pb.message(1, nodeProto(n))),
     ...pb.string(2, g.name),
@@ -165,7 +181,8 @@ export function modelProto(g: GraphSpec, meta: Record<string, string> = {}): Byt
     ...pb.int(1, IR_VERSION),
     ...pb.string(2, "r1lab"),
     ...pb.message(7, graph),
-    ...pb.message(8, [...pb.string(1, ""), ...pb.int(2, OPSET)]),
+    ...pb.message(8, [...pb.string(1, ""), ...pb.int(2, opset)]),
+    ...Object.entries(extraDomains).flatMap(([d, v]) => pb.message(8, [...pb.string(1, d), ...pb.int(2, v)])),
     ...props,
   ];
 }

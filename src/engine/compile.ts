@@ -1,0 +1,21 @@
+// `compile(fn)`: what call sites use instead of jax-js's `jit(fn)`, on the executor the process
+// chose (executor.ts). Same contract as jit: trace once per input signature, consume the array
+// arguments, return arrays. Eager code always runs on jax-js.
+import { type ExecutorName, currentExecutor } from "./executor.ts";
+import { jit } from "./jax.ts";
+import { compileOrt } from "./ort/compile.ts";
+
+export interface CompileOptions {
+  /** Override the process's executor for this function. */
+  executor?: ExecutorName;
+  /** A name for error messages. */
+  name?: string;
+}
+
+/** jit's contract on the chosen executor. */
+// biome-ignore lint/suspicious/noExplicitAny: the same loose signature as jit.
+export function compile<F extends (...args: any[]) => any>(fn: F, opts: CompileOptions = {}): F {
+  const executor = opts.executor ?? currentExecutor();
+  // biome-ignore lint/suspicious/noExplicitAny: jit's typed signature differs only in argument types.
+  return (executor === "ort" ? compileOrt(fn, { name: opts.name }) : jit(fn as any)) as unknown as F;
+}

@@ -1,0 +1,42 @@
+// Which executor runs r1lab's compiled steps (train steps, optimizer updates, prefill/decode):
+//   ort: the traced program is lowered to ONNX and run by onnxruntime's CPU execution provider
+//        (src/engine/ort; MLAS GEMMs, no 4 GiB heap). The default on the CPU.
+//   jax: jax-js's own `jit` on its Wasm or WebGPU backend. The default with --device webgpu.
+// Chosen by `--executor`, else R1LAB_EXECUTOR, else by device; compile.ts dispatches on it. This
+// file imports no jax-js (device.ts reads it before jax-js may load).
+
+export type ExecutorName = "ort" | "jax";
+
+let chosen: ExecutorName | null = null;
+
+/** Parse an executor name from the flag, else R1LAB_EXECUTOR, else the device's default. */
+export function resolveExecutor(flag?: string, device: "cpu" | "webgpu" = "cpu"): ExecutorName {
+  const raw = (flag ?? process.env.R1LAB_EXECUTOR ?? (device === "webgpu" ? "jax" : "ort")).toLowerCase();
+  if (raw !== "ort" && raw !== "jax") {
+    throw new Error(`unknown executor '${raw}' (from ${flag ? "--executor" : "R1LAB_EXECUTOR"}); use ort or jax`);
+  }
+  if (raw === "ort" && device === "webgpu") {
+    throw new Error("--executor ort runs on the CPU; with --device webgpu use --executor jax (the default there)");
+  }
+  return raw;
+}
+
+/**
+ * Whether jax-js should start its Wasm worker pool, decided from the environment before jax-js
+ * loads (the CLI copies --executor / --device into R1LAB_EXECUTOR / R1LAB_DEVICE first).
+ */
+export function wantsWasmWorkers(): boolean {
+  const device = (process.env.R1LAB_DEVICE ?? "cpu").toLowerCase();
+  if (device === "webgpu" || device === "gpu") return true;
+  return (process.env.R1LAB_EXECUTOR ?? "ort").toLowerCase() !== "ort";
+}
+
+/** Fix the executor for this process (initEngine calls it). */
+export function setExecutor(name: ExecutorName): void {
+  chosen = name;
+}
+
+/** The executor compile() uses now: the one set at start-up, else the environment's / default. */
+export function currentExecutor(): ExecutorName {
+  return chosen ?? resolveExecutor();
+}

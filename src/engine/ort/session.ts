@@ -1,0 +1,77 @@
+// A synchronous onnxruntime-node session. onnxruntime-node's public `InferenceSession` wraps the
+// native binding's `loadModel` and `run` (both synchronous, on the calling thread) in promises
+// resolved on a later tick; jit's contract is synchronous (a compiled call returns its arrays), so
+// the executor calls the binding directly, exactly as that wrapper does (dist/backend.js).
+// Outputs are written into caller-owned typed arrays (fetches), so state buffers can be reused.
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import type { Tensor as OrtTensor } from "onnxruntime-node";
+
+const require = createRequire(import.meta.url);
+// biome-ignore lint/suspicious/noExplicitAny: the native binding has no public types.
+type Binding = any;
+let ortMod: typeof import("onnxruntime-node") | null = null;
+let binding: Binding = null;
+
+function ort(): typeof import("onnxruntime-node") {
+  if (!ortMod) {
+    ortMod = require("onnxruntime-node") as typeof import("onnxruntime-node");
+    ortMod.env.logLevel = "error";
+    const b = require("onnxruntime-node/dist/binding.js");
+    b.initOrt();
+    binding = b.binding;
+  }
+  return ortMod;
+}
+
+export type HostData = Float32Array | Int32Array | Uint8Array | Uint32Array | BigInt64Array;
+
+const ORT_TYPE: Record<string, "float32" | "int32" | "bool" | "uint32"> = { float32: "float32", int32: "int32", bool: "bool", uint32: "uint32" };
+
+export function tensor(dtype: string, data: HostData, shape: number[]): OrtTensor {
+  const t = ORT_TYPE[dtype];
+  if (!t) throw new Error(`ORT executor: no host tensor type for dtype ${dtype}`);
+  return new (ort().Tensor)(t, data as Float32Array, shape);
+}
+
+/** Threads for ORT's intra-op pool: R1LAB_THREADS, else every core. */
+export function ortThreads(): number {
+  const env = Number(process.env.R1LAB_THREADS);
+  return Number.isInteger(env) && env > 0 ? env : availableParallelism();
+}
+
+export class SyncSession {
+  private native: Binding;
+  readonly inputNames: string[];
+  readonly outputNames: string[];
+
+  constructor(model: Uint8Array, opts: { threads?: number; profilePrefix?: string } = {}) {
+    ort();
+    this.native = new binding.InferenceSession();
+    const options = {
+      intraOpNumThreads: opts.threads ?? ortThreads(),
+      interOpNumThreads: 1,
+      executionMode: "sequential",
+      graphOptimizationLevel: "all",
+      // Spinning threads burn the other cores while the main thread works between runs.
+      extra: { session: { intra_op: { allow_spinning: "0" } } },
+      ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
+    };
+    this.native.loadModel(model.buffer, model.byteOffset, model.byteLength, options);
+    this.inputNames = this.native.inputMetadata.map((m: { name: string }) => m.name);
+    this.outputNames = this.native.outputMetadata.map((m: { name: string }) => m.name);
+  }
+
+  /** Run with every output written into the given tensors (preallocated, right shape and type). */
+  run(feeds: Record<string, OrtTensor>, fetches: Record<string, OrtTensor>): void {
+    this.native.run(feeds, fetches, {});
+  }
+
+  endProfiling(): void {
+    this.native.endProfiling();
+  }
+
+  dispose(): void {
+    this.native.dispose();
+  }
+}

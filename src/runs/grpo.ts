@@ -1,0 +1,249 @@
+// `r1lab grpo`: GRPO on any Hugging Face model, as TRL's GRPOTrainer does it. Load the model (all
+// weights trained, or LoRA adapters with use_peft), build prompts from the task's dataset (chat
+// template or plain text), then repeat: sample G completions per prompt, score them with the named
+// reward functions (the task's own scorer is `accuracy`), compute group-relative advantages and take
+// num_iterations optimizer steps of gradient_accumulation_steps micro-batches each on the GRPO
+// objective (rl/grpo-loss.ts). Held-out pass@1 before, during and after; metrics.jsonl (TRL's
+// names), samples.jsonl, report.html, checkpoint/ (resumable after kill -9 with identical metrics)
+// and final/ (a Hugging Face model, or a PEFT adapter; --merge adds final-merged/).
+// Left out: multi-GPU, vLLM, sampler-side importance-sampling correction (the sampler is this
+// model), lora_dropout, entropy bonuses and multi-turn tool use.
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { modelCodec } from "../backends/native.ts";
+import { writeJsonAtomic } from "../engine/atomic.ts";
+import { engineInfo } from "../engine/device.ts";
+import { appendJsonl, truncateJsonl } from "../engine/jsonl.ts";
+import * as o from "../engine/ops.ts";
+import { disposeParams, type Params } from "../engine/params.ts";
+import { Rng, deriveSeed } from "../engine/rng.ts";
+import { learningRate } from "../engine/schedule.ts";
+import { getEvalTask } from "../eval/tasks/index.ts";
+import { loadModel, saveModel } from "../hf/checkpoint.ts";
+import { mergeAdapter, mergedParams, saveAdapter } from "../hf/peft.ts";
+import { initLora, type LoraConfig, loraScaling, mergeLora, resolveTargets } from "../model/lora.ts";
+import { writeGrpoReport } from "../report/grpo-report.ts";
+import { Progress } from "../report/progress.ts";
+import { groupAdvantages, isZeroVariance } from "../rl/advantages.ts";
+import { type GrpoBatch, type GrpoLossConfig, grpoObjective } from "../rl/grpo-loss.ts";
+import { type NamedReward, rewardFunction, type Scored, scoreBatch } from "../rl/reward-fns.ts";
+import { Trainer } from "../train/trainer.ts";
+import { generate } from "../generate/generate.ts";
+import { type RoundRow, itemsInRound, makeLogprobFn, microBatches, toGrpoBatch } from "./grpo-batch.ts";
+import { GrpoInputError, type GrpoRunConfig } from "./grpo-config.ts";
+import { evaluateHeldOut, type HeldOutResult } from "./grpo-eval.ts";
+import { buildPrompts, promptMode, runProblems } from "./grpo-prompts.ts";
+import { loadGrpoState, saveGrpoState } from "./grpo-state.ts";
+
+const PEFT_DEFAULT_TARGETS: Record<string, string[]> = { qwen2: ["q_proj", "v_proj"], llama: ["q_proj", "v_proj"] };
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+const std = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)) * (xs.length / Math.max(1, xs.length - 1)));
+
+/** Refuse to resume a run folder written with other settings (names the first option that differs). */
+function checkSameConfig(path: string, cfg: GrpoRunConfig): void {
+  if (!existsSync(path)) return;
+  const old = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  for (const k of Object.keys(cfg) as (keyof GrpoRunConfig)[]) {
+    if (k === "device" || k === "eval_steps") continue; // may change between a run and its resume
+    if (JSON.stringify(old[k] ?? null) !== JSON.stringify(cfg[k] ?? null))
+      throw new Error(`${path}: this run folder was started with ${k} = ${JSON.stringify(old[k])}, now ${JSON.stringify(cfg[k])}; use another --out, or the same settings to resume`);
+  }
+}
+
+/** Run `setup`, turning what it throws into a GrpoInputError (bad data, model or option: one line). */
+async function input<T>(setup: () => Promise<T> | T): Promise<T> {
+  try {
+    return await setup();
+  } catch (e) {
+    throw new GrpoInputError((e as Error).message);
+  }
+}
+
+export async function runGrpo(cfg: GrpoRunConfig, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
+  const t0 = performance.now();
+  const out = cfg.output_dir;
+  mkdirSync(out, { recursive: true });
+  await input(() => checkSameConfig(join(out, "config.json"), cfg));
+  writeJsonAtomic(join(out, "config.json"), cfg); // the resolved config, before any work
+  const task = await input(() => getEvalTask(cfg.task));
+  const m = await input(() => loadModel(cfg.model));
+  const mc = m.config;
+  const codec = await input(() => modelCodec(m));
+  const charModel = codec.chars;
+  const ps = { format: cfg.prompt_format, systemPrompt: cfg.system_prompt, template: cfg.prompt_template, maxPromptLength: cfg.max_prompt_length };
+  const mode = await input(() => promptMode(codec, ps, m.dir, charModel));
+  const problems = async (data: string, split: string) => runProblems(m.dir, data, cfg.task) ?? (await task.load(data, { split, seed: cfg.seed }));
+  const train = await input(async () => buildPrompts(task, await problems(cfg.data, cfg.split), codec, mode, ps));
+  if (train.prompts.length === 0) throw new GrpoInputError(`${cfg.data}: no problems in split '${cfg.split}'`);
+  const held = cfg.eval_data
+    ? (await input(async () => buildPrompts(task, (await problems(cfg.eval_data!, cfg.eval_split)).slice(0, cfg.eval_limit), codec, mode, ps))).prompts
+    : [];
+  if (train.truncated) log(`warning: ${train.truncated} prompts are longer than max_prompt_length ${cfg.max_prompt_length} and keep their last tokens`);
+  const rewards: NamedReward[] = await input(() => cfg.reward_funcs.map((name, i) => ({
+    name,
+    weight: cfg.reward_weights[i],
+    fn: rewardFunction(name, { task, maxCompletionLength: cfg.max_completion_length, overlongBuffer: cfg.overlong_buffer_length ?? undefined, language: cfg.language }),
+  })));
+
+  // Trained tensors: LoRA adapters over a frozen base (which is also pi_ref), or every weight.
+  let lora: LoraConfig | null = null;
+  let trainable: Params;
+  let frozen: Params = {};
+  let ref: Params | null = null;
+  if (cfg.use_peft) {
+    const targets = cfg.lora_target_modules ?? PEFT_DEFAULT_TARGETS[mc.modelType] ?? (mc.qLoraRank !== null ? ["q_b_proj", "kv_b_proj"] : ["q_proj", "kv_b_proj"]);
+    lora = { r: cfg.lora_r, alpha: cfg.lora_alpha, dropout: cfg.lora_dropout, targetModules: targets[0] === "all-linear" ? "all-linear" : targets, useRslora: cfg.use_rslora };
+    const modules = await input(() => resolveTargets(m.params, lora!.targetModules, mc.numHiddenLayers));
+    trainable = initLora(m.params, modules, lora, deriveSeed(cfg.seed, "lora"));
+    frozen = m.params;
+    ref = m.params;
+  } else {
+    trainable = m.params;
+    if (cfg.beta > 0) ref = Object.fromEntries(Object.entries(m.params).map(([k, a]) => [k, o.add(a, 0)]));
+  }
+  const resumed = loadGrpoState(join(out, "checkpoint"), cfg.use_peft);
+  if (resumed) {
+    if (cfg.use_peft) disposeParams(trainable);
+    else for (const k of Object.keys(resumed.trainable)) m.params[k]?.dispose();
+    trainable = cfg.use_peft ? resumed.trainable : { ...m.params, ...resumed.trainable };
+    log(`resuming at step ${resumed.state.step} from ${join(out, "checkpoint")}`);
+  }
+  const state = resumed?.state ?? { step: 0, round: 0, num_tokens: 0 };
+  for (const f of ["metrics.jsonl", "samples.jsonl", "eval.jsonl"]) truncateJsonl(join(out, f), state.step);
+
+  const G = cfg.num_generations;
+  const rowsPerRound = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps;
+  const promptsPerRound = rowsPerRound / G;
+  const roundsPerEpoch = Math.ceil(train.prompts.length / promptsPerRound);
+  const maxSteps = cfg.max_steps > 0 ? cfg.max_steps : Math.max(1, Math.ceil(cfg.num_train_epochs * roundsPerEpoch)) * cfg.num_iterations;
+  const seqLen = Math.max(...train.prompts.map((p) => p.ids.length)) + cfg.max_completion_length;
+  const lossCfg: GrpoLossConfig = {
+    lossType: cfg.loss_type, beta: cfg.beta, epsilon: cfg.epsilon, epsilonHigh: cfg.epsilon_high, maxCompletionLength: cfg.max_completion_length,
+    temperature: cfg.temperature, importanceSamplingLevel: cfg.importance_sampling_level, gradientAccumulationSteps: cfg.gradient_accumulation_steps,
+  };
+  const scaling = lora ? loraScaling(lora) : 1;
+  const loss = lora
+    ? (t: Params, b: Params, batch: GrpoBatch) => grpoObjective(mergeLora(b, t, scaling), mc, batch, lossCfg)
+    : (t: Params, b: Params, batch: GrpoBatch) => grpoObjective({ ...t, ...b }, mc, batch, lossCfg);
+  const opt = { beta1: cfg.adam_beta1, beta2: cfg.adam_beta2, weightDecay: cfg.weight_decay, maxGradNorm: cfg.max_grad_norm };
+  const tr = new Trainer<GrpoBatch>(mc, trainable, loss as any, opt, resumed?.opt, 0, false, frozen);
+  const policy = () => (lora ? mergedParams(m.params, tr.trainable, lora) : tr.params);
+  const dropPolicy = (p: Params) => {
+    if (lora) for (const k of Object.keys(p)) if (p[k] !== m.params[k]) p[k].dispose();
+  };
+  const logprobs = makeLogprobFn(mc, cfg.temperature, codec.padId, seqLen);
+  const heldOpts = { k: cfg.eval_num_generations, temperature: cfg.eval_temperature, topP: cfg.eval_top_p, maxNewTokens: cfg.max_completion_length, seed: deriveSeed(cfg.seed, "eval"), batchRows: 32 };
+  const evalFile = join(out, "eval.jsonl");
+  const evals: HeldOutResult[] = existsSync(evalFile) ? readFileSync(evalFile, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l)) : [];
+  // A round of num_iterations steps that ends at `step` crossed a multiple of `every` (rounds are whole but the last).
+  const crossed = (step: number, every: number) => every > 0 && Math.floor(step / every) > Math.floor((step - cfg.num_iterations) / every);
+  const evalDue = (step: number) => step === 0 || step === maxSteps || crossed(step, cfg.eval_steps);
+  const evaluate = async (step: number) => {
+    if (held.length === 0) return;
+    const p = policy();
+    const r = await evaluateHeldOut(p, mc, codec, task, held, step, heldOpts);
+    dropPolicy(p);
+    evals.push(r);
+    appendJsonl(evalFile, r);
+    log(`eval @ step ${step}: pass@1 ${r["pass@1"].toFixed(3)} (${r.n_problems} problems x ${r.k}), format ${r.format_rate.toFixed(2)}, length ${r.mean_length.toFixed(1)}`);
+  };
+  log(`r1lab grpo: ${mc.modelType} from ${m.dir}, ${cfg.use_peft ? `LoRA r=${cfg.lora_r} on ${Object.keys(tr.trainable).length / 2} projections` : "full fine-tuning"}, ` +
+    `${train.prompts.length} prompts (${mode.chat ? "chat template" : "plain text"}), ${promptsPerRound} prompts x ${G} per round, ${maxSteps} steps, device ${engineInfo().device}`);
+  // Before training, and the evaluation a killed run may have missed at its checkpoint's step.
+  if (evalDue(state.step) && !evals.some((e) => e.step === state.step)) await evaluate(state.step);
+
+  const bar = new Progress({ total: maxSteps, label: "grpo" });
+  bar.update(state.step);
+  while (state.step < maxSteps) {
+    const ts = performance.now();
+    // ---- rollouts: the prompts of this round, in an order drawn per epoch ----
+    const picks = Array.from({ length: promptsPerRound }, (_, j) => {
+      const idx = state.round * promptsPerRound + j;
+      const order = Rng.stream(cfg.seed, "grpo-order", Math.floor(idx / train.prompts.length)).shuffle([...train.prompts.keys()]);
+      return train.prompts[order[idx % train.prompts.length]];
+    });
+    const genParams = policy();
+    const gen = await generate(genParams, mc, picks.flatMap((p) => Array.from({ length: G }, () => p.ids)), {
+      maxNewTokens: cfg.max_completion_length, eosTokenIds: codec.eosIds, seed: deriveSeed(cfg.seed, "grpo-sample", state.round),
+      temperature: cfg.temperature, topP: cfg.top_p, topK: cfg.top_k, padTokenId: codec.padId,
+    });
+    const tRollout = (performance.now() - ts) / 1000;
+    const items: Scored[] = gen.ids.map((ids, r) => ({
+      prompt: picks[Math.floor(r / G)].text, problem: picks[Math.floor(r / G)].problem, completion: codec.decode(ids.filter((t) => !codec.eosIds.includes(t))),
+      completionTokens: ids.length, finishReason: gen.finishReasons[r],
+    }));
+    const scored = await scoreBatch(rewards, items);
+    const groups = picks.map((_, i) => scored.total.slice(i * G, (i + 1) * G));
+    const adv = groupAdvantages(groups, cfg.scale_rewards).flat();
+    const rows: RoundRow[] = gen.ids.map((ids, r) => ({
+      promptIds: picks[Math.floor(r / G)].ids, completionIds: ids, advantage: adv[r],
+      live: !(cfg.mask_truncated_completions && gen.finishReasons[r] === "length"),
+    }));
+    const mbs = microBatches(rows, cfg.per_device_train_batch_size);
+    const numItems = itemsInRound(rows, seqLen);
+    for (const mb of mbs) {
+      if (cfg.num_iterations > 1) mb.oldLogp = await logprobs(genParams, mb);
+      if (cfg.beta > 0) mb.refLogp = await logprobs(ref!, mb);
+    }
+    dropPolicy(genParams);
+    const lengths = gen.ids.map((x) => x.length);
+    const terminated = lengths.filter((_, r) => gen.finishReasons[r] === "stop");
+    const rolloutRow: Record<string, number> = {
+      reward: mean(scored.total), reward_std: std(scored.total),
+      ...Object.fromEntries(rewards.flatMap((f) => {
+        const v = scored.perFn[f.name].filter((x): x is number => x !== null);
+        return [[`rewards/${f.name}/mean`, mean(v)], [`rewards/${f.name}/std`, std(v)]];
+      })),
+      "completions/mean_length": mean(lengths), "completions/min_length": Math.min(...lengths), "completions/max_length": Math.max(...lengths),
+      "completions/clipped_ratio": 1 - terminated.length / lengths.length, "completions/mean_terminated_length": mean(terminated),
+      frac_reward_zero_std: groups.filter(isZeroVariance).length / groups.length,
+    };
+    // ---- num_iterations optimizer steps on this round ----
+    for (let it = 0; it < cfg.num_iterations && state.step < maxSteps; it++) {
+      const lr = learningRate({ lr: cfg.learning_rate, warmupSteps: Math.ceil(cfg.warmup_ratio * maxSteps), totalSteps: maxSteps, decay: cfg.lr_scheduler_type, minLrRatio: 0 }, state.step);
+      const aux: Record<string, number>[] = [];
+      for (const mb of mbs) aux.push(await tr.accumulate(toGrpoBatch(mc, mb, seqLen, codec.padId, numItems)));
+      const gradNorm = await tr.applyAccumulated(lr);
+      state.step++;
+      state.num_tokens += rows.reduce((s, r) => s + r.promptIds.length + r.completionIds.length, 0);
+      const avg = (k: string) => mean(aux.map((a) => a[k]));
+      const row: Record<string, number> = {
+        step: state.step, epoch: ((state.round + 1) * promptsPerRound) / train.prompts.length, loss: aux.reduce((s, a) => s + a.loss, 0), grad_norm: gradNorm, learning_rate: lr,
+        num_tokens: state.num_tokens, ...rolloutRow, kl: avg("kl"), entropy: avg("entropy"),
+        "clip_ratio/low_mean": avg("clipLow"), "clip_ratio/high_mean": avg("clipHigh"), "clip_ratio/region_mean": avg("clipFrac"),
+        rollout_seconds: tRollout, step_seconds: (performance.now() - ts) / 1000, tokens_per_s: lengths.reduce((a, b) => a + b, 0) / tRollout,
+      };
+      appendJsonl(join(out, "metrics.jsonl"), row);
+      bar.update(state.step, { reward: row.reward, ...(scored.perFn.accuracy ? { acc: row["rewards/accuracy/mean"] } : {}), len: row["completions/mean_length"], kl: row.kl, clip: row["clip_ratio/region_mean"] });
+      if (state.step % cfg.logging_steps === 0 || state.step === 1) {
+        for (let r = 0; r < G; r++)
+          appendJsonl(join(out, "samples.jsonl"), { step: state.step, prompt: items[r].prompt, completion: items[r].completion, reward: scored.total[r], advantage: adv[r], rewards: Object.fromEntries(rewards.map((f) => [f.name, scored.perFn[f.name][r]])) });
+      }
+    }
+    state.round++;
+    if (crossed(state.step, cfg.save_steps) || state.step >= maxSteps)
+      await saveGrpoState(join(out, "checkpoint"), { trainable: tr.trainable, opt: tr.optState, state, config: mc, lora, baseModel: cfg.model });
+    if (evalDue(state.step) && !evals.some((e) => e.step === state.step)) await evaluate(state.step);
+  }
+  bar.done();
+
+  // ---- final outputs ----
+  if (lora) {
+    await saveAdapter(join(out, "final"), tr.trainable, lora, cfg.model);
+    if (cfg.merge) await mergeAdapter(m, tr.trainable, lora, join(out, "final-merged"));
+  } else await saveModel(join(out, "final"), { config: mc, params: tr.params, tokenizer: m.tokenizer });
+  const allEvals = evals;
+  const summary = {
+    steps: state.step,
+    eval_before: allEvals[0] ?? null,
+    eval_after: allEvals[allEvals.length - 1] ?? null,
+    gain_pass1: allEvals.length > 1 ? allEvals[allEvals.length - 1]["pass@1"] - allEvals[0]["pass@1"] : null,
+    wall_seconds: (performance.now() - t0) / 1000,
+    device: engineInfo().device,
+    resumed: resumed !== null,
+  };
+  writeJsonAtomic(join(out, "summary.json"), summary);
+  await writeGrpoReport(out, cfg as unknown as Record<string, unknown>, summary as any);
+  log(`done: ${state.step} steps${summary.gain_pass1 !== null ? `, held-out pass@1 ${summary.eval_before!["pass@1"].toFixed(3)} -> ${summary.eval_after!["pass@1"].toFixed(3)}` : ""}; ${join(out, "report.html")}`);
+  return summary;
+}
