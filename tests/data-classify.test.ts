@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { classifyApply, classifyTrain, metricsAt } from "../src/data/classify.ts";
 import { FEATURE_DEFAULTS, textFeatures } from "../src/data/features.ts";
 import { Rng } from "../src/tasks/rng.ts";
+import { runR1lab } from "./helpers/run-r1lab.ts";
 
 let dir: string;
 beforeAll(() => {
@@ -69,6 +70,24 @@ describe("classify", () => {
     expect(scores[1].score).toBeLessThan(0.2);
     const kept = readFileSync(join(out, "corpus.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).text);
     expect(kept).toEqual([rows[0].text, rows[2].text]);
+  }, 120_000);
+
+  it("runs train and apply from the command line", async () => {
+    const pos = join(dir, "cli-pos.jsonl");
+    const neg = join(dir, "cli-neg.jsonl");
+    writeJsonl(pos, Array.from({ length: 60 }, () => ({ text: text(GOOD) })));
+    writeJsonl(neg, Array.from({ length: 60 }, () => ({ text: text(BAD) })));
+    const model = join(dir, "cli-model");
+    const t = await runR1lab(["data", "classify", "train", "--positive", pos, "--negative", neg, "--out", model, "--buckets", "1024", "--dim", "4", "--epochs", "2", "-q"], { timeoutMs: 90_000 });
+    expect(t.code, t.stderr).toBe(0);
+    const tr = JSON.parse(t.stdout.split("\n")[0]);
+    expect(tr.train_examples + tr.heldout_examples).toBe(120);
+    const a = await runR1lab(["data", "classify", "apply", "--model", model, "--data", pos, "--out", join(dir, "cli-applied"), "--threshold", "0", "-q"], { timeoutMs: 60_000 });
+    expect(a.code, a.stderr).toBe(0);
+    expect(JSON.parse(a.stdout.split("\n")[0])).toMatchObject({ rows: 60, kept: 60, removed: 0, threshold: 0 });
+    const bad = await runR1lab(["data", "classify", "score"], { timeoutMs: 60_000 });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("expected train or apply, got 'score'");
   }, 120_000);
 
   it("errors name the file and field", async () => {

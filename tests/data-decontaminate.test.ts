@@ -52,9 +52,12 @@ describe("decontaminate", () => {
     // A whole short benchmark problem (6 tokens) inside a longer text.
     leaks.arith.push(rows.length);
     rows.push({ text: `${words(3)} calc 9*4+6 ${words(3)}` });
-    // Near misses that must stay: 7 tokens of a GSM8K question, another expression, the MATH answer's LaTeX.
+    // Near misses that must stay: 7 tokens of a GSM8K question, another expression, the test problem
+    // as the start of a longer one, its short answer, the MATH answer's LaTeX.
     rows.push({ text: `${words(4)} sold clips to 48 of her friends ${words(4)}` });
     rows.push({ text: "calc 9*4+7 please" });
+    rows.push({ text: "calc 9*4+6+2 please" });
+    rows.push({ text: "so 42 it is, as 9*4+6 = 42" });
     rows.push({ text: "the answer is \\left( 3, \\frac{\\pi}{2} \\right) indeed" });
     const data = join(dir, "train.jsonl");
     writeJsonl(data, rows);

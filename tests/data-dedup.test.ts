@@ -1,7 +1,7 @@
 // `r1lab data dedup` on corpora with planted exact and near duplicates: exactly the planted rows
 // are removed (no more, no fewer), in JSONL, Parquet (schema kept, nested messages), JSON arrays
 // and dataset folders; bad rows give errors naming the file, line and field.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet";
@@ -157,6 +157,12 @@ describe("dedup", () => {
     await expect(dedup({ data: f, out: join(dir, "o2"), progress: false })).rejects.toThrow(`${f}:1: field 'messages[0]' must be a string or a message with a string 'content'`);
     writeFileSync(f, '{"text": "ok"}\n{"text": "broken"\n');
     await expect(dedup({ data: f, out: join(dir, "o3"), progress: false })).rejects.toThrow(`${f}:2: not valid JSON`);
+    // A failed run leaves no output that looks complete, even after rows were written: the bad
+    // line comes after 1.5 MB of good ones (more than one read chunk and batch).
+    const good = Array.from({ length: 15_000 }, (_, i) => JSON.stringify({ text: `row ${i} ${"x".repeat(80)}` }));
+    writeFileSync(f, `${good.join("\n")}\n{"text": {"a": 1}}\n`);
+    await expect(dedup({ data: f, out: join(dir, "o4"), field: "text", progress: false })).rejects.toThrow(`${f}:15001: field 'text' must be a string or a list of messages, got object`);
+    expect(readdirSync(join(dir, "o4"))).toEqual([]);
   });
 
   it("runs from the command line", async () => {

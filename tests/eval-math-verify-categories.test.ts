@@ -38,6 +38,8 @@ describe("extraction without \\boxed", () => {
     check([
       ["First guess \\boxed{5}. Final Answer: The final answer is $8$. I hope it is correct.", "8", true],
       ["\\boxed{5} and then more text with 8", "5", true],
+      ["So \\boxed{5}.\n\nFinal Answer: The number of ways is 8.", "8", true],
+      ["So \\boxed{5}.\n\nFinal Answer: The number of ways is 8.", "5", false],
     ]);
   });
   it("several boxes are one answer", () => {

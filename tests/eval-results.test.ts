@@ -56,12 +56,13 @@ describe("computeResults", () => {
     writeResults(dir, r);
     const text = readFileSync(join(dir, "results.json"), "utf8");
     const keys = Object.keys(JSON.parse(text));
-    expect(keys.slice(0, 6)).toEqual([
+    expect(keys.slice(0, 7)).toEqual([
       "task",
       "n_problems",
       "samples_per_problem",
       "pass@1",
       "cons@4",
+      "maj@4",
       "pass@k",
     ]);
     expect(readdirSync(dir)).toEqual(["results.json"]); // no temp file left behind

@@ -129,6 +129,18 @@ describe("r1lab score (command)", () => {
     expect(res.task).toBe("gsm8k");
     expect(res["cons@4"]).toBeCloseTo(2 / 3, 12);
     expect(res.config).toMatchObject({ command: "score", samples_per_problem: 4, seed: 0 });
+    const out2 = join(dir, "cli-out-lighteval");
+    console.log = () => {};
+    try {
+      await cmd.run({ task: "gsm8k", data, completions: f, out: out2, "samples-per-problem": "4", seed: "0", "output-format": "lighteval" }, []);
+    } finally {
+      console.log = log;
+    }
+    const lt = JSON.parse(readFileSync(join(out2, "results_lighteval.json"), "utf8"));
+    expect(lt.results["custom|gsm8k|0"]["maj@4"]).toBe(JSON.parse(readFileSync(join(out2, "results.json"), "utf8"))["maj@4"]);
+    await expect(
+      cmd.run({ task: "gsm8k", data, completions: f, out: out2, seed: "0", "output-format": "helm" }, []),
+    ).rejects.toThrow(/--output-format must be one of/);
     await expect(cmd.run({ task: "nope", seed: "0" }, [])).rejects.toThrow(/unknown --task 'nope'/);
     await expect(cmd.run({ task: "gsm8k", seed: "0" }, [])).rejects.toThrow(/--data is required/);
   });

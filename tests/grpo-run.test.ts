@@ -64,6 +64,7 @@ describe("r1lab grpo on the fixtures", () => {
     expect(s.steps).toBe(2);
     const before = await loadModel(join(FIX, "tiny-qwen2"));
     const after = await loadModel(join(out, "final"));
+    expect((await loadModel(join(out, "checkpoint"))).tokenizer).not.toBeNull(); // checkpoint/ is a model folder too
     const w = "model.layers.0.self_attn.q_proj.weight";
     const a = await toHost(before.params[w]);
     const b = await toHost(after.params[w]);

@@ -111,6 +111,17 @@ describe("ORT lowering, per primitive", () => {
     for (const r of await both(f, () => [f32([3, 7])])) expectClose(r.ort, r.jax);
   });
 
+  it("fusion: sigmoid and SiLU become Sigmoid nodes (no Exp left in the forward graph)", () => {
+    const f = (x: JArray) => [nn.sigmoid(x.ref), nn.silu(x)];
+    const { jaxpr } = (makeJaxpr as any)(f)(f32([3, 7]));
+    const fused = lowerJaxpr(jaxpr, { constValues: [] }).ops;
+    expect(fused.Sigmoid).toBe(1);
+    expect(fused.Exp ?? 0).toBe(0);
+    const plain = lowerJaxpr(jaxpr, { constValues: [], fuse: false }).ops;
+    expect(plain.Exp).toBeGreaterThan(0);
+    expect(plain.Sigmoid ?? 0).toBe(0);
+  });
+
   it("a primitive with no rule fails with its name, never falls back", () => {
     const fn = (x: JArray) => lax.bitcastConvertType(x, "int32" as never);
     const { jaxpr } = (makeJaxpr as any)(fn)(f32([4]));

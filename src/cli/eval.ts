@@ -9,6 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import type { GenerationBackend, GenRequest } from "../backends/types.ts";
 import { REL_TOL } from "../eval/cas.ts";
 import { formatResultsTable } from "../eval/results.ts";
+import { OUTPUT_FORMATS, parseOutputFormat, writeResultsFormat } from "../eval/output-formats.ts";
 import { runEval } from "../eval/run-eval.ts";
 import { sandboxAvailable } from "../eval/sandbox.ts";
 import { EVAL_TASK_NAMES, getEvalTask, hasEvalTask } from "../eval/tasks/index.ts";
@@ -25,7 +26,7 @@ const cmd: Command = {
   name: "eval",
   summary: "evaluate a model on a benchmark with R1's protocol (pass@1 over K samples, cons@K, pass@k)",
   usage:
-    "eval --model DIR_OR_URL --backend native|openai|onnx --task NAME [--data FILE|DIR] --out DIR [--samples K] [--temperature T] [--top-p P] [--max-tokens N] [--limit N] [--seed S]",
+    "eval --model DIR_OR_URL --backend native|openai|onnx --task NAME [--data FILE|DIR] --out DIR [--output-format lighteval|lm-eval] [--samples K] [--temperature T] [--top-p P] [--max-tokens N] [--limit N] [--seed S]",
   options: {
     model: {
       type: "string",
@@ -55,6 +56,10 @@ const cmd: Command = {
       help: "most new tokens per completion (default 32768; native: also the model's positions)",
     },
     limit: { type: "string", help: "evaluate only the first N problems" },
+    "output-format": {
+      type: "string",
+      help: `also write the results in another tool's layout: ${OUTPUT_FORMATS.filter((f) => f !== "r1lab").join(", ")} (DIR/results_FORMAT.json)`,
+    },
     seed: {
       type: "string",
       default: "0",
@@ -147,6 +152,12 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   if (!["native", "openai", "onnx"].includes(backendKind))
     throw new UsageError(`--backend must be native, openai or onnx, got '${backendKind}'`);
   const out = resolve(requireFlag(v, "out", "eval"));
+    let format: ReturnType<typeof parseOutputFormat>;
+    try {
+      format = parseOutputFormat(v["output-format"]);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
   const K = numberFlag(v, "samples", { int: true, min: 1 });
   const temperature = numberFlag(v, "temperature", { min: 0 });
   const topP = numberFlag(v, "top-p");
@@ -301,6 +312,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
       );
     console.log(formatResultsTable(results));
     console.log(`\nwrote ${out}/results.json and ${out}/samples.jsonl`);
+    if (format !== "r1lab") console.log(`wrote ${writeResultsFormat(out, results, format)}`);
   } finally {
     await backend.close();
   }

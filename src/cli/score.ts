@@ -3,6 +3,7 @@
 import { resolve } from "node:path";
 import { REL_TOL } from "../eval/cas.ts";
 import { formatResultsTable } from "../eval/results.ts";
+import { OUTPUT_FORMATS, parseOutputFormat, writeResultsFormat } from "../eval/output-formats.ts";
 import { scoreCompletionsFile } from "../eval/score-run.ts";
 import { EVAL_TASK_NAMES, getEvalTask, hasEvalTask } from "../eval/tasks/index.ts";
 import { type Command, numberFlag, requireFlag, UsageError } from "./command.ts";
@@ -12,7 +13,7 @@ const cmd: Command = {
   name: "score",
   summary: "score completions of a benchmark (pass@1, cons@K, pass@k) with R1's protocol",
   usage:
-    "score --task NAME --data FILE|DIR --completions FILE.jsonl --out DIR [--samples-per-problem K] [--seed S] [--unsafe-no-sandbox]",
+    "score --task NAME --data FILE|DIR --completions FILE.jsonl --out DIR [--output-format lighteval|lm-eval] [--samples-per-problem K] [--seed S] [--unsafe-no-sandbox]",
   options: {
     task: { type: "string", help: `benchmark: ${EVAL_TASK_NAMES.join(", ")}` },
     data: {
@@ -25,6 +26,10 @@ const cmd: Command = {
     "samples-per-problem": {
       type: "string",
       help: "K: use the first K completions of each problem (each must have K)",
+    },
+    "output-format": {
+      type: "string",
+      help: `also write the results in another tool's layout: ${OUTPUT_FORMATS.filter((f) => f !== "r1lab").join(", ")} (DIR/results_FORMAT.json)`,
     },
     seed: { type: "string", default: "0", help: "eval seed (GPQA option order)" },
     "timeout-ms": { type: "string", help: "code tasks: time limit per program (default 10000)" },
@@ -44,6 +49,12 @@ const cmd: Command = {
     const data = requireFlag(v, "data", "score");
     const completions = resolve(requireFlag(v, "completions", "score"));
     const out = resolve(requireFlag(v, "out", "score"));
+    let format: ReturnType<typeof parseOutputFormat>;
+    try {
+      format = parseOutputFormat(v["output-format"]);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
     const seed = numberFlag(v, "seed", { int: true, min: 0 });
     const K =
       v["samples-per-problem"] !== undefined
@@ -87,6 +98,7 @@ const cmd: Command = {
     }
     console.log(formatResultsTable(results));
     console.log(`\nwrote ${out}/results.json and ${out}/samples.jsonl`);
+    if (format !== "r1lab") console.log(`wrote ${writeResultsFormat(out, results, format)}`);
   },
 };
 

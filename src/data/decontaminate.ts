@@ -67,7 +67,8 @@ export async function indexBenchmarks(benchmarks: Benchmark[], n: number) {
   for (const [s, b] of benchmarks.entries()) {
     const before = index.size;
     for await (const item of benchmarkItems(b)) {
-      for (const t of item.texts) index.add(tokens(t), s, where.length);
+      // The first text is the prompt: only it is matched whole when shorter than n.
+      for (const [i, t] of item.texts.entries()) index.add(tokens(t), s, where.length, i === 0);
       where.push({ file: item.file, line: item.line });
       problems[s]++;
     }

@@ -100,3 +100,34 @@ export function consCorrect(samples: SampleOutcome[], same?: (a: string, b: stri
 export function consAtK(problems: SampleOutcome[][], same?: (a: string, b: string) => boolean): number {
   return mean(problems.map((s) => (consCorrect(s, same) ? 1 : 0)));
 }
+
+/**
+ * maj@K as lighteval and lm-evaluation-harness compute it: every sample votes, a sample without an
+ * answer voting for the empty answer (which is never correct). Unlike r1lab's cons@K, a problem
+ * where most samples gave no answer counts as failed, so maj@K <= cons@K on the same samples.
+ */
+export function majCorrect(samples: SampleOutcome[], same?: (a: string, b: string) => boolean): boolean {
+  const vote = majorityVote(
+    samples.map((s) => s.extracted ?? ""),
+    (a, b) => (a === "" || b === "" ? a === b : (same ?? ((x, y) => x === y))(a, b)),
+  );
+  return vote.index >= 0 && vote.answer !== "" && samples[vote.index].correct;
+}
+
+/** Mean maj@K over problems (lighteval's definition). */
+export function majAtK(problems: SampleOutcome[][], same?: (a: string, b: string) => boolean): number {
+  return mean(problems.map((s) => (majCorrect(s, same) ? 1 : 0)));
+}
+
+/**
+ * Standard error of a mean over problems: the sample standard deviation of the per-problem values
+ * (n - 1 in the denominator) over sqrt(n), as lighteval and lm-evaluation-harness report it; 0
+ * for fewer than two problems.
+ */
+export function stderrOfMean(values: number[]): number {
+  const n = values.length;
+  if (n < 2) return 0;
+  const m = mean(values);
+  const variance = values.reduce((s, x) => s + (x - m) ** 2, 0) / (n - 1);
+  return Math.sqrt(variance / n);
+}

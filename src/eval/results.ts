@@ -1,8 +1,9 @@
 // Evaluation outputs in one folder DIR:
 //   DIR/samples.jsonl  one line per scored sample {id, sample_index, completion, extracted, correct, ...},
 //                      appended and written through line by line, so an interrupted run resumes;
-//   DIR/results.json   the metrics (pass@1, cons@K, pass@k) and the full resolved config, written
-//                      atomically.
+//   DIR/results.json   the metrics (pass@1, cons@K, maj@K, pass@k) with their standard errors, the
+//                      date, r1lab's version, the model and sampling, and the full resolved config,
+//                      written atomically (output-formats.ts writes other tools' layouts).
 // Resuming: readSamples() reads what is there, ignores (and cuts off) a torn last line, and tells
 // which (id, sample_index) pairs are done.
 
@@ -18,7 +19,16 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { writeJsonAtomic } from "../engine/atomic.ts";
-import { consAtK, pass1, passAtKTable, type SampleOutcome } from "./metrics.ts";
+import {
+  consCorrect,
+  majCorrect,
+  PASS_K_VALUES,
+  pass1,
+  passAtK,
+  passAtKTable,
+  type SampleOutcome,
+  stderrOfMean,
+} from "./metrics.ts";
 
 export interface SampleRecord {
   id: string;
@@ -38,8 +48,19 @@ export interface EvalResults {
   /** "cons@K" with K = samples_per_problem, e.g. "cons@16". */
   [consKey: `cons@${number}`]: number;
   "pass@k": Record<string, number>;
+  /** lighteval's maj@K: unanswered samples vote for the empty answer (see metrics.ts majAtK). */
+  [majKey: `maj@${number}`]: number;
   /** Share of samples where no answer was found. */
   no_answer_rate: number;
+  /** Standard error of each metric over problems (std with n - 1, over sqrt(n)). */
+  stderr: Record<string, number | Record<string, number>>;
+  /** When the results were computed (ISO 8601, UTC). */
+  date: string;
+  r1lab_version: string;
+  /** The model evaluated: its path or URL and, for a Hub snapshot, the revision (commit). Null for `score`. */
+  model: { path: string; name: string | null; revision: string | null } | null;
+  /** How the completions were sampled (eval); null when unknown (score). */
+  sampling: { temperature: unknown; top_p: unknown; max_tokens: unknown; seed: unknown; n: number } | null;
   config: Record<string, unknown>;
 }
 
@@ -145,17 +166,54 @@ export function computeResults(args: {
   const correct = problems.map((s) => s.map((x) => x.correct));
   const K = problems.length === 0 ? 0 : Math.max(...problems.map((s) => s.length));
   const all = problems.flat();
-  // Built in the order the file shows: task, sizes, pass@1, cons@K, pass@k, the rest.
+  // Per-problem values, for the means and their standard errors.
+  const p1 = correct.map((s) => (s.length === 0 ? 0 : s.filter(Boolean).length / s.length));
+  const cons = problems.map((s) => (consCorrect(s, args.sameAnswer) ? 1 : 0));
+  const maj = problems.map((s) => (majCorrect(s, args.sameAnswer) ? 1 : 0));
+  const kMax = correct.length === 0 ? 0 : Math.min(...correct.map((s) => s.length));
+  const passSe: Record<string, number> = {};
+  for (const k of PASS_K_VALUES) {
+    if (k <= kMax) passSe[String(k)] = stderrOfMean(correct.map((s) => passAtK(s.length, s.filter(Boolean).length, k)));
+  }
+  const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
+  const c = args.config;
+  const modelPath = typeof c.model === "string" ? c.model : null;
+  // Built in the order the file shows: task, sizes, pass@1, cons@K, maj@K, pass@k, the rest.
   return {
     task: args.task,
     n_problems: problems.length,
     samples_per_problem: K,
     "pass@1": pass1(correct),
-    [`cons@${K}`]: consAtK(problems, args.sameAnswer),
+    [`cons@${K}`]: mean(cons),
+    [`maj@${K}`]: mean(maj),
     "pass@k": passAtKTable(correct),
     no_answer_rate: all.length === 0 ? 0 : all.filter((s) => s.extracted === null).length / all.length,
+    stderr: { "pass@1": stderrOfMean(p1), [`cons@${K}`]: stderrOfMean(cons), [`maj@${K}`]: stderrOfMean(maj), "pass@k": passSe },
+    date: new Date().toISOString(),
+    r1lab_version: typeof c.r1lab_version === "string" ? c.r1lab_version : packageVersion(),
+    model:
+      modelPath === null
+        ? null
+        : {
+            path: modelPath,
+            name: typeof c.model_name === "string" ? c.model_name : null,
+            revision: typeof c.revision === "string" ? c.revision : (/\/snapshots\/([0-9a-f]{40})(?:\/|$)/.exec(modelPath)?.[1] ?? null),
+          },
+    sampling:
+      c.temperature === undefined
+        ? null
+        : { temperature: c.temperature, top_p: c.top_p ?? null, max_tokens: c.max_tokens ?? null, seed: c.seed ?? null, n: K },
     config: args.config,
   } as EvalResults;
+}
+
+/** r1lab's version from its package.json ("unknown" when unreadable). */
+function packageVersion(): string {
+  try {
+    return JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
 }
 
 export function writeResults(dir: string, results: EvalResults): void {

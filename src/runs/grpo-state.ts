@@ -1,5 +1,5 @@
-// The resumable state of an `r1lab grpo` run in <out>/checkpoint: the trained tensors (the full
-// model, or the LoRA adapter in PEFT's format), AdamW's moments and trainer_state.json (optimizer
+// The resumable state of an `r1lab grpo` run in <out>/checkpoint: the trained model (a Hugging
+// Face folder with the tokenizer) or the LoRA adapter in PEFT's format, AdamW's moments and trainer_state.json (optimizer
 // steps and generation rounds done). Written into a temporary sibling and renamed into place, so a
 // kill -9 leaves the previous checkpoint or the new one. Everything random in a run is drawn from
 // (seed, round), so these are all a resumed run needs to continue exactly as if never stopped.
@@ -13,6 +13,7 @@ import { toHfConfig } from "../hf/config.ts";
 import { loadAdapter, saveAdapter } from "../hf/peft.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { LoraConfig } from "../model/lora.ts";
+import { saveTokenizer, type Tokenizer } from "../hf/tokenizer.ts";
 
 export interface GrpoState {
   /** Optimizer steps done. */
@@ -43,15 +44,17 @@ function readTree(path: string): Params {
 
 export async function saveGrpoState(
   dir: string,
-  o: { trainable: Params; opt: AdamWState; state: GrpoState; config: ModelConfig; lora: LoraConfig | null; baseModel: string },
+  o: { trainable: Params; opt: AdamWState; state: GrpoState; config: ModelConfig; lora: LoraConfig | null; baseModel: string; tokenizer: Tokenizer | null },
 ): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   if (o.lora) await saveAdapter(tmp, o.trainable, o.lora, o.baseModel);
   else {
+    // A model folder transformers loads (all tensors, the tokenizer), plus the optimizer state.
     writeJsonAtomic(join(tmp, "config.json"), toHfConfig(o.config));
     await writeTree(join(tmp, "model.safetensors"), o.trainable);
+    if (o.tokenizer) saveTokenizer(o.tokenizer, tmp);
   }
   const moments: Params = {};
   for (const [k, a] of Object.entries(o.opt.m)) moments[`m.${k}`] = a;

@@ -117,6 +117,9 @@ export async function runGrpo(cfg: GrpoRunConfig, log: (s: string) => void = (s)
   const roundsPerEpoch = Math.ceil(train.prompts.length / promptsPerRound);
   const maxSteps = cfg.max_steps > 0 ? cfg.max_steps : Math.max(1, Math.ceil(cfg.num_train_epochs * roundsPerEpoch)) * cfg.num_iterations;
   const seqLen = Math.max(...train.prompts.map((p) => p.ids.length)) + cfg.max_completion_length;
+  const longest = Math.max(seqLen, ...held.map((p) => p.ids.length + cfg.max_completion_length));
+  if (longest > mc.maxPositionEmbeddings)
+    throw new GrpoInputError(`the longest prompt + max_completion_length = ${longest} tokens, over the model's ${mc.maxPositionEmbeddings} positions (lower max_prompt_length or max_completion_length)`);
   const lossCfg: GrpoLossConfig = {
     lossType: cfg.loss_type, beta: cfg.beta, epsilon: cfg.epsilon, epsilonHigh: cfg.epsilon_high, maxCompletionLength: cfg.max_completion_length,
     temperature: cfg.temperature, importanceSamplingLevel: cfg.importance_sampling_level, gradientAccumulationSteps: cfg.gradient_accumulation_steps,
@@ -214,7 +217,10 @@ export async function runGrpo(cfg: GrpoRunConfig, log: (s: string) => void = (s)
         rollout_seconds: tRollout, step_seconds: (performance.now() - ts) / 1000, tokens_per_s: lengths.reduce((a, b) => a + b, 0) / tRollout,
       };
       appendJsonl(join(out, "metrics.jsonl"), row);
-      bar.update(state.step, { reward: row.reward, ...(scored.perFn.accuracy ? { acc: row["rewards/accuracy/mean"] } : {}), len: row["completions/mean_length"], kl: row.kl, clip: row["clip_ratio/region_mean"] });
+      bar.update(state.step, {
+        reward: row.reward, ...(scored.perFn.accuracy ? { acc: row["rewards/accuracy/mean"] } : {}), len: row["completions/mean_length"],
+        kl: row.kl, clip: row["clip_ratio/region_mean"], ent: row.entropy,
+      });
       if (state.step % cfg.logging_steps === 0 || state.step === 1) {
         for (let r = 0; r < G; r++)
           appendJsonl(join(out, "samples.jsonl"), { step: state.step, prompt: items[r].prompt, completion: items[r].completion, reward: scored.total[r], advantage: adv[r], rewards: Object.fromEntries(rewards.map((f) => [f.name, scored.perFn[f.name][r]])) });
@@ -222,7 +228,7 @@ export async function runGrpo(cfg: GrpoRunConfig, log: (s: string) => void = (s)
     }
     state.round++;
     if (crossed(state.step, cfg.save_steps) || state.step >= maxSteps)
-      await saveGrpoState(join(out, "checkpoint"), { trainable: tr.trainable, opt: tr.optState, state, config: mc, lora, baseModel: cfg.model });
+      await saveGrpoState(join(out, "checkpoint"), { trainable: lora ? tr.trainable : tr.params, opt: tr.optState, state, config: mc, lora, baseModel: cfg.model, tokenizer: m.tokenizer });
     if (evalDue(state.step) && !evals.some((e) => e.step === state.step)) await evaluate(state.step);
   }
   bar.done();

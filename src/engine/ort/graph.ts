@@ -73,6 +73,11 @@ export class Graph {
     return n;
   }
 
+  /** The name of an existing scalar constant, if the graph has one. */
+  constName(v: number, dtype: string): string | undefined {
+    return this.consts.get(`s:${dtype}:${Object.is(v, -0) ? "-0" : v}`);
+  }
+
   /** A named initializer holding host data (constants captured by a trace). */
   tensor(name: string, dims: number[], dtype: string, data: ArrayBufferView): void {
     const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);

@@ -37,7 +37,8 @@ const bcastShape = (ss: Shape[]): Shape => {
 const elementwise: Rule = (vals, e) => {
   const g = vals.g;
   const r = e.outShapes[0].length;
-  const a = e.ins.map((v) => vals.toRank(v, r));
+  // Rank-0 operands (literals) broadcast in ONNX as they are; others already have rank r.
+  const a = e.ins.map((v) => (v.shape.length === 0 ? v : vals.toRank(v, r)));
   const shape = bcastShape(a.map((v) => v.shape));
   const dtype = e.outDtypes[0];
   const n = (v: Val) => vals.nameOf(v);
