@@ -75,6 +75,7 @@ describe("equations", () => {
       ["$2w + q$", "5 = 2w+q", false],
       ["$5 = 2w + q$", "2w+q", true], // a predicted equation counts through its right side
       ["$2x + 1 = 9$", "4", false],
+      ["$4$", "1 = \\qqq = y = 4", true], // a chain with an unreadable side: its last side
     ]);
   });
 });
