@@ -55,10 +55,10 @@ function resolveConfig(v: Record<string, any>): DistillConfig {
     samples,
     max_per_problem: v["max-per-problem"] ? int("max-per-problem") : samples,
     temperature: numberFlag(v, "temperature", { min: 0 }),
-    top_p: numberFlag(v, "top-p", { min: 0 }),
+    top_p: numberFlag(v, "top-p", { above: 0, max: 1 }),
     max_tokens: int("max-tokens"),
     sft: {
-      learning_rate: numberFlag(v, "lr", { min: 0 }),
+      learning_rate: numberFlag(v, "lr", { above: 0 }),
       max_steps: int("max-steps"),
       per_device_train_batch_size: int("batch-size"),
       gradient_accumulation_steps: int("grad-accum"),

@@ -3,12 +3,16 @@
 // of compiled steps (ort or jax) with a computed check; the WebGPU
 // adapter, or why there is none and how to get one; and the optional tools some features use
 // (bubblewrap for the code sandbox, python3 with torch for cross-checks, jupyter for notebooks,
-// podman for containers, deno). Prints text, or one JSON object with --json.
+// podman for containers, deno); whether the code sandbox works here and what bounds a sandboxed
+// run's memory (a cgroup per run, or rlimits only, with the gap that leaves: docs/security.md).
+// Prints text, or one JSON object with --json.
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { delimiter, join } from "node:path";
 import { defaultThreads, describeAdapter, initEngine, probeWebGPU } from "../engine/device.ts";
+import { sandboxAvailable } from "../eval/sandbox.ts";
+import { containment } from "../eval/sandbox-cgroup.ts";
 import { compile } from "../engine/compile.ts";
 import { currentExecutor } from "../engine/executor.ts";
 import { ops as o, tidy, toHost } from "../engine/index.ts";
@@ -83,6 +87,8 @@ export interface DoctorReport {
     error?: string;
   };
   webgpu: { adapter: string | null; reason: string };
+  /** The code sandbox: whether bwrap works here, and what bounds a run's memory. */
+  sandbox: { ok: boolean; reason: string; cgroup: boolean; memory: string };
   /** What runs compiled steps, where the choice came from, and a check that it computes. */
   executor: { name: string; from: string; onnxruntime: string; checkMs: number | null; error?: string };
   tools: Tool[];
@@ -141,6 +147,7 @@ export async function doctorReport(): Promise<DoctorReport> {
     webgpuPackage: packageVersion("webgpu"),
     cpu,
     webgpu,
+    sandbox: { ...sandboxAvailable(), cgroup: containment().cgroup, memory: containment().line },
     executor,
     tools: tools(),
   };
@@ -169,6 +176,8 @@ export function formatDoctor(r: DoctorReport): string {
         ? `${r.webgpu.adapter} (webgpu ${r.webgpuPackage})`
         : `unavailable: ${r.webgpu.reason}`,
     ],
+    ["sandbox", r.sandbox.ok ? `works (${r.sandbox.reason})` : `UNAVAILABLE: ${r.sandbox.reason}`],
+    ["sandbox mem", r.sandbox.memory],
     ...r.tools.map((t): [string, string] => [t.name, t.detail]),
   ];
   return rows.map(([k, v]) => `${k.padEnd(14)} ${v}`).join("\n");

@@ -157,7 +157,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     }
   const K = numberFlag(v, "samples", { int: true, min: 1 });
   const temperature = numberFlag(v, "temperature", { min: 0 });
-  const topP = numberFlag(v, "top-p");
+  const topP = numberFlag(v, "top-p", { above: 0, max: 1 });
   if (!(topP > 0 && topP <= 1)) throw new UsageError(`--top-p must be in (0, 1], got ${topP}`);
   const seed = numberFlag(v, "seed", { int: true, min: 0 });
   const limit = v.limit !== undefined ? numberFlag(v, "limit", { int: true, min: 1 }) : undefined;

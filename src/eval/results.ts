@@ -14,6 +14,8 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readdirSync,
+  rmSync,
   truncateSync,
   writeSync,
 } from "node:fs";
@@ -214,6 +216,15 @@ function packageVersion(): string {
   } catch {
     return "unknown";
   }
+}
+
+/**
+ * Delete DIR/results.json and every DIR/results_FORMAT.json before new scoring starts, so that an
+ * interrupted run never leaves results that describe other samples than the ones beside them.
+ */
+export function removeResults(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const f of readdirSync(dir)) if (f === RESULTS_FILE || /^results_[\w-]+\.json$/.test(f)) rmSync(join(dir, f), { force: true });
 }
 
 export function writeResults(dir: string, results: EvalResults): void {
