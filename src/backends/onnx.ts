@@ -23,7 +23,7 @@ export interface OnnxBackendOptions {
   file?: string;
   /** Rows (samples) decoded together. Default 16. */
   batchSize?: number;
-  /** Put the model's BOS id before plain prompts (r1lab R1-Zero checkpoints). */
+  /** Put the model's BOS id, when it has one, before plain prompts (r1lab R1-Zero checkpoints). */
   bosPrefix?: boolean;
 }
 
@@ -113,8 +113,6 @@ export class OnnxBackend implements GenerationBackend {
     }
     if (codec.eosIds.length === 0)
       console.error(`warning: ${dir} names no EOS token; completions run to --max-tokens`);
-    if (o.bosPrefix && codec.bosId === null)
-      throw new Error(`${dir}: bosPrefix asked, but the model names no BOS token`);
     const heads = int(cfg.num_key_value_heads) ?? int(cfg.num_attention_heads);
     const headDim =
       int(cfg.head_dim) ??
@@ -123,7 +121,9 @@ export class OnnxBackend implements GenerationBackend {
         : null);
     const decoder = await OnnxDecoder.open(onnxPath, heads && headDim ? { heads, headDim } : null);
     const positions = int(cfg.max_position_embeddings) ?? int(cfg.n_positions) ?? Number.POSITIVE_INFINITY;
-    return new OnnxBackend(onnxPath, decoder, codec, batchSize, o.bosPrefix ?? false, positions);
+    // A model without a BOS token gets plain prompts as they are.
+    const bos = (o.bosPrefix ?? false) && codec.bosId !== null;
+    return new OnnxBackend(onnxPath, decoder, codec, batchSize, bos, positions);
   }
 
   /** Whether the graph takes past_key_values (KV-cached decoding). */
