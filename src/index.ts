@@ -78,6 +78,8 @@ export { runZero } from "./rl/zero.ts";
 export { type R1Config, R1_DEFAULTS, R1_PRESETS } from "./rl/r1-config.ts";
 export { runR1 } from "./rl/r1.ts";
 export { type DistillConfig, runDistill } from "./train/distill.ts";
+export { runGrpo } from "./runs/grpo.ts";
+export { type GrpoRunConfig, resolveGrpoConfig } from "./runs/grpo-config.ts";
 
 // Hugging Face Hub and ONNX.
 export { type DownloadOptions, type DownloadResult, downloadRepo } from "./hf/download.ts";

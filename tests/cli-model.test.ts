@@ -242,6 +242,11 @@ describe("r1lab doctor", () => {
     expect(typeof d.cpu.multiThreaded).toBe("boolean");
     expect(d.cpu.matmulMs).toBeGreaterThan(0);
     if (d.webgpu.adapter === null) expect(d.webgpu.reason.length).toBeGreaterThan(10);
+    // Dawn's own warnings (printed by the WebGPU probe) stay out of doctor's output.
+    expect((await runs.doctorJson).stderr).not.toMatch(/artificially reduced/);
+    // The sandbox's memory bound: a cgroup per run, or rlimits with the gap stated (docs/security.md).
+    expect(d.sandbox.memory).toMatch(d.sandbox.cgroup ? /^per-run cgroup v[12] / : /^rlimits only .*not their sum/);
+    expect(typeof d.sandbox.ok).toBe("boolean");
     expect(d.executor.name).toBe(process.env.R1LAB_EXECUTOR ?? "ort");
     expect(d.executor.error).toBeUndefined();
     expect(d.executor.checkMs).toBeGreaterThan(0);

@@ -54,6 +54,30 @@ describe("AdamW", () => {
     expect(Array.from(await toHost(res.params["model.norm.weight"]))).toEqual([2, 2]);
   });
 
+  it("gives the bit-identical update whatever order the tree's names were inserted in (a resumed tree is sorted)", async () => {
+    // Float32 sums depend on their order: with these gradients, a norm summed in insertion order is
+    // 614.5350952 for a..e and 614.5351563 for c,a,e,b,d (found by search), and the clipped updates differ.
+    const vals: Record<string, number[]> = {
+      a: [0.2636888325214386, -131.41282653808594, -0.12081098556518555],
+      b: [-110.06114196777344, 24.9718074798584, 267.3524475097656],
+      c: [-28.777467727661133, 353.6727294921875, -21.15108871459961],
+      d: [-10.559773445129395, -214.2078857421875, -21.495365142822266],
+      e: [-4.44627046585083, -0.06657016277313232, -321.4519958496094],
+    };
+    const tree = (order: string[]): Params => Object.fromEntries(order.map((k) => [k, o.fromArray(vals[k], [3])]));
+    const opt = new AdamW({ maxGradNorm: 1, weightDecay: 0 });
+    const run = async (order: string[]) => {
+      const p = tree(order);
+      const res = opt.update(p, tree(order), opt.init(p), 0.1);
+      const params: Record<string, number[]> = {};
+      for (const k of Object.keys(vals)) params[k] = Array.from(await toHost(res.params[k]));
+      return { norm: (await res.gradNorm.data())[0], params };
+    };
+    const sorted = await run(["a", "b", "c", "d", "e"]);
+    expect(await run(["c", "a", "e", "b", "d"])).toEqual(sorted);
+    expect(await run(["e", "d", "c", "b", "a"])).toEqual(sorted);
+  });
+
   it("minimises a quadratic through valueAndGrad", async () => {
     const opt = new AdamW({ weightDecay: 0, maxGradNorm: 0, beta2: 0.999 });
     let params: Params = { w: o.fromArray([3, -4], [2]) };

@@ -6,9 +6,9 @@ import { describe, expect, it } from "vitest";
 import {
   completionCode,
   definesFunction,
-  humanevalProgram,
+  humanevalJob,
   lastCodeBlock,
-  mbppProgram,
+  mbppJob,
 } from "../src/eval/code-program.ts";
 
 const HE = {
@@ -54,43 +54,46 @@ describe("code blocks", () => {
   });
 });
 
-describe("humanevalProgram", () => {
+describe("humanevalJob", () => {
   it("continues the prompt when the completion is a body", () => {
-    const prog = humanevalProgram("```python\n    return sum(xs)\n```", HE);
-    expect(prog.startsWith(`${HE.prompt}    return sum(xs)\n`)).toBe(true);
-    expect(prog).toContain(HE.test.trim());
-    expect(prog.trimEnd().endsWith("check(total)")).toBe(true);
-    built.push(prog);
+    const job = humanevalJob("```python\n    return sum(xs)\n```", HE);
+    expect(job.solution).toBe(`${HE.prompt}    return sum(xs)\n`);
+    expect(job.prelude).toBe(HE.prompt);
+    expect(job.tests).toBe(`${HE.test.trim()}\n\n\ncheck(__candidate__)\n`);
+    expect(job.candidate).toBe("total");
+    built.push(job.solution, job.prelude, job.tests);
   });
   it("keeps the prompt (imports, helpers) before a full definition", () => {
-    const prog = humanevalProgram(
+    const { solution } = humanevalJob(
       "Sure:\n```python\ndef total(xs: List[int]) -> int:\n    return helper(sum(xs))\n```",
       HE,
     );
-    expect(prog.indexOf("from typing import List")).toBe(0);
-    expect(prog.indexOf("def total(xs: List[int]) -> int:\n    return helper")).toBeGreaterThan(
-      prog.indexOf('"""Sum of xs."""'),
+    expect(solution.indexOf("from typing import List")).toBe(0);
+    expect(solution.indexOf("def total(xs: List[int]) -> int:\n    return helper")).toBeGreaterThan(
+      solution.indexOf('"""Sum of xs."""'),
     );
-    built.push(prog);
+    built.push(solution);
   });
 });
 
-describe("mbppProgram", () => {
-  it("appends setup code and the asserts", () => {
-    const prog = mbppProgram("```python\ndef sq(x):\n    return x * x\n```", {
+describe("mbppJob", () => {
+  it("keeps the solution apart from the setup code and the asserts", () => {
+    const job = mbppJob("```python\ndef sq(x):\n    return x * x\n```", {
       test_list: ["assert sq(2) == 4", "assert sq(3) == 9"],
       test_setup_code: "import math",
     });
-    expect(prog).toBe(
-      "def sq(x):\n    return x * x\n\n\nimport math\n\nassert sq(2) == 4\nassert sq(3) == 9\n",
-    );
-    built.push(prog);
+    expect(job).toEqual({
+      solution: "def sq(x):\n    return x * x\n",
+      prelude: "import math\n",
+      tests: "assert sq(2) == 4\nassert sq(3) == 9\n",
+    });
+    built.push(job.solution, job.prelude, job.tests);
   });
 });
 
 describe("built programs", () => {
   it.runIf(hasPython)("are valid Python (py_compile, nothing executed)", () => {
-    expect(built.length).toBe(3);
+    expect(built.length).toBe(7);
     expect(compiles(built)).toBe(true);
     expect(compiles(["def broken(:\n    pass\n"])).toBe(false);
   });

@@ -38,6 +38,8 @@ describe("extraction without \\boxed", () => {
     check([
       ["First guess \\boxed{5}. Final Answer: The final answer is $8$. I hope it is correct.", "8", true],
       ["\\boxed{5} and then more text with 8", "5", true],
+      ["So \\boxed{5}.\n\nFinal Answer: The number of ways is 8.", "8", true],
+      ["So \\boxed{5}.\n\nFinal Answer: The number of ways is 8.", "5", false],
     ]);
   });
   it("several boxes are one answer", () => {
@@ -73,6 +75,7 @@ describe("equations", () => {
       ["$2w + q$", "5 = 2w+q", false],
       ["$5 = 2w + q$", "2w+q", true], // a predicted equation counts through its right side
       ["$2x + 1 = 9$", "4", false],
+      ["$4$", "1 = \\qqq = y = 4", true], // a chain with an unreadable side: its last side
     ]);
   });
 });

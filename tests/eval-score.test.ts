@@ -1,14 +1,15 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  mapOrdered,
+  forEachLimited,
   matchCompletions,
   readCompletions,
   scoreCompletionsFile,
 } from "../src/eval/score-run.ts";
 import { getEvalTask } from "../src/eval/tasks/index.ts";
+import { type EvalTask, ScoringSetupError } from "../src/eval/tasks/types.ts";
 
 let dir: string;
 let data: string;
@@ -64,15 +65,25 @@ describe("matching completions", () => {
     const bad2 = completions("bad2.jsonl", [{ id: 0, text: "x" }]);
     expect(() => readCompletions(bad2)).toThrow(`${bad2}:1: field 'completion' must be a string`);
   });
-  it("mapOrdered emits in item order whatever the finishing order", async () => {
+  it("forEachLimited keeps at most `limit` in flight and runs every item", async () => {
+    let inFlight = 0;
+    let most = 0;
     const seen: number[] = [];
-    await mapOrdered(
-      [30, 5, 20, 1],
-      3,
-      (ms) => new Promise<number>((r) => setTimeout(() => r(ms), ms)),
-      (v) => seen.push(v),
-    );
-    expect(seen).toEqual([30, 5, 20, 1]);
+    await forEachLimited([30, 5, 20, 1, 8], 3, async (ms) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, ms));
+      inFlight--;
+      seen.push(ms);
+    });
+    expect(most).toBe(3);
+    expect([...seen].sort((a, b) => a - b)).toEqual([1, 5, 8, 20, 30]);
+  });
+  it("an empty completions file or data file is an error naming that file", async () => {
+    const empty = completions("empty.jsonl", []);
+    expect(() => readCompletions(empty)).toThrow(`${empty}: no completions (the file is empty)`);
+    const emptyData = join(dir, "empty-data.jsonl");
+    writeFileSync(emptyData, "\n");
+    await expect(getEvalTask("gsm8k").load(emptyData)).rejects.toThrow(`${emptyData}: no rows`);
   });
 });
 
@@ -108,6 +119,47 @@ describe("scoreCompletionsFile", () => {
       seed: 0,
       n_problems_in_data: 3,
     });
+  });
+});
+
+describe("scoreCompletionsFile when scoring stops or fails", () => {
+  it("removes the old results.json first, keeps the samples scored before a stop, resumes, and records a failed sample", async () => {
+    const gsm = getEvalTask("gsm8k");
+    const problems = await gsm.load(data);
+    const out = join(dir, "stop");
+    const f = completions("c4.jsonl", LINES);
+    await scoreCompletionsFile({ task: gsm, problems, completionsPath: f, outDir: out, config: { seed: 0 } });
+    const clean = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
+    writeFileSync(join(out, "results_lighteval.json"), "{}"); // another format's results of that run
+    // Rescore into the same folder with other completions; the run stops at the 6th sample.
+    const g = completions("c5.jsonl", LINES.map((l) => ({ ...l, completion: `${l.completion} ` })));
+    let calls = 0;
+    const stopping: EvalTask = {
+      ...gsm,
+      score: async (c, p, o) => {
+        if (++calls === 6) throw new ScoringSetupError("stopped");
+        return gsm.score(c, p, o);
+      },
+    };
+    await expect(scoreCompletionsFile({ task: stopping, problems, completionsPath: g, outDir: out, config: { seed: 0 } })).rejects.toThrow("stopped");
+    expect(existsSync(join(out, "results.json"))).toBe(false);
+    expect(existsSync(join(out, "results_lighteval.json"))).toBe(false);
+    expect(readFileSync(join(out, "samples.jsonl"), "utf8").trim().split("\n")).toHaveLength(5);
+    // Started again: the 5 samples are kept, the rest scored; one sample's scoring throws.
+    const failing: EvalTask = {
+      ...gsm,
+      score: async (c, p, o) => {
+        if (p.id === "2" && c.startsWith("#### 1500")) throw new Error("scorer crashed");
+        return gsm.score(c, p, o);
+      },
+    };
+    const again = await scoreCompletionsFile({ task: failing, problems, completionsPath: g, outDir: out, config: { seed: 0 } });
+    expect(again).toMatchObject({ resumed: 5, errors: 1 });
+    const samples = readFileSync(join(out, "samples.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(samples).toHaveLength(12);
+    expect(samples.find((s) => s.error)).toMatchObject({ id: "2", correct: false, method: "error", error: "scorer crashed" });
+    expect(again.results["pass@1"]).toBeCloseTo(clean["pass@1"] - 1 / 4 / 3, 12);
+    expect(again.results.config).toMatchObject({ samples_resumed: 5, samples_failed_to_score: 1 });
   });
 });
 

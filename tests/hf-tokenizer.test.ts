@@ -113,6 +113,22 @@ describe("tokenizer basics", () => {
     mkdirSync(empty, { recursive: true });
     await expect(loadTokenizer(empty)).rejects.toThrow(/empty: no tokenizer.json/);
   });
+
+  it("names the file and the field of a tokenizer.json it cannot run", async () => {
+    const base = readJson(join(FIXTURES, MODELS[0], "tokenizer.json"));
+    const cases: [unknown, string][] = [
+      [{ ...base, model: { ...base.model, type: "Foo" } }, 'tokenizer.json: model.type "Foo" is not supported'],
+      [{ ...base, model: null }, "tokenizer.json: field 'model' must be an object"],
+      [{ ...base, normalizer: { type: "Weird" } }, "tokenizer.json: normalizer.type: cannot build the tokenizer (Unknown Normalizer type: Weird)"],
+      [{ ...base, pre_tokenizer: { type: "Odd" } }, "tokenizer.json: pre_tokenizer.type: cannot build"],
+    ];
+    for (const [json, message] of cases) {
+      const dir = join(scratch, `bad-${folders++}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(json));
+      await expect(loadTokenizer(dir)).rejects.toThrow(`${dir}/${message}`);
+    }
+  });
 });
 
 describe("StreamDecoder", () => {

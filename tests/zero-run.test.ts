@@ -1,8 +1,8 @@
 // The R1-Zero run end to end on the tiny preset: every output file is written, two runs with the
-// same seed give identical metrics, and a run killed mid-way (kill -9) and resumed gives the same
-// metrics as an uninterrupted one.
+// same seed give identical metrics, and a run killed (kill -9) in every phase and resumed each time
+// gives the same logged numbers and the same weights, bit for bit, as an uninterrupted one.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -11,6 +11,10 @@ const runs = mkdtempSync(join(tmpdir(), "r1lab-zero-"));
 afterAll(() => rmSync(runs, { recursive: true, force: true }));
 const cli = ["--import", "tsx", "src/cli/main.ts"];
 const env = { ...process.env, R1LAB_THREADS: "1" };
+// Checkpoints at every GRPO step and every 5 pretraining steps (the tiny preset's 6 steps have none),
+// and enough held-out problems that each evaluation lasts long enough to be killed in.
+const overrides = join(runs, "overrides.json");
+writeFileSync(overrides, JSON.stringify({ checkpoint_every: 1, pretrain: { steps: 12 }, eval: { n_problems: 16 } }));
 
 /** Run `r1lab zero` in a child process without blocking the test worker's event loop. */
 function zero(args: string[]): Promise<void> {
@@ -30,8 +34,8 @@ const strip = (rows: any[]) => rows.map(({ tokens_per_s, rollout_seconds, step_s
 
 describe("r1lab zero (tiny preset)", () => {
   it("writes config, metrics, samples, summary, report and HF checkpoints; same seed, same metrics", async () => {
-    await zero(["--name", "a", "--seed", "7"]);
-    await zero(["--name", "b", "--seed", "7"]);
+    await zero(["--name", "a", "--seed", "7", "--config", overrides]);
+    await zero(["--name", "b", "--seed", "7", "--config", overrides]);
     const a = join(runs, "a");
     for (const f of ["config.json", "pretrain.jsonl", "metrics.jsonl", "samples.jsonl", "summary.json", "report.html", "eval_base.json", "checkpoints/final/model.safetensors", "checkpoints/final/config.json", "checkpoints/final/tokenizer.json"]) {
       expect(existsSync(join(a, f)), f).toBe(true);
@@ -54,34 +58,58 @@ describe("r1lab zero (tiny preset)", () => {
     expect(strip(jsonl(join(runs, "b", "metrics.jsonl")))).toEqual(strip(ma));
     expect(strip(jsonl(join(runs, "b", "pretrain.jsonl")))).toEqual(strip(jsonl(join(a, "pretrain.jsonl"))));
     expect(readFileSync(join(a, "report.html"), "utf8")).toContain("<svg");
-  });
+  }, 300_000);
 
-  it("resumes after kill -9 during GRPO with the same metrics as an uninterrupted run", async () => {
+  it("killed (kill -9) in pretraining, base eval, GRPO and final eval, resumes bit-identical: every logged number and the final weights", async () => {
     const dir = join(runs, "c");
-    const child: ChildProcess = spawn(process.execPath, [...cli, "zero", "--preset", "tiny", "--runs-dir", runs, "--name", "c", "--seed", "7"], { env, stdio: "ignore" });
-    // Kill as soon as the first GRPO checkpoint exists (step 2 of 4).
-    await new Promise<void>((resolve, reject) => {
-      const t = setInterval(() => {
-        if (existsSync(join(dir, "checkpoints", "grpo", "trainer_state.json"))) {
+    const state = (n: string) => {
+      try {
+        return JSON.parse(readFileSync(join(dir, "checkpoints", n, "trainer_state.json"), "utf8")).step as number;
+      } catch {
+        return -1; // not there, or being renamed into place
+      }
+    };
+    // Each point: when to kill, so that the next start resumes inside that phase.
+    const points: [string, () => boolean][] = [
+      ["pretraining", () => state("pretrain") >= 5],
+      ["base evaluation", () => state("base") > 0 && !existsSync(join(dir, "eval_base.json"))],
+      ["GRPO", () => state("grpo") >= 2 && state("grpo") < 4],
+      ["final evaluation", () => state("grpo") === 4 && !existsSync(join(dir, "summary.json"))],
+    ];
+    let first = true;
+    for (const [phase, due] of points) {
+      const args = first ? ["--preset", "tiny", "--runs-dir", runs, "--name", "c", "--seed", "7", "--config", overrides] : ["--resume", dir];
+      first = false;
+      const child: ChildProcess = spawn(process.execPath, [...cli, "zero", ...args], { env, stdio: "ignore" });
+      await new Promise<void>((resolve, reject) => {
+        const t = setInterval(() => {
+          if (due()) {
+            clearInterval(t);
+            child.kill("SIGKILL");
+            resolve();
+          }
+        }, 20);
+        child.on("exit", () => {
           clearInterval(t);
-          child.kill("SIGKILL");
-          resolve();
-        }
-      }, 50);
-      child.on("exit", () => {
-        clearInterval(t);
-        reject(new Error("run finished before it could be killed"));
+          reject(new Error(`run finished before it could be killed in ${phase}`));
+        });
       });
-    });
-    await new Promise((r) => child.on("exit", r));
-    expect(existsSync(join(dir, "summary.json"))).toBe(false);
+      await new Promise((r) => child.on("exit", r));
+      expect(existsSync(join(dir, "summary.json")), phase).toBe(false);
+    }
     await zero(["--resume", dir]);
-    const resumed = JSON.parse(readFileSync(join(dir, "summary.json"), "utf8"));
-    expect(resumed.resumed).toBe(true);
-    expect(strip(jsonl(join(dir, "metrics.jsonl")))).toEqual(strip(jsonl(join(runs, "a", "metrics.jsonl"))));
-    const full = JSON.parse(readFileSync(join(runs, "a", "summary.json"), "utf8"));
-    expect(resumed.final).toEqual(full.final);
-  });
+    const a = join(runs, "a");
+    for (const f of ["pretrain.jsonl", "metrics.jsonl", "samples.jsonl"]) expect(strip(jsonl(join(dir, f))), f).toEqual(strip(jsonl(join(a, f))));
+    expect(JSON.parse(readFileSync(join(dir, "eval_base.json"), "utf8"))).toEqual(JSON.parse(readFileSync(join(a, "eval_base.json"), "utf8")));
+    const { wall_seconds: _w, resumed, ...rest } = JSON.parse(readFileSync(join(dir, "summary.json"), "utf8"));
+    const { wall_seconds: _w2, resumed: _r, ...full } = JSON.parse(readFileSync(join(a, "summary.json"), "utf8"));
+    expect(resumed).toBe(true);
+    expect(rest).toEqual(full);
+    for (const ck of ["base", "final"]) {
+      const got = readFileSync(join(dir, "checkpoints", ck, "model.safetensors"));
+      expect(got.equals(readFileSync(join(a, "checkpoints", ck, "model.safetensors"))), `${ck} weights`).toBe(true);
+    }
+  }, 400_000);
 
   it("refuses a wrong flag and an existing run name with a clear message", () => {
     const bad = spawnSync(process.execPath, [...cli, "zero", "--nope"], { env, encoding: "utf8" });

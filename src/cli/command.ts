@@ -1,7 +1,9 @@
 // The shape of one r1lab CLI command, and the flag parser every command shares.
 // Flags are parsed strictly (node:util parseArgs): an unknown flag or a missing value is an error
 // that names the flag, so a typo never runs a job with silently wrong settings. A declared option
-// may also be spelled with underscores (--max_steps for --max-steps), as TRL's users write them.
+// may also be spelled with underscores (--max_steps for --max-steps), as TRL's users write them. A
+// usage error is one line and exits 2 (main.ts). A negative number after a flag that takes a value
+// (`--temperature -1`) is that flag's value, so numberFlag can say what range the flag accepts.
 import { parseArgs } from "node:util";
 
 export interface OptionSpec {
@@ -43,6 +45,26 @@ export function commandHelp(cmd: Command): string {
   return lines.join("\n");
 }
 
+/** `--flag -1` and `-f -1` become `--flag=-1`, so parseArgs takes a negative number as the value. */
+function joinNegativeValues(cmd: Command, argv: string[]): string[] {
+  const valued = new Set<string>();
+  for (const [name, o] of Object.entries(cmd.options)) {
+    if (o.type !== "string") continue;
+    valued.add(`--${name}`);
+    if (o.short) valued.add(`-${o.short}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const next = argv[i + 1];
+    if (valued.has(argv[i]) && next !== undefined && /^-(\d|\.\d|Infinity)/.test(next)) {
+      const long = argv[i].startsWith("--") ? argv[i] : `--${Object.entries(cmd.options).find(([, o]) => `-${o.short}` === argv[i])![0]}`;
+      out.push(`${long}=${next}`);
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
+}
+
 /** Parse argv for one command; returns null when --help was asked (help already printed). */
 export function parseCommandArgs(cmd: Command, argv: string[]) {
   const options: Record<string, any> = { help: { type: "boolean", short: "h" } };
@@ -57,10 +79,10 @@ export function parseCommandArgs(cmd: Command, argv: string[]) {
   });
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(cmd, args), options, allowPositionals: true, strict: true });
   } catch (e) {
-    const msg = (e as Error).message.replace(/\. To specify a positional.*$/s, "");
-    throw new UsageError(`${msg}\nSee \`r1lab ${cmd.name} --help\`.`);
+    const msg = (e as Error).message.replace(/\. To specify a positional.*$/s, "").replace(/\s*\n\s*/g, " ");
+    throw new UsageError(`${msg} (see \`r1lab ${cmd.name} --help\`)`);
   }
   if (parsed.values.help) {
     console.log(commandHelp(cmd));
@@ -69,14 +91,32 @@ export function parseCommandArgs(cmd: Command, argv: string[]) {
   return { values: parsed.values as Record<string, any>, positionals: parsed.positionals };
 }
 
-/** Read a numeric flag, with a clear error naming the flag when it is not a number. */
-export function numberFlag(values: Record<string, any>, name: string, opts: { int?: boolean; min?: number } = {}): number {
+export interface NumberRange {
+  int?: boolean;
+  /** Smallest value allowed. */
+  min?: number;
+  /** The value must be greater than this. */
+  above?: number;
+  /** Largest value allowed. */
+  max?: number;
+}
+
+/** Read a numeric flag, with a clear error naming the flag and its range when it is not one. */
+export function numberFlag(values: Record<string, any>, name: string, opts: NumberRange = {}): number {
   const raw = values[name];
   const v = Number(raw);
-  if (raw === undefined || raw === "" || !Number.isFinite(v) || (opts.int && !Number.isInteger(v))) {
-    throw new UsageError(`--${name} must be ${opts.int ? "an integer" : "a number"}, got '${raw}'`);
-  }
-  if (opts.min !== undefined && v < opts.min) throw new UsageError(`--${name} must be >= ${opts.min}, got ${v}`);
+  const kind = opts.int ? "an integer" : "a number";
+  const range = [
+    opts.min !== undefined ? `>= ${opts.min}` : null,
+    opts.above !== undefined ? `> ${opts.above}` : null,
+    opts.max !== undefined ? `<= ${opts.max}` : null,
+  ].filter(Boolean);
+  if (raw === undefined) throw new UsageError(`--${name} is required`);
+  const want = `--${name} must be ${kind}${range.length > 0 ? ` ${range.join(" and ")}` : ""}`;
+  if (raw === undefined || String(raw).trim() === "" || !Number.isFinite(v) || (opts.int && !Number.isInteger(v)))
+    throw new UsageError(`${want}, got '${raw}'`);
+  const out = (opts.min !== undefined && v < opts.min) || (opts.above !== undefined && v <= opts.above) || (opts.max !== undefined && v > opts.max);
+  if (out) throw new UsageError(`${want}, got ${raw}`);
   return v;
 }
 

@@ -10,6 +10,7 @@ import { dirname, join, resolve } from "node:path";
 import { openaiTarget } from "../backends/openai.ts";
 import type { GenerationBackend } from "../backends/types.ts";
 import { writeJsonAtomic } from "../engine/atomic.ts";
+import { runCheckpoint } from "../hf/run-folder.ts";
 import { ZERO_TEMPLATE } from "../rl/template.ts";
 import { getSyntheticTask, problemsOf, SYNTHETIC_TASK_NAMES } from "../tasks/registry.ts";
 import { type DistillConfig, runDistill } from "../train/distill.ts";
@@ -31,6 +32,8 @@ function resolveConfig(v: Record<string, any>): DistillConfig {
   const task = requireFlag(v, "task", "distill");
   if (!SYNTHETIC_TASK_NAMES.includes(task)) throw new UsageError(`--task must be one of ${SYNTHETIC_TASK_NAMES.join(", ")}, got '${task}'`);
   // The teacher: a model folder, a server URL, or (OPENAI_BASE_URL set) a model name on that server.
+  // A run folder (runs/NAME) stands for its final checkpoint.
+  if (v.teacher !== undefined && existsSync(v.teacher)) v.teacher = runCheckpoint(resolve(v.teacher)) ?? v.teacher;
   const local = v.teacher !== undefined && existsSync(join(resolve(v.teacher), "config.json"));
   const server = local ? null : openaiTarget(v.teacher);
   if (!local && !server) {
@@ -55,10 +58,10 @@ function resolveConfig(v: Record<string, any>): DistillConfig {
     samples,
     max_per_problem: v["max-per-problem"] ? int("max-per-problem") : samples,
     temperature: numberFlag(v, "temperature", { min: 0 }),
-    top_p: numberFlag(v, "top-p", { min: 0 }),
+    top_p: numberFlag(v, "top-p", { above: 0, max: 1 }),
     max_tokens: int("max-tokens"),
     sft: {
-      learning_rate: numberFlag(v, "lr", { min: 0 }),
+      learning_rate: numberFlag(v, "lr", { above: 0 }),
       max_steps: int("max-steps"),
       per_device_train_batch_size: int("batch-size"),
       gradient_accumulation_steps: int("grad-accum"),

@@ -3,13 +3,18 @@
 // of compiled steps (ort or jax) with a computed check; the WebGPU
 // adapter, or why there is none and how to get one; and the optional tools some features use
 // (bubblewrap for the code sandbox, python3 with torch for cross-checks, jupyter for notebooks,
-// podman for containers, deno). Prints text, or one JSON object with --json.
+// podman for containers, deno); whether the code sandbox works here and what bounds a sandboxed
+// run's memory (a cgroup per run, or rlimits only, with the gap that leaves: docs/security.md).
+// Prints text, or one JSON object with --json.
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { delimiter, join } from "node:path";
-import { defaultThreads, describeAdapter, initEngine, probeWebGPU } from "../engine/device.ts";
+import { fileURLToPath } from "node:url";
+import { sandboxAvailable } from "../eval/sandbox.ts";
+import { containment } from "../eval/sandbox-cgroup.ts";
 import { compile } from "../engine/compile.ts";
+import { defaultThreads, initEngine } from "../engine/device.ts";
 import { currentExecutor } from "../engine/executor.ts";
 import { ops as o, tidy, toHost } from "../engine/index.ts";
 import type { Command } from "./command.ts";
@@ -28,6 +33,28 @@ export function which(name: string): string | null {
     }
   }
   return null;
+}
+
+/**
+ * The WebGPU adapter, probed in a child process: Dawn prints warnings of its own ("maxDynamic...
+ * artificially reduced") straight to the process's stderr, which doctor's report should not carry.
+ */
+function probeWebGPUQuietly(): { adapter: string | null; reason: string } {
+  const self = fileURLToPath(import.meta.url);
+  const device = join(self, "..", "..", "engine", `device${self.endsWith(".ts") ? ".ts" : ".js"}`);
+  const code = `const d = await import(${JSON.stringify(`file://${device}`)}); const p = await d.probeWebGPU();
+process.stdout.write(JSON.stringify({ adapter: p.adapter ? d.describeAdapter(p.adapter) : null, reason: p.reason }) + "\\n");
+process.exit(0);`;
+  const r = spawnSync(process.execPath, [...process.execArgv, "--input-type=module", "-e", code], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  try {
+    return JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "");
+  } catch {
+    const err = (r.stderr ?? "").split("\n").filter((l) => l.trim() && !/artificially reduced/.test(l));
+    return { adapter: null, reason: `the WebGPU probe failed: ${err.slice(-3).join(" ") || `exit ${r.status}`}` };
+  }
 }
 
 /** First line of `cmd args` (stdout, else stderr), or null when it fails or takes over 20 s. */
@@ -83,6 +110,8 @@ export interface DoctorReport {
     error?: string;
   };
   webgpu: { adapter: string | null; reason: string };
+  /** The code sandbox: whether bwrap works here, and what bounds a run's memory. */
+  sandbox: { ok: boolean; reason: string; cgroup: boolean; memory: string };
   /** What runs compiled steps, where the choice came from, and a check that it computes. */
   executor: { name: string; from: string; onnxruntime: string; checkMs: number | null; error?: string };
   tools: Tool[];
@@ -131,8 +160,7 @@ export async function doctorReport(): Promise<DoctorReport> {
   } catch (e) {
     executor.error = (e as Error).message;
   }
-  const probe = await probeWebGPU();
-  const webgpu = { adapter: probe.adapter ? describeAdapter(probe.adapter) : null, reason: probe.reason };
+  const webgpu = probeWebGPUQuietly();
   return {
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
@@ -141,6 +169,7 @@ export async function doctorReport(): Promise<DoctorReport> {
     webgpuPackage: packageVersion("webgpu"),
     cpu,
     webgpu,
+    sandbox: { ...sandboxAvailable(), cgroup: containment().cgroup, memory: containment().line },
     executor,
     tools: tools(),
   };
@@ -169,6 +198,8 @@ export function formatDoctor(r: DoctorReport): string {
         ? `${r.webgpu.adapter} (webgpu ${r.webgpuPackage})`
         : `unavailable: ${r.webgpu.reason}`,
     ],
+    ["sandbox", r.sandbox.ok ? `works (${r.sandbox.reason})` : `UNAVAILABLE: ${r.sandbox.reason}`],
+    ["sandbox mem", r.sandbox.memory],
     ...r.tools.map((t): [string, string] => [t.name, t.detail]),
   ];
   return rows.map(([k, v]) => `${k.padEnd(14)} ${v}`).join("\n");

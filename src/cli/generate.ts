@@ -49,8 +49,7 @@ function samplingFromFlags(v: Record<string, any>, fallback: SamplingParams): Sa
   }
   if (given.length === 0) return fallback;
   const temperature = v.temperature !== undefined ? numberFlag(v, "temperature", { min: 0 }) : 1;
-  const topP = v["top-p"] !== undefined ? numberFlag(v, "top-p") : 1;
-  if (!(topP > 0 && topP <= 1)) throw new UsageError(`--top-p must be in (0, 1], got ${topP}`);
+  const topP = v["top-p"] !== undefined ? numberFlag(v, "top-p", { above: 0, max: 1 }) : 1;
   const topK = v["top-k"] !== undefined ? numberFlag(v, "top-k", { int: true, min: 0 }) : 0;
   return { temperature, topP, topK };
 }
@@ -95,6 +94,7 @@ async function run(v: Record<string, any>): Promise<void> {
   const seed = numberFlag(v, "seed", { int: true, min: 0 });
   const stops: string[] = v.stop ?? [];
   if (stops.some((s) => s === "")) throw new UsageError("--stop must not be empty");
+  samplingFromFlags(v, { temperature: 0, topP: 1, topK: 0 }); // flag errors before any loading
   checkDeviceFlag(v.device);
   await initEngine({ device: v.device, executor: v.executor });
   const m = await loadModel(model, { revision: v.revision });

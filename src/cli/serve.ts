@@ -55,7 +55,7 @@ const cmd: Command = {
         `--task '${v.task}' cannot be served from labels; choose one of ${LABEL_TASKS.join(", ")}`,
       );
     }
-    const port = v.port === undefined ? 5000 : numberFlag(v, "port", { int: true, min: 0 });
+    const port = v.port === undefined ? 5000 : numberFlag(v, "port", { int: true, min: 0, max: 65535 });
     const maxBodyBytes = Math.round(numberFlag(v, "max-body-mb", { min: 0.001 }) * 1024 * 1024);
     const timeoutMs = numberFlag(v, "timeout-ms", { int: true, min: 1 });
     const { url, close } = await listenRewardServer({
@@ -74,7 +74,7 @@ const cmd: Command = {
 
 async function serveModel(v: Record<string, any>): Promise<void> {
   const model = requireFlag(v, "model", "serve model");
-  const port = v.port === undefined ? 8000 : numberFlag(v, "port", { int: true, min: 0 });
+  const port = v.port === undefined ? 8000 : numberFlag(v, "port", { int: true, min: 0, max: 65535 });
   const maxBatch = numberFlag(v, "max-batch", { int: true, min: 1 });
   const maxQueue = numberFlag(v, "max-queue", { int: true, min: 0 });
   const maxBodyBytes = Math.round(numberFlag(v, "max-body-mb", { min: 0.001 }) * 1024 * 1024);

@@ -53,7 +53,7 @@ function resolveConfig(v: Record<string, any>): SftRunConfig {
     device: v.device ?? process.env.R1LAB_DEVICE ?? "cpu",
     executor: resolveExecutor(v.executor, resolveDevice(v.device)),
     sft: {
-      learning_rate: numberFlag(v, "lr", { min: 0 }),
+      learning_rate: numberFlag(v, "lr", { above: 0 }),
       max_steps: int("max-steps"),
       per_device_train_batch_size: int("batch-size"),
       gradient_accumulation_steps: int("grad-accum"),

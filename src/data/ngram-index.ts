@@ -12,7 +12,7 @@ import { HashMap64 } from "./hash-map.ts";
 import { combine, hashString } from "./normalise.ts";
 
 /** A token that would continue an arithmetic expression: a number or an operator. */
-const CONTINUES = /^(?:\p{N}|[+\-*\/^=×÷])/u;
+const CONTINUES = /^(?:\p{N}|[+\-*/^=×÷])/u;
 
 export interface NgramHit {
   /** Bit i set: source i holds this n-gram. */

@@ -34,9 +34,16 @@ export function decays(name: string, shape: readonly number[]): boolean {
   return shape.length >= 2 && !name.endsWith("norm.weight");
 }
 
-/** Global L2 norm of a gradient tree (inside a traced or eager scope). */
+/**
+ * Global L2 norm of a gradient tree (inside a traced or eager scope). The squares are summed in
+ * sorted name order, not the tree's insertion order: a tree read back from a checkpoint (sorted
+ * names) and one built by initParams (layer order) give the bit-identical norm, so a resumed run
+ * clips exactly like an uninterrupted one.
+ */
 export function globalNorm(grads: Params): Arr {
-  const parts = Object.values(grads).map((g) => o.sum(o.square(g)));
+  const parts = Object.keys(grads)
+    .sort()
+    .map((k) => o.sum(o.square(grads[k])));
   return o.sqrt(parts.reduce((a, b) => o.add(a, b)));
 }
 

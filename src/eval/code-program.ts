@@ -1,6 +1,7 @@
-// Building the Python program that checks a code completion (HumanEval, MBPP), without running it:
-// take the last fenced code block of the answer (or the whole answer when it has none), then append
-// the benchmark's tests. The sandbox (sandbox.ts) runs the program; exit status 0 means passed.
+// Building the test job for a code completion (HumanEval, MBPP), without running it: the solution
+// is the last fenced code block of the answer (or the whole answer when it has none); the prelude
+// and the tests are the benchmark's own code. code-tests.ts runs the solution and the tests in two
+// processes of the sandbox, so the solution's code never runs where the verdict is decided.
 
 import { stripThink } from "./extract.ts";
 
@@ -24,6 +25,18 @@ export function definesFunction(code: string, name: string): boolean {
   return new RegExp(`^(?:async\\s+)?def\\s+${esc}\\s*\\(`, "m").test(code);
 }
 
+/** What code-tests.ts runs: the solution in one process, the prelude and tests in another. */
+export interface CodeJob {
+  /** The model's code (with the HumanEval prompt before it), run in the worker process. */
+  solution: string;
+  /** Benchmark code run before the tests, beside them (prompt helpers and imports, MBPP setup). */
+  prelude: string;
+  /** The tests; the solution's top-level functions and classes are reachable by name. */
+  tests: string;
+  /** The solution's function passed to the tests as `__candidate__` (HumanEval's check). */
+  candidate?: string;
+}
+
 export interface HumanEvalFields {
   prompt: string;
   test: string;
@@ -31,18 +44,19 @@ export interface HumanEvalFields {
 }
 
 /**
- * HumanEval: the prompt, then the completion's code. When the code does not define the entry point
- * it is the body that continues the prompt's signature and docstring; when it does, it redefines the
- * prompt's stub (a def with only a docstring is valid Python) and still sees the prompt's imports and
- * helper functions. Then the test code (which defines check) and `check(entry_point)`.
+ * HumanEval: the solution is the prompt, then the completion's code. When the code does not define
+ * the entry point it is the body that continues the prompt's signature and docstring; when it does,
+ * it redefines the prompt's stub (a def with only a docstring is valid Python) and still sees the
+ * prompt's imports and helper functions. The tests are the test code (which defines check) and
+ * `check(entry_point)`, beside the prompt's own helpers (some tests call them, e.g. poly).
  */
-export function humanevalProgram(completion: string, p: HumanEvalFields): string {
+export function humanevalJob(completion: string, p: HumanEvalFields): CodeJob {
   const code = completionCode(completion);
   const nl = p.prompt.endsWith("\n") ? "" : "\n";
   const solution = definesFunction(code, p.entry_point)
-    ? `${p.prompt}${nl}\n${code}`
-    : `${p.prompt}${nl}${code}`;
-  return `${solution}\n\n\n${p.test.trim()}\n\n\ncheck(${p.entry_point})\n`;
+    ? `${p.prompt}${nl}\n${code}\n`
+    : `${p.prompt}${nl}${code}\n`;
+  return { solution, prelude: p.prompt, tests: `${p.test.trim()}\n\n\ncheck(__candidate__)\n`, candidate: p.entry_point };
 }
 
 export interface MbppFields {
@@ -51,8 +65,8 @@ export interface MbppFields {
   test_setup_code?: string;
 }
 
-/** MBPP: the completion's code, any setup code, then the asserts of test_list. */
-export function mbppProgram(completion: string, p: MbppFields): string {
-  const setup = p.test_setup_code?.trim() ? `${p.test_setup_code.trim()}\n\n` : "";
-  return `${completionCode(completion)}\n\n\n${setup}${p.test_list.join("\n")}\n`;
+/** MBPP: the completion's code; any setup code, then the asserts of test_list. */
+export function mbppJob(completion: string, p: MbppFields): CodeJob {
+  const setup = p.test_setup_code?.trim() ? `${p.test_setup_code.trim()}\n` : "";
+  return { solution: `${completionCode(completion)}\n`, prelude: setup, tests: `${p.test_list.join("\n")}\n` };
 }

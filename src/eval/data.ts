@@ -155,9 +155,11 @@ async function readOne(file: string): Promise<{ fields: Record<string, unknown>;
 /** All rows of `split` under `path` (a file or a dataset folder), in file order. */
 export async function readRows(path: string, opts: { split?: string | string[] } = {}): Promise<DataRow[]> {
   const out: DataRow[] = [];
-  for (const file of resolveDataFiles(path, opts.split)) {
+  const files = resolveDataFiles(path, opts.split);
+  for (const file of files) {
     for (const r of await readOne(file)) out.push({ ...r, file, index: out.length });
   }
+  if (out.length === 0) throw new DataError(`${files.join(", ")}: no rows (the data is empty)`);
   return out;
 }
 

@@ -1,7 +1,8 @@
 // Final-answer extraction for math, following Math-Verify's order of evidence (read from its parser
 // and tests; the code is r1lab's own). Candidates are ranked by priority, lowest first:
-//     0  "final answer is $X$. I hope" (and \boxed{...} when `boxedFirst`, as lighteval does)
-//    50  "final answer ... is X" (up to 100 characters between); \boxed{...} by default
+//     0  "final answer is $X$. I hope" (and \boxed{...} with `boxedFirst`, as Math-Verify's tests rank it)
+//    50  "final answer ... is X" (up to 100 characters between); \boxed{...} by default, so a later
+//        final statement beats an earlier box (Math-Verify's parse() default)
 //   100  "answer: ... X";  200 "answer ... X" (up to 50 characters between)
 //   300  any math span or plain number/expression (the one that ends last)
 // Within a priority the candidate that ends last wins; a candidate that does not read as math is
@@ -19,7 +20,7 @@ export type MathTarget = "latex" | "expr";
 export interface MathExtractOptions {
   /** What may be extracted: LaTeX spans and/or plain numbers and expressions. Default both. */
   targets?: readonly MathTarget[];
-  /** Rank \boxed{} before "final answer ... is" (priority 0 instead of 50). Default true. */
+  /** Rank \boxed{} before "final answer ... is" (priority 0 instead of 50). Default false. */
   boxedFirst?: boolean;
 }
 
@@ -202,7 +203,9 @@ function candidates(text: string, o: Required<MathExtractOptions>): Candidate[] 
         break;
       }
       if (expr && !window.slice(0, m.index).includes("\n")) {
-        const e = exprCandidates(text, p, Math.min(text.length, p + 260), 50, "final_answer").find((x) => x.start === p);
+        const e = exprCandidates(text, p, Math.min(text.length, p + 260), 50, "final_answer").find((x) =>
+          /^(?:[\s=](?:\*\*)?)?$/.test(text.slice(p, x.start)),
+        );
         if (e) {
           out.push({ ...e, start: f.at });
           break;
@@ -289,7 +292,7 @@ function unbox(p: Part): string {
 
 /** Math-Verify-style extraction of the final answer of `text`. Never throws. */
 export function extractMath(text: string, opts: MathExtractOptions = {}): MathExtraction {
-  const o: Required<MathExtractOptions> = { targets: opts.targets ?? ["latex", "expr"], boxedFirst: opts.boxedFirst ?? true };
+  const o: Required<MathExtractOptions> = { targets: opts.targets ?? ["latex", "expr"], boxedFirst: opts.boxedFirst ?? false };
   const all = candidates(text, o);
   const byPriority = new Map<number, Candidate[]>();
   for (const c of all) {

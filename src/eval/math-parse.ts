@@ -3,7 +3,7 @@
 // at the top level (outside brackets), so "\{1, (2, 3)\}" is a set whose second item is a tuple.
 // Single-variable inequalities become intervals ("x > 2" is (2, \infty)), as in Math-Verify.
 
-import { casUnknowns } from "./cas.ts";
+import { casParse, casUnknowns } from "./cas.ts";
 
 export type MathNode =
   | { kind: "scalar"; latex: string; percent: boolean }
@@ -198,7 +198,12 @@ export function parseNode(latex: string, percent = false): MathNode {
     return { kind: "list", items: orList.map((p) => parseNode(p)), ordered: false };
   }
   const rel = splitTop(s, (t) => t in RELATIONS);
-  if (rel.parts.length > 1 && rel.parts.every((p) => p.length > 0)) return relationNode(rel.parts, rel.seps);
+  if (rel.parts.length > 1 && rel.parts.every((p) => p.length > 0)) {
+    // A chain a = b = c with a side the CAS cannot read: its last side (as Math-Verify falls back).
+    const chain = rel.parts.length > 2 && rel.seps.every((t) => t === "=");
+    if (chain && rel.parts.some((p) => casParse(p) === null)) return parseNode(rel.parts[rel.parts.length - 1]);
+    return relationNode(rel.parts, rel.seps);
+  }
   const pm = expandPm(s);
   if (pm) return { kind: "list", items: pm.map((p) => parseNode(p)), ordered: false };
   const mat = MATRIX.exec(s);

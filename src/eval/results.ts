@@ -14,6 +14,8 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readdirSync,
+  rmSync,
   truncateSync,
   writeSync,
 } from "node:fs";
@@ -216,13 +218,23 @@ function packageVersion(): string {
   }
 }
 
+/**
+ * Delete DIR/results.json and every DIR/results_FORMAT.json before new scoring starts, so that an
+ * interrupted run never leaves results that describe other samples than the ones beside them.
+ */
+export function removeResults(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const f of readdirSync(dir)) if (f === RESULTS_FILE || /^results_[\w-]+\.json$/.test(f)) rmSync(join(dir, f), { force: true });
+}
+
 export function writeResults(dir: string, results: EvalResults): void {
   writeJsonAtomic(join(dir, RESULTS_FILE), results);
 }
 
-const pct = (x: number) => `${(100 * x).toFixed(1)}`;
+/** Metrics are printed as fractions with 3 decimals everywhere (0.500), as in results.json. */
+const pct = (x: number) => x.toFixed(3);
 
-/** A small text table of the headline numbers, in percent. */
+/** A small text table of the headline numbers (fractions, 3 decimals). */
 export function formatResultsTable(r: EvalResults): string {
   const K = r.samples_per_problem;
   const cols: [string, string][] = [

@@ -128,12 +128,32 @@ async function scoreAll(task: EvalTask, completions: string[], golds: string[], 
   return { rewards: results.map((r) => (r.correct ? 1 : 0)), extracted: results.map((r) => r.extracted) };
 }
 
+/** The request's path without trailing slashes; a URL that does not parse is the client's error (400). */
+function requestPath(url: string | undefined): string {
+  let path: string;
+  try {
+    path = new URL(url ?? "/", "http://localhost").pathname;
+  } catch {
+    throw new HttpError(400, `cannot parse the request URL ${JSON.stringify(url)}`);
+  }
+  return path.replace(/\/+$/, "") || "/";
+}
+
+/** A percent-decoded path segment; malformed encoding (`%E0%A4%A`) is the client's error (400). */
+function pathPart(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, `malformed percent-encoding in the path: ${JSON.stringify(raw)}`);
+  }
+}
+
 async function handle(
   req: IncomingMessage,
   opts: Required<Omit<RewardServerOptions, "task">> & { task?: string },
   expired: () => boolean,
 ) {
-  const path = new URL(req.url ?? "/", "http://localhost").pathname.replace(/\/+$/, "") || "/";
+  const path = requestPath(req.url);
   const route =
     path === "/health"
       ? "health"
@@ -160,13 +180,7 @@ async function handle(
     throw new HttpError(400, "body must be a JSON object");
   const b = body as Record<string, unknown>;
   if (route === "score") {
-    let name: string;
-    try {
-      name = decodeURIComponent(path.slice("/score/".length));
-    } catch {
-      throw new HttpError(400, `malformed percent-encoding in path ${path}`);
-    }
-    const task = labelTask(name, 404);
+    const task = labelTask(pathPart(path.slice("/score/".length)), 404);
     const completions = stringArray(b, "completions");
     const golds = stringArray(b, b.golds !== undefined ? "golds" : "labels");
     if (golds.length !== completions.length)

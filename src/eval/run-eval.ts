@@ -4,6 +4,8 @@
 // decide what a sample is (model, task, data, sampling, seed); an interrupted eval run again with
 // the same settings reads samples.jsonl and generates only the (problem, sample_index) pairs that
 // are not there yet. --limit and --samples may grow between runs: only the new samples are made.
+// results.json is deleted before any work and written atomically at the end, so it never describes
+// other samples than the ones beside it; a sample whose scoring fails is recorded with its reason.
 
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,11 +16,13 @@ import {
   computeResults,
   type EvalResults,
   readSamples,
+  removeResults,
   type SampleRecord,
   SampleWriter,
   sampleKey,
   writeResults,
 } from "./results.ts";
+import { scoreSample } from "./score-run.ts";
 import type { EvalProblem, EvalTask, ScoreOptions } from "./tasks/types.ts";
 
 export const EVAL_CONFIG_FILE = "eval_config.json";
@@ -79,6 +83,7 @@ function checkIdentity(outDir: string, identity: Record<string, unknown>): void 
 export async function runEval(a: EvalRunArgs): Promise<EvalRunOutcome> {
   mkdirSync(a.outDir, { recursive: true });
   checkIdentity(a.outDir, a.identity);
+  removeResults(a.outDir);
   const { records: earlier, done } = readSamples(a.outDir, { repair: true });
   writeJsonAtomic(join(a.outDir, EVAL_CONFIG_FILE), a.identity);
 
@@ -114,19 +119,11 @@ export async function runEval(a: EvalRunArgs): Promise<EvalRunOutcome> {
           result.completions.forEach((completion, j) => {
             scoring.push(
               (async () => {
-                const r = await a.task.score(completion, problem, a.scoreOptions);
-                const rec: SampleRecord = {
-                  id: problem.id,
-                  sample_index: indices[j],
-                  completion,
-                  extracted: r.extracted,
-                  correct: r.correct,
-                  finish_reason: result.finishReasons[j],
-                };
-                if (r.method !== undefined) rec.method = r.method;
+                const rec = await scoreSample(a.task, completion, problem, indices[j], a.scoreOptions);
+                rec.finish_reason = result.finishReasons[j];
                 writer.append(rec);
                 fresh.push(rec);
-                if (r.correct) right++;
+                if (rec.correct) right++;
                 bar?.tick(1, { acc: right / fresh.length });
               })().catch((e) => {
                 failure ??= e;

@@ -4,7 +4,7 @@
 // block on a full pipe or fill our memory).
 
 import { spawn } from "node:child_process";
-import type { Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 
 export interface CappedRunOptions {
   env: Record<string, string>;
@@ -16,6 +16,11 @@ export interface CappedRunOptions {
   maxOutputBytes: number;
   /** Written to the child's fd 3, then closed (bwrap --file 3 copies it into the sandbox). */
   fd3?: string;
+  /**
+   * Written to the child's fd 4, then closed, and the child's fd 5 read back (up to 4 KiB) as
+   * `report`: the private channel of the code-test harness (code-tests.ts).
+   */
+  job?: string;
   /** Called after the group kill on timeout, and once the child has exited (sweep leftovers). */
   cleanup?: () => void;
 }
@@ -30,6 +35,8 @@ export interface CappedRun {
   durationMs: number;
   /** The spawn itself failed (ENOENT, EPERM, ...). */
   spawnError?: Error;
+  /** What the child wrote to fd 5 (with `job`). */
+  report?: string;
 }
 
 /** How long after the child's exit we wait for its pipes to close (a leftover may hold them). */
@@ -55,20 +62,37 @@ class CappedBuffer {
   }
 }
 
-/** At most `limit` runs at once; the rest wait in FIFO order (a finishing run hands its slot over). */
+/**
+ * At most `limit` runs at once, and their weights (bytes of memory each may hold) within
+ * `capacity`; the rest wait in FIFO order. A run heavier than the capacity still runs, alone.
+ */
 export class RunSlots {
   private active = 0;
-  private waiting: (() => void)[] = [];
-  constructor(readonly limit: number) {}
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active < this.limit) this.active++;
-    else await new Promise<void>((r) => this.waiting.push(r));
+  private used = 0;
+  private waiting: { weight: number; go: () => void }[] = [];
+  constructor(
+    readonly limit: number,
+    readonly capacity = Number.POSITIVE_INFINITY,
+  ) {}
+  private fits(weight: number): boolean {
+    return this.active === 0 || (this.active < this.limit && this.used + weight <= this.capacity);
+  }
+  async run<T>(task: () => Promise<T>, weight = 0): Promise<T> {
+    if (this.waiting.length === 0 && this.fits(weight)) {
+      this.active++;
+      this.used += weight;
+    } else await new Promise<void>((go) => this.waiting.push({ weight, go }));
     try {
       return await task();
     } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
+      this.active--;
+      this.used -= weight;
+      while (this.waiting.length > 0 && this.fits(this.waiting[0].weight)) {
+        const next = this.waiting.shift()!;
+        this.active++;
+        this.used += next.weight;
+        next.go();
+      }
     }
   }
 }
@@ -87,6 +111,7 @@ export function runCapped(command: string, args: string[], o: CappedRunOptions):
   const t0 = performance.now();
   const out = new CappedBuffer(o.maxOutputBytes);
   const err = new CappedBuffer(o.maxOutputBytes);
+  const report = new CappedBuffer(4096);
   return new Promise((resolve) => {
     let child: ReturnType<typeof spawn>;
     try {
@@ -95,7 +120,13 @@ export function runCapped(command: string, args: string[], o: CappedRunOptions):
         env: o.env,
         cwd: o.cwd,
         ...(o.uid !== undefined ? { uid: o.uid, gid: o.uid } : {}),
-        stdio: ["ignore", "pipe", "pipe", ...(o.fd3 !== undefined ? (["pipe"] as const) : [])],
+        stdio: [
+          "ignore",
+          "pipe",
+          "pipe",
+          o.fd3 !== undefined ? "pipe" : "ignore",
+          ...(o.job !== undefined ? (["pipe", "pipe"] as const) : []),
+        ],
       });
     } catch (e) {
       const spawnError = e instanceof Error ? e : new Error(String(e));
@@ -126,8 +157,7 @@ export function runCapped(command: string, args: string[], o: CappedRunOptions):
       clearTimeout(grace);
       killGroup(child.pid); // leftovers of a program that exited (unsandboxed runs)
       o.cleanup?.();
-      child.stdout?.destroy();
-      child.stderr?.destroy();
+      for (const s of child.stdio as ({ destroy(): void } | null | undefined)[]) s?.destroy();
       resolve({
         code: exited?.code ?? null,
         signal: exited?.signal ?? null,
@@ -136,6 +166,7 @@ export function runCapped(command: string, args: string[], o: CappedRunOptions):
         stderr: err.text(),
         durationMs: performance.now() - t0,
         ...(spawnError ? { spawnError } : {}),
+        ...(o.job !== undefined ? { report: report.text() } : {}),
       });
     };
     child.stdout!.on("data", (b: Buffer) => out.push(b));
@@ -146,10 +177,17 @@ export function runCapped(command: string, args: string[], o: CappedRunOptions):
       grace = setTimeout(() => finish(), CLOSE_GRACE_MS);
     });
     child.on("close", () => finish());
-    if (o.fd3 !== undefined) {
-      const w = child.stdio[3] as Writable;
+    const feed = (fd: number, text: string) => {
+      const w = (child.stdio as unknown[])[fd] as Writable;
       w.on("error", () => {}); // EPIPE when the child died before reading: its exit tells why
-      w.end(o.fd3);
+      w.end(text);
+    };
+    if (o.fd3 !== undefined) feed(3, o.fd3);
+    if (o.job !== undefined) {
+      feed(4, o.job);
+      const r = (child.stdio as unknown[])[5] as Readable;
+      r.on("error", () => {});
+      r.on("data", (b: Buffer) => report.push(b));
     }
   });
 }

@@ -7,7 +7,9 @@
 // links; not /etc, /home, /root or the repository), a fresh size-capped tmpfs /tmp as the only
 // writable place (the root and /dev are remounted read-only), an empty environment, and a new
 // session (no terminal injection). Inside, prlimit sets the rlimits (sandbox-rlimit.ts) before exec'ing
-// Debian's /usr/bin/python3 in isolated mode; as root the whole thing runs under a fresh uid.
+// Debian's /usr/bin/python3 in isolated mode; as root the whole thing runs under a fresh uid. Where
+// the machine allows it, each run has its own memory (and pids) cgroup that counts everything it
+// holds (sandbox-cgroup.ts); runs at once are capped by CPU count and by memory.
 //
 // Without a working bwrap, runPython refuses with an explanation, unless the caller passed
 // unsafeNoSandbox: then the program runs with the same rlimits and timeout only, after a loud
@@ -15,8 +17,9 @@
 
 import { spawnSync } from "node:child_process";
 import { chownSync, lstatSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, constants as osConstants, tmpdir } from "node:os";
+import { availableParallelism, constants as osConstants, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
+import { RunCgroup, wrapperCommand } from "./sandbox-cgroup.ts";
 import { RunSlots, runCapped } from "./sandbox-process.ts";
 import {
   executable,
@@ -39,6 +42,8 @@ export interface RunPythonOptions {
   memoryMb: number;
   /** Allow running WITHOUT isolation when bwrap cannot work here (rlimits + timeout only). */
   unsafeNoSandbox?: boolean;
+  /** Written to the program's fd 4 (then closed); its fd 5 comes back as `report` (code-tests.ts). */
+  job?: string;
 }
 
 export interface RunPythonResult {
@@ -53,6 +58,8 @@ export interface RunPythonResult {
   stdout: string;
   stderr: string;
   durationMs: number;
+  /** What the program wrote to fd 5, when run with `job`. */
+  report?: string;
 }
 
 /** Bytes of stdout and of stderr kept per run. */
@@ -60,10 +67,11 @@ export const MAX_OUTPUT_BYTES = 256 * 1024;
 const SIGXCPU = 24;
 const SANDBOX_PROGRAM = "/tmp/main.py";
 /**
- * Programs running at once (one per CPU); more calls wait their turn, and a program's timeout
- * starts when it starts, so a big batch of runPython calls cannot time itself out by contention.
+ * Programs running at once: one per CPU, and their memory limits (plus /tmp) together within half
+ * of this machine's memory; more calls wait their turn, and a program's timeout starts when it
+ * starts, so a big batch of runPython calls cannot time itself out by contention.
  */
-const slots = new RunSlots(availableParallelism());
+const slots = new RunSlots(availableParallelism(), totalmem() / 2);
 
 /** bwrap's arguments up to the sandboxed command. `withProgram`: copy fd 3 to /tmp/main.py. */
 function bwrapArgs(withProgram: boolean): string[] {
@@ -158,7 +166,7 @@ function deathSignal(r: Raw, viaBwrap: boolean): number {
   return 0;
 }
 
-function toResult(r: Raw, viaBwrap: boolean): RunPythonResult {
+function toResult(r: Raw, viaBwrap: boolean, oom = false): RunPythonResult {
   const notes: string[] = [];
   let status: RunPythonResult["status"];
   const signal = deathSignal(r, viaBwrap);
@@ -173,16 +181,18 @@ function toResult(r: Raw, viaBwrap: boolean): RunPythonResult {
     notes.push("sandbox: killed after the CPU-time limit");
   } else if (signal !== 0) {
     status = "error";
-    notes.push(`sandbox: the program was killed by signal ${signal}`);
+    notes.push(`sandbox: the program was killed by signal ${signal}${oom ? " at the run's memory limit (cgroup)" : ""}`);
   } else if (r.code === 0) {
     status = "passed";
   } else {
     // bwrap, prlimit and nice exit 1 or 125-127 with their own message when the tooling failed.
-    const tooling = [1, 125, 126, 127].includes(r.code ?? -1) && /^(bwrap|prlimit|nice): /.test(r.stderr);
+    const tooling = [1, 125, 126, 127].includes(r.code ?? -1) && /^(bwrap|prlimit|nice|setpriv|sandbox): /.test(r.stderr);
     status = tooling ? "error" : "failed";
   }
   const stderr = [r.stderr, ...notes].filter(Boolean).join("\n");
-  return { ok: status === "passed", status, stdout: r.stdout, stderr, durationMs: r.durationMs };
+  const out: RunPythonResult = { ok: status === "passed", status, stdout: r.stdout, stderr, durationMs: r.durationMs };
+  if (r.report !== undefined) out.report = r.report;
+  return out;
 }
 
 /**
@@ -197,20 +207,28 @@ export async function runPython(program: string, opts: RunPythonOptions): Promis
   }
   const limits = limitsFor(opts.timeoutMs, opts.memoryMb);
   const tools = c.tools;
-  const r = await slots.run(() => {
+  const r = await slots.run(async () => {
     const uid = freshSandboxUid();
     const base = uid === undefined ? taskCount(process.getuid!()) : 0;
-    const args = [...bwrapArgs(true), ...pythonCommand(tools, limits, base, [SANDBOX_PROGRAM])];
-    return runCapped(tools.bwrap, args, {
+    const cg = RunCgroup.create(limits.memoryBytes + TMPFS_BYTES, limits.maxTasks + 8);
+    const bwrap = [tools.bwrap, ...bwrapArgs(true), ...pythonCommand(tools, limits, base, [SANDBOX_PROGRAM])];
+    const [command, ...args] = wrapperCommand(cg, uid, bwrap);
+    const raw = await runCapped(command, args, {
       env: {},
-      uid,
       timeoutMs: opts.timeoutMs,
       maxOutputBytes: MAX_OUTPUT_BYTES,
       fd3: program,
-      ...(uid !== undefined ? { cleanup: () => killUid(uid) } : {}),
+      ...(opts.job !== undefined ? { job: opts.job } : {}),
+      cleanup: () => {
+        cg?.kill();
+        if (uid !== undefined) killUid(uid);
+      },
     });
-  });
-  return toResult(r, true);
+    const oom = cg?.oomKilled() ?? false;
+    cg?.remove();
+    return { raw, oom };
+  }, limits.memoryBytes + TMPFS_BYTES);
+  return toResult(r.raw, true, r.oom);
 }
 
 let warned = false;
@@ -237,6 +255,7 @@ export async function runPythonUnsandboxed(
   return slots.run(async () => {
     const uid = freshSandboxUid();
     const base = uid === undefined ? taskCount(process.getuid!()) : 0;
+    const cg = RunCgroup.create(limits.memoryBytes, limits.maxTasks + 4);
     const dir = mkdtempSync(join(tmpdir(), "r1lab-unsafe-"));
     try {
       writeFileSync(join(dir, "main.py"), program);
@@ -244,18 +263,22 @@ export async function runPythonUnsandboxed(
         chownSync(dir, uid, uid);
         chownSync(join(dir, "main.py"), uid, uid);
       }
-      const [command, ...args] = pythonCommand(py, limits, base, ["main.py"]);
+      const [command, ...args] = wrapperCommand(cg, uid, pythonCommand(py, limits, base, ["main.py"]));
       const r = await runCapped(command, args, {
         env: minimalEnv(dir),
         cwd: dir,
-        uid,
         timeoutMs: opts.timeoutMs,
         maxOutputBytes: MAX_OUTPUT_BYTES,
-        ...(uid !== undefined ? { cleanup: () => killUid(uid) } : {}),
+        ...(opts.job !== undefined ? { job: opts.job } : {}),
+        cleanup: () => {
+          cg?.kill();
+          if (uid !== undefined) killUid(uid);
+        },
       });
-      return toResult(r, false);
+      return toResult(r, false, cg?.oomKilled() ?? false);
     } finally {
+      cg?.remove();
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, limits.memoryBytes);
 }

@@ -30,6 +30,26 @@ export interface DecodeOptions {
 const SPECIAL_KEYS = ["bos_token", "eos_token", "pad_token", "unk_token"] as const;
 type SpecialKey = (typeof SPECIAL_KEYS)[number];
 
+/** Tokenizer models the tokenizer library runs; an unknown type would be guessed from the vocab's shape. */
+const MODEL_TYPES = ["BPE", "WordPiece", "Unigram"];
+
+/** The library's tokenizer; an error names the file and the field (model.type, normalizer.type, ...). */
+function buildHfTokenizer(json: any, config: Record<string, unknown>, file: string): HfTokenizer {
+  const model = json?.model;
+  if (model === null || typeof model !== "object" || Array.isArray(model))
+    throw new Error(`${file}: field 'model' must be an object (the tokenizer model: BPE, WordPiece or Unigram)`);
+  if (model.type !== undefined && !MODEL_TYPES.includes(model.type))
+    throw new Error(`${file}: model.type ${JSON.stringify(model.type)} is not supported (supported: ${MODEL_TYPES.join(", ")})`);
+  try {
+    return new HfTokenizer(json, { clean_up_tokenization_spaces: false, ...config });
+  } catch (e) {
+    const msg = (e as Error).message;
+    const part = /Unknown (Normalizer|PreTokenizer|PostProcessor|Decoder) type/.exec(msg)?.[1];
+    const field = part ? `${{ Normalizer: "normalizer", PreTokenizer: "pre_tokenizer", PostProcessor: "post_processor", Decoder: "decoder" }[part]}.type: ` : "";
+    throw new Error(`${file}: ${field}cannot build the tokenizer (${msg})`);
+  }
+}
+
 export class Tokenizer {
   /** Ids 0 .. vocabSize-1 (the model's embedding may be larger, padded). */
   readonly vocabSize: number;
@@ -59,7 +79,7 @@ export class Tokenizer {
     const json = parseJson(files.get("tokenizer.json"), `${source}/tokenizer.json`);
     const config = parseJson(files.get("tokenizer_config.json") ?? "{}", `${source}/tokenizer_config.json`);
     // transformers 5 (and 4.x since 4.45) does not "clean up" spaces before punctuation unless asked.
-    this.hf = new HfTokenizer(json, { clean_up_tokenization_spaces: false, ...config });
+    this.hf = buildHfTokenizer(json, config, `${source}/tokenizer.json`);
     this.chatTemplates = chatTemplates;
     let maxId = -1;
     for (const id of this.hf.get_vocab(true).values()) maxId = Math.max(maxId, id);

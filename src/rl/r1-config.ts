@@ -7,7 +7,10 @@
 import type { SftConfig } from "../train/sft.ts";
 import type { ZeroConfig } from "./zero-config.ts";
 
-export type R1Grpo = Omit<ZeroConfig["grpo"], "bias_update_gamma" | "num_iterations" | "max_resample_rounds">;
+export type R1Grpo = Omit<ZeroConfig["grpo"], "bias_update_gamma" | "num_iterations" | "max_resample_rounds"> & {
+  /** Updates per batch of rollouts (TRL's num_iterations); absent in configs of older runs: 1. */
+  num_iterations?: number;
+};
 
 export interface R1Config {
   name: string;
@@ -74,6 +77,7 @@ const GRPO: R1Grpo = {
   top_p: 1.0,
   learning_rate: 3e-4,
   beta: 0.0,
+  num_iterations: 1,
   epsilon: 0.2,
   epsilon_high: 0.28,
   loss_type: "grpo",

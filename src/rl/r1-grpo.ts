@@ -3,6 +3,8 @@
 // the same parts as `r1lab zero` (grpo.ts rollouts, grpo-loss.ts, Trainer). Prompts and samples
 // come from streams named by (seed, stage, step), so a stage killed mid-way resumes from its
 // partial checkpoint (`${dir}.partial`) and draws what the uninterrupted run would have drawn.
+// beta > 0 adds the KL term against the stage's starting policy; num_iterations > 1 trains on each
+// batch of rollouts that many times (rl/grpo-update.ts).
 import { appendFileSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { AdamWState } from "../engine/optim.ts";
@@ -17,6 +19,7 @@ import { Trainer } from "../train/trainer.ts";
 import { readableConsistencyReward } from "./consistency.ts";
 import { type GrpoBatch, grpoLoss } from "./grpo-loss.ts";
 import { grpoRollouts } from "./grpo.ts";
+import { frozenCopy, grpoUpdate } from "./grpo-update.ts";
 import { truncateJsonl } from "../engine/jsonl.ts";
 import type { R1Grpo } from "./r1-config.ts";
 import { accuracyReward, formatReward, type RewardFn } from "./rewards.ts";
@@ -46,7 +49,6 @@ export interface GrpoStageArgs {
 
 export async function grpoStage(a: GrpoStageArgs): Promise<Params> {
   const { g, mc, tok } = a;
-  if (g.beta > 0) throw new Error(`${a.stage}.beta > 0 needs reference log-probs: not wired into the r1 pipeline (use 0)`);
   const rewardFns = Object.entries(g.reward_weights).map(([name, weight]) => {
     const fn = R1_REWARDS[name];
     if (!fn) throw new Error(`${a.stage}.reward_weights: unknown reward '${name}' (known: ${Object.keys(R1_REWARDS).join(", ")})`);
@@ -56,8 +58,11 @@ export async function grpoStage(a: GrpoStageArgs): Promise<Params> {
   let optState: AdamWState | undefined;
   let step0 = 0;
   const partial = `${a.dir}.partial`;
-  if (existsSync(join(partial, "trainer_state.json"))) {
-    disposeParams(params);
+  const resumed = existsSync(join(partial, "trainer_state.json"));
+  // pi_ref for beta > 0: the stage's starting policy (a.params, also when the stage resumes).
+  const ref = g.beta > 0 ? (resumed ? a.params : frozenCopy(a.params)) : undefined;
+  if (resumed) {
+    if (!ref) disposeParams(params);
     const c = loadCheckpoint(partial);
     params = c.params;
     optState = c.opt ?? undefined;
@@ -76,7 +81,8 @@ export async function grpoStage(a: GrpoStageArgs): Promise<Params> {
       seed: deriveSeed(a.seed, `${a.stage}-sample`, step), template: a.template, rewardFns,
       scaleRewards: g.scale_rewards, dynamicSampling: g.loss_type === "dapo", maxResampleRounds: 1, seqLen: a.maxPromptTokens + g.max_completion_length,
     });
-    const m = await tr.update(res.batch, g.learning_rate);
+    const updates = await grpoUpdate(tr, mc, res.batch, { beta: g.beta, numIterations: g.num_iterations ?? 1, temperature: g.temperature, lr: g.learning_rate, ref });
+    const m = updates[updates.length - 1];
     const all = res.all;
     const mean = (f: (r: (typeof all)[number]) => number) => all.reduce((s, r) => s + f(r), 0) / all.length;
     const reward = mean((r) => r.reward);
@@ -100,6 +106,7 @@ export async function grpoStage(a: GrpoStageArgs): Promise<Params> {
   }
   bar.done();
   disposeParams({ m: tr.optState.m, v: tr.optState.v });
+  if (ref) disposeParams(ref);
   await saveCheckpoint(a.dir, { config: mc, params: tr.params, state: { phase: a.stage, step: g.steps, done: true }, tokenizerJson: a.tokenizerJson });
   rmSync(partial, { recursive: true, force: true }); // the finished checkpoint supersedes it
   return tr.params;

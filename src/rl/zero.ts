@@ -22,6 +22,7 @@ import { type LmBatch, lmLoss } from "../train/lm-loss.ts";
 import { Trainer } from "../train/trainer.ts";
 import { type GrpoBatch, grpoLoss } from "./grpo-loss.ts";
 import { grpoRollouts } from "./grpo.ts";
+import { frozenCopy, grpoUpdate } from "./grpo-update.ts";
 import { evaluateSynthetic, type SyntheticEval } from "./evaluate.ts";
 import { REWARD_FUNCTIONS } from "./rewards.ts";
 import { applyTemplate } from "./template.ts";
@@ -142,8 +143,8 @@ export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) 
   truncateJsonl(files.metrics, g0);
   truncateJsonl(files.samples, g0);
   const lossCfg = { lossType: G.loss_type, beta: G.beta, epsilon: G.epsilon, epsilonHigh: G.epsilon_high, maxCompletionLength: G.max_completion_length, temperature: G.temperature };
-  if (G.beta > 0) throw new Error("grpo.beta > 0 needs reference log-probs: not wired into the zero run yet (use beta 0)");
-  if (G.num_iterations !== 1) throw new Error("grpo.num_iterations other than 1 is not wired into the zero run yet");
+  // pi_ref for beta > 0: the base model this phase starts from (read back when the phase resumes).
+  const ref = G.beta > 0 ? (haveGrpo ? loadCheckpoint(ck("base")).params : frozenCopy(params)) : undefined;
   const tr = new Trainer<GrpoBatch>(mc, params, (t, b, batch) => grpoLoss(t, b, mc, batch, lossCfg) as any, { weightDecay: 0.0, beta2: 0.99 }, optState, G.bias_update_gamma);
   const rewardFns = Object.entries(G.reward_weights).map(([name, weight]) => {
     const fn = REWARD_FUNCTIONS[name];
@@ -158,11 +159,13 @@ export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) 
       numGenerations: G.num_generations, maxCompletionLength: G.max_completion_length, temperature: G.temperature, topP: G.top_p, topK: 0,
       seed: deriveSeed(cfg.seed, "grpo-sample", step), template: cfg.template, rewardFns,
       scaleRewards: G.scale_rewards, dynamicSampling: G.loss_type === "dapo", maxResampleRounds: G.max_resample_rounds, seqLen: grpoLen,
-      compact: { lossType: G.loss_type }, // exact: beta = 0 and num_iterations = 1 are checked above
+      // Leaving zero-advantage rows out is exact only when they carry no gradient: beta = 0, one update per batch.
+      compact: G.beta === 0 && G.num_iterations === 1 ? { lossType: G.loss_type } : undefined,
     });
     const tGen = (performance.now() - ts) / 1000;
     const lr = learningRate({ lr: G.learning_rate, warmupSteps: 0, totalSteps: G.steps, decay: "constant" }, step);
-    const m = await tr.update(res.batch, lr);
+    const updates = await grpoUpdate(tr, mc, res.batch, { beta: G.beta, numIterations: G.num_iterations, temperature: G.temperature, lr, ref });
+    const m = updates[updates.length - 1];
     const all = res.all;
     const correct = all.filter((r) => r.rewards.accuracy === 1);
     const rewards = all.map((r) => r.reward);
@@ -190,6 +193,7 @@ export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) 
     }
   }
   bar.done();
+  if (ref) disposeParams(ref);
 
   // ---------- Phase 4: the RL model on the same held-out problems ----------
   const ebar = new Progress({ total: test.length, label: "eval final" });

@@ -117,6 +117,9 @@ export async function runGrpo(cfg: GrpoRunConfig, log: (s: string) => void = (s)
   const roundsPerEpoch = Math.ceil(train.prompts.length / promptsPerRound);
   const maxSteps = cfg.max_steps > 0 ? cfg.max_steps : Math.max(1, Math.ceil(cfg.num_train_epochs * roundsPerEpoch)) * cfg.num_iterations;
   const seqLen = Math.max(...train.prompts.map((p) => p.ids.length)) + cfg.max_completion_length;
+  const longest = Math.max(seqLen, ...held.map((p) => p.ids.length + cfg.max_completion_length));
+  if (longest > mc.maxPositionEmbeddings)
+    throw new GrpoInputError(`the longest prompt + max_completion_length = ${longest} tokens, over the model's ${mc.maxPositionEmbeddings} positions (lower max_prompt_length or max_completion_length)`);
   const lossCfg: GrpoLossConfig = {
     lossType: cfg.loss_type, beta: cfg.beta, epsilon: cfg.epsilon, epsilonHigh: cfg.epsilon_high, maxCompletionLength: cfg.max_completion_length,
     temperature: cfg.temperature, importanceSamplingLevel: cfg.importance_sampling_level, gradientAccumulationSteps: cfg.gradient_accumulation_steps,

@@ -1,33 +1,31 @@
-// Running a built program for the code benchmarks (humaneval, mbpp) in the sandbox that
-// src/eval/sandbox.ts provides. Without a working sandbox, code runs only when the user passed
-// --unsafe-no-sandbox (the sandbox module then runs plain python3 with its limits). The sandbox
+// Running a code job for the code benchmarks (humaneval, mbpp) in the sandbox that
+// src/eval/sandbox.ts provides, through the harness of src/eval/code-tests.ts. Without a working
+// sandbox, code runs only when the user passed --unsafe-no-sandbox (the sandbox module then runs
+// plain python3 with its limits). The sandbox
 // module is loaded only when code is scored, so math and choice tasks never depend on it.
 
-import type { ScoreOptions, ScoreResult } from "./types.ts";
+import type { CodeJob } from "../code-program.ts";
+import { type ScoreOptions, type ScoreResult, ScoringSetupError } from "./types.ts";
 
 export const CODE_TIMEOUT_MS = 10_000;
 export const CODE_MEMORY_MB = 1024;
 
-/** Run `program`; correct when it exits 0 (every assert passed). `extracted` is the code that was run. */
-export async function runProgram(
-  task: string,
-  code: string,
-  program: string,
-  opts: ScoreOptions = {},
-): Promise<ScoreResult> {
-  const { runPython, sandboxAvailable } = await import("../sandbox.ts");
+/** Run `job`; correct when the harness confirmed every test passed. `extracted` is the code that was run. */
+export async function runJob(task: string, code: string, job: CodeJob, opts: ScoreOptions = {}): Promise<ScoreResult> {
+  const { sandboxAvailable } = await import("../sandbox.ts");
+  const { runCodeTests } = await import("../code-tests.ts");
   const avail = sandboxAvailable();
   if (!avail.ok && !opts.unsafeNoSandbox) {
-    throw new Error(
+    throw new ScoringSetupError(
       `${task}: no sandbox to run generated code (${avail.reason}); install it, or pass --unsafe-no-sandbox to run the code without isolation`,
     );
   }
-  const r = await runPython(program, {
+  const r = await runCodeTests(job, {
     timeoutMs: opts.timeoutMs ?? CODE_TIMEOUT_MS,
     memoryMb: opts.memoryMb ?? CODE_MEMORY_MB,
     ...(opts.unsafeNoSandbox ? { unsafeNoSandbox: true } : {}),
   });
-  return { extracted: code, correct: r.ok && r.status === "passed", method: r.status };
+  return { extracted: code, correct: r.confirmed && r.status === "passed", method: r.status };
 }
 
 /** Code answers are one vote when their code is the same up to trailing spaces and blank lines. */

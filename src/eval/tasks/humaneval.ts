@@ -1,10 +1,10 @@
 // HumanEval (Chen et al. 2021): 164 Python functions to complete from a signature and docstring.
 // Rows {task_id, prompt, canonical_solution, test, entry_point}; a completion passes when the
-// program (code-program.ts) runs the test's check(entry_point) without error.
+// harness (code-tests.ts) confirms that the test's check(entry_point) ran without error.
 
-import { completionCode, humanevalProgram } from "../code-program.ts";
+import { completionCode, humanevalJob } from "../code-program.ts";
 import { readRows, stringField } from "../data.ts";
-import { CODE_BLOCK_INSTRUCTION, runProgram, sameCode } from "./code-common.ts";
+import { CODE_BLOCK_INSTRUCTION, runJob, sameCode } from "./code-common.ts";
 import { rowId } from "./math-common.ts";
 import type { EvalProblem, EvalTask } from "./types.ts";
 
@@ -33,7 +33,7 @@ export const humaneval: EvalTask = {
     `Complete the following Python function. ${CODE_BLOCK_INSTRUCTION} Include the full function definition.\n\n\`\`\`python\n${String(p.meta.prompt).trimEnd()}\n\`\`\``,
   async score(completion, p, opts) {
     const meta = p.meta as { prompt: string; test: string; entry_point: string };
-    return runProgram("humaneval", completionCode(completion), humanevalProgram(completion, meta), opts);
+    return runJob("humaneval", completionCode(completion), humanevalJob(completion, meta), opts);
   },
   sameAnswer: sameCode,
 };

@@ -2,9 +2,9 @@
 // {task_id, text (or prompt), code, test_list, test_setup_code?}; the prompt shows the tests (as in
 // the original paper) so the model knows the function's name and signature.
 
-import { completionCode, mbppProgram } from "../code-program.ts";
+import { completionCode, mbppJob } from "../code-program.ts";
 import { readRows, stringField, stringListField } from "../data.ts";
-import { CODE_BLOCK_INSTRUCTION, runProgram, sameCode } from "./code-common.ts";
+import { CODE_BLOCK_INSTRUCTION, runJob, sameCode } from "./code-common.ts";
 import { rowId } from "./math-common.ts";
 import type { EvalProblem, EvalTask } from "./types.ts";
 
@@ -33,7 +33,7 @@ export const mbpp: EvalTask = {
     `${String(p.meta.text).trim()}\nYour code should pass these tests:\n\n${(p.meta.test_list as string[]).join("\n")}\n\n${CODE_BLOCK_INSTRUCTION}`,
   async score(completion, p, opts) {
     const meta = p.meta as { test_list: string[]; test_setup_code?: string };
-    return runProgram("mbpp", completionCode(completion), mbppProgram(completion, meta), opts);
+    return runJob("mbpp", completionCode(completion), mbppJob(completion, meta), opts);
   },
   sameAnswer: sameCode,
 };

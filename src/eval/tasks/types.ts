@@ -21,6 +21,14 @@ export interface ScoreResult {
   method?: string;
 }
 
+/**
+ * A task cannot score anything here (no sandbox for code, say): the whole run stops. Any other
+ * error while scoring one sample is that sample's failure, recorded with its reason.
+ */
+export class ScoringSetupError extends Error {
+  override name = "ScoringSetupError";
+}
+
 export interface LoadOptions {
   /** Eval seed (GPQA option order). Default 0. */
   seed?: number;
