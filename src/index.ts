@@ -78,6 +78,7 @@ export { runZero } from "./runs/zero.ts";
 export { type R1Config, R1_PRESETS, R1_SCHEMA, r1Preset } from "./runs/r1-config.ts";
 export { runR1 } from "./runs/r1.ts";
 export { type DistillConfig, runDistill } from "./runs/distill.ts";
+export { runGrpo } from "./runs/grpo.ts";
 
 // Hugging Face Hub and ONNX.
 export { type DownloadOptions, type DownloadResult, downloadRepo } from "./hf/download.ts";

@@ -242,6 +242,8 @@ describe("r1lab doctor", () => {
     expect(typeof d.cpu.multiThreaded).toBe("boolean");
     expect(d.cpu.matmulMs).toBeGreaterThan(0);
     if (d.webgpu.adapter === null) expect(d.webgpu.reason.length).toBeGreaterThan(10);
+    // Dawn's own warnings (printed by the WebGPU probe) stay out of doctor's output.
+    expect((await runs.doctorJson).stderr).not.toMatch(/artificially reduced/);
     // The sandbox's memory bound: a cgroup per run, or rlimits with the gap stated (docs/security.md).
     expect(d.sandbox.memory).toMatch(d.sandbox.cgroup ? /^per-run cgroup v[12] / : /^rlimits only .*not their sum/);
     expect(typeof d.sandbox.ok).toBe("boolean");

@@ -68,7 +68,7 @@ describe("computeResults", () => {
     expect(readdirSync(dir)).toEqual(["results.json"]); // no temp file left behind
     const table = formatResultsTable(r);
     expect(table).toMatch(/pass@1\s+cons@4\s+pass@2\s+pass@4/);
-    expect(table).toMatch(/50\.0\s+50\.0\s+75\.0\s+100\.0/);
+    expect(table).toMatch(/0\.500\s+0\.500\s+0\.750\s+1\.000/);
   });
 });
 

@@ -29,7 +29,7 @@ export interface NativeBackendOptions {
   model: string;
   /** Rows (samples) decoded together. Default 16. */
   batchSize?: number;
-  /** Put the model's BOS id before plain prompts (r1lab R1-Zero checkpoints). Default false. */
+  /** Put the model's BOS id, when it has one, before plain prompts (r1lab R1-Zero checkpoints). Default false. */
   bosPrefix?: boolean;
   revision?: string;
 }
@@ -98,9 +98,9 @@ export class NativeBackend implements GenerationBackend {
     const codec = modelCodec(m);
     if (codec.eosIds.length === 0)
       console.error(`warning: ${m.dir} names no EOS token; completions run to --max-tokens`);
-    if (o.bosPrefix && codec.bosId === null)
-      throw new Error(`${m.dir}: bosPrefix asked, but the model names no BOS token`);
-    return new NativeBackend(m.dir, c, m.params, codec, batchSize, o.bosPrefix ?? false);
+    // A model without a BOS token (Qwen2, for one) gets plain prompts as they are.
+    const bos = (o.bosPrefix ?? false) && codec.bosId !== null;
+    return new NativeBackend(m.dir, c, m.params, codec, batchSize, bos);
   }
 
   /** Whether chat messages go through a chat template (false: their text is sent plain). */

@@ -1,7 +1,7 @@
 // A GenerationBackend over an ONNX causal LM run by onnxruntime-node on the CPU: a folder written
 // by `r1lab export-onnx`, or any transformers.js-style folder (config.json, tokenizer.json,
 // tokenizer_config.json, generation_config.json at the top, the graph at onnx/model.onnx or another
-// onnx/*.onnx chosen with `file`), or an .onnx file whose folder (or the folder above onnx/) holds
+// onnx/*.onnx chosen with `file` or transformers.js's `dtype`: model_q4.onnx, model_quantized.onnx ...), or an .onnx file whose folder (or the folder above onnx/) holds
 // those files. Requests become ids as in the native backend (chat template with the assistant turn
 // opened, plain text without one, BOS first with `bosPrefix` for r1lab's R1-Zero checkpoints); the
 // n samples of all requests are decoded in batches of `batchSize` rows by OnnxDecoder.generate
@@ -10,6 +10,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { loadGenerationConfig, mergeTokenIds } from "../hf/generation-config.ts";
+import { ONNX_DTYPE_FILES } from "../hf/onnx-quantize.ts";
 import { OnnxDecoder } from "../hf/onnx-session.ts";
 import { loadTokenizer } from "../hf/tokenizer.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
@@ -21,9 +22,14 @@ export interface OnnxBackendOptions {
   model: string;
   /** File under onnx/ (default model.onnx), e.g. model_quantized.onnx. */
   file?: string;
+  /**
+   * Or transformers.js's dtype name for it: fp32 (model.onnx), q8 (model_quantized.onnx), q4
+   * (model_q4.onnx, MatMulNBits), int8, uint8, fp16, q4f16, bnb4.
+   */
+  dtype?: string;
   /** Rows (samples) decoded together. Default 16. */
   batchSize?: number;
-  /** Put the model's BOS id before plain prompts (r1lab R1-Zero checkpoints). */
+  /** Put the model's BOS id, when it has one, before plain prompts (r1lab R1-Zero checkpoints). */
   bosPrefix?: boolean;
 }
 
@@ -73,7 +79,11 @@ export class OnnxBackend implements GenerationBackend {
     const batchSize = o.batchSize ?? 16;
     if (!(Number.isInteger(batchSize) && batchSize >= 1))
       throw new Error(`onnx backend: batchSize must be an integer >= 1, got ${batchSize}`);
-    const { dir, onnxPath } = resolveOnnxModel(o.model, o.file);
+    if (o.dtype !== undefined && o.file !== undefined)
+      throw new Error(`onnx backend: give the file (${o.file}) or the dtype (${o.dtype}), not both`);
+    if (o.dtype !== undefined && !Object.hasOwn(ONNX_DTYPE_FILES, o.dtype))
+      throw new Error(`onnx backend: dtype '${o.dtype}' is not one of ${Object.keys(ONNX_DTYPE_FILES).join(", ")}`);
+    const { dir, onnxPath } = resolveOnnxModel(o.model, o.file ?? (o.dtype ? ONNX_DTYPE_FILES[o.dtype] : undefined));
     const cfgPath = join(dir, "config.json");
     if (!existsSync(cfgPath)) throw new Error(`${dir}: no config.json beside ${onnxPath}`);
     const cfg = readJson(cfgPath);
@@ -113,8 +123,6 @@ export class OnnxBackend implements GenerationBackend {
     }
     if (codec.eosIds.length === 0)
       console.error(`warning: ${dir} names no EOS token; completions run to --max-tokens`);
-    if (o.bosPrefix && codec.bosId === null)
-      throw new Error(`${dir}: bosPrefix asked, but the model names no BOS token`);
     const heads = int(cfg.num_key_value_heads) ?? int(cfg.num_attention_heads);
     const headDim =
       int(cfg.head_dim) ??
@@ -123,7 +131,9 @@ export class OnnxBackend implements GenerationBackend {
         : null);
     const decoder = await OnnxDecoder.open(onnxPath, heads && headDim ? { heads, headDim } : null);
     const positions = int(cfg.max_position_embeddings) ?? int(cfg.n_positions) ?? Number.POSITIVE_INFINITY;
-    return new OnnxBackend(onnxPath, decoder, codec, batchSize, o.bosPrefix ?? false, positions);
+    // A model without a BOS token gets plain prompts as they are.
+    const bos = (o.bosPrefix ?? false) && codec.bosId !== null;
+    return new OnnxBackend(onnxPath, decoder, codec, batchSize, bos, positions);
   }
 
   /** Whether the graph takes past_key_values (KV-cached decoding). */

@@ -10,6 +10,7 @@ import { dirname, join, resolve } from "node:path";
 import { openaiTarget } from "../backends/openai.ts";
 import type { GenerationBackend } from "../backends/types.ts";
 import { writeJsonAtomic } from "../engine/atomic.ts";
+import { runCheckpoint } from "../hf/run-folder.ts";
 import { ZERO_TEMPLATE } from "../tasks/template.ts";
 import { getSyntheticTask, problemsOf, SYNTHETIC_TASK_NAMES } from "../tasks/registry.ts";
 import { type DistillConfig, runDistill } from "../runs/distill.ts";
@@ -31,6 +32,8 @@ function resolveConfig(v: Record<string, any>): DistillConfig {
   const task = requireFlag(v, "task", "distill");
   if (!SYNTHETIC_TASK_NAMES.includes(task)) throw new UsageError(`--task must be one of ${SYNTHETIC_TASK_NAMES.join(", ")}, got '${task}'`);
   // The teacher: a model folder, a server URL, or (OPENAI_BASE_URL set) a model name on that server.
+  // A run folder (runs/NAME) stands for its final checkpoint.
+  if (v.teacher !== undefined && existsSync(v.teacher)) v.teacher = runCheckpoint(resolve(v.teacher)) ?? v.teacher;
   const local = v.teacher !== undefined && existsSync(join(resolve(v.teacher), "config.json"));
   const server = local ? null : openaiTarget(v.teacher);
   if (!local && !server) {

@@ -10,10 +10,11 @@ import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { delimiter, join } from "node:path";
-import { defaultThreads, describeAdapter, initEngine, probeWebGPU } from "../engine/device.ts";
+import { fileURLToPath } from "node:url";
 import { sandboxAvailable } from "../eval/sandbox.ts";
 import { containment } from "../eval/sandbox-cgroup.ts";
 import { compile } from "../engine/compile.ts";
+import { defaultThreads, initEngine } from "../engine/device.ts";
 import { currentExecutor } from "../engine/executor.ts";
 import { ops as o, tidy, toHost } from "../engine/index.ts";
 import type { Command } from "./command.ts";
@@ -32,6 +33,28 @@ export function which(name: string): string | null {
     }
   }
   return null;
+}
+
+/**
+ * The WebGPU adapter, probed in a child process: Dawn prints warnings of its own ("maxDynamic...
+ * artificially reduced") straight to the process's stderr, which doctor's report should not carry.
+ */
+function probeWebGPUQuietly(): { adapter: string | null; reason: string } {
+  const self = fileURLToPath(import.meta.url);
+  const device = join(self, "..", "..", "engine", `device${self.endsWith(".ts") ? ".ts" : ".js"}`);
+  const code = `const d = await import(${JSON.stringify(`file://${device}`)}); const p = await d.probeWebGPU();
+process.stdout.write(JSON.stringify({ adapter: p.adapter ? d.describeAdapter(p.adapter) : null, reason: p.reason }) + "\\n");
+process.exit(0);`;
+  const r = spawnSync(process.execPath, [...process.execArgv, "--input-type=module", "-e", code], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  try {
+    return JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "");
+  } catch {
+    const err = (r.stderr ?? "").split("\n").filter((l) => l.trim() && !/artificially reduced/.test(l));
+    return { adapter: null, reason: `the WebGPU probe failed: ${err.slice(-3).join(" ") || `exit ${r.status}`}` };
+  }
 }
 
 /** First line of `cmd args` (stdout, else stderr), or null when it fails or takes over 20 s. */
@@ -137,8 +160,7 @@ export async function doctorReport(): Promise<DoctorReport> {
   } catch (e) {
     executor.error = (e as Error).message;
   }
-  const probe = await probeWebGPU();
-  const webgpu = { adapter: probe.adapter ? describeAdapter(probe.adapter) : null, reason: probe.reason };
+  const webgpu = probeWebGPUQuietly();
   return {
     node: process.version,
     platform: `${process.platform} ${process.arch}`,

@@ -17,6 +17,7 @@ import type { EvalProblem } from "../eval/tasks/types.ts";
 import { applyTemplate, ZERO_TEMPLATE } from "../tasks/template.ts";
 import { type Command, numberFlag, requireFlag, UsageError } from "./command.ts";
 import { r1labVersion } from "./version.ts";
+import { runCheckpoint } from "../hf/run-folder.ts";
 
 /** Problems drawn from a synthetic task's generator when --data is not given (and no --limit). */
 export const SYNTHETIC_DEFAULT_PROBLEMS = 200;
@@ -144,7 +145,9 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   // openai: --model is the server URL, or with OPENAI_BASE_URL set the model name (or absent).
   const { openaiTarget } = await import("../backends/openai.ts");
   const target = backendKind === "openai" ? openaiTarget(v.model) : null;
-  const model = target ? target.baseUrl : requireFlag(v, "model", "eval");
+  const given = target ? target.baseUrl : requireFlag(v, "model", "eval");
+  // A run folder (runs/NAME) stands for its final checkpoint, whatever the run kind names it.
+  const model = !target && existsSync(given) ? (runCheckpoint(resolve(given)) ?? given) : given;
   const modelName: string | undefined = v["model-name"] ?? target?.model;
   if (!["native", "openai", "onnx"].includes(backendKind))
     throw new UsageError(`--backend must be native, openai or onnx, got '${backendKind}'`);

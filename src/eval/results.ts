@@ -231,9 +231,10 @@ export function writeResults(dir: string, results: EvalResults): void {
   writeJsonAtomic(join(dir, RESULTS_FILE), results);
 }
 
-const pct = (x: number) => `${(100 * x).toFixed(1)}`;
+/** Metrics are printed as fractions with 3 decimals everywhere (0.500), as in results.json. */
+const pct = (x: number) => x.toFixed(3);
 
-/** A small text table of the headline numbers, in percent. */
+/** A small text table of the headline numbers (fractions, 3 decimals). */
 export function formatResultsTable(r: EvalResults): string {
   const K = r.samples_per_problem;
   const cols: [string, string][] = [

@@ -23,6 +23,7 @@ import {
 } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
+import { runCheckpoint } from "./run-folder.ts";
 
 export type RepoType = "model" | "dataset";
 
@@ -219,6 +220,11 @@ export function resolveRepoPath(idOrPath: string, type: RepoType, opts: ResolveO
 
 /** A model folder: a local path, or `org/name` from the HF cache (see resolveRepoPath). */
 export async function resolveModelPath(idOrPath: string, opts: ResolveOptions = {}): Promise<string> {
+  // A run folder (runs/NAME) stands for its final checkpoint.
+  if (existsSync(idOrPath)) {
+    const ck = runCheckpoint(idOrPath);
+    if (ck) return ck;
+  }
   return resolveRepoPath(idOrPath, "model", opts);
 }
 

@@ -4,8 +4,8 @@
 // surrogate (rl/grpo.ts, rl/grpo-loss.ts), and append one metrics row. Prompts and samples come from
 // streams named by (seed, stage, step), so a stage killed mid-way resumes from its partial checkpoint
 // (`${dir}.partial`) and draws what the uninterrupted run would have drawn; the finished stage is
-// `dir`. Left out, and refused: a KL penalty (beta > 0, needs a reference model's log-probs) and
-// several updates per batch (num_iterations > 1).
+// `dir`. beta > 0 adds the k3 KL term against the stage's starting policy; num_iterations > 1
+// trains on each batch of rollouts that many times (rl/grpo-update.ts).
 import { rmSync } from "node:fs";
 import { appendJsonl, truncateJsonl } from "../engine/jsonl.ts";
 import { type Params, disposeParams } from "../engine/params.ts";
@@ -15,6 +15,7 @@ import { Progress } from "../report/progress.ts";
 import type { ScaleRewards } from "../rl/advantages.ts";
 import { GRPO_ADAMW, type GrpoBatch, type LossType, grpoLoss } from "../rl/grpo-loss.ts";
 import { grpoRollouts } from "../rl/grpo.ts";
+import { frozenCopy, grpoUpdate } from "../rl/grpo-update.ts";
 import type { RewardFn } from "../rl/rewards.ts";
 import type { Rollout, RolloutPolicy } from "../rl/rollout.ts";
 import type { TaskExample } from "../tasks/types.ts";
@@ -64,7 +65,7 @@ export interface GrpoStageArgs {
   stage: string;
   g: GrpoSettings;
   seed: number;
-  /** Parameters to start from (taken over); ignored when a partial checkpoint exists. */
+  /** Parameters to start from (taken over): the policy, and pi_ref when beta > 0 (also on resume). */
   params: Params;
   policy: RolloutPolicy;
   rewards: NamedReward[];
@@ -90,16 +91,16 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.le
 export async function grpoStage(a: GrpoStageArgs): Promise<Params> {
   const { g, policy } = a;
   const mc = policy.config;
-  if (g.beta > 0) throw new Error(`${a.stage}.beta > 0 needs reference log-probs: not supported yet (use 0)`);
-  if (g.num_iterations !== 1) throw new Error(`${a.stage}.num_iterations other than 1 is not supported yet`);
   if (isFinished(a.dir)) {
     disposeParams(a.params);
     return loadCheckpoint(a.dir).params;
   }
   const partial = `${a.dir}.partial`;
   const from = resumeFrom(partial);
+  // pi_ref for beta > 0: the stage's starting policy, kept apart from the updates (also when resuming).
+  const ref = g.beta > 0 ? (from ? a.params : frozenCopy(a.params)) : undefined;
   if (from) {
-    disposeParams(a.params);
+    if (!ref) disposeParams(a.params);
     a.log(`${a.stage}: resuming at step ${from.step}`);
   }
   const step0 = from?.step ?? 0;
@@ -122,11 +123,13 @@ export async function grpoStage(a: GrpoStageArgs): Promise<Params> {
       numGenerations: g.num_generations, maxCompletionLength: g.max_completion_length, temperature: g.temperature, topP: g.top_p, topK: 0,
       seed: deriveSeed(a.seed, `${a.stage}-sample`, step), rewardFns: a.rewards,
       scaleRewards: g.scale_rewards, dynamicSampling: g.dynamic_sampling, maxResampleRounds: g.max_resample_rounds, seqLen: a.seqLen,
-      compact: { lossType: g.loss_type }, // exact: beta = 0 and num_iterations = 1 are checked above
+      // Leaving zero-advantage rows out is exact only when they carry no gradient: beta = 0, one update per batch.
+      compact: g.beta === 0 && g.num_iterations === 1 ? { lossType: g.loss_type } : undefined,
     });
     const tGen = (performance.now() - ts) / 1000;
     const lr = learningRate({ lr: g.learning_rate, warmupSteps: 0, totalSteps: g.steps, decay: "constant" }, step);
-    const m = await tr.update(res.batch, lr);
+    const updates = await grpoUpdate(tr, mc, res.batch, { beta: g.beta, numIterations: g.num_iterations, temperature: g.temperature, lr, ref });
+    const m = updates[updates.length - 1];
     const all = res.all;
     const rewards = all.map((r) => r.reward);
     const rewardMean = mean(rewards);
@@ -153,6 +156,7 @@ export async function grpoStage(a: GrpoStageArgs): Promise<Params> {
   }
   bar.done();
   disposeParams({ m: tr.optState.m, v: tr.optState.v });
+  if (ref) disposeParams(ref);
   await saveCheckpoint(a.dir, { config: mc, params: tr.params, state: { phase: a.stage, step: g.steps, done: true }, tokenizerJson: a.tokenizerJson });
   rmSync(partial, { recursive: true, force: true }); // the finished checkpoint supersedes it
   return tr.params;
