@@ -26,7 +26,7 @@ describe("run config schemas", () => {
   it("a --config file with a bad enum value or an unknown key is an error naming the field", () => {
     expect(() => zero({ config: file("a.json", { grpo: { loss_type: "dapoo" } }) })).toThrow(/grpo\.loss_type must be one of grpo, bnpo, dapo, dr_grpo, cispo, got "dapoo"/);
     expect(() => zero({ config: file("b.json", { grpo: { num_generation: 8 } }) })).toThrow(/unknown field 'grpo\.num_generation' \(known: .*num_generations/);
-    expect(() => zero({ config: file("c.json", { pretrain: { steps: "10" } }) })).toThrow(/pretrain\.steps must be a number, got "10"/);
+    expect(() => zero({ config: file("c.json", { pretrain: { steps: "10" } }) })).toThrow(/pretrain\.steps must be an integer >= 1, got "10"/);
     expect(() => zero({ config: file("d.json", { eval: 3 }) })).toThrow(/eval must be an object/);
     expect(zero({ config: file("e.json", { grpo: { steps: 60 } }) }).grpo.steps).toBe(60);
   });
@@ -35,8 +35,9 @@ describe("run config schemas", () => {
     expect(zero({ "loss-type": "bnpo" }).grpo.loss_type).toBe("bnpo");
     expect(zero({ loss_type: "bnpo", num_generations: "4", "pretrain-learning-rate": "0.01" })).toMatchObject({ grpo: { loss_type: "bnpo", num_generations: 4 }, pretrain: { learning_rate: 0.01 } });
     expect(() => zero({ "loss-type": "dapoo" })).toThrow(/--loss-type must be one of grpo, bnpo, dapo, dr_grpo, cispo, got 'dapoo'/);
-    expect(() => zero({ "num-generations": "1" })).toThrow(/--num-generations must be >= 2/);
-    expect(() => zero({ "num-generations": "x" })).toThrow(/--num-generations must be a number, got 'x'/);
+    expect(() => zero({ "num-generations": "1" })).toThrow(/--num-generations must be an integer >= 2, got 1$/);
+    expect(() => zero({ "learning-rate": "-0.01" })).toThrow(/--learning-rate must be a number > 0, got -0\.01$/);
+    expect(() => zero({ "num-generations": "x" })).toThrow(/--num-generations must be an integer >= 2, got 'x'$/);
     expect(() => zero({ "loss-type": "grpo", loss_type: "dapo" })).toThrow(/set the same option \(grpo\.loss_type\)/);
     expect(zero({ "reward-weights": "accuracy=1,format=0.5" }).grpo.reward_weights).toEqual({ accuracy: 1, format: 0.5 });
     expect(zero({ "eval-problems": "7" }).eval.n_problems).toBe(7); // the old flag name still works

@@ -6,7 +6,7 @@
 import { currentExecutor } from "../engine/executor.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import type { GenerationBackend, GenRequest } from "../backends/types.ts";
+import type { GenRequest } from "../backends/types.ts";
 import { REL_TOL } from "../eval/cas.ts";
 import { formatResultsTable } from "../eval/results.ts";
 import { OUTPUT_FORMATS, parseOutputFormat, writeResultsFormat } from "../eval/output-formats.ts";
@@ -16,6 +16,7 @@ import { EVAL_TASK_NAMES, getEvalTask, hasEvalTask } from "../eval/tasks/index.t
 import type { EvalProblem } from "../eval/tasks/types.ts";
 import { applyTemplate, ZERO_TEMPLATE } from "../tasks/template.ts";
 import { type Command, numberFlag, requireFlag, UsageError } from "./command.ts";
+import { type BackendKind, locateModel, openBackend } from "./eval-backend.ts";
 import { r1labVersion } from "./version.ts";
 import { runCheckpoint } from "../hf/run-folder.ts";
 
@@ -120,18 +121,6 @@ function runTemplate(modelDir: string): { template: string; maxTokens: number | 
   return { template: ZERO_TEMPLATE, maxTokens: null, source: "default" };
 }
 
-/** A clear error when nothing answers at the URL (before any retry/backoff loop). */
-async function checkReachable(url: string): Promise<void> {
-  const models = `${url.replace(/\/+$/, "").replace(/\/v1$/, "")}/v1/models`;
-  try {
-    await fetch(models, { signal: AbortSignal.timeout(10_000) });
-  } catch (e) {
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw new UsageError(
-      `--model ${url}: cannot reach the server (${cause?.code ?? cause?.message ?? (e as Error).message}); is it running?`,
-    );
-  }
-}
 
 
 /** The whole command, without the process exit (tests call this in-process). */
@@ -192,34 +181,8 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   }
 
   // The model: checked before the data is read, so a wrong path fails fast.
-  let modelDir: string | null = null;
-  let onnxPath: string | null = null;
-  if (backendKind === "onnx") {
-    if (/^https?:\/\//.test(model))
-      throw new UsageError(`--backend onnx: --model must be an ONNX model folder or .onnx file, got the URL ${model}`);
-    const { resolveOnnxModel } = await import("../backends/onnx.ts");
-    try {
-      ({ dir: modelDir, onnxPath } = resolveOnnxModel(model, v["onnx-file"]));
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-  } else if (backendKind === "native") {
-    if (/^https?:\/\//.test(model)) throw new UsageError(`--model ${model} is a URL: use --backend openai`);
-    const local = resolve(model);
-    if (existsSync(local)) {
-      if (!existsSync(join(local, "config.json")))
-        throw new UsageError(
-          `--model ${local}: no config.json there (not an r1lab or Hugging Face model folder)`,
-        );
-      modelDir = local;
-    }
-  } else {
-    if (!/^https?:\/\//.test(model))
-      throw new UsageError(
-        `--backend openai: --model must be the server URL (or set OPENAI_BASE_URL and give the model name), got '${model}'`,
-      );
-    await checkReachable(model);
-  }
+  const where = await locateModel({ backendKind: backendKind as BackendKind, model, onnxFile: v["onnx-file"] });
+  const { modelDir, onnxPath } = where;
 
   const all = await task.load(data, { seed, split: v.split });
   const problems = limit !== undefined ? all.slice(0, limit) : all;
@@ -243,25 +206,11 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     return { messages: [{ role: "user", content: text }] };
   };
 
-  let backend: GenerationBackend;
-  if (backendKind === "native") {
-    const { initEngine } = await import("../engine/device.ts");
-    const { NativeBackend } = await import("../backends/native.ts");
-    await initEngine({ device: v.device, executor: v.executor });
-    backend = await NativeBackend.load({ model: modelDir ?? model, batchSize, bosPrefix: synthetic });
-  } else if (backendKind === "onnx") {
-    const { OnnxBackend } = await import("../backends/onnx.ts");
-    backend = await OnnxBackend.load({ model: onnxPath!, batchSize, bosPrefix: synthetic });
-  } else {
-    const { OpenAIBackend } = await import("../backends/openai.ts");
-    backend = new OpenAIBackend({
-      baseUrl: model,
-      model: modelName,
-      endpoint: endpoint as "chat" | "completions",
-      apiKeyEnv: v["api-key-env"],
-      concurrency,
-    });
-  }
+  const backend = await openBackend(
+    { backendKind: backendKind as BackendKind, model, modelName, batchSize, concurrency, endpoint: endpoint as "chat" | "completions", device: v.device, executor: v.executor, apiKeyEnv: v["api-key-env"] },
+    where,
+    synthetic,
+  );
   const identity = {
     task: taskName,
     data: v.data === undefined && !data.endsWith("test_problems.jsonl") ? "gen:test" : data,

@@ -33,7 +33,7 @@ export const modelGroup = (d: { hidden_size: number; num_hidden_layers: number; 
 export const pretrainFields = (d: { steps: number; batch_size: number }) => ({
   steps: num(d.steps, "pretraining steps", { int: true, min: 1 }),
   batch_size: num(d.batch_size, "rows per step", { int: true, min: 1 }),
-  learning_rate: num(5e-3, "peak learning rate (warmup, then cosine to 10%)", { min: 0 }),
+  learning_rate: num(5e-3, "peak learning rate (warmup, then cosine to 10%)", { above: 0 }),
   warmup_steps: num(30, "linear warmup steps", { int: true, min: 0 }),
   mtp_lambda: num(0.3, "weight of the multi-token-prediction loss", { min: 0 }),
   balance_alpha: num(1e-4, "weight of the sequence-wise balance loss", { min: 0 }),
@@ -59,7 +59,7 @@ export const grpoGroup = (help: string, d: GrpoDefaults, flags?: string) =>
       max_completion_length: num(d.max_completion_length, "most tokens per completion", { int: true, min: 1 }),
       temperature: num(1.0, "sampling temperature of the rollouts", { min: 0 }),
       top_p: num(1.0, "nucleus sampling of the rollouts", { min: 0, max: 1 }),
-      learning_rate: num(d.learning_rate, "policy learning rate (constant)", { min: 0 }),
+      learning_rate: num(d.learning_rate, "policy learning rate (constant)", { above: 0 }),
       beta: num(0.0, "KL penalty weight against the stage's starting model (k3 estimator)", { min: 0 }),
       epsilon: num(0.2, "lower clip range", { min: 0 }),
       epsilon_high: num(0.28, "upper clip range (DAPO's clip-higher)", { min: 0 }),
@@ -84,7 +84,7 @@ export interface SftDefaults {
 /** SFT's options, TRL's SFTConfig names. */
 export const sftGroup = (help: string, d: SftDefaults) =>
   group(help, {
-    learning_rate: num(d.learning_rate ?? 2e-3, "peak learning rate", { min: 0 }),
+    learning_rate: num(d.learning_rate ?? 2e-3, "peak learning rate", { above: 0 }),
     max_steps: num(d.max_steps, "optimizer steps", { int: true, min: 1 }),
     per_device_train_batch_size: num(d.per_device_train_batch_size, "sequences per micro-batch", { int: true, min: 1 }),
     gradient_accumulation_steps: num(1, "micro-batches per optimizer step", { int: true, min: 1 }),

@@ -28,22 +28,21 @@ export interface Group<F extends Fields = Fields> {
 export type Fields = { [k: string]: Field<any> | Group<any> };
 export type Infer<S> = S extends Field<infer T> ? T : S extends Group<infer F> ? { -readonly [K in keyof F]: Infer<F[K]> } : never;
 
-type NumOpts = { int?: boolean; min?: number; max?: number; aliases?: string[]; flag?: string };
+type NumOpts = { int?: boolean; min?: number; above?: number; max?: number; aliases?: string[]; flag?: string };
 
+/** A number; messages as the CLI's numberFlag writes them ("must be a number > 0, got -1"). */
 export function num(def: number, help: string, o: NumOpts = {}): Field<number> {
-  const check = (v: unknown) => {
-    if (typeof v !== "number" || !Number.isFinite(v)) return `must be a number, got ${JSON.stringify(v)}`;
-    if (o.int && !Number.isInteger(v)) return `must be an integer, got ${v}`;
-    if (o.min !== undefined && v < o.min) return `must be >= ${o.min}, got ${v}`;
-    if (o.max !== undefined && v > o.max) return `must be <= ${o.max}, got ${v}`;
-    return null;
-  };
+  const range = [o.min !== undefined ? `>= ${o.min}` : null, o.above !== undefined ? `> ${o.above}` : null, o.max !== undefined ? `<= ${o.max}` : null].filter(Boolean);
+  const want = `must be ${o.int ? "an integer" : "a number"}${range.length > 0 ? ` ${range.join(" and ")}` : ""}`;
+  const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && (!o.int || Number.isInteger(v));
+  const inRange = (v: number) => !((o.min !== undefined && v < o.min) || (o.above !== undefined && v <= o.above) || (o.max !== undefined && v > o.max));
   return {
-    kind: "number", default: def, help, check, aliases: o.aliases, flag: o.flag,
+    kind: "number", default: def, help, aliases: o.aliases, flag: o.flag,
+    check: (v) => (!isNum(v) ? `${want}, got ${JSON.stringify(v)}` : inRange(v) ? null : `${want}, got ${v}`),
     fromFlag: (t) => {
       const v = t.trim() === "" ? Number.NaN : Number(t);
-      const err = check(v);
-      if (err) throw new Error(err.replace(/got .*$/, `got '${t}'`));
+      if (!isNum(v)) throw new Error(`${want}, got '${t}'`);
+      if (!inRange(v)) throw new Error(`${want}, got ${t}`);
       return v;
     },
   };
