@@ -56,6 +56,8 @@ export function formatTable(results: Record<string, Row>): string {
       ? ` ERROR ${row.error}`
       : name.startsWith("grpo")
       ? ` (rollout/ref/update r1lab ${fmt(row.r1lab_rollout_s)}/${fmt(row.r1lab_reference_s)}/${fmt(row.r1lab_update_s)} s, torch ${fmt(row.torch_rollout_s)}/${fmt(row.torch_reference_s)}/${fmt(row.torch_update_s)} s)`
+      : name.startsWith("serve")
+      ? ` (one at a time ${fmt(row.sequential_tokens_per_s)}, ${fmt(row.speedup_over_sequential)}x; ${fmt(row.rows_per_step)} rows/step)`
       : name.startsWith("kv_cache")
         ? ` (MHA ${fmt(row.mha_bytes_per_token)}, MLA/MHA ${fmt(row.mla_over_mha)})`
         : name === "ceiling"

@@ -4,6 +4,7 @@ import { cacheBytesPerToken } from "../src/model/kv-cache.ts";
 import { jaxMatmulGflops, wasmPeakGflops } from "./ceiling.ts";
 import { TRAIN_SHAPES, mlaMoeConfig } from "./models.ts";
 import { evalSeconds, generateSeconds, grpoSeconds, median, type Reps, trainSeconds } from "./r1lab-side.ts";
+import { serveThroughput } from "./serve.ts";
 import type { TorchPeer } from "./torch-peer.ts";
 
 export type Row = Record<string, number | string | null>;
@@ -141,6 +142,28 @@ const ceilingBench: Bench = {
   },
 };
 
+/** r1lab's server engine: concurrent requests sharing decode steps vs the same requests one by one. */
+function serveBench(name: string, quantize: "none" | "int8" | "int4"): Bench {
+  return {
+    name,
+    unit: "tokens/s",
+    inQuick: false,
+    async run(_torch, quick) {
+      const requests = quick ? 8 : 32;
+      const r = await serveThroughput(TRAIN_SHAPES.small.config, { requests, newTokens: quick ? 16 : 32, maxBatch: 16, quantize });
+      return {
+        r1lab_tokens_per_s: r.concurrent,
+        sequential_tokens_per_s: r.sequential,
+        speedup_over_sequential: r.concurrent / r.sequential,
+        rows_per_step: r.rowsPerStep,
+        requests,
+        torch_tokens_per_s: null,
+        ratio: null,
+      };
+    },
+  };
+}
+
 export const BENCHES: Bench[] = [
   trainBench("tiny", { warmup: 2, steps: 8 }, { warmup: 2, steps: 3 }, true),
   trainBench("small", { warmup: 1, steps: 5 }, { warmup: 1, steps: 3 }, true),
@@ -152,6 +175,9 @@ export const BENCHES: Bench[] = [
   ceilingBench,
   grpoBench,
   evalBench,
+  serveBench("serve_small_b16", "none"),
+  serveBench("serve_small_b16_int8", "int8"),
+  serveBench("serve_small_b16_int4", "int4"),
   // Last: at B16 T256 it can exhaust the Wasm backend's 4 GiB (memory32) heap, after which the
   // engine cannot allocate again in this process.
   trainBench("medium", { warmup: 1, steps: 2 }, { warmup: 1, steps: 1 }, false),

@@ -20,7 +20,8 @@ import { tidy } from "../src/engine/scope.ts";
 
 function check(env: Record<string, string>): { mm: number[]; ids: number[][] } {
   const r = spawnSync(process.execPath, ["--import", "tsx", "tests/helpers/dispatch-check.ts"], {
-    env: { ...process.env, R1LAB_THREADS: "2", ...env },
+    // The jax executor: jax-js starts its worker pool only when it runs compiled steps itself.
+    env: { ...process.env, R1LAB_THREADS: "2", R1LAB_EXECUTOR: "jax", ...env },
     encoding: "utf8",
     timeout: 120_000,
   });

@@ -6,7 +6,7 @@ import { extractMath } from "../src/eval/math-extract.ts";
 import { boxedGroups, mathSpans } from "../src/eval/math-spans.ts";
 import { checkMath, checkMathQuick } from "../src/eval/math-verify.ts";
 import { listenRewardServer } from "../src/eval/reward-server.ts";
-import { VerifyPool } from "../src/eval/verify-pool.ts";
+import { sharedVerifyPool, VerifyPool } from "../src/eval/verify-pool.ts";
 
 /** Operations counted instead of time: a linear scan visits each character a bounded number of times. */
 describe("linear-time extraction", () => {
@@ -102,35 +102,39 @@ describe("reward server under a slow batch", () => {
   it("answers /health while 16 hard answers are scored", async () => {
     const { url, close } = await listenRewardServer({ port: 0, task: "math500" });
     try {
-      // Warm the pool so the probe measures scoring, not worker start-up.
-      await fetch(`${url}/score/math500`, { method: "POST", body: JSON.stringify({ completions: ["\\boxed{1}"], golds: ["1"] }) });
+      // Warm the shared pool so the probes measure scoring, not worker start-up.
+      await fetch(`${url}/score/math500`, {
+        method: "POST",
+        body: JSON.stringify({ completions: ["\\boxed{(x+1)^2}"], golds: ["x^2+2x+1"] }),
+      });
       const hard = Array.from({ length: 16 }, (_, i) => `\\boxed{(x+y+z+${i + 1})^{60}}`);
       let done = false;
-      const scoring = fetch(`${url}/score/math500`, {
+      void fetch(`${url}/score/math500`, {
         method: "POST",
         body: JSON.stringify({ completions: hard, golds: hard.map(() => "(x+y+z+1)^{60}+1") }),
-      }).then(async (r) => {
-        done = true;
-        return (await r.json()) as { rewards: number[] };
-      });
+      })
+        .then(() => {
+          done = true;
+        })
+        .catch(() => {});
+      await new Promise((r) => setTimeout(r, 200));
       const latencies: number[] = [];
-      await new Promise((r) => setTimeout(r, 100));
-      for (let k = 0; k < 5 && !done; k++) {
+      for (let k = 0; k < 10; k++) {
         const t = performance.now();
         const res = await fetch(`${url}/health`);
         latencies.push(performance.now() - t);
         expect(res.status).toBe(200);
-        await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, 100));
       }
-      const out = await scoring;
-      expect(out.rewards).toEqual(hard.map(() => 0));
-      expect(latencies.length).toBeGreaterThan(0);
+      // The batch is still being scored (each hard item runs to the pool's time limit).
+      expect(done).toBe(false);
       latencies.sort((a, b) => a - b);
       expect(latencies[Math.floor(latencies.length / 2)]).toBeLessThan(100);
       const bad = await fetch(`${url}/score/%E0%A4%A`, { method: "POST", body: "{}" });
       expect(bad.status).toBe(400);
     } finally {
       await close();
+      await sharedVerifyPool()?.close();
     }
-  }, 180_000);
+  }, 120_000);
 });

@@ -1,7 +1,7 @@
 // A GenerationBackend over an ONNX causal LM run by onnxruntime-node on the CPU: a folder written
 // by `r1lab export-onnx`, or any transformers.js-style folder (config.json, tokenizer.json,
 // tokenizer_config.json, generation_config.json at the top, the graph at onnx/model.onnx or another
-// onnx/*.onnx chosen with `file`), or an .onnx file whose folder (or the folder above onnx/) holds
+// onnx/*.onnx chosen with `file` or transformers.js's `dtype`: model_q4.onnx, model_quantized.onnx ...), or an .onnx file whose folder (or the folder above onnx/) holds
 // those files. Requests become ids as in the native backend (chat template with the assistant turn
 // opened, plain text without one, BOS first with `bosPrefix` for r1lab's R1-Zero checkpoints); the
 // n samples of all requests are decoded in batches of `batchSize` rows by OnnxDecoder.generate
@@ -10,6 +10,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { loadGenerationConfig, mergeTokenIds } from "../hf/generation-config.ts";
+import { ONNX_DTYPE_FILES } from "../hf/onnx-quantize.ts";
 import { OnnxDecoder } from "../hf/onnx-session.ts";
 import { loadTokenizer } from "../hf/tokenizer.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
@@ -21,6 +22,11 @@ export interface OnnxBackendOptions {
   model: string;
   /** File under onnx/ (default model.onnx), e.g. model_quantized.onnx. */
   file?: string;
+  /**
+   * Or transformers.js's dtype name for it: fp32 (model.onnx), q8 (model_quantized.onnx), q4
+   * (model_q4.onnx, MatMulNBits), int8, uint8, fp16, q4f16, bnb4.
+   */
+  dtype?: string;
   /** Rows (samples) decoded together. Default 16. */
   batchSize?: number;
   /** Put the model's BOS id, when it has one, before plain prompts (r1lab R1-Zero checkpoints). */
@@ -73,7 +79,11 @@ export class OnnxBackend implements GenerationBackend {
     const batchSize = o.batchSize ?? 16;
     if (!(Number.isInteger(batchSize) && batchSize >= 1))
       throw new Error(`onnx backend: batchSize must be an integer >= 1, got ${batchSize}`);
-    const { dir, onnxPath } = resolveOnnxModel(o.model, o.file);
+    if (o.dtype !== undefined && o.file !== undefined)
+      throw new Error(`onnx backend: give the file (${o.file}) or the dtype (${o.dtype}), not both`);
+    if (o.dtype !== undefined && !Object.hasOwn(ONNX_DTYPE_FILES, o.dtype))
+      throw new Error(`onnx backend: dtype '${o.dtype}' is not one of ${Object.keys(ONNX_DTYPE_FILES).join(", ")}`);
+    const { dir, onnxPath } = resolveOnnxModel(o.model, o.file ?? (o.dtype ? ONNX_DTYPE_FILES[o.dtype] : undefined));
     const cfgPath = join(dir, "config.json");
     if (!existsSync(cfgPath)) throw new Error(`${dir}: no config.json beside ${onnxPath}`);
     const cfg = readJson(cfgPath);

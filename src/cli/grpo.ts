@@ -32,7 +32,7 @@ checkpoint/ (rerun the same command to resume) and final/ (a model, or a PEFT ad
       const file = v.config ? readConfigFile(v.config) : null;
       cfg = resolveGrpoConfig(file, flags, v.config);
     } catch (e) {
-      throw new UsageError((e as Error).message);
+      throw new UsageError((e as Error).message.replace(/^r1lab grpo: /, "grpo: "));
     }
     for (const k of ["data", "eval_data", "output_dir"] as const) {
       const p = cfg[k];

@@ -80,7 +80,7 @@ const cmd: Command = {
       timeout_ms: timeoutMs ?? null,
       math_relative_tolerance: REL_TOL,
     };
-    const { results, missing } = await scoreCompletionsFile({
+    const { results, missing, resumed, errors } = await scoreCompletionsFile({
       task,
       problems,
       completionsPath: completions,
@@ -90,6 +90,9 @@ const cmd: Command = {
       concurrency,
       config,
     });
+    if (resumed > 0) console.error(`resumed: ${resumed} samples were already scored in ${out}/samples.jsonl`);
+    if (errors > 0)
+      console.error(`warning: ${errors} samples could not be scored and count as incorrect (field 'error' in ${out}/samples.jsonl)`);
     if (missing.length > 0) {
       const shown = missing.slice(0, 5).join(", ");
       console.error(

@@ -66,7 +66,7 @@ export const pb = {
 };
 
 /** TensorProto.DataType values used here. */
-export const DType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11, UINT32: 12 } as const;
+export const DType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11, UINT32: 12 } as const;
 export type DTypeCode = (typeof DType)[keyof typeof DType];
 
 export interface TensorInit {

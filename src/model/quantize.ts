@@ -42,8 +42,9 @@ export function weightOf(w: o.Arr | QuantWeight): o.Arr {
   const mask = (1 << bits) - 1;
   const codes: o.Arr[] = [];
   for (let k = 0; k < per; k++) {
-    const shifted = k === 0 ? packed : o.rightShift(packed, bits * k);
-    codes.push(o.astype(o.bitwiseAnd(shifted, mask), "float32"));
+    // Integer constants: jax-js would read a plain JS number as float32.
+    const shifted = k === 0 ? packed : o.rightShift(packed, o.full([], bits * k, "uint32"));
+    codes.push(o.astype(o.bitwiseAnd(shifted, o.full([], mask, "uint32")), "float32"));
   }
   const inDim = words * per;
   const q = o.reshape(o.stack(codes, -1), [out, inDim]); // [out, words, per] -> [out, in]
@@ -137,6 +138,9 @@ export interface QuantReport {
   skipped: string[];
   bytesBefore: number;
   bytesAfter: number;
+  /** The quantised weights alone: float32 bytes before, codes + scales + zero points after. */
+  linearBytesBefore: number;
+  linearBytesAfter: number;
 }
 
 /**
@@ -158,6 +162,8 @@ export async function quantizeParams(
     skipped: [],
     bytesBefore: 0,
     bytesAfter: 0,
+    linearBytesBefore: 0,
+    linearBytesAfter: 0,
   };
   for (const [name, a] of Object.entries(p)) {
     report.bytesBefore += a.size * 4;
@@ -181,7 +187,10 @@ export async function quantizeParams(
     } as QuantWeight;
     out[name] = w as unknown as o.Arr;
     report.quantized++;
-    report.bytesAfter += q.packed.byteLength + q.scale.byteLength + (q.zero?.byteLength ?? 0);
+    const bytes = q.packed.byteLength + q.scale.byteLength + (q.zero?.byteLength ?? 0);
+    report.bytesAfter += bytes;
+    report.linearBytesBefore += rows * cols * 4;
+    report.linearBytesAfter += bytes;
   }
   return { params: out, report };
 }

@@ -3,7 +3,7 @@
 // as pi_old and the batch is trained on mu times; with beta > 0 the reference model's log-probs are
 // added for the k3 KL term. mu = 1 and beta = 0 is exactly one Trainer.update.
 import { jit } from "../engine/jax.ts";
-import type * as o from "../engine/ops.ts";
+import * as o from "../engine/ops.ts";
 import { type Params, refParams } from "../engine/params.ts";
 import { tidy } from "../engine/scope.ts";
 import type { ModelConfig } from "../model/config.ts";
@@ -31,6 +31,11 @@ export function batchLogprobs(p: Params, c: ModelConfig, b: GrpoBatch, temperatu
     logprobFns.set(key, f!);
   }
   return f!(refParams(p), refParams(b.ids), refParams(b.targets), refParams(b.io));
+}
+
+/** A copy of `p` that later updates cannot touch (pi_ref for beta > 0; updates consume their inputs). */
+export function frozenCopy(p: Params): Params {
+  return Object.fromEntries(Object.entries(p).map(([k, a]) => [k, o.add(a, 0)]));
 }
 
 /** num_iterations updates on `batch` (consumed); returns each update's metrics (loss, kl, clipFrac, ...). */

@@ -24,7 +24,7 @@ export const GRPO_OPTIONS = {
   model: { kind: "string", default: null, help: "model folder (Hugging Face or r1lab checkpoint) or org/name in the HF cache" },
   data: { kind: "string", default: null, help: "training data: a JSONL/JSON/Parquet file or a dataset folder" },
   task: { kind: "string", default: null, help: "the task whose fields, prompt and scorer the data uses (gsm8k, math500, arithmetic, ...)" },
-  output_dir: { kind: "string", default: null, help: "run folder (--out)" },
+  output_dir: { kind: "string", default: null, help: "run folder (TRL's output_dir)" },
   split: { kind: "string", default: "train", help: "dataset split of --data" },
   eval_data: { kind: "string", default: null, help: "held-out data, scored with R1's protocol" },
   eval_split: { kind: "string", default: "test", help: "split of --eval-data" },

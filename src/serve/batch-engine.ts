@@ -97,6 +97,7 @@ export class BatchEngine {
         const out = forward(pp, c, ids, io, { cache: { layers: cache, place } });
         return [o.take(out.logits, at, 1), out.cache!] as [o.Arr, LayerCache[]];
       }),
+      { name: "serve step" },
     ) as unknown as Step;
     this.insert = compile((big: LayerCache[], small: LayerCache[], m: o.Arr) =>
       tidy(() =>
@@ -109,6 +110,7 @@ export class BatchEngine {
           return out;
         }),
       ),
+      { name: "serve insert" },
     ) as unknown as (big: LayerCache[], small: LayerCache[], m: o.Arr) => LayerCache[];
   }
 

@@ -69,7 +69,12 @@ export function createModelServer(m: ServedModel, opts: ModelServerOptions = {})
   const created = Math.floor(Date.now() / 1000);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? "/", "http://localhost").pathname.replace(/\/+$/, "") || "/";
+    let path: string;
+    try {
+      path = new URL(req.url ?? "/", "http://localhost").pathname.replace(/\/+$/, "") || "/";
+    } catch {
+      throw new ApiError(400, `cannot parse the request URL ${JSON.stringify(req.url)}`);
+    }
     const routes: Record<string, string> = {
       "/health": "GET",
       "/v1/models": "GET",

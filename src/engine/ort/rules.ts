@@ -57,9 +57,15 @@ const elementwise: Rule = (vals, e) => {
     const [x, y] = a[1].unary?.op === "Reciprocal" ? [a[0], a[1]] : [a[1], a[0]];
     name = g.emit1("Div", [n(x), n(y.unary!.x)]); // x * (1/y) = x / y
   } else if (prim === "bit_combine") {
+    // Bool: logical And/Or/Xor; integers (quantised weights' packed codes): Bitwise* (opset 18).
     const op = { and: "And", or: "Or", xor: "Xor" }[p.op as string];
-    if (!op || a[0].dtype !== "bool") throw new Error(`ORT executor: cannot lower primitive 'bit_combine' (${p.op} on ${a[0].dtype})`);
-    name = g.emit1(op, [n(a[0]), n(a[1])]);
+    if (!op) throw new Error(`ORT executor: cannot lower primitive 'bit_combine' (${p.op} on ${a[0].dtype})`);
+    name = g.emit1(a[0].dtype === "bool" ? op : `Bitwise${op}`, [n(a[0]), n(a[1])]);
+  } else if (prim === "bit_shift") {
+    // ONNX BitShift takes unsigned integers only.
+    if (a[0].dtype !== "uint32" || a[1].dtype !== "uint32")
+      throw new Error(`ORT executor: cannot lower primitive 'bit_shift' on ${a[0].dtype} by ${a[1].dtype} (uint32 only)`);
+    name = g.emit1("BitShift", [n(a[0]), n(a[1])], { direction: p.op === "shl" ? "LEFT" : "RIGHT" });
   } else name = g.emit1(BINARY[prim], [n(a[0]), n(a[1])]);
   return [mat(name, shape, dtype)];
 };
@@ -218,7 +224,7 @@ const sort: Rule = (vals, e) => {
 
 export const RULES: Record<string, Rule> = {
   add: elementwise, mul: elementwise, max: elementwise, min: elementwise, idiv: elementwise, mod: elementwise,
-  compare: elementwise, where: elementwise, bit_combine: elementwise,
+  compare: elementwise, where: elementwise, bit_combine: elementwise, bit_shift: elementwise,
   neg: pendingUnary, reciprocal: pendingUnary,
   sqrt: unary, exp: unary, log: unary, sin: unary, cos: unary, floor: unary, ceil: unary, erf: unary, erfc: unary, asin: unary, atan: unary,
   stop_gradient: (_v, e) => [e.ins[0]],
