@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { writeJsonAtomic } from "../src/engine/atomic.ts";
 import { buildCorpus, DEFAULT_MIX } from "../src/tasks/corpus.ts";
 import { getSyntheticTask } from "../src/tasks/registry.ts";
-import { Rng } from "../src/tasks/rng.ts";
+import { TaskRng } from "../src/engine/rng.ts";
 
 const { values: args } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, out: { type: "string" }, "skip-large": { type: "boolean" } } });
 const ROOT = resolve(import.meta.dirname, "..");
@@ -87,7 +87,7 @@ const large: Step[] = [];
 let planted: Record<string, number> = {};
 if (!args["skip-large"]) {
   const N = Number(args.rows);
-  const rng = new Rng(42);
+  const rng = new TaskRng(42);
   // Zipf-like vocabulary: word i drawn with probability ~ 1/(i+10).
   const V = 20000;
   const cdf = new Float64Array(V);

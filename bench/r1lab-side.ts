@@ -11,10 +11,11 @@ import type { ModelConfig } from "../src/model/config.ts";
 import { initParams } from "../src/model/init.ts";
 import { tinyDeepSeek } from "../src/model/presets.ts";
 import { evaluateSynthetic } from "../src/rl/evaluate.ts";
-import { type GrpoBatch, type GrpoLossConfig, grpoLoss, tokenLogprobs } from "../src/rl/grpo-loss.ts";
+import { GRPO_ADAMW, type GrpoBatch, type GrpoLossConfig, grpoLoss, tokenLogprobs } from "../src/rl/grpo-loss.ts";
+import { charPolicy } from "../src/rl/rollout.ts";
 import { grpoRollouts } from "../src/rl/grpo.ts";
 import { REWARD_FUNCTIONS } from "../src/rl/rewards.ts";
-import { ZERO_TEMPLATE, applyTemplate } from "../src/rl/template.ts";
+import { ZERO_TEMPLATE, applyTemplate } from "../src/tasks/template.ts";
 import { ArithmeticTask } from "../src/tasks/arithmetic.ts";
 import { CharTokenizer } from "../src/tasks/char-tokenizer.ts";
 import type { TaskExample } from "../src/tasks/types.ts";
@@ -50,9 +51,7 @@ export const median = (xs: number[]): number => {
 export function lmTrainer(s: TrainShape, seed = 0): { trainer: Trainer<LmBatch>; nextBatch: () => LmBatch } {
   const c = s.config;
   const w = { mtpLambda: 0, balanceAlpha: 0 };
-  const trainer = new Trainer<LmBatch>(c, initParams(c, seed, { withMtp: false }), (t, b, batch) => lmLoss(t, b, c, batch, w) as any, {
-    weightDecay: 0.01,
-  });
+  const trainer = new Trainer<LmBatch>({ model: c, params: initParams(c, seed, { withMtp: false }), loss: (t, b, batch) => lmLoss(t, b, c, batch, w), optimizer: { weightDecay: 0.01 } });
   const rng = Rng.stream(seed, "bench-batch");
   const nextBatch = () => {
     const seqs = Array.from({ length: s.batch }, () => ({
@@ -113,16 +112,16 @@ export async function grpoSeconds(g: GrpoShape, r: Reps): Promise<{ rollout: num
   const seqLen = promptLen + g.maxCompletionLength;
   const lossCfg: GrpoLossConfig = { lossType: "grpo", beta: g.beta, epsilon: 0.2, epsilonHigh: 0.28, maxCompletionLength: g.maxCompletionLength, temperature: g.temperature };
   const ref = initParams(c, 1, { withMtp: false });
-  const trainer = new Trainer<GrpoBatch>(c, initParams(c, 0, { withMtp: false }), (t, b, batch) => grpoLoss(t, b, c, batch, lossCfg) as any, { weightDecay: 0, beta2: 0.99 });
+  const trainer = new Trainer<GrpoBatch>({ model: c, params: initParams(c, 0, { withMtp: false }), loss: (t, b, batch) => grpoLoss(t, b, c, batch, lossCfg), optimizer: GRPO_ADAMW });
   const refLogp = compile((p: Params, ids: any, targets: any, io: any) => tidy(() => tokenLogprobs(p, c, ids, targets, io, g.temperature).picked));
   const rewardFns = [{ name: "accuracy", fn: REWARD_FUNCTIONS.accuracy, weight: 1 }, { name: "format", fn: REWARD_FUNCTIONS.format, weight: 0.5 }];
   const out = { rollout: [] as number[], reference: [] as number[], update: [] as number[], seq: seqLen, promptLen, config: c };
   for (let step = 0; step < r.warmup + r.steps; step++) {
     const t0 = performance.now();
     const batch = (
-      await grpoRollouts(trainer.params, c, tok, () => problems.slice(step * g.prompts, (step + 1) * g.prompts) as TaskExample[], {
+      await grpoRollouts(trainer.params, charPolicy(c, tok, ZERO_TEMPLATE), () => problems.slice(step * g.prompts, (step + 1) * g.prompts) as TaskExample[], {
         numGenerations: g.numGenerations, maxCompletionLength: g.maxCompletionLength, temperature: g.temperature, topP: 1, topK: 0,
-        seed: step, template: ZERO_TEMPLATE, rewardFns, scaleRewards: "group", dynamicSampling: false, maxResampleRounds: 0, seqLen,
+        seed: step, rewardFns, scaleRewards: "group", dynamicSampling: false, maxResampleRounds: 0, seqLen,
       })
     ).batch;
     const t1 = performance.now();

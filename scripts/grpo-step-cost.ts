@@ -47,7 +47,7 @@ const lossCfg = { lossType: "dapo" as const, beta: 0.04, epsilon: 0.2, epsilonHi
 const loss = v.full
   ? (tr: any, b: any, batch: GrpoBatch) => grpoObjective({ ...tr, ...b }, c, batch, lossCfg)
   : (tr: any, b: any, batch: GrpoBatch) => grpoObjective(mergeLora(b, tr, loraScaling(lora)), c, batch, lossCfg);
-const trainer = new Trainer<GrpoBatch>(c, trainable, loss as any, { beta2: 0.999, weightDecay: 0 }, undefined, 0, false, v.full ? {} : base);
+const trainer = new Trainer<GrpoBatch>({ model: c, params: trainable, loss, optimizer: { beta2: 0.999, weightDecay: 0 }, withMtp: false, frozen: v.full ? {} : base });
 
 const prompt = Array.from({ length: P }, (_, i) => (i * 7919) % 150000);
 t0 = t();

@@ -66,20 +66,19 @@ export {
 } from "./rl/rewards.ts";
 export { getSyntheticTask, problemsOf, SYNTHETIC_TASK_NAMES } from "./tasks/registry.ts";
 export type { SyntheticTask, TaskExample } from "./tasks/types.ts";
-export { applyTemplate, ZERO_TEMPLATE } from "./rl/template.ts";
+export { applyTemplate, ZERO_TEMPLATE } from "./tasks/template.ts";
 
 // Training: SFT, GRPO's pieces, and the whole runs (R1-Zero, the R1 pipeline, distillation).
 export { type SftArgs, type SftConfig, type SftExample, sftTrain } from "./train/sft.ts";
 export { chatToExamples } from "./train/sft-data.ts";
 export { groupAdvantages, type ScaleRewards } from "./rl/advantages.ts";
 export { type GrpoLossConfig, grpoLoss, type LossType } from "./rl/grpo-loss.ts";
-export { type ZeroConfig, ZERO_DEFAULTS, ZERO_TINY } from "./rl/zero-config.ts";
-export { runZero } from "./rl/zero.ts";
-export { type R1Config, R1_DEFAULTS, R1_PRESETS } from "./rl/r1-config.ts";
-export { runR1 } from "./rl/r1.ts";
-export { type DistillConfig, runDistill } from "./train/distill.ts";
+export { type ZeroConfig, ZERO_DEFAULTS, ZERO_PRESETS, ZERO_SCHEMA, zeroPreset } from "./runs/zero-config.ts";
+export { runZero } from "./runs/zero.ts";
+export { type R1Config, R1_PRESETS, R1_SCHEMA, r1Preset } from "./runs/r1-config.ts";
+export { runR1 } from "./runs/r1.ts";
+export { type DistillConfig, runDistill } from "./runs/distill.ts";
 export { runGrpo } from "./runs/grpo.ts";
-export { type GrpoRunConfig, resolveGrpoConfig } from "./runs/grpo-config.ts";
 
 // Hugging Face Hub and ONNX.
 export { type DownloadOptions, type DownloadResult, downloadRepo } from "./hf/download.ts";

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { classifyApply, classifyTrain, metricsAt } from "../src/data/classify.ts";
 import { FEATURE_DEFAULTS, textFeatures } from "../src/data/features.ts";
-import { Rng } from "../src/tasks/rng.ts";
+import { TaskRng } from "../src/engine/rng.ts";
 import { runR1lab } from "./helpers/run-r1lab.ts";
 
 let dir: string;
@@ -17,7 +17,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const rng = new Rng(11);
+const rng = new TaskRng(11);
 const shared = Array.from({ length: 300 }, (_, i) => `filler${i}`);
 const GOOD = ["prove", "therefore", "equation", "integer", "lemma", "solve", "derivative", "theorem", "compute", "sum"];
 const BAD = ["click", "buy", "cheap", "offer", "subscribe", "free", "winner", "casino", "deal", "promo"];

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseBenchmark } from "../src/data/benchmarks.ts";
 import { decontaminate } from "../src/data/decontaminate.ts";
 import { warnOverlap } from "../src/data/overlap.ts";
-import { Rng } from "../src/tasks/rng.ts";
+import { TaskRng } from "../src/engine/rng.ts";
 import { runR1lab } from "./helpers/run-r1lab.ts";
 
 let dir: string;
@@ -17,7 +17,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const rng = new Rng(3);
+const rng = new TaskRng(3);
 const words = (n: number) => Array.from({ length: n }, () => `w${rng.int(0, 4999)}`).join(" ");
 
 const GSM = [

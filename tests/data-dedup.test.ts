@@ -11,7 +11,7 @@ import { dedup } from "../src/data/dedup.ts";
 import { candidateProbability, optimalBands } from "../src/data/lsh.ts";
 import { jaccard } from "../src/data/minhash.ts";
 import { normaliseText, tokens } from "../src/data/normalise.ts";
-import { Rng } from "../src/tasks/rng.ts";
+import { TaskRng } from "../src/engine/rng.ts";
 import { runR1lab } from "./helpers/run-r1lab.ts";
 
 let dir: string;
@@ -22,7 +22,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Random 80-word texts over a 2000-word vocabulary: distinct texts share almost no 3-word shingle. */
 function corpus(n: number, seed: number): string[] {
-  const rng = new Rng(seed);
+  const rng = new TaskRng(seed);
   return Array.from({ length: n }, () => Array.from({ length: 80 }, () => `w${rng.int(0, 1999)}`).join(" "));
 }
 

@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OpenAIBackend } from "../src/backends/openai.ts";
 import { initEngine } from "../src/engine/index.ts";
 import { loadModel } from "../src/hf/checkpoint.ts";
-import { ZERO_TEMPLATE } from "../src/rl/template.ts";
+import { ZERO_TEMPLATE } from "../src/tasks/template.ts";
 import { getSyntheticTask, problemsOf } from "../src/tasks/registry.ts";
-import { collectTraces, type DistillTrace, traceStats, verifyTrace } from "../src/train/distill-traces.ts";
-import { type DistillConfig, runDistill } from "../src/train/distill.ts";
+import { collectTraces, type DistillTrace, traceStats, verifyTrace } from "../src/runs/distill-traces.ts";
+import { type DistillConfig, runDistill } from "../src/runs/distill.ts";
 import { type FakeOpenAIServer, startFakeOpenAI } from "./helpers/fake-openai-server.ts";
 import { scriptedTeacher } from "./helpers/scripted-teacher.ts";
 

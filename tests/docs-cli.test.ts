@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Command } from "../src/cli/command.ts";
+import { CONFIG_TABLES, tableInDoc } from "../src/cli/config-tables.ts";
 
 const root = join(import.meta.dirname, "..");
 const mainSrc = readFileSync(join(root, "src/cli/main.ts"), "utf8");
@@ -51,11 +52,20 @@ describe("docs/cli.md", () => {
       const cmd = (await import(join(root, "src/cli", path))).default as Command;
       expect(cmd.name).toBe(name);
       const text = docSections.get(name) ?? "";
-      for (const opt of Object.keys(cmd.options)) {
+      for (const [opt, spec] of Object.entries(cmd.options)) {
+        if (spec.hidden) continue; // the underscore spelling of a listed flag
         // `--opt` not followed by more of an option name (so --seed is not found inside --seed-x).
         if (!new RegExp(`--${opt}(?![a-z0-9-])`).test(text)) missing.push(`${name} --${opt}`);
       }
     }
     expect(missing, "options missing from docs/cli.md").toEqual([]);
   }, 30_000);
+
+  it("has the config option tables of zero and r1 as their schemas give them (pnpm tsx scripts/cli-tables.ts)", () => {
+    for (const [name, table] of Object.entries(CONFIG_TABLES)) {
+      const inDoc = tableInDoc(doc, name);
+      expect(inDoc, `docs/cli.md: no <!-- options:${name} --> block`).not.toBeNull();
+      expect(inDoc, `docs/cli.md: the ${name} option table is out of step; run pnpm tsx scripts/cli-tables.ts`).toBe(table().trim());
+    }
+  });
 });

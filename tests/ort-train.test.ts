@@ -78,7 +78,7 @@ describe.each(MODELS)("ORT executor on the %s model", (_name, c) => {
   it("Trainer: losses, grad norms and parameters after 4 AdamW steps match jax-js", async () => {
     const runTrainer = async (executor: "ort" | "jax") => {
       setExecutor(executor);
-      const tr = new Trainer<LmBatch>(c, initParams(c, 0, { withMtp }), (t, b, batch) => lmLoss(t, b, c, batch, W) as never, { weightDecay: 0.01 }, undefined, withMtp ? 1e-3 : 0, withMtp);
+      const tr = new Trainer<LmBatch>({ model: c, params: initParams(c, 0, { withMtp }), loss: (t, b, batch) => lmLoss(t, b, c, batch, W), optimizer: { weightDecay: 0.01 }, biasUpdateGamma: withMtp ? 1e-3 : 0, withMtp });
       const logs: Record<string, number>[] = [];
       for (let s = 0; s < 4; s++) logs.push(await tr.update(batchOf(c, 10 + s), 1e-3));
       const params: Record<string, Float32Array> = {};

@@ -29,7 +29,7 @@ describe("grpoUpdate", () => {
   it("num_iterations 2 with beta > 0: pi_old and pi_ref fixed over the batch", async () => {
     const cfg = { lossType: "bnpo" as const, beta: 0.1, epsilon: 0.2, epsilonHigh: 0.2, maxCompletionLength: 4, temperature: 1 };
     const ref = initParams(c, 5);
-    const tr = new Trainer<GrpoBatch>(c, initParams(c, 5), (t, b, x) => grpoLoss(t, b, c, x, cfg) as any, { weightDecay: 0 });
+    const tr = new Trainer<GrpoBatch>({ model: c, params: initParams(c, 5), loss: (t, b, x) => grpoLoss(t, b, c, x, cfg), optimizer: { weightDecay: 0 } });
     const ms = await grpoUpdate(tr, c, batch(), { beta: 0.1, numIterations: 2, temperature: 1, lr: 0.05, ref });
     expect(ms).toHaveLength(2);
     expect(tr.optState.step).toBe(2);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ArithmeticTask } from "../src/tasks/arithmetic.ts";
 import { evaluate, formatRational } from "../src/tasks/expr.ts";
 import { parseCompletion } from "../src/tasks/format.ts";
-import { Rng } from "../src/tasks/rng.ts";
+import { TaskRng } from "../src/engine/rng.ts";
 import type { TaskExample } from "../src/tasks/types.ts";
 import { TRACE_STYLES } from "../src/tasks/types.ts";
 
@@ -46,7 +46,7 @@ describe("arithmetic problems", () => {
     expect(probs.some((e) => (e.meta.expression as string).includes("/"))).toBe(true);
     expect(probs.some((e) => (e.meta.expression as string).includes("("))).toBe(true);
     for (const e of probs) {
-      const c = t.trace(e, new Rng(1), "correct");
+      const c = t.trace(e, new TaskRng(1), "correct");
       expect(t.faithfulness(c, e).faithful, c).toBe(true);
     }
   });
@@ -67,7 +67,7 @@ describe("arithmetic traces", () => {
   const problems = task.generate("train", 150, 2);
 
   it("have the properties their style promises", () => {
-    const rng = new Rng(8);
+    const rng = new TaskRng(8);
     for (const e of problems) {
       for (const style of TRACE_STYLES) {
         const c = task.trace(e, rng, style);
@@ -98,9 +98,9 @@ describe("arithmetic traces", () => {
   });
 
   it("rewrite the expression one operation at a time", () => {
-    const c = task.trace(ex("7+3*2-4"), new Rng(0), "correct");
+    const c = task.trace(ex("7+3*2-4"), new TaskRng(0), "correct");
     expect(c).toBe("<think>7+3*2-4=7+6-4=13-4=9</think><answer>9</answer>");
-    const r = task.trace(ex("7+3*2-4"), new Rng(0), "recheck");
+    const r = task.trace(ex("7+3*2-4"), new TaskRng(0), "recheck");
     expect(r).toBe("<think>7+3*2-4=7+6-4=13-4=9 chk 9+4=13 ok</think><answer>9</answer>");
   });
 });

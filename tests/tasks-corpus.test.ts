@@ -10,7 +10,7 @@ import {
 } from "../src/tasks/corpus.ts";
 import { CountdownTask } from "../src/tasks/countdown.ts";
 import { getSyntheticTask, SYNTHETIC_TASK_NAMES, taskForExample } from "../src/tasks/registry.ts";
-import { Rng } from "../src/tasks/rng.ts";
+import { TaskRng } from "../src/engine/rng.ts";
 import { TRACE_STYLES } from "../src/tasks/types.ts";
 
 describe("corpus", () => {
@@ -48,7 +48,7 @@ describe("corpus", () => {
   });
 
   it("draws styles in proportion to their weights", () => {
-    const rng = new Rng(1);
+    const rng = new TaskRng(1);
     const mix = { ...zeroMix(), slip: 1, giveUp: 3 };
     const counts = { slip: 0, giveUp: 0 } as Record<string, number>;
     for (let i = 0; i < 4000; i++) counts[sampleStyle(rng, mix)]++;
@@ -66,7 +66,7 @@ describe("corpus", () => {
 
   it("dispatches faithfulness by the example's task", () => {
     const [e] = getSyntheticTask("arithmetic").generate("test", 1, 0);
-    const good = getSyntheticTask("arithmetic").trace(e, new Rng(0), "correct");
+    const good = getSyntheticTask("arithmetic").trace(e, new TaskRng(0), "correct");
     expect(faithfulness(good, e).faithful).toBe(true);
     expect(() => faithfulness(good, { ...e, meta: {} })).toThrow(/no known meta.task/);
   });

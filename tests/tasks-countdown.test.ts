@@ -3,7 +3,7 @@ import { allChains } from "../src/tasks/chains.ts";
 import { CountdownTask } from "../src/tasks/countdown.ts";
 import { evaluate, formatExpr, numbersUsed, ratToInt } from "../src/tasks/expr.ts";
 import { parseCompletion } from "../src/tasks/format.ts";
-import { Rng } from "../src/tasks/rng.ts";
+import { TaskRng } from "../src/engine/rng.ts";
 import type { TaskExample } from "../src/tasks/types.ts";
 import { TRACE_STYLES } from "../src/tasks/types.ts";
 
@@ -131,7 +131,7 @@ describe("countdown problems", () => {
 
 describe("countdown traces", () => {
   const problems = task.generate("train", 120, 9);
-  const rng = new Rng(3);
+  const rng = new TaskRng(3);
 
   it("have the properties their style promises", () => {
     for (const e of problems) {
@@ -173,7 +173,7 @@ describe("countdown traces", () => {
   });
 
   it("guess with a valid expression that seldom hits", () => {
-    const r = new Rng(5);
+    const r = new TaskRng(5);
     const answers = problems.map((e) => parseCompletion(task.trace(e, r, "guess")).answer!);
     const hits = problems.filter((e, i) => task.verify(answers[i], e)).length;
     expect(answers.every((a) => /^[\d+\-*/() ]+$/.test(a))).toBe(true);
@@ -182,8 +182,8 @@ describe("countdown traces", () => {
 
   it("are reproducible from the rng state", () => {
     const e = problems[0];
-    const a = TRACE_STYLES.map((s) => task.trace(e, new Rng(11), s));
-    const b = TRACE_STYLES.map((s) => task.trace(e, new Rng(11), s));
+    const a = TRACE_STYLES.map((s) => task.trace(e, new TaskRng(11), s));
+    const b = TRACE_STYLES.map((s) => task.trace(e, new TaskRng(11), s));
     expect(a).toEqual(b);
   });
 });

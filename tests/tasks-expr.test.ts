@@ -8,7 +8,7 @@ import {
   parseExpr,
   reductionChain,
 } from "../src/tasks/expr.ts";
-import { Rng } from "../src/tasks/rng.ts";
+import { TaskRng } from "../src/engine/rng.ts";
 
 const val = (s: string) => formatRational(evaluate(s));
 
@@ -68,7 +68,7 @@ describe("expression evaluator", () => {
   });
 
   it("prints with minimal parentheses that keep the value (random trees)", () => {
-    const rng = new Rng(5);
+    const rng = new TaskRng(5);
     const ops = ["+", "-", "*", "/"];
     const rand = (depth: number): string =>
       depth === 0 || rng.chance(0.3)

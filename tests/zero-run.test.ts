@@ -58,6 +58,12 @@ describe("r1lab zero (tiny preset)", () => {
     expect(strip(jsonl(join(runs, "b", "metrics.jsonl")))).toEqual(strip(ma));
     expect(strip(jsonl(join(runs, "b", "pretrain.jsonl")))).toEqual(strip(jsonl(join(a, "pretrain.jsonl"))));
     expect(readFileSync(join(a, "report.html"), "utf8")).toContain("<svg");
+    // Finished stages leave their final checkpoints only; the partial ones are gone.
+    for (const n of ["base", "final"]) expect(existsSync(join(a, "checkpoints", n, "trainer_state.json")), n).toBe(true);
+    for (const n of ["base.partial", "final.partial"]) expect(existsSync(join(a, "checkpoints", n)), n).toBe(false);
+    // Per-reward means (TRL's rewards/<name>/mean) and format_rate = the share of well-formed completions.
+    expect(ma[0]["rewards/format/mean"]).toBe(ma[0].format_rate);
+    expect(typeof ma[0]["rewards/accuracy/mean"]).toBe("number");
   }, 300_000);
 
   it("killed (kill -9) in pretraining, base eval, GRPO and final eval, resumes bit-identical: every logged number and the final weights", async () => {
@@ -71,10 +77,10 @@ describe("r1lab zero (tiny preset)", () => {
     };
     // Each point: when to kill, so that the next start resumes inside that phase.
     const points: [string, () => boolean][] = [
-      ["pretraining", () => state("pretrain") >= 5],
+      ["pretraining", () => state("base.partial") >= 5],
       ["base evaluation", () => state("base") > 0 && !existsSync(join(dir, "eval_base.json"))],
-      ["GRPO", () => state("grpo") >= 2 && state("grpo") < 4],
-      ["final evaluation", () => state("grpo") === 4 && !existsSync(join(dir, "summary.json"))],
+      ["GRPO", () => state("final.partial") >= 2],
+      ["final evaluation", () => state("final") === 4 && !existsSync(join(dir, "summary.json"))],
     ];
     let first = true;
     for (const [phase, due] of points) {

@@ -14,6 +14,12 @@ export interface OptionSpec {
   multiple?: boolean;
   /** One line for --help. */
   help: string;
+  /** Default shown in --help only (a config option's default, applied by the schema, not by the parser). */
+  shownDefault?: string;
+  /** Another spelling of this flag, named in --help (e.g. "--loss_type"). */
+  alsoAs?: string;
+  /** Accepted but not listed in --help (the other spelling of a listed flag). */
+  hidden?: boolean;
 }
 
 export interface Command {
@@ -37,9 +43,11 @@ export function commandHelp(cmd: Command): string {
   const lines = [`usage: r1lab ${cmd.usage}`, "", cmd.summary, "", "options:"];
   const rows = Object.entries({ ...cmd.options, help: { type: "boolean", help: "show this help" } as OptionSpec });
   for (const [name, o] of rows) {
+    if (o.hidden) continue;
     const flag = `${o.short ? `-${o.short}, ` : ""}--${name}${o.type === "string" ? " VALUE" : ""}`;
-    const def = o.default !== undefined && o.default !== false ? ` (default: ${o.default})` : "";
-    lines.push(`  ${flag.padEnd(30)} ${o.help}${def}`);
+    const shown = o.shownDefault ?? (o.default !== undefined && o.default !== false ? String(o.default) : undefined);
+    const def = shown !== undefined && shown !== "" ? ` (default: ${shown})` : "";
+    lines.push(`  ${flag.padEnd(30)} ${o.help}${def}${o.alsoAs ? `; also ${o.alsoAs}` : ""}`);
   }
   if (cmd.details) lines.push("", cmd.details.trim());
   return lines.join("\n");

@@ -11,9 +11,9 @@ import { openaiTarget } from "../backends/openai.ts";
 import type { GenerationBackend } from "../backends/types.ts";
 import { writeJsonAtomic } from "../engine/atomic.ts";
 import { runCheckpoint } from "../hf/run-folder.ts";
-import { ZERO_TEMPLATE } from "../rl/template.ts";
+import { ZERO_TEMPLATE } from "../tasks/template.ts";
 import { getSyntheticTask, problemsOf, SYNTHETIC_TASK_NAMES } from "../tasks/registry.ts";
-import { type DistillConfig, runDistill } from "../train/distill.ts";
+import { type DistillConfig, runDistill } from "../runs/distill.ts";
 import { type Command, UsageError, numberFlag, requireFlag } from "./command.ts";
 
 /** The R1-Zero template of the run a native teacher checkpoint came from (runs/NAME/checkpoints/X). */

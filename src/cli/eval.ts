@@ -14,7 +14,7 @@ import { runEval } from "../eval/run-eval.ts";
 import { sandboxAvailable } from "../eval/sandbox.ts";
 import { EVAL_TASK_NAMES, getEvalTask, hasEvalTask } from "../eval/tasks/index.ts";
 import type { EvalProblem } from "../eval/tasks/types.ts";
-import { applyTemplate, ZERO_TEMPLATE } from "../rl/template.ts";
+import { applyTemplate, ZERO_TEMPLATE } from "../tasks/template.ts";
 import { type Command, numberFlag, requireFlag, UsageError } from "./command.ts";
 import { r1labVersion } from "./version.ts";
 import { runCheckpoint } from "../hf/run-folder.ts";

@@ -4,7 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { initEngine } from "../engine/device.ts";
-import { defaultFp8ReportConfig, runFp8Report } from "../report/fp8-report.ts";
+import { defaultFp8ReportConfig, runFp8Report } from "../runs/fp8-report.ts";
 import { type Command, numberFlag } from "./command.ts";
 
 const cmd: Command = {

@@ -4,25 +4,23 @@
 // `--resume runs/<name>` continues an interrupted run at the stage it was in, with its own config.
 import { initEngine, resolveDevice } from "../engine/device.ts";
 import { resolveExecutor } from "../engine/executor.ts";
-import { R1_DEFAULTS, R1_PRESETS, R1_TEMPLATE, type R1Config } from "../rl/r1-config.ts";
+import { R1_PRESETS, R1_SCHEMA, type R1Config } from "../runs/r1-config.ts";
+import { type Command, UsageError } from "./command.ts";
+import { checkSavedConfig, configOptions, resolveConfig } from "./config-flags.ts";
 import { checkRunName, newRun, pointLatest, resumeRun } from "./run-dir.ts";
-import { type Command, UsageError, numberFlag } from "./command.ts";
-
 
 const cmd: Command = {
   name: "r1",
   summary: "the R1 pipeline in miniature: cold-start SFT, reasoning RL, rejection sampling, SFT, final RL",
-  usage: "r1 [--name NAME] [--preset default|tiny|micro] [--seed S] [--device cpu|webgpu] [--resume runs/NAME]",
+  usage: "r1 [--name NAME] [--preset default|tiny|micro] [--config FILE.json] [--OPTION VALUE ...] [--resume runs/NAME]",
   options: {
     name: { type: "string", help: "run name (folder under --runs-dir); default: r1-<date>-s<seed>" },
     "runs-dir": { type: "string", default: "runs", help: "where runs are written" },
     preset: { type: "string", default: "default", help: "default (~16 CPU-minutes), tiny (~3.5 CPU-minutes) or micro (seconds; tests)" },
-    seed: { type: "string", help: "random seed (default 1)" },
-    device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE or cpu)" },
-    executor: { type: "string", help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
-    resume: { type: "string", help: "continue the interrupted run in this folder" },
-    "eval-problems": { type: "string", help: "held-out problems evaluated after each stage" },
-    distill: { type: "string", help: "on|off: distillation vs RL on a small student after the pipeline (default: on for the default preset)" },
+    config: { type: "string", help: "JSON file of overrides merged over the preset, e.g. {\"final_rl\": {\"steps\": 20}}" },
+    resume: { type: "string", help: "continue the interrupted run in this folder, with its own config" },
+    executor: { type: "string", help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu); recorded in config.json" },
+    ...configOptions(R1_SCHEMA),
   },
   details:
     "Writes runs/<name>/: config.json, summary.json ({stages: [{name, pass1, consK, mean_length, readability,\n" +
@@ -33,29 +31,22 @@ const cmd: Command = {
     let cfg: R1Config;
     let runDir: string;
     if (v.resume) {
-      let cfgPath: string;
-      ({ runDir, cfg, cfgPath } = resumeRun<R1Config>(v.resume, v.device));
-      if (!cfg.cold_start_sft || !cfg.final_rl) throw new UsageError(`${cfgPath}: not an r1 run config (no cold_start_sft / final_rl sections)`);
+      const saved = resumeRun<R1Config>(v.resume, v.device);
+      if (!saved.cfg.cold_start_sft || !saved.cfg.final_rl) throw new UsageError(`${saved.cfgPath}: not an r1 run config (no cold_start_sft / final_rl sections)`);
+      runDir = saved.runDir;
+      cfg = checkSavedConfig<R1Config>(R1_SCHEMA, saved.cfg, saved.cfgPath);
     } else {
       const preset = R1_PRESETS[v.preset as keyof typeof R1_PRESETS];
       if (!preset) throw new UsageError(`--preset must be default, tiny or micro, got '${v.preset}'`);
-      const base = { ...R1_DEFAULTS, ...preset };
-      const seed = v.seed !== undefined ? numberFlag(v, "seed", { int: true, min: 0 }) : base.seed;
-      const name = v.name ?? `r1-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-s${seed}`;
-      checkRunName(name);
-      cfg = structuredClone({ ...base, name, seed, template: R1_TEMPLATE, device: v.device ?? process.env.R1LAB_DEVICE ?? "cpu" }) as R1Config;
-      cfg.executor = resolveExecutor(v.executor, resolveDevice(cfg.device));
-      if (v.distill !== undefined) {
-        if (v.distill !== "on" && v.distill !== "off") throw new UsageError(`--distill must be on or off, got '${v.distill}'`);
-        cfg.distill.enabled = v.distill === "on";
-      }
-      if (v["eval-problems"]) cfg.eval.n_problems = numberFlag(v, "eval-problems", { int: true, min: 1 });
+      const resolved = resolveConfig<Omit<R1Config, "name">>(R1_SCHEMA, preset, v.preset, { ...v, device: v.device ?? process.env.R1LAB_DEVICE });
+      const name = checkRunName(v.name ?? `r1-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-s${resolved.seed}`);
+      cfg = { name, ...resolved, executor: resolveExecutor(v.executor, resolveDevice(resolved.device)) };
       runDir = newRun(v["runs-dir"], name, cfg);
     }
     pointLatest(runDir);
     if (v.resume && v.executor) cfg.executor = resolveExecutor(v.executor, resolveDevice(cfg.device));
     await initEngine({ device: cfg.device, executor: cfg.executor });
-    const { runR1 } = await import("../rl/r1.ts");
+    const { runR1 } = await import("../runs/r1.ts");
     await runR1(cfg, runDir);
   },
 };

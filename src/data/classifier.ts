@@ -11,7 +11,7 @@
 import { AdamW, type AdamWState, disposeParams, fromHost, ops as o, type Params, refParams, tidy, toHost } from "../engine/index.ts";
 import { compile } from "../engine/compile.ts";
 import { valueAndGrad } from "../engine/jax.ts";
-import { Rng } from "../tasks/rng.ts";
+import { TaskRng } from "../engine/rng.ts";
 import type { FeatureConfig } from "./features.ts";
 
 export interface ClassifierConfig {
@@ -90,7 +90,7 @@ export async function trainClassifier(
 ): Promise<Classifier> {
   const { dim } = config;
   const { buckets } = config.features;
-  const rng = new Rng(t.seed);
+  const rng = new TaskRng(t.seed);
   const E = new Float32Array(buckets * dim).map(() => (rng.next() * 2 - 1) / dim); // fastText's init
   const mE = new Float32Array(buckets * dim);
   const vE = new Float32Array(buckets * dim);

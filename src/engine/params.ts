@@ -3,6 +3,7 @@
 // loading and saving checkpoints a rename-free copy, and lets readers map each weight to the paper.
 import { numpy as np, random, tree } from "./jax.ts";
 import type { Arr } from "./ops.ts";
+import { deriveSeed } from "./rng.ts";
 
 export type Params = Record<string, Arr>;
 
@@ -51,4 +52,9 @@ export function zerosLike(p: Params): Params {
   const out: Params = {};
   for (const [k, a] of Object.entries(p)) out[k] = np.zeros([...a.shape], { dtype: np.float32 }) as Arr;
   return out;
+}
+
+/** A jax-js PRNG key for the stream `name` of the run seeded with `seed`. */
+export function jaxKey(seed: number, name: string, step = 0): Arr {
+  return random.key(deriveSeed(seed, name, step)) as Arr;
 }

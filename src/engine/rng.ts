@@ -1,8 +1,10 @@
-// Deterministic random-number streams derived from one seed. Every consumer (data order, sampling,
-// initialisation, dropout, task generation) asks for its own named stream, so adding a new consumer
-// never shifts another's numbers, and a resumed run can rebuild each stream from (seed, name, step).
-import { random } from "./jax.ts";
-import type { Arr } from "./ops.ts";
+// r1lab's seeded random numbers, all in this one module (plain JavaScript, no jax-js, so the tasks
+// can use it without starting the engine). Every consumer asks for its own named stream, so adding
+// a new consumer never shifts another's numbers, and a resumed run rebuilds each stream from
+// (seed, name, step). Two generators, each kept bit for bit so earlier runs reproduce:
+//   Rng       sfc32; the runs' streams: data order, sampling, prompts (deriveSeed / Rng.stream)
+//   TaskRng   mulberry32; the synthetic tasks' problems, splits, corpora and traces (taskSeed)
+// jax-js PRNG keys for initialisation come from deriveSeed too (jaxKey in params.ts).
 
 /** 32-bit FNV-1a hash of a string. */
 export function hashString(s: string): number {
@@ -98,7 +100,78 @@ export class Rng {
   }
 }
 
-/** A jax-js PRNG key for the stream `name` of the run seeded with `seed`. */
-export function jaxKey(seed: number, name: string, step = 0): Arr {
-  return random.key(deriveSeed(seed, name, step)) as Arr;
+// ---------- the synthetic tasks' generator ----------
+
+/** splitmix32 finaliser: a well-mixed 32-bit hash of a 32-bit input. */
+function splitmix32(x: number): number {
+  let z = (x + 0x9e3779b9) | 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
+/** The synthetic tasks' seed for an independent stream named `stream` under `seed` (e.g. "countdown/train", 17). */
+export function taskSeed(seed: number, stream: string | number): number {
+  const s = typeof stream === "number" ? splitmix32(stream) : hashString(stream);
+  return splitmix32((splitmix32(seed >>> 0) ^ s) >>> 0);
+}
+
+/** mulberry32 with the helpers the task generators use. */
+export class TaskRng {
+  private state: number;
+
+  constructor(seed: number) {
+    if (!Number.isInteger(seed)) throw new Error(`TaskRng: seed must be an integer, got ${seed}`);
+    this.state = seed >>> 0;
+  }
+
+  /** Uniform float in [0, 1) (mulberry32). */
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) | 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** Uniform integer in [lo, hi], both ends included. */
+  int(lo: number, hi: number): number {
+    if (hi < lo) throw new Error(`TaskRng.int: empty range [${lo}, ${hi}]`);
+    return lo + Math.floor(this.next() * (hi - lo + 1));
+  }
+
+  /** True with probability p. */
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+
+  pick<T>(items: readonly T[]): T {
+    if (items.length === 0) throw new Error("TaskRng.pick: empty list");
+    return items[Math.floor(this.next() * items.length)];
+  }
+
+  /** Index drawn with probability proportional to weights[i] (weights >= 0, not all 0). */
+  weighted(weights: readonly number[]): number {
+    const total = weights.reduce((a, b) => a + b, 0);
+    if (!(total > 0)) throw new Error("TaskRng.weighted: weights must have a positive sum");
+    let r = this.next() * total;
+    for (let i = 0; i < weights.length; i++) {
+      r -= weights[i];
+      if (r < 0) return i;
+    }
+    // Rounding left r at >= 0: the last index that can be drawn at all (never a zero weight).
+    let last = weights.length - 1;
+    while (last > 0 && !(weights[last] > 0)) last--;
+    return last;
+  }
+
+  /** A shuffled copy (Fisher-Yates). */
+  shuffle<T>(items: readonly T[]): T[] {
+    const out = items.slice();
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = Math.floor(this.next() * (i + 1));
+      [out[i], out[j]] = [out[j], out[i]];
+    }
+    return out;
+  }
 }

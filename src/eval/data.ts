@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, extname, join, relative } from "node:path";
 import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
+import { JsonlError, streamJsonl } from "../engine/jsonl.ts";
 
 export interface DataRow {
   fields: Record<string, unknown>;
@@ -103,22 +104,11 @@ function plain(v: unknown): unknown {
 }
 
 function readJsonl(file: string): { fields: Record<string, unknown>; line: number }[] {
-  const out: { fields: Record<string, unknown>; line: number }[] = [];
-  const lines = readFileSync(file, "utf8").split("\n");
-  lines.forEach((text, i) => {
-    if (text.trim().length === 0) return;
-    let v: unknown;
-    try {
-      v = JSON.parse(text);
-    } catch (e) {
-      throw new DataError(`${file}:${i + 1}: not valid JSON (${(e as Error).message})`);
-    }
-    if (v === null || typeof v !== "object" || Array.isArray(v)) {
-      throw new DataError(`${file}:${i + 1}: expected a JSON object per line`);
-    }
-    out.push({ fields: v as Record<string, unknown>, line: i + 1 });
-  });
-  return out;
+  try {
+    return Array.from(streamJsonl(file), ({ row, line }) => ({ fields: row, line }));
+  } catch (e) {
+    throw e instanceof JsonlError ? new DataError(e.message) : e;
+  }
 }
 
 async function readOne(file: string): Promise<{ fields: Record<string, unknown>; line: number }[]> {

@@ -6,15 +6,13 @@
 //   present.{i}.key/value.
 // With past inputs each step feeds only the new token and the previous step's `present` tensors;
 // without them each step recomputes the whole sequence (slow but correct).
-// Batches are left-padded (attention_mask 0, positions cumsum(mask) - 1 as in HF generate), and
-// sampling is src/generate/sampling.ts with the streams src/generate/generate.ts uses
-// (Rng.stream(seed, "sample/i")), so the same logits give the same tokens as the native backend.
-// Finished rows leave the batch when at most half of it still runs.
+// Batches are left-padded (attention_mask 0, positions cumsum(mask) - 1 as in HF generate); the
+// decode loop (sampling, stopping, dropping finished rows) is the native path's
+// (src/generate/decode-loop.ts), so the same logits give the same tokens as the native backend.
 import { existsSync } from "node:fs";
 import * as ort from "onnxruntime-node";
-import { Rng } from "../engine/rng.ts";
+import { decodeLoop } from "../generate/decode-loop.ts";
 import type { GenerateOptions, GenerateResult } from "../generate/generate.ts";
-import { sampleToken } from "../generate/sampling.ts";
 
 const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
 
@@ -124,54 +122,37 @@ export class OnnxDecoder {
     return { logits, vocab: V, past: next };
   }
 
-  /** Batched generation (see the file header); the options are those of src/generate/generate.ts. */
+  /** Batched generation (see the file header): the shared decode loop over this file's steps. */
   async generate(prompts: number[][], o: GenerateOptions): Promise<GenerateResult> {
-    const B0 = prompts.length;
     const P = Math.max(...prompts.map((x) => x.length));
     if (P === 0) throw new Error("onnx generate: every prompt needs at least one token");
     const pad = o.padTokenId ?? 0;
-    const eos = new Set(o.eosTokenIds);
-    const rngs = prompts.map((_, i) => Rng.stream(o.seed, `sample/${i}`));
     const padOf = prompts.map((x) => P - x.length);
     const seqs = prompts.map((x, i) => [...Array(padOf[i]).fill(pad), ...x]);
-    const newIds: number[][] = prompts.map(() => []);
-    const reasons: ("stop" | "length")[] = prompts.map(() => "length");
-    const finished = prompts.map(() => false);
-    let rows = prompts.map((_, i) => i);
     let past: Map<string, ort.Tensor> | null = null;
-    let feed = seqs.map((s) => s.slice());
-    for (let t = 0; t < o.maxNewTokens; t++) {
-      const S = P + t; // tokens so far, including this call's
+    let vocab = 0;
+    // One call on `feed` ([rows][Tin]) with S tokens so far in each row, this call's included.
+    const run = async (rows: number[], feed: number[][], S: number): Promise<Float32Array> => {
       const Tin = feed[0].length;
       const masks = rows.map((i) => Array.from({ length: S }, (_, s) => (s >= padOf[i] ? 1 : 0)));
       const positions = rows.map((i) => Array.from({ length: Tin }, (_, j) => Math.max(0, S - Tin + j - padOf[i])));
       const r = await this.step(feed, masks, positions, this.hasPast ? past : null);
       past = r.past;
-      const tokens: number[] = [];
-      const stillActive: number[] = [];
-      rows.forEach((row, j) => {
-        if (finished[row]) {
-          tokens.push(pad); // a finished row still in the batch: feed padding, keep nothing
-          return;
-        }
-        const tok = sampleToken(r.logits, j * r.vocab, r.vocab, o, rngs[row]);
-        newIds[row].push(tok);
-        tokens.push(tok);
-        if (eos.has(tok) || (o.shouldStop?.(row, newIds[row]) ?? false)) {
-          reasons[row] = "stop";
-          finished[row] = true;
-        } else stillActive.push(j);
-      });
-      o.onStep?.(t, B0 - stillActive.length);
-      if (stillActive.length === 0 || t === o.maxNewTokens - 1) break;
-      for (const [j, row] of rows.entries()) seqs[row].push(tokens[j]);
-      if (stillActive.length <= rows.length / 2) {
-        if (this.hasPast) past = takeRows(past!, stillActive);
-        rows = stillActive.map((j) => rows[j]);
-      }
-      feed = this.hasPast ? rows.map((row) => [seqs[row][seqs[row].length - 1]]) : rows.map((row) => seqs[row].slice());
-    }
-    return { ids: newIds, finishReasons: reasons };
+      vocab = r.vocab;
+      return r.logits;
+    };
+    const first = await run(prompts.map((_, i) => i), seqs.map((s) => s.slice()), P);
+    return decodeLoop(prompts.length, o, {
+      vocab,
+      prefill: async () => first,
+      next: (tokens, keep, before, rows, t) => {
+        for (const [j, row] of before.entries()) seqs[row].push(tokens[j]);
+        if (keep && this.hasPast) past = takeRows(past!, keep);
+        const feed = this.hasPast ? rows.map((row) => [seqs[row][seqs[row].length - 1]]) : rows.map((row) => seqs[row].slice());
+        return run(rows, feed, P + t + 1);
+      },
+      done: () => {},
+    });
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 // Parameter shapes of an r1lab model under Hugging Face names, and random initialisation
 // (normal(0, initializerRange), norms at 1, biases at 0, routing bias at 0), as transformers does.
-import { jaxKey } from "../engine/rng.ts";
+import { jaxKey } from "../engine/params.ts";
 import { normalInit, type Params } from "../engine/params.ts";
 import { numpy as np } from "../engine/jax.ts";
 import type { Arr } from "../engine/ops.ts";

@@ -61,6 +61,28 @@ export function block(
   return { h: add(h1, swiglu(p, `${prefix}.mlp`, ffnIn)), cache: a.cache };
 }
 
+/**
+ * MTP module k (1-based; stored as layer numHiddenLayers + k - 1). From the previous depth's hidden
+ * states `prev` [B, >= T-k, D] (the main model's for k = 1) and the embeddings of the tokens k ahead:
+ *   h^k_i = Block_k( W_k [RMSNorm(Emb(t_{i+k})) ; RMSNorm(h^{k-1}_i)] ),  i = 0..T-k-1   -> [B, T-k, D]
+ *   logits^k_i = Head(RMSNorm(h^k_i)) predicts t_{i+k+1}                                 -> [B, T-k, V]
+ * `ids` [B, T]; `io` the attention inputs for T-k positions (mtpInputs).
+ */
+export function mtpModule(p: Params, c: ModelConfig, k: number, prev: Arr, ids: Arr, io: AttnInputs): { h: Arr; logits: Arr; load?: Arr; balanceLoss?: Arr } {
+  const L = c.numHiddenLayers + k - 1;
+  const pre = `model.layers.${L}`;
+  const T = ids.shape[1];
+  const n = T - k; // positions i = 0..T-k-1 have a next token t_{i+k}
+  const hPrev = slice(prev, null, [0, n], null);
+  const embNext = take(p["model.embed_tokens.weight"], slice(ids, null, [k, T]), 0);
+  const merged = linear(
+    concat([rmsNorm(embNext, p[`${pre}.enorm.weight`], c.rmsNormEps), rmsNorm(hPrev, p[`${pre}.hnorm.weight`], c.rmsNormEps)], -1),
+    p[`${pre}.eh_proj.weight`],
+  );
+  const r = block(p, pre, c, L, merged, io);
+  return { h: r.h, logits: linear(rmsNorm(r.h, p[`${pre}.shared_head.norm.weight`], c.rmsNormEps), lmHead(p, c)), load: r.load, balanceLoss: r.balanceLoss };
+}
+
 export function forward(p: Params, c: ModelConfig, ids: Arr, io: AttnInputs, opts: ForwardOptions = {}): ForwardOutput {
   let h = take(p["model.embed_tokens.weight"], ids, 0);
   const loads: Arr[] = [];
@@ -79,22 +101,12 @@ export function forward(p: Params, c: ModelConfig, ids: Arr, io: AttnInputs, opt
   const mtpLogits: Arr[] = [];
   if (opts.mtp) {
     let prev = h;
-    const T = ids.shape[1];
     for (let k = 1; k <= c.numNextnPredictLayers; k++) {
-      const L = c.numHiddenLayers + k - 1;
-      const pre = `model.layers.${L}`;
-      const n = T - k; // positions i = 0..T-k-1 have a next token t_{i+k}
-      const hPrev = slice(prev, null, [0, n], null);
-      const embNext = take(p["model.embed_tokens.weight"], slice(ids, null, [k, T]), 0);
-      const merged = linear(
-        concat([rmsNorm(embNext, p[`${pre}.enorm.weight`], c.rmsNormEps), rmsNorm(hPrev, p[`${pre}.hnorm.weight`], c.rmsNormEps)], -1),
-        p[`${pre}.eh_proj.weight`],
-      );
-      const r = block(p, pre, c, L, merged, opts.mtp.io[k - 1]);
-      if (r.load) loads.push(r.load);
-      if (r.balanceLoss) balanceLoss = add(balanceLoss, r.balanceLoss);
-      mtpLogits.push(linear(rmsNorm(r.h, p[`${pre}.shared_head.norm.weight`], c.rmsNormEps), head));
-      prev = r.h;
+      const m = mtpModule(p, c, k, prev, ids, opts.mtp.io[k - 1]);
+      if (m.load) loads.push(m.load);
+      if (m.balanceLoss) balanceLoss = add(balanceLoss, m.balanceLoss);
+      mtpLogits.push(m.logits);
+      prev = m.h;
     }
   }
   return { logits, hidden: h, mtpLogits, loads, balanceLoss, cache: opts.cache ? newCache : undefined };

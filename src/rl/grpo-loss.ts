@@ -27,6 +27,9 @@ export type LossType = "grpo" | "bnpo" | "dapo" | "dr_grpo" | "cispo";
 export const LOSS_TYPES: readonly LossType[] = ["grpo", "bnpo", "dapo", "dr_grpo", "cispo"];
 export type ImportanceSamplingLevel = "token" | "sequence";
 
+/** AdamW for the policy update: no weight decay, beta2 0.99 (r1lab's GRPO runs and benchmarks). */
+export const GRPO_ADAMW = { weightDecay: 0.0, beta2: 0.99 } as const;
+
 export interface GrpoLossConfig {
   lossType: LossType;
   beta: number;

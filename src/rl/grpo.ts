@@ -1,19 +1,18 @@
 // One GRPO step (R1-Zero's RL): sample G completions per prompt from the current policy, score
 // them with rule rewards, compute group-relative advantages, and update the policy with the clipped
-// surrogate (grpo-loss.ts). With loss_type "dapo", groups whose rewards are all equal are dropped
-// and replaced by fresh prompts (dynamic sampling, up to max_resample_rounds extra rounds).
+// surrogate (grpo-loss.ts). With dynamic sampling (DAPO), groups whose rewards are all equal are
+// dropped and replaced by fresh prompts, up to max_resample_rounds extra rounds.
 import type * as o from "../engine/ops.ts";
 import type { Params } from "../engine/params.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { makeLmBatch } from "../train/batch.ts";
 import { fromArray } from "../engine/ops.ts";
-import type { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import type { TaskExample } from "../tasks/types.ts";
 import { type ScaleRewards, groupAdvantages, isZeroVariance } from "./advantages.ts";
 import type { GrpoBatch, LossType } from "./grpo-loss.ts";
-import { type Rollout, type RolloutOptions, rollouts } from "./rollout.ts";
+import type { Rollout, RolloutPolicy, SampleOptions } from "./rollout.ts";
 
-export interface GrpoStepOptions extends RolloutOptions {
+export interface GrpoStepOptions extends SampleOptions {
   scaleRewards: ScaleRewards;
   dynamicSampling: boolean;
   maxResampleRounds: number;
@@ -66,11 +65,10 @@ export interface GrpoRolloutResult {
   generatedTokens: number;
 }
 
-/** Sample, score and assemble the update batch for one step. `nextPrompts(n, round)` supplies prompts. */
+/** Sample, score and assemble the update batch for one step. `nextPrompts(round)` supplies each round's prompts. */
 export async function grpoRollouts(
   p: Params,
-  c: ModelConfig,
-  tok: CharTokenizer,
+  policy: RolloutPolicy,
   nextPrompts: (round: number) => TaskExample[],
   o: GrpoStepOptions,
 ): Promise<GrpoRolloutResult> {
@@ -83,7 +81,7 @@ export async function grpoRollouts(
   for (let round = 0; round <= (o.dynamicSampling ? o.maxResampleRounds : 0); round++) {
     const prompts = nextPrompts(round);
     if (round === 0) wanted = prompts.length;
-    const r = await rollouts(p, c, tok, prompts, { ...o, seed: o.seed + round * 7919 });
+    const r = await policy.rollouts(p, prompts, { ...o, seed: o.seed + round * 7919 });
     all.push(...r);
     for (let i = 0; i < prompts.length; i++) {
       const g = r.slice(i * G, (i + 1) * G);
@@ -99,7 +97,7 @@ export async function grpoRollouts(
   // Fixed batch shape: pad with masked-out copies when dynamic sampling came up short.
   const rows: Row[] = used.flatMap((g, i) => g.map((r, j) => ({ r, a: adv[i][j], live: true })));
   while (rows.length < wanted * G) rows.push({ r: all[rows.length % all.length], a: 0, live: false });
-  const batch = updateBatch(c, tok.padId, rows, o.seqLen, o.compact?.lossType);
+  const batch = updateBatch(policy.config, policy.padId, rows, o.seqLen, o.compact?.lossType);
   return {
     batch,
     all,

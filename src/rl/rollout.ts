@@ -6,7 +6,7 @@ import type { ModelConfig } from "../model/config.ts";
 import type { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import type { TaskExample } from "../tasks/types.ts";
 import type { RewardFn } from "./rewards.ts";
-import { applyTemplate } from "./template.ts";
+import { applyTemplate } from "../tasks/template.ts";
 
 export interface Rollout {
   example: TaskExample;
@@ -29,6 +29,26 @@ export interface RolloutOptions {
   template: string;
   rewardFns: { name: string; fn: RewardFn; weight: number }[];
   onStep?: (step: number, finished: number) => void;
+}
+
+/** Options of a policy's sampler: rollouts() without the prompt template (the policy owns it). */
+export type SampleOptions = Omit<RolloutOptions, "template">;
+
+/**
+ * Where GRPO's completions come from: G sampled and scored completions per example, in example order
+ * (rows i*G .. i*G+G-1 belong to example i). `charPolicy` is r1lab's own models with their character
+ * tokenizer; a Hugging Face model brings its tokenizer and chat template behind the same interface.
+ */
+export interface RolloutPolicy {
+  /** The policy's model config (update batches are built for it). */
+  config: ModelConfig;
+  padId: number;
+  rollouts(p: Params, examples: TaskExample[], o: SampleOptions): Promise<Rollout[]>;
+}
+
+/** An r1lab model with its character tokenizer, prompted with `template` after BOS. */
+export function charPolicy(c: ModelConfig, tok: CharTokenizer, template: string): RolloutPolicy {
+  return { config: c, padId: tok.padId, rollouts: (p, examples, o) => rollouts(p, c, tok, examples, { ...o, template }) };
 }
 
 export async function rollouts(

@@ -8,8 +8,8 @@ import { dirname, join } from "node:path";
 import type { Codec } from "../backends/token-rows.ts";
 import type { EvalProblem, EvalTask } from "../eval/tasks/types.ts";
 import type { ChatMessage } from "../hf/chat-template.ts";
-import { makeTask } from "../rl/run-setup.ts";
-import { applyTemplate, ZERO_TEMPLATE } from "../rl/template.ts";
+import { makeTask } from "./setup.ts";
+import { applyTemplate, ZERO_TEMPLATE } from "../tasks/template.ts";
 import { problemsOf } from "../tasks/registry.ts";
 
 export interface Prompt {

@@ -129,7 +129,7 @@ export async function runGrpo(cfg: GrpoRunConfig, log: (s: string) => void = (s)
     ? (t: Params, b: Params, batch: GrpoBatch) => grpoObjective(mergeLora(b, t, scaling), mc, batch, lossCfg)
     : (t: Params, b: Params, batch: GrpoBatch) => grpoObjective({ ...t, ...b }, mc, batch, lossCfg);
   const opt = { beta1: cfg.adam_beta1, beta2: cfg.adam_beta2, weightDecay: cfg.weight_decay, maxGradNorm: cfg.max_grad_norm };
-  const tr = new Trainer<GrpoBatch>(mc, trainable, loss as any, opt, resumed?.opt, 0, false, frozen);
+  const tr = new Trainer<GrpoBatch>({ model: mc, params: trainable, loss, optimizer: opt, optState: resumed?.opt, withMtp: false, frozen });
   const policy = () => (lora ? mergedParams(m.params, tr.trainable, lora) : tr.params);
   const dropPolicy = (p: Params) => {
     if (lora) for (const k of Object.keys(p)) if (p[k] !== m.params[k]) p[k].dispose();

@@ -6,7 +6,7 @@
 // integer (division, when enabled, only where exact).
 import { type BinOp, type Expr, evaluate, formatExpr, parseExpr, ratToInt, reductionChain } from "./expr.ts";
 import { parseCompletion } from "./format.ts";
-import { derive, Rng } from "./rng.ts";
+import { taskSeed, TaskRng } from "../engine/rng.ts";
 import { countLinks, readChains, slippedChain, TRACE_CHARS, TRACE_WORDS } from "./scratchpad.ts";
 import { drawDistinct } from "./split.ts";
 import type { Faithfulness, Split, SyntheticTask, TaskExample, TraceStyle } from "./types.ts";
@@ -68,7 +68,7 @@ export class ArithmeticTask implements SyntheticTask {
   }
 
   /** A random expression whose every reduction step is a non-negative integer. */
-  private sample(rng: Rng): string {
+  private sample(rng: TaskRng): string {
     const c = this.config;
     for (;;) {
       const n = rng.int(c.minTerms, c.maxTerms);
@@ -96,7 +96,7 @@ export class ArithmeticTask implements SyntheticTask {
       task: this.name,
       split,
       n,
-      rng: new Rng(derive(seed, `arithmetic/${split}`)),
+      rng: new TaskRng(taskSeed(seed, `arithmetic/${split}`)),
       testFraction: this.config.testFraction,
       sample: (r) => this.sample(r),
       canonical: (text) => text,
@@ -114,7 +114,7 @@ export class ArithmeticTask implements SyntheticTask {
     return Number(answerText.trim()) === Number(ex.answer);
   }
 
-  trace(ex: TaskExample, rng: Rng, style: TraceStyle): string {
+  trace(ex: TaskExample, rng: TaskRng, style: TraceStyle): string {
     const tree = parseExpr(arithmeticMeta(ex).expression);
     const parts = reductionChain(tree);
     const value = parts[parts.length - 1];

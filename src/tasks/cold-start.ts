@@ -8,7 +8,7 @@
 // Re-checks become "check 10-5=5 ok.", retracted slips "wait that is wrong.", Countdown's verdicts
 // "that is (not) the target." Only traces that are right and faithful are kept.
 import { parseCompletion } from "./format.ts";
-import { derive, Rng } from "./rng.ts";
+import { taskSeed, TaskRng } from "../engine/rng.ts";
 import { readChains } from "./scratchpad.ts";
 import type { SyntheticTask, TaskExample, TraceStyle } from "./types.ts";
 
@@ -107,7 +107,7 @@ export function buildColdStart(o: ColdStartOptions): ColdStartItem[] {
   const mix = { correct: 0.5, recheck: 0.3, wait: 0.2, ...o.mix };
   const styles = ["correct", "recheck", "wait"] as const;
   for (const s of styles) if (!(mix[s] >= 0)) throw new Error(`cold start mix: weight of '${s}' must be >= 0, got ${mix[s]}`);
-  const rng = new Rng(derive(o.seed, `cold-start/${o.task.name}`));
+  const rng = new TaskRng(taskSeed(o.seed, `cold-start/${o.task.name}`));
   const out: ColdStartItem[] = [];
   for (const example of o.problems) {
     if (out.length >= o.n) break;

@@ -7,7 +7,7 @@
 // main run reports beside the reward: faithfulness of the scratchpad and the number of re-checks.
 import { parseCompletion } from "./format.ts";
 import { taskForExample } from "./registry.ts";
-import { derive, Rng } from "./rng.ts";
+import { taskSeed, TaskRng } from "../engine/rng.ts";
 import type { Faithfulness, SyntheticTask, TaskExample, TraceStyle } from "./types.ts";
 import { TRACE_STYLES } from "./types.ts";
 
@@ -68,7 +68,7 @@ export interface CorpusOptions {
 }
 
 /** Draw a style with probability proportional to its weight in `mix`. */
-export function sampleStyle(rng: Rng, mix: CorpusMix): TraceStyle {
+export function sampleStyle(rng: TaskRng, mix: CorpusMix): TraceStyle {
   for (const s of TRACE_STYLES) {
     const w = mix[s];
     if (!(w >= 0)) throw new Error(`corpus mix: weight of '${s}' must be a number >= 0, got ${w}`);
@@ -83,7 +83,7 @@ export function buildCorpus(opts: CorpusOptions): CorpusItem[] {
     throw new Error(`corpus: tracesPerProblem must be a positive integer, got ${perProblem}`);
   }
   const mix = { ...DEFAULT_MIX, ...opts.mix };
-  const rng = new Rng(derive(seed, `corpus/${task.name}`));
+  const rng = new TaskRng(taskSeed(seed, `corpus/${task.name}`));
   const items: CorpusItem[] = [];
   for (const example of task.generate("train", opts.problems, seed)) {
     for (let k = 0; k < perProblem; k++) {

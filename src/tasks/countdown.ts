@@ -22,7 +22,7 @@ import {
   reductionChain,
 } from "./expr.ts";
 import { parseCompletion } from "./format.ts";
-import { derive, Rng } from "./rng.ts";
+import { taskSeed, TaskRng } from "../engine/rng.ts";
 import { chainValue, countLinks, readChains, slippedChain, TRACE_CHARS, TRACE_WORDS } from "./scratchpad.ts";
 import { drawDistinct, splitOf } from "./split.ts";
 import type { Faithfulness, Split, SyntheticTask, TaskExample, TraceStyle } from "./types.ts";
@@ -81,7 +81,7 @@ export class CountdownTask implements SyntheticTask {
     if (!(c.maxAttempts >= 1)) throw new Error(`countdown: maxAttempts must be >= 1, got ${c.maxAttempts}`);
   }
 
-  private sample(rng: Rng): Problem {
+  private sample(rng: TaskRng): Problem {
     const c = this.config;
     for (;;) {
       const numbers = Array.from({ length: c.count }, () => rng.int(c.min, c.max));
@@ -95,7 +95,7 @@ export class CountdownTask implements SyntheticTask {
   }
 
   generate(split: Split, n: number, seed: number): TaskExample[] {
-    const rng = new Rng(derive(seed, `countdown/${split}`));
+    const rng = new TaskRng(taskSeed(seed, `countdown/${split}`));
     const drawn = drawDistinct({
       task: this.name,
       split,
@@ -157,7 +157,7 @@ export class CountdownTask implements SyntheticTask {
     return true;
   }
 
-  trace(ex: TaskExample, rng: Rng, style: TraceStyle): string {
+  trace(ex: TaskExample, rng: TaskRng, style: TraceStyle): string {
     const { numbers, target } = countdownMeta(ex);
     const chains = allChains(numbers, this.config.ops);
     const hits = chains.filter((t) => chainInt(t) === target);

@@ -16,7 +16,7 @@ import {
   reductionChain,
 } from "./expr.ts";
 import { parseCompletion } from "./format.ts";
-import type { Rng } from "./rng.ts";
+import type { TaskRng } from "../engine/rng.ts";
 
 /** The fixed words the traces use. */
 export const TRACE_WORDS = ["yes", "no", "chk", "ok", "wait", "none"] as const;
@@ -103,7 +103,7 @@ export function showsWork(completion: string): boolean {
  * the error carried on, as the corpus writes a slip; null when no such slip keeps every later step an
  * non-negative integer with a final value different from the right one.
  */
-export function slippedChain(tree: Expr, rng: Rng, onlyStep?: number): string[] | null {
+export function slippedChain(tree: Expr, rng: TaskRng, onlyStep?: number): string[] | null {
   const right = reductionChain(tree);
   const options: { step: number; delta: bigint }[] = [];
   for (let step = 1; step < right.length; step++) {

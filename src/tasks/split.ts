@@ -2,12 +2,12 @@
 // (e.g. "2,3,5>13" for Countdown), independent of any seed: no seed can put a test problem in the
 // training corpus. Generators draw problems with a seeded stream and keep those of the asked split.
 
-import { fnv1a, type Rng } from "./rng.ts";
+import { hashString, type TaskRng } from "../engine/rng.ts";
 import type { Split } from "./types.ts";
 
 /** "test" for a fixed `testFraction` share of canonical problems, "train" for the rest. */
 export function splitOf(canonical: string, testFraction: number): Split {
-  return fnv1a(`r1lab/split/${canonical}`) / 4294967296 < testFraction ? "test" : "train";
+  return hashString(`r1lab/split/${canonical}`) / 4294967296 < testFraction ? "test" : "train";
 }
 
 /**
@@ -18,9 +18,9 @@ export function drawDistinct<P>(opts: {
   task: string;
   split: Split;
   n: number;
-  rng: Rng;
+  rng: TaskRng;
   testFraction: number;
-  sample: (rng: Rng) => P;
+  sample: (rng: TaskRng) => P;
   canonical: (p: P) => string;
 }): { problem: P; canonical: string }[] {
   const { task, split, n, rng, testFraction } = opts;

@@ -2,7 +2,7 @@
 // evaluation). A task makes problems, checks answers, writes R1-Zero-format reasoning traces in
 // several styles for the base corpus, and judges whether a completion's scratchpad is faithful.
 
-import type { Rng } from "./rng.ts";
+import type { TaskRng } from "../engine/rng.ts";
 
 /** One problem. `prompt` is the problem statement only; the R1-Zero template is applied elsewhere. */
 export interface TaskExample {
@@ -70,7 +70,7 @@ export interface SyntheticTask {
   /** Whether `answerText` (the content of <answer>, untrimmed) solves `ex`. Never throws. */
   verify(answerText: string, ex: TaskExample): boolean;
   /** A full completion `<think>...</think><answer>...</answer>` in `style` (draws from `rng`). */
-  trace(ex: TaskExample, rng: Rng, style: TraceStyle): string;
+  trace(ex: TaskExample, rng: TaskRng, style: TraceStyle): string;
   faithfulness(completion: string, ex: TaskExample): Faithfulness;
   vocabulary: TraceVocabulary;
 }

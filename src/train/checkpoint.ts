@@ -71,3 +71,18 @@ export function loadCheckpoint(dir: string): { params: Params; opt: AdamWState |
   }
   return { params, opt, state };
 }
+
+/**
+ * Where an interrupted loop picks up: the parameters, AdamW moments and step of the checkpoint in
+ * `dir` (a stage's partial checkpoint), or null when there is none.
+ */
+export function resumeFrom(dir: string): { params: Params; opt: AdamWState | undefined; step: number } | null {
+  if (!existsSync(join(dir, "trainer_state.json"))) return null;
+  const c = loadCheckpoint(dir);
+  return { params: c.params, opt: c.opt ?? undefined, step: c.state.step };
+}
+
+/** Whether a stage finished: its final checkpoint folder holds a trainer state. */
+export function isFinished(dir: string): boolean {
+  return existsSync(join(dir, "trainer_state.json"));
+}

@@ -14,7 +14,7 @@
 // template: BOS + template(prompt) are context, the completion and EOS are targets.
 import type { ChatMessage } from "../hf/chat-template.ts";
 import type { Tokenizer } from "../hf/tokenizer.ts";
-import { applyTemplate } from "../rl/template.ts";
+import { applyTemplate } from "../tasks/template.ts";
 import type { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import type { SftExample } from "./sft-batch.ts";
 

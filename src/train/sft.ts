@@ -7,10 +7,10 @@
 // step, so a resumed run reproduces an uninterrupted one. outDir holds:
 //   checkpoint/          HF folder + optimizer.safetensors + trainer_state.json (atomic, latest)
 //   sft_metrics.jsonl    one row per optimizer step
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../engine/atomic.ts";
 import { compile } from "../engine/compile.ts";
+import { appendJsonl, readJsonl, writeJsonl } from "../engine/jsonl.ts";
 import { valueAndGrad } from "../engine/jax.ts";
 import * as o from "../engine/ops.ts";
 import { AdamW, type AdamWState } from "../engine/optim.ts";
@@ -108,18 +108,9 @@ function checkConfig(cfg: SftConfig): void {
   }
 }
 
+/** The metrics rows up to maxStep (a crash may have torn the last line). */
 function readMetrics(path: string, maxStep: number): SftStepMetrics[] {
-  if (!existsSync(path)) return [];
-  const rows: SftStepMetrics[] = [];
-  for (const l of readFileSync(path, "utf8").split("\n")) {
-    try {
-      const r = JSON.parse(l) as SftStepMetrics;
-      if (r.step <= maxStep) rows.push(r);
-    } catch {
-      /* a torn last line */
-    }
-  }
-  return rows;
+  return readJsonl<SftStepMetrics>(path, { missingOk: true, torn: "skip" }).filter((r) => r.step <= maxStep);
 }
 
 export async function sftTrain(args: SftArgs): Promise<{ params: Params; metrics: SftStepMetrics[] }> {
@@ -149,7 +140,7 @@ export async function sftTrain(args: SftArgs): Promise<{ params: Params; metrics
     log(`sft: resuming at step ${start} from ${ckDir}`);
   }
   const metrics = metricsPath ? readMetrics(metricsPath, start) : [];
-  if (metricsPath) writeFileAtomic(metricsPath, metrics.map((m) => `${JSON.stringify(m)}\n`).join(""));
+  if (metricsPath) writeJsonl(metricsPath, metrics);
 
   // Sorted names: a checkpoint reads tensors back in sorted order, and the gradient norm sums over
   // the tree in key order, so a fresh and a resumed run must see the same order to match bit for bit.
@@ -202,7 +193,7 @@ export async function sftTrain(args: SftArgs): Promise<{ params: Params; metrics
       for (const [k, v] of Object.entries(await args.evaluate({ ...trainable, ...buffers }))) row[k.startsWith("eval_") ? k : `eval_${k}`] = v;
     }
     metrics.push(row);
-    if (metricsPath) appendFileSync(metricsPath, `${JSON.stringify(row)}\n`);
+    if (metricsPath) appendJsonl(metricsPath, row);
     args.onStep?.(row);
     bar?.tick(1, { loss: row.loss, lr, "tok/s": Math.round(row.tokens_per_s) });
     if (last || (cfg.save_steps && (step + 1) % cfg.save_steps === 0)) await save(step + 1);

@@ -28,33 +28,46 @@ export function biasKeys(c: ModelConfig, withMtp: boolean): string[] {
   return keys;
 }
 
+/** A loss over (trainable, buffers, batch): the scalar to minimise and named aux values (scalars, or `loads`: per-layer expert loads). */
 export type LossFn<B> = (trainable: Params, buffers: Params, batch: B) => [o.Arr, Record<string, o.Arr | o.Arr[]>];
 
+export interface TrainerOptions<B> {
+  model: ModelConfig;
+  /** The full parameter tree (trainable tensors and buffers), taken over by the trainer. */
+  params: Params;
+  loss: LossFn<B>;
+  /** AdamW settings (engine/optim.ts defaults for what is left out). */
+  optimizer?: Partial<AdamWConfig>;
+  /** AdamW moments to resume from; fresh ones when left out. */
+  optState?: AdamWState;
+  /** DeepSeek-V3's auxiliary-loss-free bias update speed gamma (0 = off). */
+  biasUpdateGamma?: number;
+  /** Whether the loss runs the MTP modules (their MoE loads follow the main layers'). */
+  withMtp?: boolean;
+  /** Tensors the loss reads but never trains (a LoRA run's base weights), kept with the buffers. */
+  frozen?: Params;
+}
+
 export class Trainer<B> {
+  readonly config: ModelConfig;
+  readonly biasGamma: number;
+  readonly withMtp: boolean;
   trainable: Params;
   buffers: Params;
   opt: AdamW;
   optState: AdamWState;
-  private step: (t: Params, b: Params, batch: B) => [[o.Arr, Record<string, any>], Params];
+  private step: (t: Params, b: Params, batch: B) => [[o.Arr, Record<string, o.Arr | o.Arr[]>], Params];
 
-  constructor(
-    readonly config: ModelConfig,
-    all: Params,
-    loss: LossFn<B>,
-    optConfig: Partial<AdamWConfig>,
-    optState?: AdamWState,
-    /** Aux-free balancing step gamma (0 = off). */
-    readonly biasGamma = 0,
-    readonly withMtp = true,
-    /** Tensors the loss reads but never trains (a LoRA run's base weights), kept with the buffers. */
-    frozen: Params = {},
-  ) {
-    const { trainable, buffers } = splitParams(all);
+  constructor(opts: TrainerOptions<B>) {
+    this.config = opts.model;
+    this.biasGamma = opts.biasUpdateGamma ?? 0;
+    this.withMtp = opts.withMtp ?? true;
+    const { trainable, buffers } = splitParams(opts.params);
     this.trainable = trainable;
-    this.buffers = { ...frozen, ...buffers };
-    this.opt = new AdamW(optConfig);
-    this.optState = optState ?? this.opt.init(trainable);
-    this.step = compile(valueAndGrad(loss, { hasAux: true }) as any, { name: "train step" }) as any;
+    this.buffers = { ...opts.frozen, ...buffers };
+    this.opt = new AdamW(opts.optimizer ?? {});
+    this.optState = opts.optState ?? this.opt.init(trainable);
+    this.step = compile(valueAndGrad(opts.loss, { hasAux: true }) as any, { name: "train step" }) as unknown as typeof this.step;
   }
 
   get params(): Params {
@@ -100,8 +113,8 @@ export class Trainer<B> {
   }
 
   /** Scalar aux values into `out`; MoE loads into expert_imbalance and the routing-bias update. */
-  private async readAux(aux: Record<string, any>, out: Record<string, number>): Promise<void> {
-    const loads: o.Arr[] = aux.loads ?? [];
+  private async readAux(aux: Record<string, o.Arr | o.Arr[]>, out: Record<string, number>): Promise<void> {
+    const loads = (aux.loads ?? []) as o.Arr[];
     for (const [k, v] of Object.entries(aux)) if (k !== "loads") out[k] = await scalar(v as o.Arr);
     if (loads.length > 0) {
       const keys = biasKeys(this.config, this.withMtp).slice(0, loads.length);

@@ -3,7 +3,7 @@
 // spellings accepted). The four options are shuffled with a seed derived from the eval seed and the
 // problem id, so the correct letter is reproducible for a seed and spread evenly over A-D.
 
-import { derive, Rng } from "../../tasks/rng.ts";
+import { taskSeed, TaskRng } from "../../engine/rng.ts";
 import { DataError, type DataRow, readRows, stringField } from "../data.ts";
 import { extractAnswer, toChoiceLetter } from "../extract.ts";
 import { textKey } from "../math-normalize.ts";
@@ -21,7 +21,7 @@ function spellings(name: string): string[] {
 
 /** The permutation of [0, 1, 2, 3] for a problem: order[i] = which original option sits at letter i. */
 export function optionOrder(seed: number, id: string): number[] {
-  const rng = new Rng(derive(seed, `gpqa/${id}`));
+  const rng = new TaskRng(taskSeed(seed, `gpqa/${id}`));
   const order = [0, 1, 2, 3];
   for (let i = order.length - 1; i > 0; i--) {
     const j = rng.int(0, i);

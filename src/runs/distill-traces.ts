@@ -7,7 +7,7 @@
 // checks as the accuracy and format rewards of RL (src/rl/rewards.ts).
 import type { GenerationBackend, GenRequest, SamplingOptions } from "../backends/types.ts";
 import { accuracyReward, formatReward } from "../rl/rewards.ts";
-import { applyTemplate } from "../rl/template.ts";
+import { applyTemplate } from "../tasks/template.ts";
 import type { TaskExample } from "../tasks/types.ts";
 
 export interface DistillTrace {

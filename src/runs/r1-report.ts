@@ -1,17 +1,14 @@
 // report.html for an R1 pipeline run: the stage table (pass@1, cons@K, response length,
 // readability, wall time), bar charts of each metric by stage, the RL stages' reward curves, the
 // SFT loss curves, rejection-sampling counts and sample completions, with PNG/SVG under plots/.
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { R1Config } from "../rl/r1-config.ts";
-import type { StageRow } from "../rl/r1.ts";
-import { type ReportSection, writeReport } from "./html.ts";
-import { barChart, lineChart, type MetricsRow } from "./plot.ts";
+import { readJsonl as readRows } from "../engine/jsonl.ts";
+import type { R1Config } from "./r1-config.ts";
+import type { StageRow } from "./r1.ts";
+import { type ReportSection, writeReport } from "../report/html.ts";
+import { barChart, lineChart, type MetricsRow } from "../report/plot.ts";
 
-function readJsonl(path: string): MetricsRow[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
-}
+const readJsonl = (path: string) => readRows<MetricsRow>(path, { missingOk: true });
 
 export interface R1ReportInput {
   stages: StageRow[];

@@ -10,7 +10,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { NativeBackend } from "../backends/native.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.ts";
+import { writeJsonAtomic } from "../engine/atomic.ts";
+import { readJsonl, writeJsonl } from "../engine/jsonl.ts";
 import { type Params, disposeParams, paramCount } from "../engine/params.ts";
 import { deriveSeed } from "../engine/rng.ts";
 import type { ModelConfig } from "../model/config.ts";
@@ -19,13 +20,13 @@ import type { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import type { TaskExample } from "../tasks/types.ts";
 import type { TokenSequence } from "../train/batch.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
-import { traceExamples } from "../train/distill.ts";
-import { type DistillTrace, collectTraces, traceStats } from "../train/distill-traces.ts";
+import { traceExamples } from "./distill.ts";
+import { type DistillTrace, collectTraces, traceStats } from "./distill-traces.ts";
 import { sftTrain } from "../train/sft.ts";
 import { pretrainBase } from "./r1-base.ts";
 import type { R1Config } from "./r1-config.ts";
-import type { StageEval } from "./r1-eval.ts";
-import { grpoStage } from "./r1-grpo.ts";
+import type { StageEval } from "./eval-stage.ts";
+import { r1RlStage } from "./r1-rl.ts";
 
 export interface DistillArgs {
   cfg: R1Config;
@@ -51,9 +52,7 @@ export async function distillComparison(a: DistillArgs) {
   const mc = tinyDense(tok.vocabSize, { hiddenSize: s.hidden_size, numHiddenLayers: s.num_hidden_layers, intermediateSize: s.intermediate_size, numAttentionHeads: s.num_attention_heads, numKeyValueHeads: s.num_attention_heads, headDim: s.hidden_size / s.num_attention_heads, bosTokenId: tok.bosId, eosTokenId: tok.eosId, padTokenId: tok.padId });
 
   let t = performance.now();
-  const baseParams = existsSync(join(ck("distill_student_base"), "trainer_state.json"))
-    ? loadCheckpoint(ck("distill_student_base")).params
-    : await pretrainBase({ cfg: { ...cfg, pretrain: { ...cfg.pretrain, steps: D.pretrain_steps } }, mc, pools: a.pools, padId: tok.padId, tokenizerJson: a.tokenizerJson, dir: ck("distill_student_base"), metricsFile: join(a.runDir, "distill_pretrain.jsonl"), log: a.log });
+  const baseParams = await pretrainBase({ cfg: { ...cfg, pretrain: { ...cfg.pretrain, steps: D.pretrain_steps } }, mc, pools: a.pools, padId: tok.padId, tokenizerJson: a.tokenizerJson, dir: ck("distill_student_base"), metricsFile: join(a.runDir, "distill_pretrain.jsonl"), log: a.log });
   const nParams = paramCount(baseParams);
   const base = pick(await a.evalModel("student base", baseParams, mc), (performance.now() - t) / 1000);
   disposeParams(baseParams);
@@ -62,12 +61,12 @@ export async function distillComparison(a: DistillArgs) {
   t = performance.now();
   const tracesPath = join(a.runDir, "distill_traces.jsonl");
   let traces: DistillTrace[];
-  if (existsSync(tracesPath)) traces = readFileSync(tracesPath, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+  if (existsSync(tracesPath)) traces = readJsonl<DistillTrace>(tracesPath);
   else {
     const teacher = await NativeBackend.load({ model: ck("final_rl"), bosPrefix: true, batchSize: 64 });
     const problems = a.trainProblems.slice(0, D.prompts);
     traces = await collectTraces({ backend: teacher, problems, samples: D.samples, sampling: { temperature: cfg.eval.temperature, topP: cfg.eval.top_p, maxTokens: cfg.max_completion_length, seed: deriveSeed(cfg.seed, "distill-traces") }, template: cfg.template, chat: false });
-    writeFileAtomic(tracesPath, traces.map((x) => `${JSON.stringify(x)}\n`).join(""));
+    writeJsonl(tracesPath, traces);
   }
   const stats = traceStats(traces);
   const { examples } = traceExamples(tok, traces, cfg.template);
@@ -86,7 +85,7 @@ export async function distillComparison(a: DistillArgs) {
 
   // Arm 2: RL only, as many GRPO updates as the distillation's SFT steps.
   t = performance.now();
-  const rl = existsSync(join(ck("distill_rl_only"), "trainer_state.json")) ? loadCheckpoint(ck("distill_rl_only")).params : await grpoStage({
+  const rl = await r1RlStage({
     stage: "distill_rl_only", g: { ...cfg.final_rl, steps: D.sft.max_steps }, seed: cfg.seed, template: cfg.template, checkpointEvery: cfg.checkpoint_every,
     params: loadCheckpoint(ck("distill_student_base")).params, mc, tok, tokenizerJson: a.tokenizerJson, prompts: a.trainProblems, maxPromptTokens: a.maxPromptTokens,
     dir: ck("distill_rl_only"), metricsFile: join(a.runDir, "distill_rl_only.jsonl"), log: a.log,

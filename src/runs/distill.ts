@@ -10,7 +10,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { GenerationBackend } from "../backends/types.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.ts";
+import { writeJsonAtomic } from "../engine/atomic.ts";
+import { readJsonl, writeJsonl } from "../engine/jsonl.ts";
 import { type Params, disposeParams, paramCount } from "../engine/params.ts";
 import { deriveSeed } from "../engine/rng.ts";
 import { passAtK } from "../eval/metrics.ts";
@@ -20,14 +21,14 @@ import type { ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
 import { tinyDense } from "../model/presets.ts";
 import { type SyntheticEval, evaluateSynthetic } from "../rl/evaluate.ts";
-import { applyTemplate } from "../rl/template.ts";
+import { applyTemplate } from "../tasks/template.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { getSyntheticTask, problemsOf } from "../tasks/registry.ts";
 import type { TaskExample } from "../tasks/types.ts";
 import { type DistillTrace, collectTraces, teacherRequest, traceStats, verifyTrace } from "./distill-traces.ts";
-import type { SftExample } from "./sft-batch.ts";
-import { promptCompletionToExample } from "./sft-data.ts";
-import { type SftConfig, sftTrain } from "./sft.ts";
+import type { SftExample } from "../train/sft-batch.ts";
+import { promptCompletionToExample } from "../train/sft-data.ts";
+import { type SftConfig, sftTrain } from "../train/sft.ts";
 
 export interface DistillConfig {
   task: string;
@@ -113,8 +114,8 @@ export async function evaluateTeacher(backend: GenerationBackend, problems: Task
 
 function readTraces(path: string, expected: number): DistillTrace[] | null {
   if (!existsSync(path)) return null;
-  const lines = readFileSync(path, "utf8").split("\n").filter((l) => l.trim() !== "");
-  return lines.length === expected ? lines.map((l) => JSON.parse(l) as DistillTrace) : null;
+  const traces = readJsonl<DistillTrace>(path);
+  return traces.length === expected ? traces : null;
 }
 
 export async function runDistill(cfg: DistillConfig, teacher: GenerationBackend, outDir: string, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
@@ -131,7 +132,7 @@ export async function runDistill(cfg: DistillConfig, teacher: GenerationBackend,
   else {
     log(`distill: sampling ${cfg.samples} traces for each of ${train.length} ${cfg.task} problems from ${teacher.name}`);
     traces = await collectTraces({ backend: teacher, problems: train, samples: cfg.samples, sampling: { ...sampling, seed: deriveSeed(cfg.seed, "traces") }, template: cfg.template, chat, maxPerProblem: cfg.max_per_problem });
-    writeFileAtomic(tracesPath, traces.map((t) => `${JSON.stringify(t)}\n`).join(""));
+    writeJsonl(tracesPath, traces);
   }
   const stats = traceStats(traces);
   log(`distill: ${stats.kept} kept of ${stats.samples} (${stats.correct} correct, ${stats.well_formed} well formed), ${stats.problems_covered}/${train.length} problems covered`);

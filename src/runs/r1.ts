@@ -1,36 +1,36 @@
 // DeepSeek-R1's multi-stage pipeline in miniature (`r1lab r1`), after the R1 paper's section 2.3:
 //   base                a tiny DeepSeek-style model pretrained on the noisy R1-Zero corpus (r1-base.ts)
 //   cold_start_sft      SFT of the base on a small set of long, readable traces (tasks/cold-start.ts)
-//   reasoning_rl        GRPO with accuracy + format + language-consistency rewards (r1-grpo.ts)
+//   reasoning_rl        GRPO with accuracy + format + language-consistency rewards (grpo-stage.ts)
 //   rejection_sampling  K samples per training prompt, keep correct + well-formed (+ readable), dedupe
 //   sft                 SFT of the *base* on what was kept (mixed with the cold-start set)
 //   final_rl            a last GRPO stage from the SFT model
-// After each stage the model is measured on the same held-out problems (r1-eval.ts) and a row is
+// After each stage the model is measured on the same held-out problems (eval-stage.ts) and a row is
 // written to runs/<name>/stages/<stage>.json; a finished stage is never redone, so a killed run
 // resumes at the stage it was in (and inside an RL or SFT stage, from its last checkpoint).
 // Outputs: config.json (by the CLI), summary.json {stages: [...]}, report.html, checkpoints/<stage>.
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic, writeJsonAtomic } from "../engine/atomic.ts";
+import { writeJsonAtomic } from "../engine/atomic.ts";
 import { engineInfo } from "../engine/device.ts";
+import { readJsonl, writeJsonl } from "../engine/jsonl.ts";
 import { type Params, disposeParams } from "../engine/params.ts";
-import { Rng, deriveSeed } from "../engine/rng.ts";
-import { writeR1Report } from "../report/r1-report.ts";
+import { Rng, TaskRng, deriveSeed, taskSeed } from "../engine/rng.ts";
 import { Progress } from "../report/progress.ts";
+import { rejectionSample } from "../rl/rejection.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { buildColdStart, READABLE_CHARS, READABLE_WORDS, readableCompletion } from "../tasks/cold-start.ts";
 import { buildCorpus, WORKED_MIX } from "../tasks/corpus.ts";
-import { derive, Rng as TaskRng } from "../tasks/rng.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import { type SftConfig, type SftExample, sftTrain } from "../train/sft.ts";
+import { applyTemplate } from "../tasks/template.ts";
+import { evalStage, type StageEval } from "./eval-stage.ts";
 import { pretrainBase } from "./r1-base.ts";
-import { distillComparison } from "./r1-distill.ts";
-import { makeTask, runModelConfig } from "./run-setup.ts";
 import type { R1Config } from "./r1-config.ts";
-import { evaluateStage, type StageEval } from "./r1-eval.ts";
-import { grpoStage } from "./r1-grpo.ts";
-import { rejectionSample } from "./rejection.ts";
-import { applyTemplate } from "./template.ts";
+import { distillComparison } from "./r1-distill.ts";
+import { r1RlStage } from "./r1-rl.ts";
+import { writeR1Report } from "./r1-report.ts";
+import { encoder, heldOut, makeTask, runModelConfig, trainCount } from "./setup.ts";
 
 export const R1_STAGES = ["base", "cold_start_sft", "reasoning_rl", "rejection_sampling", "sft", "final_rl"] as const;
 export type R1Stage = (typeof R1_STAGES)[number];
@@ -49,11 +49,11 @@ export interface StageRow {
 export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
   const t0 = performance.now();
   const task = makeTask(cfg.task, cfg.task_options);
-  const test = task.generate("test", Math.min(cfg.eval.n_problems || 10_000, task.countProblems?.("test") ?? 10_000), cfg.seed);
+  const test = heldOut(task, cfg.eval.n_problems, cfg.seed);
   // Worked traces only (no bare-answer guesses): the pipeline's stages were measured on that base
   // (docs/r1-pipeline.md); the zero run's corpus is mostly guesses (docs/r1-zero.md).
-  const zeroCorpus = buildCorpus({ task, problems: Math.min(cfg.train_problems, task.countProblems?.("train") ?? cfg.train_problems), seed: cfg.seed, tracesPerProblem: cfg.pretrain.traces_per_problem, mix: WORKED_MIX });
-  const mixRng = new TaskRng(derive(cfg.seed, "r1-readable-mix"));
+  const zeroCorpus = buildCorpus({ task, problems: trainCount(task, cfg.train_problems), seed: cfg.seed, tracesPerProblem: cfg.pretrain.traces_per_problem, mix: WORKED_MIX });
+  const mixRng = new TaskRng(taskSeed(cfg.seed, "r1-readable-mix"));
   const corpus = zeroCorpus.map((it) => {
     const readable = mixRng.chance(cfg.pretrain.readable_fraction) ? readableCompletion(it.completion) : null;
     return readable === null ? { ...it, readable: false } : { ...it, completion: readable, readable: true };
@@ -63,10 +63,7 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
   const tok = CharTokenizer.forTexts([applyTemplate("", cfg.template), ...corpus.map((it) => it.example.prompt + it.completion), ...coldStart.map((c) => c.completion), ...test.map((e) => e.prompt), READABLE_CHARS, READABLE_WORDS.join(" "), "0123456789+-*/() =;"]);
   const tokJson = tok.toTokenizerJson();
   const mc = runModelConfig(cfg.model, tok);
-  const encode = (prompt: string, completion: string) => {
-    const p = [tok.bosId, ...tok.encode(applyTemplate(prompt, cfg.template))];
-    return { ids: [...p, ...tok.encode(completion), tok.eosId], lossStart: p.length };
-  };
+  const encode = encoder(tok, cfg.template);
   const toSft = (prompt: string, completion: string): SftExample => {
     const { ids, lossStart } = encode(prompt, completion);
     return { inputIds: ids, lossMask: ids.map((_, i) => (i >= lossStart ? 1 : 0)) };
@@ -77,29 +74,23 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
   const trained = (n: string) => existsSync(join(ck(n), "trainer_state.json"));
   const rowPath = (n: string) => join(runDir, "stages", `${n}.json`);
   mkdirSync(join(runDir, "stages"), { recursive: true });
-  writeFileAtomic(join(runDir, "test_problems.jsonl"), `${test.map((e) => JSON.stringify(e)).join("\n")}\n`);
-  writeFileAtomic(join(runDir, "cold_start.jsonl"), `${coldStart.map((c) => JSON.stringify({ prompt: c.example.prompt, style: c.style, completion: c.completion })).join("\n")}\n`);
+  writeJsonl(join(runDir, "test_problems.jsonl"), test);
+  writeJsonl(join(runDir, "cold_start.jsonl"), coldStart.map((c) => ({ prompt: c.example.prompt, style: c.style, completion: c.completion })));
   log(`r1lab r1: ${task.name}, ${trainProblems.length} train / ${test.length} test problems, corpus ${corpus.length}, cold start ${coldStart.length}, vocab ${tok.tokens.length}, device ${engineInfo().device}`);
 
-  const evalStage = async (name: string, p: Params, model = mc): Promise<StageEval> => {
-    const bar = new Progress({ total: test.length, label: `eval ${name}` });
-    const e = await evaluateStage(p, model, tok, test, { k: cfg.eval.k, temperature: cfg.eval.temperature, topP: cfg.eval.top_p, maxCompletionLength: cfg.max_completion_length, seed: deriveSeed(cfg.seed, "eval"), template: cfg.template, onProgress: (d) => bar.tick(d - bar.current) });
-    bar.done();
-    return e;
-  };
+  const evalOpts = { k: cfg.eval.k, temperature: cfg.eval.temperature, topP: cfg.eval.top_p, maxCompletionLength: cfg.max_completion_length, seed: deriveSeed(cfg.seed, "eval"), template: cfg.template };
+  const evaluate = async (name: string, p: Params, model = mc): Promise<StageEval> => (await evalStage(name, p, model, tok, test, evalOpts)).stage;
   const sftStage = async (name: string, from: string, data: SftExample[], s: Omit<SftConfig, "seed">): Promise<Params> => {
     if (trained(name)) return loadCheckpoint(ck(name)).params;
     const r = await sftTrain({ config: mc, params: loadCheckpoint(ck(from)).params, train: data, cfg: { ...s, seed: deriveSeed(cfg.seed, name) }, outDir: join(runDir, "sft", name), padId: tok.padId, tokenizerJson: tokJson, log });
     await saveCheckpoint(ck(name), { config: mc, params: r.params, state: { phase: name, step: s.max_steps, done: true }, tokenizerJson: tokJson });
     return r.params;
   };
-  const rlStage = async (name: "reasoning_rl" | "final_rl", from: string): Promise<Params> => {
-    if (trained(name)) return loadCheckpoint(ck(name)).params;
-    return grpoStage({
+  const rlStage = (name: "reasoning_rl" | "final_rl", from: string): Promise<Params> =>
+    r1RlStage({
       stage: name, g: cfg[name], seed: cfg.seed, template: cfg.template, checkpointEvery: cfg.checkpoint_every, params: loadCheckpoint(ck(from)).params,
       mc, tok, tokenizerJson: tokJson, prompts: trainProblems, maxPromptTokens: maxPrompt, dir: ck(name), metricsFile: join(runDir, `${name}.jsonl`), log,
     });
-  };
 
   const details: Record<string, unknown> = {};
   let resumed = false;
@@ -120,17 +111,17 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
       const rs = await rejectionSample(params, mc, tok, prompts, { numSamples: R.num_samples, maxCompletionLength: cfg.max_completion_length, temperature: R.temperature, topP: R.top_p, seed: deriveSeed(cfg.seed, "rejection"), template: cfg.template, requireReadable: R.require_readable, onProgress: (d) => bar.tick(d - bar.current) });
       bar.done();
       mkdirSync(ck(name), { recursive: true });
-      writeFileAtomic(join(ck(name), "kept.jsonl"), rs.kept.map((s) => `${JSON.stringify({ id: s.example.id, prompt: s.example.prompt, completion: s.completion })}\n`).join(""));
+      writeJsonl(join(ck(name), "kept.jsonl"), rs.kept.map((s) => ({ id: s.example.id, prompt: s.example.prompt, completion: s.completion })));
       writeJsonAtomic(join(ck(name), "stats.json"), rs.stats);
       row = { pass1: rs.pass1, consK: rs.consK, mean_length: rs.mean_length, readability: rs.readability };
       detail = { split: "train", k: R.num_samples, ...rs.stats, kept_mean_length: rs.kept.length ? rs.kept.reduce((a, s) => a + s.length, 0) / rs.kept.length : 0 };
       log(`rejection sampling: ${rs.stats.samples} samples, ${rs.stats.accepted} accepted, ${rs.stats.duplicates} duplicates, ${rs.stats.kept} kept over ${rs.stats.prompts_covered}/${rs.stats.prompts} prompts`);
     } else {
-      if (name === "base") params = trained("base") ? loadCheckpoint(ck("base")).params : await pretrainBase({ cfg, mc, pools, padId: tok.padId, tokenizerJson: tokJson, dir: ck("base"), metricsFile: join(runDir, "pretrain.jsonl"), log });
+      if (name === "base") params = await pretrainBase({ cfg, mc, pools, padId: tok.padId, tokenizerJson: tokJson, dir: ck("base"), metricsFile: join(runDir, "pretrain.jsonl"), log });
       else if (name === "cold_start_sft") params = await sftStage(name, "base", coldStart.map((c) => toSft(c.example.prompt, c.completion)), cfg.cold_start_sft);
       else if (name === "sft") params = await sftStage(name, "base", sftData(), cfg.sft);
       else params = await rlStage(name, name === "reasoning_rl" ? "cold_start_sft" : "sft");
-      const e = await evalStage(name, params);
+      const e = await evaluate(name, params);
       row = { pass1: e.pass1, consK: e.consK, mean_length: e.mean_length, readability: e.readability };
       detail = { split: "test", ...e };
     }
@@ -141,7 +132,7 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
   }
 
   function sftData(): SftExample[] {
-    const kept = readFileSync(join(ck("rejection_sampling"), "kept.jsonl"), "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as { prompt: string; completion: string });
+    const kept = readJsonl<{ prompt: string; completion: string }>(join(ck("rejection_sampling"), "kept.jsonl"));
     const mixed = [...kept, ...(cfg.rejection_sampling.mix_cold_start ? coldStart.map((c) => ({ prompt: c.example.prompt, completion: c.completion })) : [])];
     if (mixed.length === 0) throw new Error("sft: rejection sampling kept nothing and rejection_sampling.mix_cold_start is false: no SFT data");
     return mixed.map((x) => toSft(x.prompt, x.completion));
@@ -154,7 +145,7 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
     details[name] = saved.detail;
   }
   const distill = cfg.distill?.enabled
-    ? await distillComparison({ cfg, runDir, tok, tokenizerJson: tokJson, trainProblems, maxPromptTokens: maxPrompt, pools, evalModel: (n, p, model) => evalStage(n, p, model), log })
+    ? await distillComparison({ cfg, runDir, tok, tokenizerJson: tokJson, trainProblems, maxPromptTokens: maxPrompt, pools, evalModel: evaluate, log })
     : null;
   if (distill) distill.teacher_eval = stages.find((r) => r.name === "final_rl");
   const info = engineInfo();

@@ -1,18 +1,12 @@
 // report.html for an R1-Zero run: what RL did to the base model, as plots (Vega-Lite via plot.ts)
 // and tables, with PNG/SVG copies under plots/.
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ZeroConfig } from "../rl/zero-config.ts";
-import { writeReport } from "./html.ts";
-import { lineChart, type MetricsRow } from "./plot.ts";
+import { readJsonl as readRows } from "../engine/jsonl.ts";
+import type { ZeroConfig } from "./zero-config.ts";
+import { writeReport } from "../report/html.ts";
+import { lineChart, type MetricsRow } from "../report/plot.ts";
 
-function readJsonl(path: string): MetricsRow[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l));
-}
+const readJsonl = (path: string) => readRows<MetricsRow>(path, { missingOk: true });
 
 export async function writeZeroReport(runDir: string, cfg: ZeroConfig, summary: any): Promise<void> {
   const pre = readJsonl(join(runDir, "pretrain.jsonl"));

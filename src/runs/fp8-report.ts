@@ -21,15 +21,15 @@ import type * as o from "../engine/ops.ts";
 import { initParams } from "../model/init.ts";
 import { type Fp8Mode, setFp8Mode } from "../model/linear.ts";
 import { forward } from "../model/transformer.ts";
-import { makeTask, runModelConfig } from "../rl/run-setup.ts";
-import { ZERO_DEFAULTS } from "../rl/zero-config.ts";
+import { makeTask, runModelConfig } from "./setup.ts";
+import { ZERO_DEFAULTS } from "./zero-config.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { buildCorpus } from "../tasks/corpus.ts";
 import { makeLmBatch } from "../train/batch.ts";
 import { type LmBatch, lmLoss } from "../train/lm-loss.ts";
 import { Trainer } from "../train/trainer.ts";
-import { lineChart, svgToPng } from "./plot.ts";
-import { Progress } from "./progress.ts";
+import { lineChart, svgToPng } from "../report/plot.ts";
+import { Progress } from "../report/progress.ts";
 
 export interface Fp8ReportConfig {
   seed: number;
@@ -112,7 +112,7 @@ export async function runFp8Report(cfg: Fp8ReportConfig, outDir: string, log: (s
     const losses: number[] = [];
     const ces: number[] = [];
     try {
-      const tr = new Trainer<LmBatch>(mc, initParams(mc, cfg.seed), (tp, b, batch) => lmLoss(tp, b, mc, batch, lossW) as any, { weightDecay: 0.01 }, undefined, cfg.bias_update_gamma);
+      const tr = new Trainer<LmBatch>({ model: mc, params: initParams(mc, cfg.seed), loss: (tp, b, batch) => lmLoss(tp, b, mc, batch, lossW), optimizer: { weightDecay: 0.01 }, biasUpdateGamma: cfg.bias_update_gamma });
       const bar = new Progress({ total: cfg.steps, label: mode === "none" ? "fp32" : mode });
       for (let step = 0; step < cfg.steps; step++) {
         const rng = Rng.stream(cfg.seed, "pretrain-batch", step);

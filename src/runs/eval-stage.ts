@@ -1,20 +1,23 @@
-// The R1 pipeline's per-stage measurement on held-out problems, R1's protocol (evaluate.ts: K
-// samples per problem, temperature 0.6, top-p 0.95):
+// The held-out evaluation every run does between its stages, with R1's protocol (rl/evaluate.ts:
+// K samples per problem, temperature 0.6, top-p 0.95) and a progress bar. It returns two views of
+// the same samples: `result`, the R1-Zero run's numbers (pass@1, pass@k, format, length,
+// faithfulness, re-checks, shows-work), and `stage`, the R1 pipeline's stage row:
 //   pass1        mean correctness over the K samples, averaged over problems
 //   consK        majority vote over the K answers (identical answer text) is correct, averaged
 //   mean_length  completion length in tokens, over all samples
-//   readability  share of samples in the readable format (tasks/cold-start.ts isReadable: well-formed,
-//                sentences in the readable vocabulary, ending with the summary "so the answer is X")
-// plus the format rate and the mean consistency reward (rl/consistency.ts) for the details.
+//   readability  share of samples in the readable format (tasks/cold-start.ts isReadable)
+// plus the format rate, the mean consistency reward (rl/consistency.ts) and two sample completions.
 import type { Params } from "../engine/params.ts";
 import { consAtK } from "../eval/metrics.ts";
 import type { ModelConfig } from "../model/config.ts";
+import { Progress } from "../report/progress.ts";
+import { readableConsistencyReward } from "../rl/consistency.ts";
+import { type SyntheticEval, evaluateSynthetic } from "../rl/evaluate.ts";
+import type { Rollout } from "../rl/rollout.ts";
 import type { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { isReadable } from "../tasks/cold-start.ts";
 import { parseCompletion } from "../tasks/format.ts";
 import type { TaskExample } from "../tasks/types.ts";
-import { readableConsistencyReward } from "./consistency.ts";
-import { evaluateSynthetic } from "./evaluate.ts";
 
 export interface StageEval {
   pass1: number;
@@ -29,23 +32,31 @@ export interface StageEval {
   examples: { prompt: string; completion: string; correct: boolean }[];
 }
 
-export interface StageEvalOptions {
+export interface EvalOptions {
   k: number;
   temperature: number;
   topP: number;
   maxCompletionLength: number;
   seed: number;
   template: string;
-  onProgress?: (done: number) => void;
 }
 
-export async function evaluateStage(p: Params, c: ModelConfig, tok: CharTokenizer, test: TaskExample[], o: StageEvalOptions): Promise<StageEval> {
-  const { result, samples } = await evaluateSynthetic(p, c, tok, test, o);
+export async function evalStage(
+  label: string,
+  p: Params,
+  c: ModelConfig,
+  tok: CharTokenizer,
+  test: TaskExample[],
+  o: EvalOptions,
+): Promise<{ result: SyntheticEval; stage: StageEval; samples: Rollout[] }> {
+  const bar = new Progress({ total: test.length, label: `eval ${label}` });
+  const { result, samples } = await evaluateSynthetic(p, c, tok, test, { ...o, onProgress: (d) => bar.tick(d - bar.current) });
+  bar.done();
   const groups = test.map((_, i) =>
     samples.slice(i * o.k, (i + 1) * o.k).map((s) => ({ extracted: parseCompletion(s.completion).answer?.trim() ?? null, correct: s.rewards.accuracy === 1 })),
   );
   const n = Math.max(1, samples.length);
-  return {
+  const stage: StageEval = {
     pass1: result.pass1,
     consK: consAtK(groups),
     mean_length: result.mean_length,
@@ -56,4 +67,5 @@ export async function evaluateStage(p: Params, c: ModelConfig, tok: CharTokenize
     consistency: samples.reduce((a, s) => a + (readableConsistencyReward(s.completion, s.example) ?? 0), 0) / n,
     examples: samples.filter((_, i) => i % o.k === 0).slice(0, 2).map((s) => ({ prompt: s.example.prompt, completion: s.completion, correct: s.rewards.accuracy === 1 })),
   };
+  return { result, stage, samples };
 }
