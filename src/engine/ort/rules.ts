@@ -196,7 +196,11 @@ const gather: Rule = (vals, e) => {
   return [mat(name, out, e.outDtypes[0])];
 };
 
-/** scatter-add along axis 0 (the gradient of an embedding gather): ScatterND with reduction add. */
+/**
+ * scatter-add along axis 0 (the gradient of an embedding gather): a one-hot MatMul while that is
+ * small (vocab x tokens x dim <= 2^32), else ScatterND with reduction add (not bitwise reproducible
+ * with several threads when indices repeat).
+ */
 const scatter: Rule = (vals, e) => {
   const g = vals.g;
   const p = e.params;
@@ -205,6 +209,18 @@ const scatter: Rule = (vals, e) => {
   }
   const upd = vals.materialize(e.ins[0], e.inShapes[0]);
   const idx = vals.materialize(e.ins[1], e.inShapes[1]);
+  const [V, ...rowShape] = p.shape as number[];
+  const N = prod(idx.shape);
+  const D = prod(rowShape);
+  if (upd.dtype === "float32" && V * N * D <= 2 ** 32) {
+    // onehot(idx)^T @ updates: a MatMul, deterministic. onnxruntime's ScatterND runs its updates
+    // in parallel, and repeated indices (the same token twice) then add in a varying order.
+    const flatIdx = g.emit1("Reshape", [vals.nameOf(idx), g.i64([N])]);
+    const oneHot = g.emit1("OneHot", [flatIdx, g.scalar(V, "int32"), g.emit1("Cast", [g.i64([0, 1])], { to: DTYPE_CODE.float32 })], { axis: 0 });
+    const rows = g.emit1("Reshape", [vals.nameOf(upd), g.i64([N, D])]);
+    const sum = g.emit1("MatMul", [oneHot, rows]);
+    return [mat(g.emit1("Reshape", [sum, g.i64([V, ...rowShape])]), e.outShapes[0], upd.dtype)];
+  }
   const idx64 = g.emit1("Unsqueeze", [g.emit1("Cast", [vals.nameOf(idx)], { to: DTYPE_CODE.int64 }), g.i64([-1])]);
   const zero = g.emit1("Expand", [g.scalar(0, upd.dtype), g.i64(p.shape)]);
   return [mat(g.emit1("ScatterND", [zero, idx64, vals.nameOf(upd)], { reduction: "add" }), e.outShapes[0], upd.dtype)];
