@@ -52,6 +52,7 @@ export { type ScoreRunArgs, scoreCompletionsFile } from "./eval/score-run.ts";
 export type { EvalResults, SampleRecord } from "./eval/results.ts";
 export { type Extracted, extractAnswer, stripThink } from "./eval/extract.ts";
 export { verifyMath } from "./eval/math-equiv.ts";
+export { checkMathAsync, VerifyPool, type VerifyPoolOptions } from "./eval/verify-pool.ts";
 export { consAtK, pass1, passAtK, passAtKTable } from "./eval/metrics.ts";
 export { createRewardServer, listenRewardServer, type RewardServerOptions } from "./eval/reward-server.ts";
 

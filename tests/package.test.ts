@@ -76,6 +76,22 @@ describe.skipIf(skip)("r1lab as an npm package", () => {
     for (const [name, type] of JSON.parse(out)) expect(type, name).toBe("function");
   });
 
+  it("checks a math answer in a verification worker from the compiled package", async () => {
+    // \\sqrt{4} = 2 needs the CAS, so the check goes to a worker thread (dist/eval/verify-worker.js).
+    const out = await sh(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        "const m = await import('r1lab'); const r = await m.checkMathAsync('so \\\\boxed{\\\\sqrt{4}}', '2'); console.log(JSON.stringify(r))",
+      ],
+      project,
+    );
+    const r = JSON.parse(out);
+    expect(r.correct).toBe(true);
+    expect(r.method).not.toBe("closed");
+  });
+
   it("runs `npx r1lab --help` and --version from the compiled CLI", async () => {
     expect(existsSync(join(project, "node_modules/tsx"))).toBe(false);
     expect(await sh("npx", ["r1lab", "--help"], project)).toMatch(/^usage: r1lab <command>/);

@@ -35,7 +35,10 @@ interface Slot {
   timer: NodeJS.Timeout | null;
 }
 
-const ENTRY = new URL("./verify-worker-entry.mjs", import.meta.url);
+// Compiled (dist/eval/*.js, the npm package) the worker body is plain JS and starts directly. From the
+// TypeScript sources the .mjs entry registers tsx first: worker threads start without the parent's loader.
+const COMPILED = import.meta.url.endsWith(".js");
+const ENTRY = new URL(COMPILED ? "./verify-worker.js" : "./verify-worker-entry.mjs", import.meta.url);
 const BODY = new URL("./verify-worker.ts", import.meta.url).href;
 
 export class VerifyPool {
