@@ -41,6 +41,8 @@ const COMPILED = import.meta.url.endsWith(".js");
 const ENTRY = new URL(COMPILED ? "./verify-worker.js" : "./verify-worker-entry.mjs", import.meta.url);
 const BODY = new URL("./verify-worker.ts", import.meta.url).href;
 
+const MAX_START_FAILURES = 3;
+
 export class VerifyPool {
   readonly size: number;
   readonly timeoutMs: number;
@@ -50,6 +52,8 @@ export class VerifyPool {
   private queue: Job[] = [];
   private nextId = 0;
   private closed = false;
+  /** Workers in a row that died before they were ready (a broken install, bad execArgv, ...). */
+  private startFailures = 0;
 
   constructor(opts: VerifyPoolOptions = {}) {
     this.size = Math.max(1, opts.size ?? Math.min(4, availableParallelism() - 1));
@@ -76,18 +80,22 @@ export class VerifyPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(ENTRY, { workerData: { module: BODY } });
-    worker.unref();
+    // The parent's --input-type (node -e scripts) makes a worker started from a file fail.
+    const execArgv = process.execArgv.filter((a) => !a.startsWith("--input-type"));
+    const worker = new Worker(ENTRY, { workerData: { module: BODY }, execArgv });
     const slot: Slot = { worker, ready: false, job: null, timer: null };
     worker.on("message", (m: { ready?: boolean; id?: number; result?: MathCheck }) => {
       if (m.ready) {
         slot.ready = true;
+        this.startFailures = 0;
         this.dispatch();
         return;
       }
       if (slot.job && m.id === slot.job.id) this.finish(slot, m.result ?? { correct: false, extracted: null, method: "error" });
     });
-    const fail = () => {
+    const fail = (err?: Error) => {
+      if (!slot.ready && ++this.startFailures === MAX_START_FAILURES)
+        console.error(`r1lab: verification workers fail to start (${err?.message ?? "exited"}); answers needing them count as wrong`);
       if (slot.job) this.finish(slot, { correct: false, extracted: null, method: "error" });
       this.replace(slot);
     };
@@ -96,6 +104,7 @@ export class VerifyPool {
       if (!this.closed && this.slots.includes(slot)) fail();
     });
     this.slots.push(slot);
+    this.updateRefs();
     return slot;
   }
 
@@ -113,10 +122,29 @@ export class VerifyPool {
     const i = this.slots.indexOf(slot);
     if (i >= 0) this.slots.splice(i, 1);
     void slot.worker.terminate();
+    if (this.startFailures >= MAX_START_FAILURES) {
+      // Never respawn forever: what waits is answered "not equal", marked as a verifier error.
+      for (const j of this.queue.splice(0)) j.resolve({ correct: false, extracted: null, method: "error" });
+      this.updateRefs();
+      return;
+    }
     if (!this.closed && this.queue.length > 0) this.spawn();
   }
 
+  /** Workers keep the process alive only while work waits on them; an idle pool never holds it open. */
+  private updateRefs(): void {
+    for (const slot of this.slots) {
+      if (slot.job !== null || (!slot.ready && this.queue.length > 0)) slot.worker.ref();
+      else slot.worker.unref();
+    }
+  }
+
   private dispatch(): void {
+    this.dispatchJobs();
+    this.updateRefs();
+  }
+
+  private dispatchJobs(): void {
     for (const slot of this.slots) {
       if (this.queue.length === 0) return;
       if (!slot.ready || slot.job !== null) continue;
