@@ -17,7 +17,13 @@ import { buildCorpus, DEFAULT_MIX } from "../src/tasks/corpus.ts";
 import { getSyntheticTask } from "../src/tasks/registry.ts";
 import { TaskRng } from "../src/engine/rng.ts";
 
-const { values: args } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, out: { type: "string" }, "skip-large": { type: "boolean" } } });
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: "string", default: "1000000" },
+    out: { type: "string" },
+    "skip-large": { type: "boolean" },
+  },
+});
 const ROOT = resolve(import.meta.dirname, "..");
 const work = args.out ? resolve(args.out) : mkdtempSync(join(tmpdir(), "r1lab-bench-data-"));
 mkdirSync(work, { recursive: true });
@@ -37,12 +43,38 @@ interface Step {
 function r1labData(step: string, argv: string[], out: string): Step {
   const before = load();
   const timeFile = join(work, "time.txt");
-  execFileSync("/usr/bin/time", ["-f", "%e %M", "-o", timeFile, process.execPath, join(ROOT, "bin/r1lab.js"), "data", ...argv, "--out", out, "-q"], { stdio: ["ignore", "ignore", "inherit"], cwd: ROOT });
+  execFileSync(
+    "/usr/bin/time",
+    [
+      "-f",
+      "%e %M",
+      "-o",
+      timeFile,
+      process.execPath,
+      join(ROOT, "bin/r1lab.js"),
+      "data",
+      ...argv,
+      "--out",
+      out,
+      "-q",
+    ],
+    { stdio: ["ignore", "ignore", "inherit"], cwd: ROOT },
+  );
   const [secs, kb] = readFileSync(timeFile, "utf8").trim().split(/\s+/).map(Number);
   const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
   const rows = report.rows ?? report.train_examples + report.heldout_examples;
-  const s: Step = { step, rows, seconds: secs, rows_per_s: Math.round(rows / secs), max_rss_mb: Math.round(kb / 1024), load_before: before, report };
-  console.error(`${step}: ${rows} rows in ${secs} s (${s.rows_per_s} rows/s, max RSS ${s.max_rss_mb} MB, load ${before.join(" ")})`);
+  const s: Step = {
+    step,
+    rows,
+    seconds: secs,
+    rows_per_s: Math.round(rows / secs),
+    max_rss_mb: Math.round(kb / 1024),
+    load_before: before,
+    report,
+  };
+  console.error(
+    `${step}: ${rows} rows in ${secs} s (${s.rows_per_s} rows/s, max RSS ${s.max_rss_mb} MB, load ${before.join(" ")})`,
+  );
   return s;
 }
 
@@ -59,26 +91,86 @@ for (const name of ["countdown", "arithmetic"]) {
   const dir = join(work, name);
   mkdirSync(dir, { recursive: true });
   const corpus = join(dir, "corpus.jsonl");
-  writeJsonl(corpus, items.map((it) => ({ prompt: it.example.prompt, completion: it.completion, style: it.style, correct: it.correct })));
+  writeJsonl(
+    corpus,
+    items.map((it) => ({
+      prompt: it.example.prompt,
+      completion: it.completion,
+      style: it.style,
+      correct: it.correct,
+    })),
+  );
   const text = ["--field", "prompt+completion"];
   const exact = r1labData(`${name} dedup`, ["dedup", "--data", corpus, ...text], join(dir, "dedup"));
-  const near = r1labData(`${name} dedup --near`, ["dedup", "--data", corpus, ...text, "--near"], join(dir, "dedup-near"));
-  const decon = r1labData(`${name} decontaminate`, ["decontaminate", "--data", corpus, "--benchmark", name], join(dir, "decon"));
+  const near = r1labData(
+    `${name} dedup --near`,
+    ["dedup", "--data", corpus, ...text, "--near"],
+    join(dir, "dedup-near"),
+  );
+  const decon = r1labData(
+    `${name} decontaminate`,
+    ["decontaminate", "--data", corpus, "--benchmark", name],
+    join(dir, "decon"),
+  );
   // Quality: worked traces that end right (correct, recheck, wait) against bare guesses.
   const worked = items.filter((it) => it.correct && ["correct", "recheck", "wait"].includes(it.style));
   const guesses = items.filter((it) => it.style === "guess");
-  writeJsonl(join(dir, "pos.jsonl"), worked.map((it) => ({ text: it.example.prompt + it.completion })));
-  writeJsonl(join(dir, "neg.jsonl"), guesses.map((it) => ({ text: it.example.prompt + it.completion })));
-  const train = r1labData(`${name} classify train`, ["classify", "train", "--positive", join(dir, "pos.jsonl"), "--negative", join(dir, "neg.jsonl"), "--holdout", "0.2", "--epochs", "3"], join(dir, "clf"));
-  const apply = r1labData(`${name} classify apply`, ["classify", "apply", "--model", join(dir, "clf"), "--data", corpus, "--field", "prompt+completion"], join(dir, "clf-apply"));
-  const styles = Object.fromEntries(Object.keys(DEFAULT_MIX).map((s) => [s, items.filter((it) => it.style === s).length]));
+  writeJsonl(
+    join(dir, "pos.jsonl"),
+    worked.map((it) => ({ text: it.example.prompt + it.completion })),
+  );
+  writeJsonl(
+    join(dir, "neg.jsonl"),
+    guesses.map((it) => ({ text: it.example.prompt + it.completion })),
+  );
+  const train = r1labData(
+    `${name} classify train`,
+    [
+      "classify",
+      "train",
+      "--positive",
+      join(dir, "pos.jsonl"),
+      "--negative",
+      join(dir, "neg.jsonl"),
+      "--holdout",
+      "0.2",
+      "--epochs",
+      "3",
+    ],
+    join(dir, "clf"),
+  );
+  const apply = r1labData(
+    `${name} classify apply`,
+    ["classify", "apply", "--model", join(dir, "clf"), "--data", corpus, "--field", "prompt+completion"],
+    join(dir, "clf-apply"),
+  );
+  const styles = Object.fromEntries(
+    Object.keys(DEFAULT_MIX).map((s) => [s, items.filter((it) => it.style === s).length]),
+  );
   synthetic[name] = {
     rows: items.length,
     problems,
     styles,
-    dedup: { removed_exact: exact.report.removed_exact, removed_near: near.report.removed_near, kept_after_near: near.report.kept, clusters: near.report.clusters },
-    decontaminate: { removed: decon.report.removed, benchmark: decon.report.benchmarks[name] && { problems: decon.report.benchmarks[name].problems, problems_leaked: decon.report.benchmarks[name].problems_leaked } },
-    classify: { positives: worked.length, negatives: guesses.length, heldout: train.report.heldout, kept: apply.report.kept, removed: apply.report.removed },
+    dedup: {
+      removed_exact: exact.report.removed_exact,
+      removed_near: near.report.removed_near,
+      kept_after_near: near.report.kept,
+      clusters: near.report.clusters,
+    },
+    decontaminate: {
+      removed: decon.report.removed,
+      benchmark: decon.report.benchmarks[name] && {
+        problems: decon.report.benchmarks[name].problems,
+        problems_leaked: decon.report.benchmarks[name].problems_leaked,
+      },
+    },
+    classify: {
+      positives: worked.length,
+      negatives: guesses.length,
+      heldout: train.report.heldout,
+      kept: apply.report.kept,
+      removed: apply.report.removed,
+    },
   };
 }
 
@@ -108,7 +200,10 @@ if (!args["skip-large"]) {
   const stream = createWriteStream(path);
   const recent: string[] = [];
   planted = { exact: 0, near: 0, leaks: 0 };
-  const bench = Array.from({ length: 1319 }, (_, i) => ({ question: `benchmark question ${i} ${Array.from({ length: 20 }, word).join(" ")}`, answer: `#### ${i}` }));
+  const bench = Array.from({ length: 1319 }, (_, i) => ({
+    question: `benchmark question ${i} ${Array.from({ length: 20 }, word).join(" ")}`,
+    answer: `#### ${i}`,
+  }));
   writeJsonl(join(work, "bench.jsonl"), bench);
   for (let i = 0; i < N; i++) {
     const u = rng.next();
@@ -136,8 +231,20 @@ if (!args["skip-large"]) {
   mkdirSync(small, { recursive: true });
   large.push(r1labData("1M dedup (exact)", ["dedup", "--data", path], join(work, "large-dedup")));
   large.push(r1labData("1M dedup --near", ["dedup", "--data", path, "--near"], join(work, "large-near")));
-  large.push(r1labData("1M decontaminate", ["decontaminate", "--data", path, "--benchmark", `gsm8k=${join(work, "bench.jsonl")}`], join(work, "large-decon")));
-  large.push(r1labData("1M classify apply", ["classify", "apply", "--model", join(work, "arithmetic", "clf"), "--data", path, "--field", "text"], join(work, "large-clf")));
+  large.push(
+    r1labData(
+      "1M decontaminate",
+      ["decontaminate", "--data", path, "--benchmark", `gsm8k=${join(work, "bench.jsonl")}`],
+      join(work, "large-decon"),
+    ),
+  );
+  large.push(
+    r1labData(
+      "1M classify apply",
+      ["classify", "apply", "--model", join(work, "arithmetic", "clf"), "--data", path, "--field", "text"],
+      join(work, "large-clf"),
+    ),
+  );
 }
 
 const result = {
@@ -147,7 +254,16 @@ const result = {
   node: process.version,
   load_after: load(),
   synthetic,
-  large: { planted, steps: large.map(({ report, ...s }) => ({ ...s, removed_exact: report.removed_exact, removed_near: report.removed_near, removed: report.removed, kept: report.kept })) },
+  large: {
+    planted,
+    steps: large.map(({ report, ...s }) => ({
+      ...s,
+      removed_exact: report.removed_exact,
+      removed_near: report.removed_near,
+      removed: report.removed,
+      kept: report.kept,
+    })),
+  },
 };
 writeJsonAtomic(join(ROOT, "bench/results/data.json"), result);
 console.log(JSON.stringify(result, null, 2));

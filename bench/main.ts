@@ -43,27 +43,40 @@ export interface BenchReport {
 }
 
 const fmt = (v: number | string | null | undefined) =>
-  v === null || v === undefined ? "-" : typeof v === "string" ? v : Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3);
+  v === null || v === undefined
+    ? "-"
+    : typeof v === "string"
+      ? v
+      : Math.abs(v) >= 100
+        ? v.toFixed(0)
+        : v.toPrecision(3);
 
 export function formatTable(results: Record<string, Row>): string {
-  const lines = [`${"benchmark".padEnd(18)} ${"r1lab".padStart(10)} ${"torch".padStart(10)} ${"ratio".padStart(7)}  unit / detail`];
+  const lines = [
+    `${"benchmark".padEnd(18)} ${"r1lab".padStart(10)} ${"torch".padStart(10)} ${"ratio".padStart(7)}  unit / detail`,
+  ];
   for (const [name, row] of Object.entries(results)) {
-    const key = Object.keys(row).find((k) => k.startsWith("r1lab_") && (k.endsWith("_per_s") || k.endsWith("per_token") || k === "r1lab_step_s"));
+    const key = Object.keys(row).find(
+      (k) =>
+        k.startsWith("r1lab_") && (k.endsWith("_per_s") || k.endsWith("per_token") || k === "r1lab_step_s"),
+    );
     const mine = key ? row[key] : null;
     const theirs = key ? row[key.replace("r1lab_", "torch_")] : null;
     const unit = key ? key.replace("r1lab_", "").replace(/_/g, " ") : "";
     const extra = row.error
       ? ` ERROR ${row.error}`
       : name.startsWith("grpo")
-      ? ` (rollout/ref/update r1lab ${fmt(row.r1lab_rollout_s)}/${fmt(row.r1lab_reference_s)}/${fmt(row.r1lab_update_s)} s, torch ${fmt(row.torch_rollout_s)}/${fmt(row.torch_reference_s)}/${fmt(row.torch_update_s)} s)`
-      : name.startsWith("serve")
-      ? ` (one at a time ${fmt(row.sequential_tokens_per_s)}, ${fmt(row.speedup_over_sequential)}x; ${fmt(row.rows_per_step)} rows/step)`
-      : name.startsWith("kv_cache")
-        ? ` (MHA ${fmt(row.mha_bytes_per_token)}, MLA/MHA ${fmt(row.mla_over_mha)})`
-        : name === "ceiling"
-          ? ` (one thread: Wasm SIMD peak ${fmt(row.wasm_simd_peak_gflops_1t)}, relaxed FMA ${fmt(row.wasm_relaxed_fma_peak_gflops_1t)}, torch ${fmt(row.torch_matmul_gflops_1t)}; peak/torch ${fmt(row.wasm_peak_over_torch_1t)})`
-          : "";
-    lines.push(`${name.padEnd(18)} ${fmt(mine).padStart(10)} ${fmt(theirs).padStart(10)} ${fmt(row.ratio).padStart(7)}  ${unit}${extra}`);
+        ? ` (rollout/ref/update r1lab ${fmt(row.r1lab_rollout_s)}/${fmt(row.r1lab_reference_s)}/${fmt(row.r1lab_update_s)} s, torch ${fmt(row.torch_rollout_s)}/${fmt(row.torch_reference_s)}/${fmt(row.torch_update_s)} s)`
+        : name.startsWith("serve")
+          ? ` (one at a time ${fmt(row.sequential_tokens_per_s)}, ${fmt(row.speedup_over_sequential)}x; ${fmt(row.rows_per_step)} rows/step)`
+          : name.startsWith("kv_cache")
+            ? ` (MHA ${fmt(row.mha_bytes_per_token)}, MLA/MHA ${fmt(row.mla_over_mha)})`
+            : name === "ceiling"
+              ? ` (one thread: Wasm SIMD peak ${fmt(row.wasm_simd_peak_gflops_1t)}, relaxed FMA ${fmt(row.wasm_relaxed_fma_peak_gflops_1t)}, torch ${fmt(row.torch_matmul_gflops_1t)}; peak/torch ${fmt(row.wasm_peak_over_torch_1t)})`
+              : "";
+    lines.push(
+      `${name.padEnd(18)} ${fmt(mine).padStart(10)} ${fmt(theirs).padStart(10)} ${fmt(row.ratio).padStart(7)}  ${unit}${extra}`,
+    );
   }
   return lines.join("\n");
 }
@@ -71,19 +84,31 @@ export function formatTable(results: Record<string, Row>): string {
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const known = BENCHES.map((b) => b.name);
-  for (const n of o.only ?? []) if (!known.includes(n)) throw new Error(`--only: unknown benchmark '${n}' (known: ${known.join(", ")})`);
+  for (const n of o.only ?? [])
+    if (!known.includes(n)) throw new Error(`--only: unknown benchmark '${n}' (known: ${known.join(", ")})`);
   const chosen = BENCHES.filter((b) => (o.only?.length ? o.only.includes(b.name) : !o.quick || b.inQuick));
   const engine = await initEngine({ device: o.device });
   const machine = machineInfo();
   machine.r1lab_threads = engine.threads;
   if (engine.adapter) machine.webgpu_adapter = engine.adapter;
-  const report: BenchReport = { machine, device: engine.device, executor: engine.executor, mode: o.quick ? "quick" : "full", results: {} };
+  const report: BenchReport = {
+    machine,
+    device: engine.device,
+    executor: engine.executor,
+    mode: o.quick ? "quick" : "full",
+    results: {},
+  };
   let torch: TorchPeer | null = null;
   if (o.torch !== false) {
     const started = await TorchPeer.start();
     if ("peer" in started) {
       torch = started.peer;
-      Object.assign(machine, { torch: started.hello.torch, torch_device: started.hello.device, torch_threads: started.hello.threads, torch_env: started.hello.env });
+      Object.assign(machine, {
+        torch: started.hello.torch,
+        torch_device: started.hello.device,
+        torch_threads: started.hello.threads,
+        torch_env: started.hello.env,
+      });
     } else {
       report.torch_unavailable = started.reason;
       log(`bench: PyTorch side skipped: ${started.reason}`);
@@ -98,7 +123,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       } catch (e) {
         report.results[b.name] = { error: (e as Error).message, ratio: null, executor: engine.executor };
       }
-      log(`bench: ${b.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s: ratio ${fmt(report.results[b.name].ratio)}`);
+      log(
+        `bench: ${b.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s: ratio ${fmt(report.results[b.name].ratio)}`,
+      );
     }
   } finally {
     torch?.close();
@@ -119,16 +146,36 @@ async function runIsolated(o: BenchOptions, names: string[]): Promise<BenchRepor
   try {
     for (const name of names) {
       const file = join(dir, `${name}.json`);
-      const args = [...process.execArgv, fileURLToPath(import.meta.url), "--in-process", "--only", name, "--json", file];
+      const args = [
+        ...process.execArgv,
+        fileURLToPath(import.meta.url),
+        "--in-process",
+        "--only",
+        name,
+        "--json",
+        file,
+      ];
       if (o.device) args.push("--device", o.device);
       if (o.quick) args.push("--quick");
       if (o.torch === false) args.push("--no-torch");
-      const code = await new Promise<number>((res) => spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] }).on("close", (c) => res(c ?? 1)));
+      const code = await new Promise<number>((res) =>
+        spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] }).on("close", (c) =>
+          res(c ?? 1),
+        ),
+      );
       let part: BenchReport;
       try {
         part = JSON.parse(readFileSync(file, "utf8"));
       } catch {
-        part = { machine: {}, device: o.device ?? "cpu", executor: currentExecutor(), mode: o.quick ? "quick" : "full", results: { [name]: { error: `benchmark process exited with code ${code} without a report`, ratio: null } } };
+        part = {
+          machine: {},
+          device: o.device ?? "cpu",
+          executor: currentExecutor(),
+          mode: o.quick ? "quick" : "full",
+          results: {
+            [name]: { error: `benchmark process exited with code ${code} without a report`, ratio: null },
+          },
+        };
       }
       if (!merged) merged = part;
       else {
@@ -149,8 +196,15 @@ async function main(argv: string[]): Promise<number> {
     v = parseArgs({
       args: argv,
       options: {
-        device: { type: "string" }, executor: { type: "string" }, json: { type: "string" }, only: { type: "string" }, quick: { type: "boolean" },
-        "no-torch": { type: "boolean" }, profile: { type: "boolean" }, "in-process": { type: "boolean" }, help: { type: "boolean", short: "h" },
+        device: { type: "string" },
+        executor: { type: "string" },
+        json: { type: "string" },
+        only: { type: "string" },
+        quick: { type: "boolean" },
+        "no-torch": { type: "boolean" },
+        profile: { type: "boolean" },
+        "in-process": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
       },
       strict: true,
     }).values;
@@ -159,13 +213,18 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (v.help) {
-    console.log("usage: pnpm bench [--device cpu|webgpu] [--executor ort|jax] [--json FILE] [--only NAME,...] [--quick] [--no-torch] [--profile] [--in-process]");
+    console.log(
+      "usage: pnpm bench [--device cpu|webgpu] [--executor ort|jax] [--json FILE] [--only NAME,...] [--quick] [--no-torch] [--profile] [--in-process]",
+    );
     console.log(`benchmarks: ${BENCHES.map((b) => b.name).join(", ")}`);
     return 0;
   }
   if (v.executor && v.executor !== process.env.R1LAB_EXECUTOR) {
     resolveExecutor(v.executor, resolveDevice(v.device)); // a bad name fails here, with the flag's name
-    const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: "inherit", env: { ...process.env, R1LAB_EXECUTOR: v.executor } });
+    const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+      stdio: "inherit",
+      env: { ...process.env, R1LAB_EXECUTOR: v.executor },
+    });
     return await new Promise<number>((res) => child.on("close", (c) => res(c ?? 1)));
   }
   if (v.profile) {
@@ -173,24 +232,39 @@ async function main(argv: string[]): Promise<number> {
     console.log(await runProfile(v.quick ? 3 : 6));
     return 0;
   }
-  const only = v.only ? String(v.only).split(",").map((s: string) => s.trim()).filter(Boolean) : undefined;
+  const only = v.only
+    ? String(v.only)
+        .split(",")
+        .map((s: string) => s.trim())
+        .filter(Boolean)
+    : undefined;
   const opts: BenchOptions = { device: v.device, json: v.json, only, quick: v.quick, torch: !v["no-torch"] };
-  const names = BENCHES.filter((b) => (only?.length ? only.includes(b.name) : !v.quick || b.inQuick)).map((b) => b.name);
+  const names = BENCHES.filter((b) => (only?.length ? only.includes(b.name) : !v.quick || b.inQuick)).map(
+    (b) => b.name,
+  );
   const unknown = (only ?? []).find((n) => !BENCHES.some((b) => b.name === n));
   if (unknown) {
-    console.error(`bench: --only: unknown benchmark '${unknown}' (known: ${BENCHES.map((b) => b.name).join(", ")})`);
+    console.error(
+      `bench: --only: unknown benchmark '${unknown}' (known: ${BENCHES.map((b) => b.name).join(", ")})`,
+    );
     return 2;
   }
-  const report = v["in-process"] || names.length === 1 ? await runBench(opts) : await runIsolated(opts, names);
+  const report =
+    v["in-process"] || names.length === 1 ? await runBench(opts) : await runIsolated(opts, names);
   console.log(formatTable(report.results));
   const m = report.machine;
-  console.log(`\nexecutor ${report.executor}; ${m.cpu_model}, ${m.cores} cores, ${m.memory_gib} GiB, node ${m.node}, torch ${m.torch ?? `unavailable (${report.torch_unavailable})`}; load ${m.load_average_start} -> ${m.load_average_end}`);
+  console.log(
+    `\nexecutor ${report.executor}; ${m.cpu_model}, ${m.cores} cores, ${m.memory_gib} GiB, node ${m.node}, torch ${m.torch ?? `unavailable (${report.torch_unavailable})`}; load ${m.load_average_start} -> ${m.load_average_end}`,
+  );
   return Object.values(report.results).some((r) => r.error) ? 1 : 0;
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop()!)) {
-  main(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
-    console.error(`bench: ${(e as Error).message}`);
-    process.exit(1);
-  });
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      console.error(`bench: ${(e as Error).message}`);
+      process.exit(1);
+    },
+  );
 }

@@ -22,10 +22,20 @@ export async function runProfile(steps: number, shapeName = "small"): Promise<st
   const { trainable, buffers } = splitParams(initParams(c, 0, { withMtp: false }));
   let params = trainable;
   const w = { mtpLambda: 0, balanceAlpha: 0 };
-  const grad = jit(valueAndGrad((t: any, b: any, batch: any) => lmLoss(t, b, c, batch, w) as any, { hasAux: true })) as any;
+  const grad = jit(
+    valueAndGrad((t: any, b: any, batch: any) => lmLoss(t, b, c, batch, w) as any, { hasAux: true }),
+  ) as any;
   const opt = new AdamW({ weightDecay: 0.01 });
   let state = opt.init(params);
-  const rows: Record<string, number[]> = { batch: [], grad_dispatch: [], grad_wait: [], adamw_dispatch: [], adamw_wait: [], readback: [], total: [] };
+  const rows: Record<string, number[]> = {
+    batch: [],
+    grad_dispatch: [],
+    grad_wait: [],
+    adamw_dispatch: [],
+    adamw_wait: [],
+    readback: [],
+    total: [],
+  };
   const first: Record<string, number> = {};
   for (let i = 0; i <= steps; i++) {
     const tStart = performance.now();
@@ -51,7 +61,15 @@ export async function runProfile(steps: number, shapeName = "small"): Promise<st
     state = res.state;
     disposeParams([loss, aux, res.gradNorm]);
     const total = ms(tStart);
-    const vals = { batch: tb, grad_dispatch: gd, grad_wait: gw, adamw_dispatch: ad, adamw_wait: aw, readback: rb, total };
+    const vals = {
+      batch: tb,
+      grad_dispatch: gd,
+      grad_wait: gw,
+      adamw_dispatch: ad,
+      adamw_wait: aw,
+      readback: rb,
+      total,
+    };
     if (i === 0) Object.assign(first, vals);
     else for (const [k, v] of Object.entries(vals)) rows[k].push(v);
   }
@@ -64,8 +82,12 @@ export async function runProfile(steps: number, shapeName = "small"): Promise<st
   const tot = median(rows.total);
   for (const k of Object.keys(rows)) {
     const m = median(rows[k]);
-    lines.push(`${k.padEnd(16)} ${first[k].toFixed(1).padStart(11)} ${m.toFixed(1).padStart(12)} ${k === "total" ? "" : `${((100 * m) / tot).toFixed(1)}%`.padStart(6)}`);
+    lines.push(
+      `${k.padEnd(16)} ${first[k].toFixed(1).padStart(11)} ${m.toFixed(1).padStart(12)} ${k === "total" ? "" : `${((100 * m) / tot).toFixed(1)}%`.padStart(6)}`,
+    );
   }
-  lines.push(`tokens/s (median step): ${((tokens * 1000) / tot).toFixed(0)} (the read-backs between pieces cost a little)`);
+  lines.push(
+    `tokens/s (median step): ${((tokens * 1000) / tot).toFixed(0)} (the read-backs between pieces cost a little)`,
+  );
   return lines.join("\n");
 }

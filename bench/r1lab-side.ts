@@ -11,7 +11,13 @@ import type { ModelConfig } from "../src/model/config.ts";
 import { initParams } from "../src/model/init.ts";
 import { tinyDeepSeek } from "../src/model/presets.ts";
 import { evaluateSynthetic } from "../src/rl/evaluate.ts";
-import { GRPO_ADAMW, type GrpoBatch, type GrpoLossConfig, grpoLoss, tokenLogprobs } from "../src/rl/grpo-loss.ts";
+import {
+  GRPO_ADAMW,
+  type GrpoBatch,
+  type GrpoLossConfig,
+  grpoLoss,
+  tokenLogprobs,
+} from "../src/rl/grpo-loss.ts";
 import { charPolicy } from "../src/rl/rollout.ts";
 import { grpoRollouts } from "../src/rl/grpo.ts";
 import { REWARD_FUNCTIONS } from "../src/rl/rewards.ts";
@@ -30,7 +36,11 @@ export interface Reps {
 }
 
 /** Seconds of each timed call of fn (warm-up calls first, untimed). */
-export async function timed(fn: () => Promise<unknown>, r: Reps, onStep?: (s: number) => void): Promise<number[]> {
+export async function timed(
+  fn: () => Promise<unknown>,
+  r: Reps,
+  onStep?: (s: number) => void,
+): Promise<number[]> {
   for (let i = 0; i < r.warmup; i++) await fn();
   const out: number[] = [];
   for (let i = 0; i < r.steps; i++) {
@@ -51,7 +61,12 @@ export const median = (xs: number[]): number => {
 export function lmTrainer(s: TrainShape, seed = 0): { trainer: Trainer<LmBatch>; nextBatch: () => LmBatch } {
   const c = s.config;
   const w = { mtpLambda: 0, balanceAlpha: 0 };
-  const trainer = new Trainer<LmBatch>({ model: c, params: initParams(c, seed, { withMtp: false }), loss: (t, b, batch) => lmLoss(t, b, c, batch, w), optimizer: { weightDecay: 0.01 } });
+  const trainer = new Trainer<LmBatch>({
+    model: c,
+    params: initParams(c, seed, { withMtp: false }),
+    loss: (t, b, batch) => lmLoss(t, b, c, batch, w),
+    optimizer: { weightDecay: 0.01 },
+  });
   const rng = Rng.stream(seed, "bench-batch");
   const nextBatch = () => {
     const seqs = Array.from({ length: s.batch }, () => ({
@@ -73,12 +88,28 @@ export async function trainSeconds(s: TrainShape, r: Reps): Promise<number[]> {
 }
 
 /** Greedy generation of `newTokens` after random prompts of length `prompt`, KV cache, no early stop. */
-export async function generateSeconds(c: ModelConfig, batch: number, prompt: number, newTokens: number, r: Reps): Promise<number[]> {
+export async function generateSeconds(
+  c: ModelConfig,
+  batch: number,
+  prompt: number,
+  newTokens: number,
+  r: Reps,
+): Promise<number[]> {
   const p = initParams(c, 0, { withMtp: false });
   const rng = Rng.stream(0, "bench-prompts");
-  const prompts = Array.from({ length: batch }, () => Array.from({ length: prompt }, () => rng.int(c.vocabSize)));
+  const prompts = Array.from({ length: batch }, () =>
+    Array.from({ length: prompt }, () => rng.int(c.vocabSize)),
+  );
   const ts = await timed(
-    () => generate(p, c, prompts, { maxNewTokens: newTokens, eosTokenIds: [], seed: 0, temperature: 0, topP: 1, topK: 0 }),
+    () =>
+      generate(p, c, prompts, {
+        maxNewTokens: newTokens,
+        eosTokenIds: [],
+        seed: 0,
+        temperature: 0,
+        topP: 1,
+        topK: 0,
+      }),
     r,
   );
   disposeParams(p);
@@ -89,7 +120,11 @@ export async function generateSeconds(c: ModelConfig, batch: number, prompt: num
 export function taskSetting(nProblems: number) {
   const task = new ArithmeticTask({});
   const problems = task.generate("train", nProblems, 0);
-  const tok = CharTokenizer.forTexts([ZERO_TEMPLATE, "0123456789+-*/() =;", ...problems.map((e) => e.prompt)]);
+  const tok = CharTokenizer.forTexts([
+    ZERO_TEMPLATE,
+    "0123456789+-*/() =;",
+    ...problems.map((e) => e.prompt),
+  ]);
   // No end-of-sequence id can be sampled: every completion runs to max_completion_length, so the
   // work per step is fixed and matches the PyTorch peer's.
   Object.defineProperty(tok, "eosId", { value: -1 });
@@ -107,22 +142,70 @@ export interface GrpoShape {
 }
 
 /** One GRPO step split into rollout (sample + score + batch), reference log-probs, and update. */
-export async function grpoSeconds(g: GrpoShape, r: Reps): Promise<{ rollout: number[]; reference: number[]; update: number[]; seq: number; promptLen: number; config: ModelConfig }> {
+export async function grpoSeconds(
+  g: GrpoShape,
+  r: Reps,
+): Promise<{
+  rollout: number[];
+  reference: number[];
+  update: number[];
+  seq: number;
+  promptLen: number;
+  config: ModelConfig;
+}> {
   const { problems, tok, c, promptLen } = taskSetting(g.prompts * (r.warmup + r.steps));
   const seqLen = promptLen + g.maxCompletionLength;
-  const lossCfg: GrpoLossConfig = { lossType: "grpo", beta: g.beta, epsilon: 0.2, epsilonHigh: 0.28, maxCompletionLength: g.maxCompletionLength, temperature: g.temperature };
+  const lossCfg: GrpoLossConfig = {
+    lossType: "grpo",
+    beta: g.beta,
+    epsilon: 0.2,
+    epsilonHigh: 0.28,
+    maxCompletionLength: g.maxCompletionLength,
+    temperature: g.temperature,
+  };
   const ref = initParams(c, 1, { withMtp: false });
-  const trainer = new Trainer<GrpoBatch>({ model: c, params: initParams(c, 0, { withMtp: false }), loss: (t, b, batch) => grpoLoss(t, b, c, batch, lossCfg), optimizer: GRPO_ADAMW });
-  const refLogp = compile((p: Params, ids: any, targets: any, io: any) => tidy(() => tokenLogprobs(p, c, ids, targets, io, g.temperature).picked));
-  const rewardFns = [{ name: "accuracy", fn: REWARD_FUNCTIONS.accuracy, weight: 1 }, { name: "format", fn: REWARD_FUNCTIONS.format, weight: 0.5 }];
-  const out = { rollout: [] as number[], reference: [] as number[], update: [] as number[], seq: seqLen, promptLen, config: c };
+  const trainer = new Trainer<GrpoBatch>({
+    model: c,
+    params: initParams(c, 0, { withMtp: false }),
+    loss: (t, b, batch) => grpoLoss(t, b, c, batch, lossCfg),
+    optimizer: GRPO_ADAMW,
+  });
+  const refLogp = compile((p: Params, ids: any, targets: any, io: any) =>
+    tidy(() => tokenLogprobs(p, c, ids, targets, io, g.temperature).picked),
+  );
+  const rewardFns = [
+    { name: "accuracy", fn: REWARD_FUNCTIONS.accuracy, weight: 1 },
+    { name: "format", fn: REWARD_FUNCTIONS.format, weight: 0.5 },
+  ];
+  const out = {
+    rollout: [] as number[],
+    reference: [] as number[],
+    update: [] as number[],
+    seq: seqLen,
+    promptLen,
+    config: c,
+  };
   for (let step = 0; step < r.warmup + r.steps; step++) {
     const t0 = performance.now();
     const batch = (
-      await grpoRollouts(trainer.params, charPolicy(c, tok, ZERO_TEMPLATE), () => problems.slice(step * g.prompts, (step + 1) * g.prompts) as TaskExample[], {
-        numGenerations: g.numGenerations, maxCompletionLength: g.maxCompletionLength, temperature: g.temperature, topP: 1, topK: 0,
-        seed: step, rewardFns, scaleRewards: "group", dynamicSampling: false, maxResampleRounds: 0, seqLen,
-      })
+      await grpoRollouts(
+        trainer.params,
+        charPolicy(c, tok, ZERO_TEMPLATE),
+        () => problems.slice(step * g.prompts, (step + 1) * g.prompts) as TaskExample[],
+        {
+          numGenerations: g.numGenerations,
+          maxCompletionLength: g.maxCompletionLength,
+          temperature: g.temperature,
+          topP: 1,
+          topK: 0,
+          seed: step,
+          rewardFns,
+          scaleRewards: "group",
+          dynamicSampling: false,
+          maxResampleRounds: 0,
+          seqLen,
+        },
+      )
     ).batch;
     const t1 = performance.now();
     if (g.beta > 0) {
@@ -145,10 +228,23 @@ export async function grpoSeconds(g: GrpoShape, r: Reps): Promise<{ rollout: num
 }
 
 /** Held-out evaluation with R1's sampling (k samples per problem, temperature 0.6, top-p 0.95). */
-export async function evalSeconds(nProblems: number, k: number, maxCompletionLength: number, r: Reps): Promise<{ seconds: number[]; promptLen: number; config: ModelConfig }> {
+export async function evalSeconds(
+  nProblems: number,
+  k: number,
+  maxCompletionLength: number,
+  r: Reps,
+): Promise<{ seconds: number[]; promptLen: number; config: ModelConfig }> {
   const { problems, tok, c, promptLen } = taskSetting(nProblems);
   const p = initParams(c, 0, { withMtp: false });
-  const opts = { k, temperature: 0.6, topP: 0.95, maxCompletionLength, seed: 0, template: ZERO_TEMPLATE, batchSize: nProblems * k };
+  const opts = {
+    k,
+    temperature: 0.6,
+    topP: 0.95,
+    maxCompletionLength,
+    seed: 0,
+    template: ZERO_TEMPLATE,
+    batchSize: nProblems * k,
+  };
   const seconds = await timed(() => evaluateSynthetic(p, c, tok, problems, opts), r);
   disposeParams(p);
   return { seconds, promptLen, config: c };

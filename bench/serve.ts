@@ -43,7 +43,9 @@ export async function serveThroughput(
   let p = initParams(c, 0, { withMtp: false });
   if (o.quantize && o.quantize !== "none") p = (await quantizeParams(p, { mode: o.quantize })).params;
   const rng = Rng.stream(0, "bench-serve-prompts");
-  const prompts = Array.from({ length: o.requests }, () => Array.from({ length: 8 + rng.int(24) }, () => rng.int(c.vocabSize)));
+  const prompts = Array.from({ length: o.requests }, () =>
+    Array.from({ length: 8 + rng.int(24) }, () => rng.int(c.vocabSize)),
+  );
   const opts = { eosTokenIds: [], padTokenId: 0, maxBatch: o.maxBatch, maxQueue: o.requests };
   const tokens = o.requests * o.newTokens;
   // Warm-up: compile the shapes both runs use (prefill buckets, every batch size).
@@ -60,5 +62,9 @@ export async function serveThroughput(
   await Promise.all(run(con, prompts, o.newTokens));
   const concurrent = tokens / ((performance.now() - t0) / 1000);
   disposeParams(p);
-  return { sequential, concurrent, rowsPerStep: (con.stats.rowsPerStep - before.rows) / (con.stats.steps - before.steps) };
+  return {
+    sequential,
+    concurrent,
+    rowsPerStep: (con.stats.rowsPerStep - before.rows) / (con.stats.steps - before.steps),
+  };
 }

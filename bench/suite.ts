@@ -36,8 +36,15 @@ function trainBench(name: string, full: Reps, q: Reps, inQuick: boolean): Bench 
       } catch (e) {
         error = `r1lab: ${(e as Error).message}`;
       }
-      const theirs = torch ? (await torch.request("train", { config: s.config, batch: s.batch, seq: s.seq, ...r })).tokens_per_s : null;
-      return { r1lab_tokens_per_s: mine, torch_tokens_per_s: theirs, ratio: mine === null ? null : ratio(mine, theirs), ...(error ? { error } : {}) };
+      const theirs = torch
+        ? (await torch.request("train", { config: s.config, batch: s.batch, seq: s.seq, ...r })).tokens_per_s
+        : null;
+      return {
+        r1lab_tokens_per_s: mine,
+        torch_tokens_per_s: theirs,
+        ratio: mine === null ? null : ratio(mine, theirs),
+        ...(error ? { error } : {}),
+      };
     },
   };
 }
@@ -53,7 +60,10 @@ function genBench(name: string, model: "small" | "mla_moe", batch: number, inQui
       const prompt = 16;
       const newTokens = quick ? 24 : 64;
       const mine = (batch * newTokens) / median(await generateSeconds(c, batch, prompt, newTokens, r));
-      const theirs = torch ? (await torch.request("generate", { config: c, batch, prompt, new_tokens: newTokens, ...r })).tokens_per_s : null;
+      const theirs = torch
+        ? (await torch.request("generate", { config: c, batch, prompt, new_tokens: newTokens, ...r }))
+            .tokens_per_s
+        : null;
       return { r1lab_tokens_per_s: mine, torch_tokens_per_s: theirs, ratio: ratio(mine, theirs) };
     },
   };
@@ -67,8 +77,25 @@ const kvCacheBench: Bench = {
     const c = mlaMoeConfig();
     const { actual, mhaEquivalent } = cacheBytesPerToken(c);
     // The peer measures the bytes its own MLA cache holds after a short generation.
-    const theirs = torch ? (await torch.request("generate", { config: c, batch: 2, prompt: 8, new_tokens: 4, warmup: 0, steps: 1 })).cache_bytes_per_token : null;
-    return { r1lab_bytes_per_token: actual, mha_bytes_per_token: mhaEquivalent, mla_over_mha: actual / mhaEquivalent, torch_bytes_per_token: theirs, ratio: ratio(actual, theirs) };
+    const theirs = torch
+      ? (
+          await torch.request("generate", {
+            config: c,
+            batch: 2,
+            prompt: 8,
+            new_tokens: 4,
+            warmup: 0,
+            steps: 1,
+          })
+        ).cache_bytes_per_token
+      : null;
+    return {
+      r1lab_bytes_per_token: actual,
+      mha_bytes_per_token: mhaEquivalent,
+      mla_over_mha: actual / mhaEquivalent,
+      torch_bytes_per_token: theirs,
+      ratio: ratio(actual, theirs),
+    };
   },
 };
 
@@ -77,18 +104,39 @@ const grpoBench: Bench = {
   unit: "s/step",
   inQuick: false,
   async run(torch, quick, override) {
-    const g = { prompts: 8, numGenerations: 8, maxCompletionLength: quick ? 24 : 48, beta: 0.04, temperature: 1.0 };
+    const g = {
+      prompts: 8,
+      numGenerations: 8,
+      maxCompletionLength: quick ? 24 : 48,
+      beta: 0.04,
+      temperature: 1.0,
+    };
     const r = pick(quick, { warmup: 1, steps: 2 }, { warmup: 1, steps: 1 }, override);
     const mine = await grpoSeconds(g, r);
-    const row: Row = { r1lab_rollout_s: median(mine.rollout), r1lab_reference_s: median(mine.reference), r1lab_update_s: median(mine.update) };
-    const total = (row.r1lab_rollout_s as number) + (row.r1lab_reference_s as number) + (row.r1lab_update_s as number);
+    const row: Row = {
+      r1lab_rollout_s: median(mine.rollout),
+      r1lab_reference_s: median(mine.reference),
+      r1lab_update_s: median(mine.update),
+    };
+    const total =
+      (row.r1lab_rollout_s as number) + (row.r1lab_reference_s as number) + (row.r1lab_update_s as number);
     row.r1lab_step_s = total;
     if (torch) {
       const t = await torch.request("grpo", {
-        config: mine.config, rows: g.prompts * g.numGenerations, prompt: mine.promptLen, max_completion_length: g.maxCompletionLength,
-        seq: mine.seq, temperature: g.temperature, beta: g.beta, ...r,
+        config: mine.config,
+        rows: g.prompts * g.numGenerations,
+        prompt: mine.promptLen,
+        max_completion_length: g.maxCompletionLength,
+        seq: mine.seq,
+        temperature: g.temperature,
+        beta: g.beta,
+        ...r,
       });
-      Object.assign(row, { torch_rollout_s: t.rollout, torch_reference_s: t.reference, torch_update_s: t.update });
+      Object.assign(row, {
+        torch_rollout_s: t.rollout,
+        torch_reference_s: t.reference,
+        torch_update_s: t.update,
+      });
       row.torch_step_s = t.rollout + t.reference + t.update;
     }
     // Speed ratio (r1lab steps/s over torch steps/s), like every other ratio here.
@@ -109,7 +157,17 @@ const evalBench: Bench = {
     const mine = await evalSeconds(n, k, L, r);
     const sps = (n * k) / median(mine.seconds);
     const theirs = torch
-      ? (await torch.request("eval", { config: mine.config, samples: n * k, prompt: mine.promptLen, max_completion_length: L, temperature: 0.6, top_p: 0.95, ...r })).samples_per_s
+      ? (
+          await torch.request("eval", {
+            config: mine.config,
+            samples: n * k,
+            prompt: mine.promptLen,
+            max_completion_length: L,
+            temperature: 0.6,
+            top_p: 0.95,
+            ...r,
+          })
+        ).samples_per_s
       : null;
     return { r1lab_samples_per_s: sps, torch_samples_per_s: theirs, ratio: ratio(sps, theirs) };
   },
@@ -150,7 +208,12 @@ function serveBench(name: string, quantize: "none" | "int8" | "int4"): Bench {
     inQuick: false,
     async run(_torch, quick) {
       const requests = quick ? 8 : 32;
-      const r = await serveThroughput(TRAIN_SHAPES.small.config, { requests, newTokens: quick ? 16 : 32, maxBatch: 16, quantize });
+      const r = await serveThroughput(TRAIN_SHAPES.small.config, {
+        requests,
+        newTokens: quick ? 16 : 32,
+        maxBatch: 16,
+        quantize,
+      });
       return {
         r1lab_tokens_per_s: r.concurrent,
         sequential_tokens_per_s: r.sequential,

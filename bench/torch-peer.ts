@@ -44,9 +44,14 @@ export class TorchPeer {
   }
 
   /** Start the peer; resolves to the peer and its hello, or to the reason torch is unavailable. */
-  static async start(python = process.env.R1LAB_TORCH_PYTHON ?? "/usr/bin/python3"): Promise<{ peer: TorchPeer; hello: TorchHello } | { reason: string }> {
+  static async start(
+    python = process.env.R1LAB_TORCH_PYTHON ?? "/usr/bin/python3",
+  ): Promise<{ peer: TorchPeer; hello: TorchHello } | { reason: string }> {
     const script = join(dirname(fileURLToPath(import.meta.url)), "torch_bench.py");
-    const child = spawn(python, [script], { stdio: ["pipe", "pipe", "pipe"], env: { OMP_WAIT_POLICY: "PASSIVE", ...process.env, OMP_NUM_THREADS: "2" } });
+    const child = spawn(python, [script], {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { OMP_WAIT_POLICY: "PASSIVE", ...process.env, OMP_NUM_THREADS: "2" },
+    });
     const peer = new TorchPeer(child);
     const line = await peer.readLine();
     try {

@@ -29,6 +29,8 @@ if (tsx) {
 } else if (existsSync(built)) {
   await import(pathToFileURL(built).href);
 } else {
-  console.error(`r1lab: neither ${built} nor tsx for ${source} was found; run \`pnpm build\` or \`pnpm install\``);
+  console.error(
+    `r1lab: neither ${built} nor tsx for ${source} was found; run \`pnpm build\` or \`pnpm install\``,
+  );
   process.exit(1);
 }

@@ -28,7 +28,9 @@ console.log(`engine: ${engine.device}`);
 const model = await loadModel(modelDir);
 const tok = model.tokenizer!;
 const prompt = tok.encode("What is 17 * 23?");
-console.log(`${model.config.modelType}: ${model.config.numHiddenLayers} layers, prompt ${prompt.length} tokens`);
+console.log(
+  `${model.config.modelType}: ${model.config.numHiddenLayers} layers, prompt ${prompt.length} tokens`,
+);
 
 // 3. Greedy generation with a KV cache, stopping at the checkpoint's EOS ids.
 const out = await generate(model.params, model.config, [prompt], {
@@ -39,17 +41,23 @@ const out = await generate(model.params, model.config, [prompt], {
   seed: 0,
   eosTokenIds: mergeTokenIds(model.generation.eosTokenIds, model.config.eosTokenId),
 });
-console.log(`generated ${out.ids[0].length} tokens (${out.finishReasons[0]}): ${JSON.stringify(tok.decode(out.ids[0]))}`);
+console.log(
+  `generated ${out.ids[0].length} tokens (${out.finishReasons[0]}): ${JSON.stringify(tok.decode(out.ids[0]))}`,
+);
 
 // 4. Checking answers as R1's evaluation does: extract the final answer, compare mathematically.
 const completion = "<think>17 * 23 = 17 * 20 + 17 * 3 = 340 + 51</think> The answer is \\boxed{391}.";
 const found = extractAnswer(completion);
-console.log(`extracted ${found.answer} (by ${found.method}); equals 391: ${verifyMath("391", found.answer ?? "")}`);
+console.log(
+  `extracted ${found.answer} (by ${found.method}); equals 391: ${verifyMath("391", found.answer ?? "")}`,
+);
 
 // 5. Rule-based rewards on a synthetic task's problem, and the metrics of R1's protocol.
 const task = getSyntheticTask("arithmetic");
 const [problem] = problemsOf(task, "test", 1, 0);
 const answer = `<think>work</think><answer>${problem.answer}</answer>`;
-console.log(`${problem.prompt} -> accuracy ${accuracyReward(answer, problem)}, format ${formatReward(answer, problem)}`);
+console.log(
+  `${problem.prompt} -> accuracy ${accuracyReward(answer, problem)}, format ${formatReward(answer, problem)}`,
+);
 console.log(`pass@1 ${pass1([[true, false, true, true]])}, pass@2 of 4 with 3 right ${passAtK(4, 3, 2)}`);
 process.exit(0);

@@ -9,4 +9,6 @@ const path = join(import.meta.dirname, "..", "docs", "cli.md");
 const before = readFileSync(path, "utf8");
 const after = replaceTables(before);
 if (after !== before) writeFileSync(path, after);
-console.log(`${path}: ${Object.keys(CONFIG_TABLES).join(", ")} tables ${after === before ? "already in step" : "rewritten"}`);
+console.log(
+  `${path}: ${Object.keys(CONFIG_TABLES).join(", ")} tables ${after === before ? "already in step" : "rewritten"}`,
+);

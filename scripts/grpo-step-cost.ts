@@ -12,20 +12,41 @@ import { parseHfConfig } from "../src/hf/config.ts";
 import { initParams } from "../src/model/init.ts";
 import { initLora, loraScaling, mergeLora, resolveTargets } from "../src/model/lora.ts";
 import { type GrpoBatch, grpoObjective } from "../src/rl/grpo-loss.ts";
-import { itemsInRound, makeLogprobFn, microBatches, type RoundRow, toGrpoBatch } from "../src/runs/grpo-batch.ts";
+import {
+  itemsInRound,
+  makeLogprobFn,
+  microBatches,
+  type RoundRow,
+  toGrpoBatch,
+} from "../src/runs/grpo-batch.ts";
 import { Trainer } from "../src/train/trainer.ts";
 
 // Qwen/Qwen2.5-0.5B-Instruct's config.json (the fields r1lab reads).
 const QWEN25_05B = {
-  model_type: "qwen2", hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14,
-  num_key_value_heads: 2, vocab_size: 151936, max_position_embeddings: 32768, rope_theta: 1000000.0, rms_norm_eps: 1e-6,
-  tie_word_embeddings: true, bos_token_id: 151643, eos_token_id: 151645, hidden_act: "silu",
+  model_type: "qwen2",
+  hidden_size: 896,
+  intermediate_size: 4864,
+  num_hidden_layers: 24,
+  num_attention_heads: 14,
+  num_key_value_heads: 2,
+  vocab_size: 151936,
+  max_position_embeddings: 32768,
+  rope_theta: 1000000.0,
+  rms_norm_eps: 1e-6,
+  tie_word_embeddings: true,
+  bos_token_id: 151643,
+  eos_token_id: 151645,
+  hidden_act: "silu",
 };
 
 const { values: v } = parseArgs({
   options: {
-    G: { type: "string", default: "8" }, prompt: { type: "string", default: "128" }, completion: { type: "string", default: "256" },
-    micro: { type: "string", default: "1" }, layers: { type: "string" }, full: { type: "boolean", default: false },
+    G: { type: "string", default: "8" },
+    prompt: { type: "string", default: "128" },
+    completion: { type: "string", default: "256" },
+    micro: { type: "string", default: "1" },
+    layers: { type: "string" },
+    full: { type: "boolean", default: false },
   },
 });
 const G = Number(v.G);
@@ -39,26 +60,60 @@ const t = () => performance.now() / 1000;
 let t0 = t();
 const base = initParams(c, 1, { withMtp: false });
 const n = Object.values(base).reduce((s, a) => s + a.size, 0);
-console.log(`random ${c.modelType}: ${(n / 1e6).toFixed(0)}M parameters, ${c.numHiddenLayers} layers (${(t() - t0).toFixed(1)} s to build)`);
+console.log(
+  `random ${c.modelType}: ${(n / 1e6).toFixed(0)}M parameters, ${c.numHiddenLayers} layers (${(t() - t0).toFixed(1)} s to build)`,
+);
 
 const lora = { r: 16, alpha: 32, dropout: 0, targetModules: ["q_proj", "v_proj"] };
 const trainable = v.full ? base : initLora(base, resolveTargets(base, lora.targetModules), lora, 1);
-const lossCfg = { lossType: "dapo" as const, beta: 0.04, epsilon: 0.2, epsilonHigh: 0.2, maxCompletionLength: L, temperature: 1, gradientAccumulationSteps: G / micro };
+const lossCfg = {
+  lossType: "dapo" as const,
+  beta: 0.04,
+  epsilon: 0.2,
+  epsilonHigh: 0.2,
+  maxCompletionLength: L,
+  temperature: 1,
+  gradientAccumulationSteps: G / micro,
+};
 const loss = v.full
   ? (tr: any, b: any, batch: GrpoBatch) => grpoObjective({ ...tr, ...b }, c, batch, lossCfg)
-  : (tr: any, b: any, batch: GrpoBatch) => grpoObjective(mergeLora(b, tr, loraScaling(lora)), c, batch, lossCfg);
-const trainer = new Trainer<GrpoBatch>({ model: c, params: trainable, loss, optimizer: { beta2: 0.999, weightDecay: 0 }, withMtp: false, frozen: v.full ? {} : base });
+  : (tr: any, b: any, batch: GrpoBatch) =>
+      grpoObjective(mergeLora(b, tr, loraScaling(lora)), c, batch, lossCfg);
+const trainer = new Trainer<GrpoBatch>({
+  model: c,
+  params: trainable,
+  loss,
+  optimizer: { beta2: 0.999, weightDecay: 0 },
+  withMtp: false,
+  frozen: v.full ? {} : base,
+});
 
 const prompt = Array.from({ length: P }, (_, i) => (i * 7919) % 150000);
 t0 = t();
 const policy = v.full ? trainer.params : { ...base };
-const gen = await generate(policy, c, Array.from({ length: G }, () => prompt), {
-  maxNewTokens: L, eosTokenIds: [], seed: deriveSeed(1, "cost"), temperature: 1, topP: 1, topK: 0, padTokenId: 0,
-});
+const gen = await generate(
+  policy,
+  c,
+  Array.from({ length: G }, () => prompt),
+  {
+    maxNewTokens: L,
+    eosTokenIds: [],
+    seed: deriveSeed(1, "cost"),
+    temperature: 1,
+    topP: 1,
+    topK: 0,
+    padTokenId: 0,
+  },
+);
 const tGen = t() - t0;
 console.log(`rollouts: ${G} x ${L} tokens in ${tGen.toFixed(1)} s (${((G * L) / tGen).toFixed(1)} tokens/s)`);
 
-const rows: RoundRow[] = gen.ids.map((ids, i) => ({ promptIds: prompt, completionIds: ids, advantage: i % 2 ? 1 : -1, live: true }));
+const rows: RoundRow[] = gen.ids.map((ids, i) => ({
+  promptIds: prompt,
+  completionIds: ids,
+  advantage: i % 2 ? 1 : -1,
+  live: true,
+}));
 const seqLen = P + L;
 const mbs = microBatches(rows, micro);
 const numItems = itemsInRound(rows, seqLen);
@@ -71,7 +126,9 @@ t0 = t();
 for (const mb of mbs) await trainer.accumulate(toGrpoBatch(c, mb, seqLen, 0, numItems));
 const gn = await trainer.applyAccumulated(1e-5);
 const tStep = t() - t0;
-console.log(`update: ${mbs.length} micro-batches of ${micro} x ${seqLen} tokens in ${tStep.toFixed(1)} s (grad norm ${gn.toFixed(4)})`);
+console.log(
+  `update: ${mbs.length} micro-batches of ${micro} x ${seqLen} tokens in ${tStep.toFixed(1)} s (grad norm ${gn.toFixed(4)})`,
+);
 const rss = process.resourceUsage().maxRSS / 1024 / 1024;
 console.log(`round total ${(tGen + tRef + tStep).toFixed(1)} s; peak resident memory ${rss.toFixed(2)} GiB`);
 process.exit(0);

@@ -19,7 +19,10 @@ const m = await loadModel(join(root, "tests/fixtures/hf-reference/tiny-qwen2"));
 await exportOnnx(out, { config: m.config, params: m.params, tokenizer: m.tokenizer });
 const graph = decoderGraph(m.config, await hostWeightsOf(m.params), { withPast: true });
 const meta = { "r1lab.model_type": m.config.modelType, "r1lab.with_past": "true" };
-for (const [dtype, mode] of [["q4", "q4"], ["q8", "q8"]] as const) {
+for (const [dtype, mode] of [
+  ["q4", "q4"],
+  ["q8", "q8"],
+] as const) {
   const file = join(out, "onnx", ONNX_DTYPE_FILES[dtype]);
   const q = quantizeGraph(graph, mode, 32);
   const domains: Record<string, number> = mode === "q4" ? { "com.microsoft": 1 } : {};

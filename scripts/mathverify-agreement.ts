@@ -12,7 +12,9 @@ import { checkAnswer } from "../src/eval/math-verify.ts";
 import { type MvCase, readCases } from "./mathverify-cases.ts";
 
 function usage(msg: string): never {
-  process.stderr.write(`mathverify-agreement: ${msg}\nusage: tsx scripts/mathverify-agreement.ts MATH_VERIFY_DIR [--verbose] [--json]\n`);
+  process.stderr.write(
+    `mathverify-agreement: ${msg}\nusage: tsx scripts/mathverify-agreement.ts MATH_VERIFY_DIR [--verbose] [--json]\n`,
+  );
   process.exit(2);
 }
 
@@ -24,7 +26,9 @@ if (!dir) usage("give the path of a Math-Verify checkout");
 const testsDir = join(dir, "tests");
 if (!existsSync(testsDir)) usage(`${testsDir} does not exist (is ${dir} a Math-Verify checkout?)`);
 
-const files = readdirSync(testsDir).filter((f) => /^test_.*\.py$/.test(f)).sort();
+const files = readdirSync(testsDir)
+  .filter((f) => /^test_.*\.py$/.test(f))
+  .sort();
 const cases: MvCase[] = [];
 let skipped = 0;
 for (const f of files) {
@@ -70,7 +74,10 @@ if (json) {
   const show = (title: string, list: MvCase[]) => {
     if (list.length === 0) return;
     process.stdout.write(`\n${title}:\n`);
-    for (const c of list) process.stdout.write(`  ${c.file}:${c.line} ${c.test}\n    gold ${clip(c.gold)}\n    pred ${clip(c.pred)}\n`);
+    for (const c of list)
+      process.stdout.write(
+        `  ${c.file}:${c.line} ${c.test}\n    gold ${clip(c.gold)}\n    pred ${clip(c.pred)}\n`,
+      );
   };
   show("false positives (r1lab equal, Math-Verify not equal)", falsePositives);
   if (verbose) show("misses (r1lab not equal, Math-Verify equal)", misses);

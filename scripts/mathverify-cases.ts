@@ -148,7 +148,8 @@ class Reader {
         items.push(this.value());
         this.skip();
         if (this.src[this.i] === ",") this.i++;
-        else if (this.src[this.i] !== close) throw new Unsupported(`expected , or ${close} at line ${this.line()}`);
+        else if (this.src[this.i] !== close)
+          throw new Unsupported(`expected , or ${close} at line ${this.line()}`);
       }
     }
     if (/^[rRbBuUfF]{0,2}['"]/.test(this.src.slice(this.i, this.i + 3))) {
@@ -174,7 +175,9 @@ class Reader {
       this.i += word[0].length;
       return word[1] === "True" ? true : word[1] === "False" ? false : null;
     }
-    throw new Unsupported(`cannot read a literal at line ${this.line()}: ${this.src.slice(this.i, this.i + 30)}`);
+    throw new Unsupported(
+      `cannot read a literal at line ${this.line()}: ${this.src.slice(this.i, this.i + 30)}`,
+    );
   }
 
   /** Skip one value without evaluating it (for rows that are unsupported). */
@@ -189,7 +192,8 @@ class Reader {
       if (/['"]/.test(c)) {
         const quote = this.src.startsWith(c.repeat(3), this.i) ? c.repeat(3) : c;
         this.i += quote.length;
-        while (this.i < this.src.length && !this.src.startsWith(quote, this.i)) this.i += this.src[this.i] === "\\" ? 2 : 1;
+        while (this.i < this.src.length && !this.src.startsWith(quote, this.i))
+          this.i += this.src[this.i] === "\\" ? 2 : 1;
         this.i += quote.length - 1;
         continue;
       }
@@ -236,7 +240,10 @@ function settingsOf(body: string): (row: Record<string, PyValue>) => MvSettings 
 }
 
 /** Every parametrized gold/pred/expected row of one pytest file, and the rows that could not be read. */
-export function readCases(file: string, src: string): { cases: MvCase[]; skipped: { line: number; why: string }[] } {
+export function readCases(
+  file: string,
+  src: string,
+): { cases: MvCase[]; skipped: { line: number; why: string }[] } {
   const cases: MvCase[] = [];
   const skipped: { line: number; why: string }[] = [];
   const deco = /@pytest\.mark\.parametrize\(\s*/g;
@@ -278,7 +285,8 @@ export function readCases(file: string, src: string): { cases: MvCase[]; skipped
         const s = settings(byName);
         if (s === null) throw new Unsupported(`test ${test} does not compare gold and pred`);
         const { gold, pred } = byName;
-        if (typeof gold !== "string" || typeof pred !== "string") throw new Unsupported("gold/pred not strings");
+        if (typeof gold !== "string" || typeof pred !== "string")
+          throw new Unsupported("gold/pred not strings");
         cases.push({ file, test, line, gold, pred, expected: Boolean(byName[expectedName]), settings: s });
       } catch (e) {
         if (!(e instanceof Unsupported)) throw e;

@@ -27,6 +27,8 @@ for (const model of models) {
     { mode: "int4", groupSize: 32 },
     { mode: "int4", groupSize: 128 },
   ]);
-  console.log(`\n${model} (${Math.min(ids.length, 256)} tokens of ${textFile}; ${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+  console.log(
+    `\n${model} (${Math.min(ids.length, 256)} tokens of ${textFile}; ${((Date.now() - t0) / 1000).toFixed(1)} s)\n`,
+  );
   console.log(quantErrorTable(rows));
 }

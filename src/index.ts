@@ -18,7 +18,13 @@ export { type Params, disposeParams, fromHost, paramCount, paramsToHost, toHost 
 export { tidy } from "./engine/scope.ts";
 
 // Models: Hugging Face folders (qwen2, llama, deepseek_v3) and the tiny DeepSeek-style presets.
-export { type LoadedModel, type LoadOptions, type ModelToSave, loadModel, saveModel } from "./hf/checkpoint.ts";
+export {
+  type LoadedModel,
+  type LoadOptions,
+  type ModelToSave,
+  loadModel,
+  saveModel,
+} from "./hf/checkpoint.ts";
 export { type ModelConfig, type ModelType, usesMla } from "./model/config.ts";
 export { tinyDeepSeek, tinyDense } from "./model/presets.ts";
 export { initParams } from "./model/init.ts";

@@ -11,7 +11,10 @@ import { runBench } from "../bench/main.ts";
 
 function torchReason(): string | null {
   try {
-    execFileSync(process.env.R1LAB_TORCH_PYTHON ?? "/usr/bin/python3", ["-c", "import torch"], { stdio: "pipe", timeout: 30_000 });
+    execFileSync(process.env.R1LAB_TORCH_PYTHON ?? "/usr/bin/python3", ["-c", "import torch"], {
+      stdio: "pipe",
+      timeout: 30_000,
+    });
     return null;
   } catch (e) {
     return `torch does not import: ${(e as Error).message.split("\n")[0]}`;
@@ -23,7 +26,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("pnpm bench harness", () => {
   it("refuses an unknown benchmark name, naming the known ones", async () => {
-    await expect(runBench({ only: ["train_huge"], torch: false, log: () => {} })).rejects.toThrow(/unknown benchmark 'train_huge'.*train_tiny/);
+    await expect(runBench({ only: ["train_huge"], torch: false, log: () => {} })).rejects.toThrow(
+      /unknown benchmark 'train_huge'.*train_tiny/,
+    );
   });
 
   it("runs train_tiny and writes the report schema", async () => {
@@ -31,7 +36,14 @@ describe("pnpm bench harness", () => {
     if (reason) console.warn(`bench test: PyTorch side skipped (${reason})`);
     const file = join(dir, "bench.json");
     // One warm-up and two timed steps on each side.
-    await runBench({ only: ["train_tiny"], quick: true, reps: { warmup: 1, steps: 2 }, json: file, torch: reason === null, log: () => {} });
+    await runBench({
+      only: ["train_tiny"],
+      quick: true,
+      reps: { warmup: 1, steps: 2 },
+      json: file,
+      torch: reason === null,
+      log: () => {},
+    });
     const report = JSON.parse(readFileSync(file, "utf8"));
     expect(report.device).toBe("cpu");
     expect(report.mode).toBe("quick");
@@ -58,7 +70,9 @@ describe("pnpm bench harness", () => {
     const wasm = (globalThis as any).WebAssembly;
     expect(wasm.validate(peakModule(false))).toBe(true);
     // 12 accumulators a <- a * 0.999 + 0.001 from a_i = i / 1000, n steps: a_i -> 1 - (1 - a_i) 0.999^n.
-    const run = new wasm.Instance(new wasm.Module(peakModule(false)), {}).exports.run as (n: number) => number;
+    const run = new wasm.Instance(new wasm.Module(peakModule(false)), {}).exports.run as (
+      n: number,
+    ) => number;
     const n = 1000;
     let want = 0;
     for (let i = 1; i <= 12; i++) want += 1 - (1 - i / 1000) * 0.999 ** n;

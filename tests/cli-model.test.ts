@@ -245,7 +245,9 @@ describe("r1lab doctor", () => {
     // Dawn's own warnings (printed by the WebGPU probe) stay out of doctor's output.
     expect((await runs.doctorJson).stderr).not.toMatch(/artificially reduced/);
     // The sandbox's memory bound: a cgroup per run, or rlimits with the gap stated (docs/security.md).
-    expect(d.sandbox.memory).toMatch(d.sandbox.cgroup ? /^per-run cgroup v[12] / : /^rlimits only .*not their sum/);
+    expect(d.sandbox.memory).toMatch(
+      d.sandbox.cgroup ? /^per-run cgroup v[12] / : /^rlimits only .*not their sum/,
+    );
     expect(typeof d.sandbox.ok).toBe("boolean");
     expect(d.executor.name).toBe(process.env.R1LAB_EXECUTOR ?? "ort");
     expect(d.executor.error).toBeUndefined();

@@ -14,17 +14,50 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** [args, what the one line must say]. */
 const CASES: [string[], RegExp][] = [
-  [["generate", "--model", tmp, "--prompt", "hi", "--max-new-tokens", "4", "--temperature", "-1"], /--temperature must be a number >= 0, got -1$/],
-  [["generate", "--model", tmp, "--prompt", "hi", "--max-new-tokens", "4", "--top-p", "1.5"], /--top-p must be a number > 0 and <= 1, got 1\.5$/],
-  [["eval", "--task", "gsm8k", "--model", tmp, "--out", tmp, "--temperature", "-0.5"], /--temperature must be a number >= 0, got -0\.5$/],
-  [["eval", "--task", "gsm8k", "--model", tmp, "--out", tmp, "--samples", "-3"], /--samples must be an integer >= 1, got -3$/],
+  [
+    ["generate", "--model", tmp, "--prompt", "hi", "--max-new-tokens", "4", "--temperature", "-1"],
+    /--temperature must be a number >= 0, got -1$/,
+  ],
+  [
+    ["generate", "--model", tmp, "--prompt", "hi", "--max-new-tokens", "4", "--top-p", "1.5"],
+    /--top-p must be a number > 0 and <= 1, got 1\.5$/,
+  ],
+  [
+    ["eval", "--task", "gsm8k", "--model", tmp, "--out", tmp, "--temperature", "-0.5"],
+    /--temperature must be a number >= 0, got -0\.5$/,
+  ],
+  [
+    ["eval", "--task", "gsm8k", "--model", tmp, "--out", tmp, "--samples", "-3"],
+    /--samples must be an integer >= 1, got -3$/,
+  ],
   [["serve", "rewards", "--port", "70000"], /--port must be an integer >= 0 and <= 65535, got 70000$/],
   [["serve", "rewards", "--port", "-1"], /--port must be an integer >= 0 and <= 65535, got -1$/],
-  [["score", "--task", "gsm8k", "--data", tmp, "--completions", tmp, "--out", tmp, "--samples-per-problem", "0"], /--samples-per-problem must be an integer >= 1, got 0$/],
-  [["score", "--task", "gsm8k", "--data", tmp, "--completions", tmp, "--out", tmp, "--timeout-ms", "soon"], /--timeout-ms must be an integer >= 1, got 'soon'$/],
+  [
+    [
+      "score",
+      "--task",
+      "gsm8k",
+      "--data",
+      tmp,
+      "--completions",
+      tmp,
+      "--out",
+      tmp,
+      "--samples-per-problem",
+      "0",
+    ],
+    /--samples-per-problem must be an integer >= 1, got 0$/,
+  ],
+  [
+    ["score", "--task", "gsm8k", "--data", tmp, "--completions", tmp, "--out", tmp, "--timeout-ms", "soon"],
+    /--timeout-ms must be an integer >= 1, got 'soon'$/,
+  ],
   [["score", "--task"], /--task.*argument missing/],
   [["score", "--task", "nope", "--data", tmp], /unknown --task 'nope'/],
-  [["zero", "--runs-dir", tmp, "--learning-rate", "-0.01"], /--learning-rate must be a number > 0, got -0\.01$/],
+  [
+    ["zero", "--runs-dir", tmp, "--learning-rate", "-0.01"],
+    /--learning-rate must be a number > 0, got -0\.01$/,
+  ],
   [["zero", "--runs-dir", tmp, "--grpo-steps", "2.5"], /--grpo-steps must be an integer >= 1, got '2\.5'$/],
   [["sft", "--model", tmp, "--data", tmp, "--out", tmp, "--lr", "-1"], /--lr must be a number > 0, got -1$/],
   [["fp8-report", "--steps", "-4"], /--steps must be an integer >= 1, got -4$/],
@@ -57,8 +90,14 @@ describe("usage errors", () => {
 
   it("exit status 2 and one line on stderr from the command line", async () => {
     const lines: [string[], RegExp][] = [
-      [["serve", "rewards", "--port", "70000"], /^r1lab: --port must be an integer >= 0 and <= 65535, got 70000$/],
-      [["generate", "--model", tmp, "--prompt", "hi", "--max-new-tokens", "4", "--temperature", "-1"], /^r1lab: --temperature must be a number >= 0, got -1$/],
+      [
+        ["serve", "rewards", "--port", "70000"],
+        /^r1lab: --port must be an integer >= 0 and <= 65535, got 70000$/,
+      ],
+      [
+        ["generate", "--model", tmp, "--prompt", "hi", "--max-new-tokens", "4", "--temperature", "-1"],
+        /^r1lab: --temperature must be a number >= 0, got -1$/,
+      ],
       [["frobnicate"], /^r1lab: unknown command 'frobnicate'/],
     ];
     const results = await Promise.all(lines.map(([args]) => runR1lab(args, { timeoutMs: 110_000 })));
@@ -77,7 +116,10 @@ describe("usage errors", () => {
       options: { shift: { type: "string", short: "s", help: "" }, verbose: { type: "boolean", help: "" } },
       run: async () => {},
     };
-    expect(parseCommandArgs(cmd, ["--shift", "-2.5", "pos"])).toEqual({ values: { shift: "-2.5" }, positionals: ["pos"] });
+    expect(parseCommandArgs(cmd, ["--shift", "-2.5", "pos"])).toEqual({
+      values: { shift: "-2.5" },
+      positionals: ["pos"],
+    });
     expect(parseCommandArgs(cmd, ["-s", "-.5"])!.values.shift).toBe("-.5");
     expect(parseCommandArgs(cmd, ["--shift=-1"])!.values.shift).toBe("-1");
     // A flag after a flag is still a flag (a missing value), not a value.

@@ -90,11 +90,21 @@ describe("dedup", () => {
     const input = readFileSync(f, "utf8").split("\n");
     expect(keptLines.every((l) => input.includes(l))).toBe(true);
     const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
-    expect(report).toMatchObject({ rows: r.rows, kept: r.kept, removed_exact: 5, removed_near: 4, clusters: 8 });
+    expect(report).toMatchObject({
+      rows: r.rows,
+      kept: r.kept,
+      removed_exact: 5,
+      removed_near: 4,
+      clusters: 8,
+    });
     expect(report.examples.near[0].kept.index).toBe(5);
     expect(report.examples.near[0].removed.index).toBe(near[0]);
     expect(report.examples.near[0].similarity).toBeCloseTo(jaccard(texts[5], texts[near[0]], 3), 4);
-    expect(report.examples.exact[0]).toMatchObject({ kept: { index: 3, line: 4 }, removed: { index: exact[0] }, similarity: 1 });
+    expect(report.examples.exact[0]).toMatchObject({
+      kept: { index: 3, line: 4 },
+      removed: { index: exact[0] },
+      similarity: 1,
+    });
   });
 
   it("without --near keeps near duplicates and removes exact ones only", async () => {
@@ -110,7 +120,12 @@ describe("dedup", () => {
       { role: "user", content: q },
       { role: "assistant", content: a },
     ];
-    const data = [msgs("What is 2+2?", "4"), msgs("what is 2+2", "4."), msgs("What is 2*2?", "4"), msgs("Name a prime.", "7")];
+    const data = [
+      msgs("What is 2+2?", "4"),
+      msgs("what is 2+2", "4."),
+      msgs("What is 2*2?", "4"),
+      msgs("Name a prime.", "7"),
+    ];
     const f = join(dir, "chat.parquet");
     parquetWriteFile({
       filename: f,
@@ -133,35 +148,63 @@ describe("dedup", () => {
     expect(rows.map((x) => x.id)).toEqual([1n, 3n, 4n]);
     expect(rows[1].messages).toEqual(data[2]);
     const meta = await parquetMetadataAsync(buf);
-    expect(meta.schema.map((s) => s.name)).toEqual(["root", "id", "messages", "list", "element", "role", "content"]);
+    expect(meta.schema.map((s) => s.name)).toEqual([
+      "root",
+      "id",
+      "messages",
+      "list",
+      "element",
+      "role",
+      "content",
+    ]);
   });
 
   it("keeps a dataset folder's layout and a JSON array's format; duplicates span files", async () => {
     const root = join(dir, "ds");
     mkdirSync(join(root, "data"), { recursive: true });
-    writeFileSync(join(root, "data", "train-00000.jsonl"), ['{"problem": "A b c"}', '{"problem": "x y"}'].join("\n"));
-    writeFileSync(join(root, "data", "train-00001.json"), JSON.stringify([{ problem: "a B c." }, { problem: "z" }]));
+    writeFileSync(
+      join(root, "data", "train-00000.jsonl"),
+      ['{"problem": "A b c"}', '{"problem": "x y"}'].join("\n"),
+    );
+    writeFileSync(
+      join(root, "data", "train-00001.json"),
+      JSON.stringify([{ problem: "a B c." }, { problem: "z" }]),
+    );
     writeFileSync(join(root, "data", "test.jsonl"), '{"problem": "A b c"}\n');
     const out = join(dir, "out-ds");
     const r = await dedup({ data: root, out, field: "problem", progress: false });
     expect([r.rows, r.kept, r.removed_exact]).toEqual([4, 3, 1]);
-    expect(readFileSync(join(out, "data", "train-00000.jsonl"), "utf8")).toBe('{"problem": "A b c"}\n{"problem": "x y"}\n');
-    expect(JSON.parse(readFileSync(join(out, "data", "train-00001.json"), "utf8"))).toEqual([{ problem: "z" }]);
+    expect(readFileSync(join(out, "data", "train-00000.jsonl"), "utf8")).toBe(
+      '{"problem": "A b c"}\n{"problem": "x y"}\n',
+    );
+    expect(JSON.parse(readFileSync(join(out, "data", "train-00001.json"), "utf8"))).toEqual([
+      { problem: "z" },
+    ]);
   });
 
   it("names the file, line and field of a bad row", async () => {
     const f = join(dir, "bad.jsonl");
     writeFileSync(f, '{"text": "ok"}\n{"text": 3}\n{"txt": "no"}\n');
-    await expect(dedup({ data: f, out: join(dir, "o1"), field: "text", progress: false })).rejects.toThrow(`${f}:3: missing field 'text'`);
+    await expect(dedup({ data: f, out: join(dir, "o1"), field: "text", progress: false })).rejects.toThrow(
+      `${f}:3: missing field 'text'`,
+    );
     writeFileSync(f, '{"messages": [{"role": "user", "content": 5}]}\n');
-    await expect(dedup({ data: f, out: join(dir, "o2"), progress: false })).rejects.toThrow(`${f}:1: field 'messages[0]' must be a string or a message with a string 'content'`);
+    await expect(dedup({ data: f, out: join(dir, "o2"), progress: false })).rejects.toThrow(
+      `${f}:1: field 'messages[0]' must be a string or a message with a string 'content'`,
+    );
     writeFileSync(f, '{"text": "ok"}\n{"text": "broken"\n');
-    await expect(dedup({ data: f, out: join(dir, "o3"), progress: false })).rejects.toThrow(`${f}:2: not valid JSON`);
+    await expect(dedup({ data: f, out: join(dir, "o3"), progress: false })).rejects.toThrow(
+      `${f}:2: not valid JSON`,
+    );
     // A failed run leaves no output that looks complete, even after rows were written: the bad
     // line comes after 1.5 MB of good ones (more than one read chunk and batch).
-    const good = Array.from({ length: 15_000 }, (_, i) => JSON.stringify({ text: `row ${i} ${"x".repeat(80)}` }));
+    const good = Array.from({ length: 15_000 }, (_, i) =>
+      JSON.stringify({ text: `row ${i} ${"x".repeat(80)}` }),
+    );
     writeFileSync(f, `${good.join("\n")}\n{"text": {"a": 1}}\n`);
-    await expect(dedup({ data: f, out: join(dir, "o4"), field: "text", progress: false })).rejects.toThrow(`${f}:15001: field 'text' must be a string or a list of messages, got object`);
+    await expect(dedup({ data: f, out: join(dir, "o4"), field: "text", progress: false })).rejects.toThrow(
+      `${f}:15001: field 'text' must be a string or a list of messages, got object`,
+    );
     expect(readdirSync(join(dir, "o4"))).toEqual([]);
   });
 
@@ -169,10 +212,20 @@ describe("dedup", () => {
     const f = join(dir, "cli.jsonl");
     writeFileSync(f, '{"text": "one two"}\n{"text": "One, two."}\n{"text": "three"}\n');
     const out = join(dir, "out-cli");
-    const res = await runR1lab(["data", "dedup", "--data", f, "--out", out, "--near", "-q"], { timeoutMs: 60_000 });
+    const res = await runR1lab(["data", "dedup", "--data", f, "--out", out, "--near", "-q"], {
+      timeoutMs: 60_000,
+    });
     expect(res.code, res.stderr).toBe(0);
-    expect(JSON.parse(res.stdout.split("\n")[0])).toMatchObject({ rows: 3, kept: 2, removed_exact: 1, removed_near: 0, clusters: 1 });
-    const bad = await runR1lab(["data", "dedup", "--data", f, "--out", out, "--threshold", "2"], { timeoutMs: 60_000 });
+    expect(JSON.parse(res.stdout.split("\n")[0])).toMatchObject({
+      rows: 3,
+      kept: 2,
+      removed_exact: 1,
+      removed_near: 0,
+      clusters: 1,
+    });
+    const bad = await runR1lab(["data", "dedup", "--data", f, "--out", out, "--threshold", "2"], {
+      timeoutMs: 60_000,
+    });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--threshold must be in (0, 1]");
   }, 60_000);

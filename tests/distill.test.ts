@@ -34,7 +34,14 @@ describe("teacher traces", () => {
   it("keeps only verified, well-formed, distinct traces (up to max per problem)", async () => {
     const problems = problemsOf(getSyntheticTask("arithmetic"), "train", 5, 1);
     const b = backend();
-    const o = { backend: b, problems, samples: 8, sampling: { temperature: 0.6, topP: 0.95, maxTokens: 64 }, template: ZERO_TEMPLATE, chat: true };
+    const o = {
+      backend: b,
+      problems,
+      samples: 8,
+      sampling: { temperature: 0.6, topP: 0.95, maxTokens: 64 },
+      template: ZERO_TEMPLATE,
+      chat: true,
+    };
     const traces = await collectTraces(o);
     expect(traces).toHaveLength(40);
     for (const t of traces) {
@@ -44,7 +51,13 @@ describe("teacher traces", () => {
       if (t.kept) expect(v.correct && v.well_formed).toBe(true);
     }
     // Samples 0/4 and 2/6 repeat the same two texts: two distinct kept traces per problem.
-    expect(traceStats(traces)).toEqual({ samples: 40, correct: 30, well_formed: 30, kept: 10, problems_covered: 5 });
+    expect(traceStats(traces)).toEqual({
+      samples: 40,
+      correct: 30,
+      well_formed: 30,
+      kept: 10,
+      problems_covered: 5,
+    });
     const one = await collectTraces({ ...o, maxPerProblem: 1 });
     expect(one.filter((t) => t.kept).map((t) => t.sample_index)).toEqual([0, 0, 0, 0, 0]);
     await b.close();
@@ -65,7 +78,16 @@ describe("runDistill", () => {
     temperature: 0.6,
     top_p: 0.95,
     max_tokens: 24,
-    sft: { learning_rate: 3e-3, max_steps: 25, per_device_train_batch_size: 4, gradient_accumulation_steps: 1, max_seq_length: 96, packing: true, seed: 2, save_steps: 10 },
+    sft: {
+      learning_rate: 3e-3,
+      max_steps: 25,
+      per_device_train_batch_size: 4,
+      gradient_accumulation_steps: 1,
+      max_seq_length: 96,
+      packing: true,
+      seed: 2,
+      save_steps: 10,
+    },
     eval: { n_problems: 4, k: 4, teacher: true },
   };
 
@@ -73,8 +95,19 @@ describe("runDistill", () => {
     const out = join(dir, "run");
     const b = backend();
     const s = await runDistill(cfg, b, out, () => {});
-    expect(s.traces).toMatchObject({ samples: 48, correct: 36, well_formed: 36, kept: 24, sft_examples: 24, skipped_unencodable: 0 });
-    const kept = readFileSync(join(out, "traces.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as DistillTrace).filter((t) => t.kept);
+    expect(s.traces).toMatchObject({
+      samples: 48,
+      correct: 36,
+      well_formed: 36,
+      kept: 24,
+      sft_examples: 24,
+      skipped_unencodable: 0,
+    });
+    const kept = readFileSync(join(out, "traces.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as DistillTrace)
+      .filter((t) => t.kept);
     expect(kept.every((t) => t.correct && t.well_formed && t.completion.startsWith("<think>"))).toBe(true);
     expect(s.sft.steps).toBe(25);
     expect(s.sft.last_loss!).toBeLessThan(s.sft.first_loss! * 0.6);

@@ -65,7 +65,10 @@ describe("docs/cli.md", () => {
     for (const [name, table] of Object.entries(CONFIG_TABLES)) {
       const inDoc = tableInDoc(doc, name);
       expect(inDoc, `docs/cli.md: no <!-- options:${name} --> block`).not.toBeNull();
-      expect(inDoc, `docs/cli.md: the ${name} option table is out of step; run pnpm tsx scripts/cli-tables.ts`).toBe(table().trim());
+      expect(
+        inDoc,
+        `docs/cli.md: the ${name} option table is out of step; run pnpm tsx scripts/cli-tables.ts`,
+      ).toBe(table().trim());
     }
   });
 });

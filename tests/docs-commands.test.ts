@@ -13,7 +13,15 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "..");
-const DOCS = ["README.md", "docs/getting-started.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).sort().map((f) => `docs/${f}`).filter((f) => f !== "docs/getting-started.md")];
+const DOCS = [
+  "README.md",
+  "docs/getting-started.md",
+  ...readdirSync(join(root, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .sort()
+    .map((f) => `docs/${f}`)
+    .filter((f) => f !== "docs/getting-started.md"),
+];
 
 interface Block {
   file: string;
@@ -31,7 +39,8 @@ function blocks(file: string): Block[] {
     if (lines[i].trim() !== "```sh") continue;
     const end = lines.findIndex((l, j) => j > i && l.trim() === "```");
     const directives: string[] = [];
-    for (let j = i - 1; j >= 0 && /^<!-- docs-test:.*-->$/.test(lines[j].trim()); j--) directives.push(lines[j]);
+    for (let j = i - 1; j >= 0 && /^<!-- docs-test:.*-->$/.test(lines[j].trim()); j--)
+      directives.push(lines[j]);
     let notRun: string | null = null;
     const replacements: [string, string][] = [];
     for (const d of directives) {
@@ -52,8 +61,10 @@ describe("docs shell blocks", () => {
   it("finds the blocks, and each one not run says why", () => {
     expect(all.length).toBeGreaterThan(20);
     for (const b of all) {
-      if (b.notRun !== null) expect(b.notRun.split(/\s+/).length, `${b.file}:${b.line}`).toBeGreaterThanOrEqual(3);
-      for (const [from] of b.replacements) expect(b.code, `${b.file}:${b.line}: replace "${from}"`).toContain(from);
+      if (b.notRun !== null)
+        expect(b.notRun.split(/\s+/).length, `${b.file}:${b.line}`).toBeGreaterThanOrEqual(3);
+      for (const [from] of b.replacements)
+        expect(b.code, `${b.file}:${b.line}: replace "${from}"`).toContain(from);
     }
   });
 
@@ -85,7 +96,11 @@ describe.skipIf(!run)("docs shell blocks, run as pasted", () => {
       for (const [from, to] of b.replacements) code = code.split(from).join(to);
       const env = { ...process.env, HF_HUB_OFFLINE: "1", HF_HOME: join(work, ".hf"), R1LAB_DOCS_RUN: "" };
       const r = await new Promise<{ code: number | null; out: string }>((done) => {
-        const child = spawn("bash", ["-euo", "pipefail", "-c", code], { cwd: work, env, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn("bash", ["-euo", "pipefail", "-c", code], {
+          cwd: work,
+          env,
+          stdio: ["ignore", "pipe", "pipe"],
+        });
         let out = "";
         child.stdout.on("data", (d) => (out += d));
         child.stderr.on("data", (d) => (out += d));

@@ -85,16 +85,27 @@ test("usage mistakes exit with 2 and name the flag", async () => {
 });
 
 test("one FILE prints its path; --dry-run lists what would be fetched; --local-dir prints the folder", async () => {
-  const env = { HF_HOME: join(tmp, "home3"), HF_ENDPOINT: hub.url, HF_HUB_OFFLINE: "", HF_HUB_CACHE: "", HF_TOKEN: "" };
+  const env = {
+    HF_HOME: join(tmp, "home3"),
+    HF_ENDPOINT: hub.url,
+    HF_HUB_OFFLINE: "",
+    HF_HUB_CACHE: "",
+    HF_TOKEN: "",
+  };
   const dry = await r1lab(["download", "org/tiny", "--dry-run"], env);
   expect(dry.code).toBe(0);
   expect(dry.stdout).toMatch(/dry run: would download 2 of 2 files/);
   expect(dry.stdout).toMatch(/weights\.bin\s+50000\s+download/);
   const one = await r1lab(["download", "org/tiny", "config.json", "-q"], env);
   expect(one.code).toBe(0);
-  expect(one.stdout.trim()).toBe(join(tmp, "home3", "hub", "models--org--tiny", "snapshots", COMMIT, "config.json"));
+  expect(one.stdout.trim()).toBe(
+    join(tmp, "home3", "hub", "models--org--tiny", "snapshots", COMMIT, "config.json"),
+  );
   const local = join(tmp, "local");
-  const r = await r1lab(["download", "org/tiny", "--local-dir", local, "--exclude", "*.bin", "-q"], { ...env, HF_HUB_DISABLE_PROGRESS_BARS: "1" });
+  const r = await r1lab(["download", "org/tiny", "--local-dir", local, "--exclude", "*.bin", "-q"], {
+    ...env,
+    HF_HUB_DISABLE_PROGRESS_BARS: "1",
+  });
   expect(r.code).toBe(0);
   expect(r.stdout.trim()).toBe(local);
   expect(readFileSync(join(local, "config.json"), "utf8")).toBe('{"a":1}');

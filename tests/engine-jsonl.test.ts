@@ -5,7 +5,14 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { JsonlError, appendJsonl, readJsonl, streamJsonl, truncateJsonl, writeJsonl } from "../src/engine/jsonl.ts";
+import {
+  JsonlError,
+  appendJsonl,
+  readJsonl,
+  streamJsonl,
+  truncateJsonl,
+  writeJsonl,
+} from "../src/engine/jsonl.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "r1lab-jsonl-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

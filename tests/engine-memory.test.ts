@@ -1,7 +1,16 @@
 // The memory discipline holds over a real training loop: the number of live device buffers and the
 // process RSS stay flat across many steps (no per-step leak).
 import { beforeAll, describe, expect, it } from "vitest";
-import { AdamW, type Params, initEngine, jaxKey, normalInit, ops as o, refParams, tidy } from "../src/engine/index.ts";
+import {
+  AdamW,
+  type Params,
+  initEngine,
+  jaxKey,
+  normalInit,
+  ops as o,
+  refParams,
+  tidy,
+} from "../src/engine/index.ts";
 import { jit, valueAndGrad } from "../src/engine/jax.ts";
 import { countBuffers, rssMiB } from "../src/engine/memory.ts";
 

@@ -1,5 +1,14 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { AdamW, type Params, initEngine, learningRate, ops as o, refParams, tidy, toHost } from "../src/engine/index.ts";
+import {
+  AdamW,
+  type Params,
+  initEngine,
+  learningRate,
+  ops as o,
+  refParams,
+  tidy,
+  toHost,
+} from "../src/engine/index.ts";
 import { valueAndGrad } from "../src/engine/jax.ts";
 
 beforeAll(async () => {
@@ -7,7 +16,16 @@ beforeAll(async () => {
 });
 
 /** Reference AdamW in plain JS for one parameter vector. */
-function refAdamW(p: number[], grads: number[][], lr: number, b1: number, b2: number, eps: number, wd: number, clip: number) {
+function refAdamW(
+  p: number[],
+  grads: number[][],
+  lr: number,
+  b1: number,
+  b2: number,
+  eps: number,
+  wd: number,
+  clip: number,
+) {
   const m = p.map(() => 0);
   const v = p.map(() => 0);
   let x = [...p];
@@ -64,7 +82,8 @@ describe("AdamW", () => {
       d: [-10.559773445129395, -214.2078857421875, -21.495365142822266],
       e: [-4.44627046585083, -0.06657016277313232, -321.4519958496094],
     };
-    const tree = (order: string[]): Params => Object.fromEntries(order.map((k) => [k, o.fromArray(vals[k], [3])]));
+    const tree = (order: string[]): Params =>
+      Object.fromEntries(order.map((k) => [k, o.fromArray(vals[k], [3])]));
     const opt = new AdamW({ maxGradNorm: 1, weightDecay: 0 });
     const run = async (order: string[]) => {
       const p = tree(order);

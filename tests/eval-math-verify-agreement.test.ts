@@ -57,6 +57,7 @@ describe("readCases", () => {
     expect(cases[5].settings.precision).toBe(6);
   });
   it("r1lab's checker agrees on these rows", () => {
-    for (const c of cases) expect(checkAnswer(c.gold, c.pred, c.settings), `${c.gold} / ${c.pred}`).toBe(c.expected);
+    for (const c of cases)
+      expect(checkAnswer(c.gold, c.pred, c.settings), `${c.gold} / ${c.pred}`).toBe(c.expected);
   });
 });

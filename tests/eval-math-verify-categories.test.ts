@@ -10,7 +10,10 @@ type Row = [completion: string, gold: string, equal: boolean];
 function check(rows: Row[], opts = {}) {
   for (const [c, g, want] of rows) {
     const r = checkMath(c, g, opts);
-    expect(r.correct, `checkMath(${JSON.stringify(c)}, ${JSON.stringify(g)}) extracted ${JSON.stringify(r.extracted)}`).toBe(want);
+    expect(
+      r.correct,
+      `checkMath(${JSON.stringify(c)}, ${JSON.stringify(g)}) extracted ${JSON.stringify(r.extracted)}`,
+    ).toBe(want);
   }
 }
 
@@ -111,12 +114,32 @@ describe("sets and tuples", () => {
 describe("matrices", () => {
   it("environments, symbolic entries, float tolerance, arithmetic", () => {
     check([
-      ["$\\begin{bmatrix}2 & 1 \\\\ 0 & 3\\end{bmatrix}$", "\\begin{pmatrix}2 & 1 \\\\ 0 & 3\\end{pmatrix}", true],
-      ["$\\left[\\begin{array}{cc}2 & 1 \\\\ 0 & 3\\end{array}\\right]$", "\\begin{pmatrix}2 & 1 \\\\ 0 & 3\\end{pmatrix}", true],
+      [
+        "$\\begin{bmatrix}2 & 1 \\\\ 0 & 3\\end{bmatrix}$",
+        "\\begin{pmatrix}2 & 1 \\\\ 0 & 3\\end{pmatrix}",
+        true,
+      ],
+      [
+        "$\\left[\\begin{array}{cc}2 & 1 \\\\ 0 & 3\\end{array}\\right]$",
+        "\\begin{pmatrix}2 & 1 \\\\ 0 & 3\\end{pmatrix}",
+        true,
+      ],
       ["$\\begin{pmatrix}2y & y^2\\end{pmatrix}$", "\\begin{pmatrix}y+y & y\\cdot y\\end{pmatrix}", true],
-      ["$\\begin{pmatrix}0.333333 \\\\ 0.25\\end{pmatrix}$", "\\begin{pmatrix}\\frac13 \\\\ \\frac14\\end{pmatrix}", true],
-      ["$\\begin{pmatrix}1 & 1 \\\\ 0 & 1\\end{pmatrix} + \\begin{pmatrix}1 & 0 \\\\ 0 & 2\\end{pmatrix}$", "\\begin{pmatrix}2 & 1 \\\\ 0 & 3\\end{pmatrix}", true],
-      ["$\\begin{pmatrix}2 & 1 \\\\ 0 & 4\\end{pmatrix}$", "\\begin{pmatrix}2 & 1 \\\\ 0 & 3\\end{pmatrix}", false],
+      [
+        "$\\begin{pmatrix}0.333333 \\\\ 0.25\\end{pmatrix}$",
+        "\\begin{pmatrix}\\frac13 \\\\ \\frac14\\end{pmatrix}",
+        true,
+      ],
+      [
+        "$\\begin{pmatrix}1 & 1 \\\\ 0 & 1\\end{pmatrix} + \\begin{pmatrix}1 & 0 \\\\ 0 & 2\\end{pmatrix}$",
+        "\\begin{pmatrix}2 & 1 \\\\ 0 & 3\\end{pmatrix}",
+        true,
+      ],
+      [
+        "$\\begin{pmatrix}2 & 1 \\\\ 0 & 4\\end{pmatrix}$",
+        "\\begin{pmatrix}2 & 1 \\\\ 0 & 3\\end{pmatrix}",
+        false,
+      ],
     ]);
   });
 });

@@ -73,7 +73,10 @@ describe("results.json and other layouts", () => {
     expect(r.sampling).toEqual({ temperature: 0.6, top_p: 0.95, max_tokens: 1024, seed: 3, n: 3 });
   });
   it("lighteval's layout has the same numbers under its names, with stderr twins", () => {
-    const l = toLighteval(r) as { results: Record<string, Record<string, number>>; config_general: Record<string, unknown> };
+    const l = toLighteval(r) as {
+      results: Record<string, Record<string, number>>;
+      config_general: Record<string, unknown>;
+    };
     const t = l.results["custom|math500|0"];
     expect(t["pass@1:3_samples"]).toBe(r["pass@1"]);
     expect(t["pass@1:3_samples_stderr"]).toBe(r.stderr["pass@1"]);
@@ -84,7 +87,10 @@ describe("results.json and other layouts", () => {
     expect(l.config_general.model_sha).toBe(r.model?.revision);
   });
   it("lm-eval's layout keys metrics by filter", () => {
-    const m = toLmEval(r) as { results: Record<string, Record<string, unknown>>; "n-samples": Record<string, unknown> };
+    const m = toLmEval(r) as {
+      results: Record<string, Record<string, unknown>>;
+      "n-samples": Record<string, unknown>;
+    };
     const t = m.results.math500;
     expect(t["exact_match,none"]).toBe(r["pass@1"]);
     expect(t["exact_match_stderr,none"]).toBe(r.stderr["pass@1"]);
@@ -98,6 +104,8 @@ describe("results.json and other layouts", () => {
     expect(path).toBe(join(dir, "results_lm-eval.json"));
     expect(JSON.parse(readFileSync(path, "utf8")).results.math500.alias).toBe("math500");
     expect(parseOutputFormat(undefined)).toBe("r1lab");
-    expect(() => parseOutputFormat("helm")).toThrow(/--output-format must be one of r1lab, lighteval, lm-eval, got 'helm'/);
+    expect(() => parseOutputFormat("helm")).toThrow(
+      /--output-format must be one of r1lab, lighteval, lm-eval, got 'helm'/,
+    );
   });
 });

@@ -132,7 +132,10 @@ describe("scoreCompletionsFile when scoring stops or fails", () => {
     const clean = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
     writeFileSync(join(out, "results_lighteval.json"), "{}"); // another format's results of that run
     // Rescore into the same folder with other completions; the run stops at the 6th sample.
-    const g = completions("c5.jsonl", LINES.map((l) => ({ ...l, completion: `${l.completion} ` })));
+    const g = completions(
+      "c5.jsonl",
+      LINES.map((l) => ({ ...l, completion: `${l.completion} ` })),
+    );
     let calls = 0;
     const stopping: EvalTask = {
       ...gsm,
@@ -141,7 +144,15 @@ describe("scoreCompletionsFile when scoring stops or fails", () => {
         return gsm.score(c, p, o);
       },
     };
-    await expect(scoreCompletionsFile({ task: stopping, problems, completionsPath: g, outDir: out, config: { seed: 0 } })).rejects.toThrow("stopped");
+    await expect(
+      scoreCompletionsFile({
+        task: stopping,
+        problems,
+        completionsPath: g,
+        outDir: out,
+        config: { seed: 0 },
+      }),
+    ).rejects.toThrow("stopped");
     expect(existsSync(join(out, "results.json"))).toBe(false);
     expect(existsSync(join(out, "results_lighteval.json"))).toBe(false);
     expect(readFileSync(join(out, "samples.jsonl"), "utf8").trim().split("\n")).toHaveLength(5);
@@ -153,11 +164,25 @@ describe("scoreCompletionsFile when scoring stops or fails", () => {
         return gsm.score(c, p, o);
       },
     };
-    const again = await scoreCompletionsFile({ task: failing, problems, completionsPath: g, outDir: out, config: { seed: 0 } });
+    const again = await scoreCompletionsFile({
+      task: failing,
+      problems,
+      completionsPath: g,
+      outDir: out,
+      config: { seed: 0 },
+    });
     expect(again).toMatchObject({ resumed: 5, errors: 1 });
-    const samples = readFileSync(join(out, "samples.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const samples = readFileSync(join(out, "samples.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(samples).toHaveLength(12);
-    expect(samples.find((s) => s.error)).toMatchObject({ id: "2", correct: false, method: "error", error: "scorer crashed" });
+    expect(samples.find((s) => s.error)).toMatchObject({
+      id: "2",
+      correct: false,
+      method: "error",
+      error: "scorer crashed",
+    });
     expect(again.results["pass@1"]).toBeCloseTo(clean["pass@1"] - 1 / 4 / 3, 12);
     expect(again.results.config).toMatchObject({ samples_resumed: 5, samples_failed_to_score: 1 });
   });
@@ -184,12 +209,25 @@ describe("r1lab score (command)", () => {
     const out2 = join(dir, "cli-out-lighteval");
     console.log = () => {};
     try {
-      await cmd.run({ task: "gsm8k", data, completions: f, out: out2, "samples-per-problem": "4", seed: "0", "output-format": "lighteval" }, []);
+      await cmd.run(
+        {
+          task: "gsm8k",
+          data,
+          completions: f,
+          out: out2,
+          "samples-per-problem": "4",
+          seed: "0",
+          "output-format": "lighteval",
+        },
+        [],
+      );
     } finally {
       console.log = log;
     }
     const lt = JSON.parse(readFileSync(join(out2, "results_lighteval.json"), "utf8"));
-    expect(lt.results["custom|gsm8k|0"]["maj@4"]).toBe(JSON.parse(readFileSync(join(out2, "results.json"), "utf8"))["maj@4"]);
+    expect(lt.results["custom|gsm8k|0"]["maj@4"]).toBe(
+      JSON.parse(readFileSync(join(out2, "results.json"), "utf8"))["maj@4"],
+    );
     await expect(
       cmd.run({ task: "gsm8k", data, completions: f, out: out2, seed: "0", "output-format": "helm" }, []),
     ).rejects.toThrow(/--output-format must be one of/);

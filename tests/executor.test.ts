@@ -6,7 +6,10 @@ import { resolveExecutor, wantsWasmWorkers } from "../src/engine/executor.ts";
 
 const saved = { ex: process.env.R1LAB_EXECUTOR, dev: process.env.R1LAB_DEVICE };
 afterEach(() => {
-  for (const [k, v] of [["R1LAB_EXECUTOR", saved.ex], ["R1LAB_DEVICE", saved.dev]] as const) {
+  for (const [k, v] of [
+    ["R1LAB_EXECUTOR", saved.ex],
+    ["R1LAB_DEVICE", saved.dev],
+  ] as const) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }

@@ -6,15 +6,35 @@ import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
 /** Lowest first. Keep in step with "The floors" in docs/architecture.md. */
-const FLOORS = ["engine", "report", "tasks", "model", "generate", "hf", "backends", "serve", "eval", "data", "train", "rl", "runs", "cli"];
+const FLOORS = [
+  "engine",
+  "report",
+  "tasks",
+  "model",
+  "generate",
+  "hf",
+  "backends",
+  "serve",
+  "eval",
+  "data",
+  "train",
+  "rl",
+  "runs",
+  "cli",
+];
 
 const src = resolve("src");
-const files = (readdirSync(src, { recursive: true }) as string[]).filter((f) => f.endsWith(".ts")).map((f) => join(src, f));
+const files = (readdirSync(src, { recursive: true }) as string[])
+  .filter((f) => f.endsWith(".ts"))
+  .map((f) => join(src, f));
 const floorOf = (file: string) => relative(src, file).split("/")[0];
 
 function importsOf(file: string): string[] {
   const text = readFileSync(file, "utf8");
-  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"`;]*?from\s*["']([^"']+)["']/g), ...text.matchAll(/import\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1]);
+  const specs = [
+    ...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"`;]*?from\s*["']([^"']+)["']/g),
+    ...text.matchAll(/import\(\s*["']([^"']+)["']\s*\)/g),
+  ].map((m) => m[1]);
   return specs.filter((s) => s.startsWith(".")).map((s) => resolve(dirname(file), s));
 }
 
@@ -38,7 +58,8 @@ describe("src/ floors", () => {
       for (const target of importsOf(f)) {
         const to = floorOf(target);
         if (to === from || !FLOORS.includes(to)) continue;
-        if (FLOORS.indexOf(to) > FLOORS.indexOf(from)) upward.push(`${relative(src, f)} -> ${relative(src, target)}`);
+        if (FLOORS.indexOf(to) > FLOORS.indexOf(from))
+          upward.push(`${relative(src, f)} -> ${relative(src, target)}`);
       }
     }
     expect(upward).toEqual([]);

@@ -13,7 +13,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe("r1lab fp8-report", () => {
   it("writes the report JSON and the loss plot", async () => {
     const out = join(dir, "report");
-    const r = await runR1lab(["fp8-report", "--steps", "2", "--batch-size", "2", "--out", out], { timeoutMs: 110_000 });
+    const r = await runR1lab(["fp8-report", "--steps", "2", "--batch-size", "2", "--out", out], {
+      timeoutMs: 110_000,
+    });
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.code).toBe(0);
     const rep = JSON.parse(readFileSync(join(out, "fp8_report.json"), "utf8"));
@@ -29,7 +31,10 @@ describe("r1lab fp8-report", () => {
       // Same seed, same first batch: the first losses agree to within FP8 rounding, not exactly.
       expect(Math.abs(run.losses[0] - fp32.losses[0]) / fp32.losses[0]).toBeLessThan(0.02);
       expect(run.rel_error).toBeCloseTo(Math.abs(run.final_loss - fp32.final_loss) / fp32.final_loss, 12);
-      expect(run.rel_error_vs_bf16).toBeCloseTo(Math.abs(run.final_loss - bf16.final_loss) / bf16.final_loss, 12);
+      expect(run.rel_error_vs_bf16).toBeCloseTo(
+        Math.abs(run.final_loss - bf16.final_loss) / bf16.final_loss,
+        12,
+      );
     }
     expect(fp32.rel_error).toBe(0);
     expect(fp32.forward_rel_error).toBe(0);
@@ -53,7 +58,9 @@ describe("r1lab fp8-report", () => {
   }, 120_000);
 
   it("rejects a bad --steps with exit code 2", async () => {
-    const r = await runR1lab(["fp8-report", "--steps", "zero", "--out", join(dir, "bad")], { timeoutMs: 30_000 });
+    const r = await runR1lab(["fp8-report", "--steps", "zero", "--out", join(dir, "bad")], {
+      timeoutMs: 30_000,
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--steps must be an integer/);
     expect(existsSync(join(dir, "bad", "fp8_report.json"))).toBe(false);

@@ -6,7 +6,15 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { bf16BitsToFloat, decodeFloat32, e4m3ToFloat, floatToBf16Bits } from "../src/engine/dtypes.ts";
 import {
-  blockScales, castFp8, FP8_FORMATS, type Fp8Format, fp8Linear, quantize, quantizeBf16, tensorScales, tileScales,
+  blockScales,
+  castFp8,
+  FP8_FORMATS,
+  type Fp8Format,
+  fp8Linear,
+  quantize,
+  quantizeBf16,
+  tensorScales,
+  tileScales,
   truncateBits,
 } from "../src/engine/fp8-sim.ts";
 import { initEngine, ops as o, tidy, toHost } from "../src/engine/index.ts";
@@ -80,7 +88,10 @@ describe("FP8 casts", () => {
       [Number.POSITIVE_INFINITY, 448],
       [Number.NEGATIVE_INFINITY, -448],
     ];
-    const got = await cast(cases.map((c) => c[0]), "e4m3");
+    const got = await cast(
+      cases.map((c) => c[0]),
+      "e4m3",
+    );
     expect(got).toEqual(cases.map((c) => c[1]));
     expect(Number.isNaN((await cast([Number.NaN], "e4m3"))[0])).toBe(true);
   });
@@ -100,7 +111,10 @@ describe("FP8 casts", () => {
       [1e9, 57344],
       [Number.NEGATIVE_INFINITY, -57344],
     ];
-    const got = await cast(cases.map((c) => c[0]), "e5m2");
+    const got = await cast(
+      cases.map((c) => c[0]),
+      "e5m2",
+    );
     expect(got).toEqual(cases.map((c) => c[1]));
   });
 
@@ -114,7 +128,12 @@ describe("FP8 casts", () => {
           : Array.from(decodeFloat32("F8_E5M2", Uint8Array.from(codes)));
       const finite = codes.filter((b) => Number.isFinite(vals[b]));
       expect(Math.max(...finite.map((b) => vals[b]))).toBe(FP8_FORMATS[fmt].max);
-      expect(await cast(finite.map((b) => vals[b]), fmt)).toEqual(finite.map((b) => vals[b]));
+      expect(
+        await cast(
+          finite.map((b) => vals[b]),
+          fmt,
+        ),
+      ).toEqual(finite.map((b) => vals[b]));
       const mids = finite.slice(0, -1).map((b) => (vals[b] + vals[b + 1]) / 2);
       const even = finite.slice(0, -1).map((b) => (b % 2 === 0 ? vals[b] : vals[b + 1]));
       expect(await cast(mids, fmt)).toEqual(even);
@@ -129,25 +148,61 @@ describe("FP8 casts", () => {
     const eager = await cast(xs, "e4m3");
     const f = jit((x: o.Arr) => castFp8(x, "e4m3"));
     expect(Array.from(await f(o.fromArray(xs, [64])).data())).toEqual(eager);
-    const [val, g] = valueAndGrad((x: o.Arr) => tidy(() => o.sum(o.mul(quantize(x), 3))))(o.fromArray(xs, [64]));
-    expect((await val.data())[0]).toBeCloseTo(eager.reduce((s, v) => s + 3 * v, 0), 2);
+    const [val, g] = valueAndGrad((x: o.Arr) => tidy(() => o.sum(o.mul(quantize(x), 3))))(
+      o.fromArray(xs, [64]),
+    );
+    expect((await val.data())[0]).toBeCloseTo(
+      eager.reduce((s, v) => s + 3 * v, 0),
+      2,
+    );
     expect(Array.from(await g.data())).toEqual(xs.map(() => 3));
   });
 
   it("BF16 rounding (the baseline) matches dtypes.ts's floatToBf16Bits, under jit too", async () => {
-    const xs = [...Array.from(randn(200, 9)).map((v) => v * 1e3), 1 + 2 ** -8, 1 + 3 * 2 ** -8, -(1 + 2 ** -8), 1e-30, 2 ** -130, 0];
+    const xs = [
+      ...Array.from(randn(200, 9)).map((v) => v * 1e3),
+      1 + 2 ** -8,
+      1 + 3 * 2 ** -8,
+      -(1 + 2 ** -8),
+      1e-30,
+      2 ** -130,
+      0,
+    ];
     const want = xs.map((v) => bf16BitsToFloat(floatToBf16Bits(v)));
     const f = jit((x: o.Arr) => quantizeBf16(x));
     expect(Array.from((await f(o.fromArray(xs, [xs.length])).data()) as Float32Array)).toEqual(want);
     // Under autodiff tracing too (jax-js's uint32 `remainder` is wrong there; bit ops are not).
-    const vg = jit(valueAndGrad((x: o.Arr) => tidy(() => o.sum(o.mul(quantizeBf16(x), o.fromArray(xs.map((_, i) => 2 ** -(i % 8)), [xs.length]))))));
+    const vg = jit(
+      valueAndGrad((x: o.Arr) =>
+        tidy(() =>
+          o.sum(
+            o.mul(
+              quantizeBf16(x),
+              o.fromArray(
+                xs.map((_, i) => 2 ** -(i % 8)),
+                [xs.length],
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
     const [val, g] = vg(o.fromArray(xs, [xs.length])) as [o.Arr, o.Arr];
-    expect((await val.data())[0]).toBeCloseTo(want.reduce((s, v, i) => s + v * 2 ** -(i % 8), 0), 2);
+    expect((await val.data())[0]).toBeCloseTo(
+      want.reduce((s, v, i) => s + v * 2 ** -(i % 8), 0),
+      2,
+    );
     expect(Array.from((await g.data()) as Float32Array)).toEqual(xs.map((_, i) => 2 ** -(i % 8)));
   });
 
   it("truncateBits keeps `bits` significant bits, toward zero", async () => {
-    const xs = [1 + 2 ** -13 + 2 ** -14, -(1 + 2 ** -13 + 2 ** -14), 3 * 2 ** 20 + 1, 0, 2 ** -3 * (1 + 2 ** -20)];
+    const xs = [
+      1 + 2 ** -13 + 2 ** -14,
+      -(1 + 2 ** -13 + 2 ** -14),
+      3 * 2 ** 20 + 1,
+      0,
+      2 ** -3 * (1 + 2 ** -20),
+    ];
     const out = tidy(() => truncateBits(o.fromArray(xs, [xs.length]), 14));
     const want = [1 + 2 ** -13, -(1 + 2 ** -13), 3 * 2 ** 20, 0, 2 ** -3];
     expect(Array.from(await out.data())).toEqual(want);
@@ -168,7 +223,8 @@ describe("fine-grained scales", () => {
     for (let m = 0; m < M; m++)
       for (let t = 0; t < 3; t++) {
         let amax = 0;
-        for (let k = t * 128; k < Math.min(K, (t + 1) * 128); k++) amax = Math.max(amax, Math.abs(x[m * K + k]));
+        for (let k = t * 128; k < Math.min(K, (t + 1) * 128); k++)
+          amax = Math.max(amax, Math.abs(x[m * K + k]));
         expect(tv[m * 3 + t]).toBeCloseTo(amax / 448, 7);
       }
     expect(tv[1 * 3 + 1]).toBeCloseTo(50 / 448, 7);
@@ -223,7 +279,9 @@ describe("FP8 GEMM simulation", () => {
     const xa = randn(8 * Kl, 21).map(Math.abs);
     const wa = randn(8 * Kl, 22).map(Math.abs);
     const run = async (chunk: number, bits?: number) => {
-      const f = jit((a: o.Arr, b: o.Arr) => fp8Linear(a, b, { scaling: "tensor", chunk, accumulatorBits: bits }));
+      const f = jit((a: o.Arr, b: o.Arr) =>
+        fp8Linear(a, b, { scaling: "tensor", chunk, accumulatorBits: bits }),
+      );
       return (await f(o.fromArray(xa, [8, Kl]), o.fromArray(wa, [8, Kl])).data()) as Float32Array;
     };
     const exact = await run(128); // FP8 inputs, FP32 accumulation
@@ -240,7 +298,9 @@ describe("FP8 GEMM simulation", () => {
     const eager = await toHost(tidy(() => fp8Linear(xs, ws, { scaling: "tile" })));
     const jitted = jit((a: o.Arr, b: o.Arr) => fp8Linear(a, b, { scaling: "tile" }));
     expect(Array.from(await jitted(xs.ref, ws.ref).data())).toEqual(Array.from(eager));
-    const dx = valueAndGrad((a: o.Arr) => tidy(() => o.sum(fp8Linear(a, ws, { scaling: "tile" }))))(xs.ref)[1];
+    const dx = valueAndGrad((a: o.Arr) => tidy(() => o.sum(fp8Linear(a, ws, { scaling: "tile" }))))(
+      xs.ref,
+    )[1];
     // Wq: each 128x128 block of w cast with its own scale; dx[m, k] = sum_n Wq[n, k].
     const wq = tidy(() => {
       const parts = [0, 128, 256].map((k0) => {
@@ -267,7 +327,13 @@ describe("FP8 GEMM simulation", () => {
     for (let e = 0; e < E; e++) {
       const wOne = o.fromArray(we.subarray(e * N * K, (e + 1) * N * K), [N, K]);
       const a = await toHost(tidy(() => fp8Linear(o.fromArray(x, [M, K]), wOne, { scaling: "tile" })));
-      const b = await toHost(tidy(() => fp8Linear(o.fromArray(xe.subarray(e * M * K, (e + 1) * M * K), [M, K]), wOne, { scaling: "tensor" })));
+      const b = await toHost(
+        tidy(() =>
+          fp8Linear(o.fromArray(xe.subarray(e * M * K, (e + 1) * M * K), [M, K]), wOne, {
+            scaling: "tensor",
+          }),
+        ),
+      );
       expect(Array.from(shared.subarray(e * M * N, (e + 1) * M * N))).toEqual(Array.from(a));
       expect(Array.from(per.subarray(e * M * N, (e + 1) * M * N))).toEqual(Array.from(b));
       wOne.dispose();

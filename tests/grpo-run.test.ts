@@ -22,7 +22,11 @@ const FIX = join(ROOT, "tests/fixtures/hf-reference");
 const tmp = mkdtempSync(join(tmpdir(), "r1lab-grpo-run-"));
 const data = join(tmp, "train.jsonl");
 const quiet = () => {};
-const rows = (f: string) => readFileSync(f, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+const rows = (f: string) =>
+  readFileSync(f, "utf8")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l));
 
 beforeAll(async () => {
   await initEngine({ device: "cpu" });
@@ -36,7 +40,8 @@ beforeAll(async () => {
   // tiny-llama with a chat template, so prompts go through it
   cpSync(join(FIX, "tiny-llama"), join(tmp, "llama-chat"), { recursive: true });
   const tc = JSON.parse(readFileSync(join(tmp, "llama-chat/tokenizer_config.json"), "utf8"));
-  tc.chat_template = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|><think>\n{% endif %}";
+  tc.chat_template =
+    "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|><think>\n{% endif %}";
   writeFileSync(join(tmp, "llama-chat/tokenizer_config.json"), JSON.stringify(tc));
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -44,21 +49,59 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 // Random tiny models never answer right: language_consistency varies over their word salad, so
 // advantages are not all zero and the step really moves the weights.
 const tiny = {
-  data, task: "gsm8k", reward_funcs: "accuracy,language_consistency", max_steps: 2, per_device_train_batch_size: 4,
-  gradient_accumulation_steps: 2, num_generations: 4, max_completion_length: 8, max_prompt_length: 24, learning_rate: 0.01,
-  logging_steps: 1, eval_data: data, eval_split: "train", eval_limit: 2, eval_num_generations: 1,
+  data,
+  task: "gsm8k",
+  reward_funcs: "accuracy,language_consistency",
+  max_steps: 2,
+  per_device_train_batch_size: 4,
+  gradient_accumulation_steps: 2,
+  num_generations: 4,
+  max_completion_length: 8,
+  max_prompt_length: 24,
+  learning_rate: 0.01,
+  logging_steps: 1,
+  eval_data: data,
+  eval_split: "train",
+  eval_limit: 2,
+  eval_num_generations: 1,
 };
 
 describe("r1lab grpo on the fixtures", () => {
   it("qwen2, full fine-tuning: run folder, metrics with TRL's names, a changed model in final/", async () => {
     const out = join(tmp, "qwen2-full");
     const s = await runGrpo(resolveGrpoConfig(null, { ...tiny, model: join(FIX, "tiny-qwen2"), out }), quiet);
-    for (const f of ["config.json", "metrics.jsonl", "samples.jsonl", "eval.jsonl", "report.html", "summary.json", "checkpoint/trainer_state.json", "final/model.safetensors"])
+    for (const f of [
+      "config.json",
+      "metrics.jsonl",
+      "samples.jsonl",
+      "eval.jsonl",
+      "report.html",
+      "summary.json",
+      "checkpoint/trainer_state.json",
+      "final/model.safetensors",
+    ])
       expect(existsSync(join(out, f)), f).toBe(true);
-    expect(JSON.parse(readFileSync(join(out, "config.json"), "utf8"))).toMatchObject({ loss_type: "dapo", num_generations: 4, output_dir: out });
+    expect(JSON.parse(readFileSync(join(out, "config.json"), "utf8"))).toMatchObject({
+      loss_type: "dapo",
+      num_generations: 4,
+      output_dir: out,
+    });
     const m = rows(join(out, "metrics.jsonl"));
     expect(m.map((r) => r.step)).toEqual([1, 2]);
-    expect(Object.keys(m[0])).toEqual(expect.arrayContaining(["loss", "grad_norm", "reward", "rewards/accuracy/mean", "rewards/language_consistency/mean", "completions/mean_length", "clip_ratio/region_mean", "kl", "entropy", "frac_reward_zero_std"]));
+    expect(Object.keys(m[0])).toEqual(
+      expect.arrayContaining([
+        "loss",
+        "grad_norm",
+        "reward",
+        "rewards/accuracy/mean",
+        "rewards/language_consistency/mean",
+        "completions/mean_length",
+        "clip_ratio/region_mean",
+        "kl",
+        "entropy",
+        "frac_reward_zero_std",
+      ]),
+    );
     expect(m[0].grad_norm).toBeGreaterThan(0);
     expect(rows(join(out, "eval.jsonl")).map((r) => r.step)).toEqual([0, 2]);
     expect(s.steps).toBe(2);
@@ -74,7 +117,19 @@ describe("r1lab grpo on the fixtures", () => {
   it("llama LoRA through the chat template, beta > 0, num_iterations 2, --merge", async () => {
     const out = join(tmp, "llama-lora");
     await runGrpo(
-      resolveGrpoConfig(null, { ...tiny, model: join(tmp, "llama-chat"), out, use_peft: true, lora_r: 4, lora_alpha: 8, beta: 0.1, num_iterations: 2, max_steps: 4, loss_type: "grpo", merge: true }),
+      resolveGrpoConfig(null, {
+        ...tiny,
+        model: join(tmp, "llama-chat"),
+        out,
+        use_peft: true,
+        lora_r: 4,
+        lora_alpha: 8,
+        beta: 0.1,
+        num_iterations: 2,
+        max_steps: 4,
+        loss_type: "grpo",
+        merge: true,
+      }),
       quiet,
     );
     const samples = rows(join(out, "samples.jsonl"));
@@ -95,7 +150,17 @@ describe("r1lab grpo on the fixtures", () => {
   it("deepseek_v3 LoRA with cispo and sequence-level ratios (GSPO)", async () => {
     const out = join(tmp, "dsv3-lora");
     await runGrpo(
-      resolveGrpoConfig(null, { ...tiny, model: join(FIX, "tiny-deepseek-v3"), out, use_peft: true, lora_r: 2, loss_type: "cispo", epsilon_high: 5, importance_sampling_level: "sequence", eval_data: undefined }),
+      resolveGrpoConfig(null, {
+        ...tiny,
+        model: join(FIX, "tiny-deepseek-v3"),
+        out,
+        use_peft: true,
+        lora_r: 2,
+        loss_type: "cispo",
+        epsilon_high: 5,
+        importance_sampling_level: "sequence",
+        eval_data: undefined,
+      }),
       quiet,
     );
     const ad = loadAdapter(join(out, "final"));
@@ -108,13 +173,40 @@ describe("r1lab grpo on the fixtures", () => {
     const run = join(tmp, "runs", "z");
     const taskOptions = { min_terms: 4, max_terms: 4, max_number: 3, ops: "+-", test_fraction: 0.25 };
     mkdirSync(join(run, "checkpoints"), { recursive: true });
-    writeFileSync(join(run, "config.json"), JSON.stringify({ template: ZERO_TEMPLATE, task: "arithmetic", task_options: taskOptions, seed: 1 }));
-    const tok = CharTokenizer.forTexts([applyTemplate("", ZERO_TEMPLATE), "calc 0123456789+-*/() =;<think></think><answer></answer>"]);
-    const mc = runModelConfig({ hidden_size: 32, num_hidden_layers: 2, n_routed_experts: 4, moe_intermediate_size: 16, intermediate_size: 64 }, tok);
-    await saveModel(join(run, "checkpoints", "base"), { config: mc, params: initParams(mc, 1, { withMtp: false }), tokenizerJson: tok.toTokenizerJson() });
+    writeFileSync(
+      join(run, "config.json"),
+      JSON.stringify({ template: ZERO_TEMPLATE, task: "arithmetic", task_options: taskOptions, seed: 1 }),
+    );
+    const tok = CharTokenizer.forTexts([
+      applyTemplate("", ZERO_TEMPLATE),
+      "calc 0123456789+-*/() =;<think></think><answer></answer>",
+    ]);
+    const mc = runModelConfig(
+      {
+        hidden_size: 32,
+        num_hidden_layers: 2,
+        n_routed_experts: 4,
+        moe_intermediate_size: 16,
+        intermediate_size: 64,
+      },
+      tok,
+    );
+    await saveModel(join(run, "checkpoints", "base"), {
+      config: mc,
+      params: initParams(mc, 1, { withMtp: false }),
+      tokenizerJson: tok.toTokenizerJson(),
+    });
     const out = join(tmp, "from-zero");
     await runGrpo(
-      resolveGrpoConfig(null, { ...tiny, model: join(run, "checkpoints", "base"), data: "gen:train:8", eval_data: "gen:test:2", task: "arithmetic", reward_funcs: "accuracy,format,length", out }),
+      resolveGrpoConfig(null, {
+        ...tiny,
+        model: join(run, "checkpoints", "base"),
+        data: "gen:train:8",
+        eval_data: "gen:test:2",
+        task: "arithmetic",
+        reward_funcs: "accuracy,format,length",
+        out,
+      }),
       quiet,
     );
     const s = rows(join(out, "samples.jsonl"))[0];
@@ -129,12 +221,36 @@ describe("r1lab grpo on the fixtures", () => {
   it("bad input gets one line: missing dataset fields, a LoRA target the model lacks", async () => {
     const bad = join(tmp, "bad.jsonl");
     writeFileSync(bad, `${JSON.stringify({ prompt: "hi", solution: "4" })}\n`);
-    const r = await runR1lab(["grpo", "--model", join(FIX, "tiny-qwen2"), "--data", bad, "--task", "gsm8k", "--out", join(tmp, "bad-run"), "--reward-funcs", "accuracy"], { timeoutMs: 60_000 });
+    const r = await runR1lab(
+      [
+        "grpo",
+        "--model",
+        join(FIX, "tiny-qwen2"),
+        "--data",
+        bad,
+        "--task",
+        "gsm8k",
+        "--out",
+        join(tmp, "bad-run"),
+        "--reward-funcs",
+        "accuracy",
+      ],
+      { timeoutMs: 60_000 },
+    );
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/bad\.jsonl:1: .*question/);
     await expect(
-      runGrpo(resolveGrpoConfig(null, { ...tiny, model: join(FIX, "tiny-deepseek-v3"), out: join(tmp, "bad2"), use_peft: true, lora_target_modules: "q_proj" }), quiet),
+      runGrpo(
+        resolveGrpoConfig(null, {
+          ...tiny,
+          model: join(FIX, "tiny-deepseek-v3"),
+          out: join(tmp, "bad2"),
+          use_peft: true,
+          lora_target_modules: "q_proj",
+        }),
+        quiet,
+      ),
     ).rejects.toThrow(/lora_target_modules: 'q_proj' is not a projection of this model/);
   }, 60_000);
 });

@@ -117,9 +117,15 @@ describe("tokenizer basics", () => {
   it("names the file and the field of a tokenizer.json it cannot run", async () => {
     const base = readJson(join(FIXTURES, MODELS[0], "tokenizer.json"));
     const cases: [unknown, string][] = [
-      [{ ...base, model: { ...base.model, type: "Foo" } }, 'tokenizer.json: model.type "Foo" is not supported'],
+      [
+        { ...base, model: { ...base.model, type: "Foo" } },
+        'tokenizer.json: model.type "Foo" is not supported',
+      ],
       [{ ...base, model: null }, "tokenizer.json: field 'model' must be an object"],
-      [{ ...base, normalizer: { type: "Weird" } }, "tokenizer.json: normalizer.type: cannot build the tokenizer (Unknown Normalizer type: Weird)"],
+      [
+        { ...base, normalizer: { type: "Weird" } },
+        "tokenizer.json: normalizer.type: cannot build the tokenizer (Unknown Normalizer type: Weird)",
+      ],
       [{ ...base, pre_tokenizer: { type: "Odd" } }, "tokenizer.json: pre_tokenizer.type: cannot build"],
     ];
     for (const [json, message] of cases) {

@@ -12,7 +12,15 @@ import { tidy } from "../src/engine/scope.ts";
 import { loadModel } from "../src/hf/checkpoint.ts";
 import { loadAdapter, mergeAdapter, saveAdapter } from "../src/hf/peft.ts";
 import { causalInputs } from "../src/model/inputs.ts";
-import { initLora, type LoraConfig, linearModules, loraA, loraB, mergeLora, resolveTargets } from "../src/model/lora.ts";
+import {
+  initLora,
+  type LoraConfig,
+  linearModules,
+  loraA,
+  loraB,
+  mergeLora,
+  resolveTargets,
+} from "../src/model/lora.ts";
 import { forward } from "../src/model/transformer.ts";
 
 const FIX = "tests/fixtures/hf-reference";
@@ -30,10 +38,15 @@ describe("LoRA targets", () => {
     for (const name of ["tiny-qwen2", "tiny-llama"]) {
       const m = await loadModel(join(FIX, name));
       expect(resolveTargets(m.params, ["q_proj", "v_proj"])).toEqual([
-        "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj",
-        "model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj",
+        "model.layers.0.self_attn.q_proj",
+        "model.layers.0.self_attn.v_proj",
+        "model.layers.1.self_attn.q_proj",
+        "model.layers.1.self_attn.v_proj",
       ]);
-      expect(resolveTargets(m.params, ".*layers\\.1\\.mlp\\.(up|down)_proj")).toEqual(["model.layers.1.mlp.down_proj", "model.layers.1.mlp.up_proj"]);
+      expect(resolveTargets(m.params, ".*layers\\.1\\.mlp\\.(up|down)_proj")).toEqual([
+        "model.layers.1.mlp.down_proj",
+        "model.layers.1.mlp.up_proj",
+      ]);
       // 7 projections per layer, nothing else (no embedding, head or norm)
       expect(resolveTargets(m.params, "all-linear")).toHaveLength(14);
     }
@@ -50,13 +63,19 @@ describe("LoRA targets", () => {
     expect(() => resolveTargets(m.params, ["q_proj"], m.config.numHiddenLayers)).toThrow(
       /lora_target_modules: 'q_proj' is not a projection of this model \(it has .*q_a_proj, q_b_proj/,
     );
-    expect(resolveTargets(m.params, ["q_b_proj", "kv_b_proj"], m.config.numHiddenLayers)).toHaveLength(2 * m.config.numHiddenLayers);
+    expect(resolveTargets(m.params, ["q_b_proj", "kv_b_proj"], m.config.numHiddenLayers)).toHaveLength(
+      2 * m.config.numHiddenLayers,
+    );
   });
 
   it("rejects lora_dropout > 0 and a rank below 1 with the option's name", async () => {
     const m = await loadModel(join(FIX, "tiny-qwen2"));
-    expect(() => initLora(m.params, ["model.layers.0.self_attn.q_proj"], { ...cfg, dropout: 0.05 }, 1)).toThrow(/lora_dropout 0.05 is not supported/);
-    expect(() => initLora(m.params, ["model.layers.0.self_attn.q_proj"], { ...cfg, r: 0 }, 1)).toThrow(/lora_r must be an integer >= 1/);
+    expect(() =>
+      initLora(m.params, ["model.layers.0.self_attn.q_proj"], { ...cfg, dropout: 0.05 }, 1),
+    ).toThrow(/lora_dropout 0.05 is not supported/);
+    expect(() => initLora(m.params, ["model.layers.0.self_attn.q_proj"], { ...cfg, r: 0 }, 1)).toThrow(
+      /lora_r must be an integer >= 1/,
+    );
   });
 });
 
@@ -78,7 +97,11 @@ describe("LoRA weights", () => {
     lora[loraB(q)] = fromHost(b, [64, 4]);
     const merged = await toHost(tidy(() => mergeLora(m.params, lora, 2)[`${q}.weight`]));
     const w = await toHost(m.params[`${q}.weight`]);
-    for (const [i, j] of [[0, 0], [5, 17], [63, 63]]) {
+    for (const [i, j] of [
+      [0, 0],
+      [5, 17],
+      [63, 63],
+    ]) {
       let ba = 0;
       for (let k = 0; k < 4; k++) ba += b[i * 4 + k] * a[k * 64 + j];
       expect(merged[i * 64 + j]).toBeCloseTo(w[i * 64 + j] + 2 * ba, 5);
@@ -93,12 +116,23 @@ describe("LoRA weights", () => {
       const lora = initLora(m.params, resolveTargets(m.params, targets, m.config.numHiddenLayers), c2, 3);
       for (const k of Object.keys(lora).filter((x) => x.includes("lora_B"))) {
         const n = lora[k].shape[0] * lora[k].shape[1];
-        lora[k] = fromHost(Float32Array.from({ length: n }, (_, i) => Math.sin(i) / 20), [...lora[k].shape]);
+        lora[k] = fromHost(
+          Float32Array.from({ length: n }, (_, i) => Math.sin(i) / 20),
+          [...lora[k].shape],
+        );
       }
       const dir = join(tmp, `${name}-adapter`);
       await saveAdapter(dir, lora, c2, join(FIX, name));
       const conf = JSON.parse(readFileSync(join(dir, "adapter_config.json"), "utf8"));
-      expect(conf).toMatchObject({ peft_type: "LORA", task_type: "CAUSAL_LM", r: 4, lora_alpha: 8, lora_dropout: 0, bias: "none", use_rslora: false });
+      expect(conf).toMatchObject({
+        peft_type: "LORA",
+        task_type: "CAUSAL_LM",
+        r: 4,
+        lora_alpha: 8,
+        lora_dropout: 0,
+        bias: "none",
+        use_rslora: false,
+      });
       expect([...conf.target_modules].sort()).toEqual([...targets].sort());
       const f = openSafetensors(join(dir, "adapter_model.safetensors"));
       const names = f.names();
@@ -117,7 +151,9 @@ describe("LoRA weights", () => {
       const merged = await loadModel(out);
       const ids = o.fromArray([1, 5, 9, 3, 7, 2], [1, 6], "int32");
       const io = causalInputs(m.config, 1, 6);
-      const adapted = await toHost(tidy(() => forward(mergeLora(m.params, lora, 2), m.config, ids, io).logits));
+      const adapted = await toHost(
+        tidy(() => forward(mergeLora(m.params, lora, 2), m.config, ids, io).logits),
+      );
       const plain = await toHost(tidy(() => forward(m.params, m.config, ids, io).logits));
       const fromMerged = await toHost(tidy(() => forward(merged.params, merged.config, ids, io).logits));
       let diff = 0;

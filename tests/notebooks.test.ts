@@ -6,7 +6,9 @@ import { dirname, join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const dir = resolve("notebooks");
-const names = readdirSync(dir).filter((f) => f.endsWith(".ipynb")).sort();
+const names = readdirSync(dir)
+  .filter((f) => f.endsWith(".ipynb"))
+  .sort();
 
 interface Cell {
   cell_type: string;

@@ -55,7 +55,11 @@ beforeAll(async () => {
   for (const name of ["tiny-qwen2", "tiny-llama", "tiny-deepseek-v3"]) {
     const m = await loadModel(join(FIXTURES, name));
     for (const mode of MODES)
-      await exportOnnx(exported(name, mode), { config: m.config, params: m.params, tokenizer: m.tokenizer }, { withPast: mode === "past" });
+      await exportOnnx(
+        exported(name, mode),
+        { config: m.config, params: m.params, tokenizer: m.tokenizer },
+        { withPast: mode === "past" },
+      );
   }
 }, 60_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -85,7 +89,11 @@ describe.each([
 });
 
 describe("same completions as the native backend (tiny-qwen2, batch of mixed prompt lengths)", () => {
-  const requests = [{ prompt: "Hello there" }, { prompt: "a much longer prompt, so the others are padded" }, { prompt: "x" }];
+  const requests = [
+    { prompt: "Hello there" },
+    { prompt: "a much longer prompt, so the others are padded" },
+    { prompt: "x" },
+  ];
   const settings: [string, SamplingOptions][] = [
     ["greedy", { temperature: 0, topP: 1, maxTokens: 12, n: 2, seed: 0 }],
     ["sampled", { temperature: 1, topP: 0.9, topK: 50, maxTokens: 12, n: 2, seed: 3 }],
@@ -96,57 +104,96 @@ describe("same completions as the native backend (tiny-qwen2, batch of mixed pro
   });
   afterAll(() => native.close());
 
-  it.each([...MODES, "torch"].flatMap((m) => settings.map(([l, s]) => [m, l, s] as const)))("%s, %s", async (mode, _l, opts) => {
-    const onnx = await OnnxBackend.load({ model: folderOf("tiny-qwen2", mode), batchSize: 4 });
-    expect(onnx.usesKvCache).toBe(mode !== "no-past");
-    try {
-      const want = await native.generate(requests, opts);
-      const got = await onnx.generate(requests, opts);
-      expect(got).toEqual(want);
-      expect(got[0].usage!.completionTokens).toBeGreaterThan(0);
-    } finally {
-      await onnx.close();
-    }
-  });
+  it.each([...MODES, "torch"].flatMap((m) => settings.map(([l, s]) => [m, l, s] as const)))(
+    "%s, %s",
+    async (mode, _l, opts) => {
+      const onnx = await OnnxBackend.load({ model: folderOf("tiny-qwen2", mode), batchSize: 4 });
+      expect(onnx.usesKvCache).toBe(mode !== "no-past");
+      try {
+        const want = await native.generate(requests, opts);
+        const got = await onnx.generate(requests, opts);
+        expect(got).toEqual(want);
+        expect(got[0].usage!.completionTokens).toBeGreaterThan(0);
+      } finally {
+        await onnx.close();
+      }
+    },
+  );
 });
 
 describe("r1lab eval --backend onnx", () => {
   it("writes results.json for an exported r1lab checkpoint, with the native backend's samples", async () => {
     const tok = new CharTokenizer();
-    const c = tinyDense(tok.vocabSize, { hiddenSize: 32, numHiddenLayers: 1, numAttentionHeads: 2, headDim: 16, intermediateSize: 48 });
-    const m = { config: c, params: initParams(c, 0, { withMtp: false }), tokenizerJson: tok.toTokenizerJson(), tokenizerConfig: tok.toTokenizerConfigJson(256) };
+    const c = tinyDense(tok.vocabSize, {
+      hiddenSize: 32,
+      numHiddenLayers: 1,
+      numAttentionHeads: 2,
+      headDim: 16,
+      intermediateSize: 48,
+    });
+    const m = {
+      config: c,
+      params: initParams(c, 0, { withMtp: false }),
+      tokenizerJson: tok.toTokenizerJson(),
+      tokenizerConfig: tok.toTokenizerConfigJson(256),
+    };
     const ckpt = join(tmp, "run", "checkpoints", "final");
     await saveModel(ckpt, m);
     const onnxDir = join(tmp, "run", "checkpoints", "onnx");
     await exportOnnx(onnxDir, m, { fileName: "alt.onnx" });
-    writeFileSync(join(tmp, "run", "config.json"), JSON.stringify({ template: "P: {problem}\nA:", grpo: { max_completion_length: 6 } }));
+    writeFileSync(
+      join(tmp, "run", "config.json"),
+      JSON.stringify({ template: "P: {problem}\nA:", grpo: { max_completion_length: 6 } }),
+    );
     const args = { task: "arithmetic", limit: "2", samples: "2", "batch-size": "3" };
     const out = join(tmp, "eval-onnx");
-    await quiet(() => evalCommand({ ...args, model: onnxDir, backend: "onnx", "onnx-file": "alt.onnx", out }));
+    await quiet(() =>
+      evalCommand({ ...args, model: onnxDir, backend: "onnx", "onnx-file": "alt.onnx", out }),
+    );
     const r = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
     expect(r).toMatchObject({ task: "arithmetic", n_problems: 2, samples_per_problem: 2 });
-    expect(r.config).toMatchObject({ backend: "onnx", model: join(onnxDir, "onnx", "alt.onnx"), batch_size: 3, max_tokens: 6, prompt_template: "P: {problem}\nA:" });
+    expect(r.config).toMatchObject({
+      backend: "onnx",
+      model: join(onnxDir, "onnx", "alt.onnx"),
+      batch_size: 3,
+      max_tokens: 6,
+      prompt_template: "P: {problem}\nA:",
+    });
     const s = lines(join(out, "samples.jsonl"));
     expect(s).toHaveLength(4);
     const nativeOut = join(tmp, "eval-native");
     await quiet(() => evalCommand({ ...args, model: ckpt, backend: "native", out: nativeOut }));
-    expect(s.map((x) => x.completion)).toEqual(lines(join(nativeOut, "samples.jsonl")).map((x) => x.completion));
+    expect(s.map((x) => x.completion)).toEqual(
+      lines(join(nativeOut, "samples.jsonl")).map((x) => x.completion),
+    );
   }, 60_000);
 });
 
 it("an .onnx file as --model: its config and tokenizer are read from the folder above onnx/", () => {
   const dir = exported("tiny-llama", "past");
-  expect(resolveOnnxModel(join(dir, "onnx", "model.onnx"))).toEqual({ dir, onnxPath: join(dir, "onnx", "model.onnx") });
+  expect(resolveOnnxModel(join(dir, "onnx", "model.onnx"))).toEqual({
+    dir,
+    onnxPath: join(dir, "onnx", "model.onnx"),
+  });
   expect(resolveOnnxModel(dir)).toEqual({ dir, onnxPath: join(dir, "onnx", "model.onnx") });
   expect(() => resolveOnnxModel(join(dir, "onnx", "model.onnx"), "x.onnx")).toThrow(/is a file/);
 });
 
 describe("errors name the file", () => {
   it("a folder without the ONNX file", async () => {
-    await expect(OnnxBackend.load({ model: join(FIXTURES, "tiny-qwen2") })).rejects.toThrow(/tiny-qwen2\/onnx\/model\.onnx: no such ONNX file/);
-    expect(() => resolveOnnxModel(exported("tiny-qwen2", "past"), "model_fp16.onnx")).toThrow(/model_fp16\.onnx: no such ONNX file \(onnx\/ holds model\.onnx\)/);
+    await expect(OnnxBackend.load({ model: join(FIXTURES, "tiny-qwen2") })).rejects.toThrow(
+      /tiny-qwen2\/onnx\/model\.onnx: no such ONNX file/,
+    );
+    expect(() => resolveOnnxModel(exported("tiny-qwen2", "past"), "model_fp16.onnx")).toThrow(
+      /model_fp16\.onnx: no such ONNX file \(onnx\/ holds model\.onnx\)/,
+    );
     await expect(
-      evalCommand({ model: join(FIXTURES, "tiny-qwen2"), backend: "onnx", task: "arithmetic", out: join(tmp, "x") }),
+      evalCommand({
+        model: join(FIXTURES, "tiny-qwen2"),
+        backend: "onnx",
+        task: "arithmetic",
+        out: join(tmp, "x"),
+      }),
     ).rejects.toThrow(/onnx\/model\.onnx: no such ONNX file/);
   });
 
@@ -154,7 +201,9 @@ describe("errors name the file", () => {
     const dir = join(tmp, "broken");
     cpSync(exported("tiny-llama", "no-past"), dir, { recursive: true });
     writeFileSync(join(dir, "onnx", "model.onnx"), "this is not a protobuf");
-    await expect(OnnxBackend.load({ model: dir })).rejects.toThrow(/broken\/onnx\/model\.onnx: onnxruntime cannot load it/);
+    await expect(OnnxBackend.load({ model: dir })).rejects.toThrow(
+      /broken\/onnx\/model\.onnx: onnxruntime cannot load it/,
+    );
   });
 
   it("a graph with an input r1lab cannot feed", async () => {
@@ -165,21 +214,29 @@ describe("errors name the file", () => {
     g.output(g.op("Unsqueeze", [sum, g.ints([2])]), "logits", DType.FLOAT, ["b", "t", 1]);
     const file = join(tmp, "odd.onnx");
     writeChunks(file, modelProto(g.spec()));
-    await expect(OnnxDecoder.open(file, null)).rejects.toThrow(/odd\.onnx: input 'token_type_ids' is not one r1lab knows how to feed/);
+    await expect(OnnxDecoder.open(file, null)).rejects.toThrow(
+      /odd\.onnx: input 'token_type_ids' is not one r1lab knows how to feed/,
+    );
   });
 });
 
 describe("r1lab export-onnx (child process)", () => {
   it("exports a fixture; a missing model fails naming the path", async () => {
     const out = join(tmp, "cli-llama");
-    const ok = await runR1lab(["export-onnx", "--model", join(FIXTURES, "tiny-llama"), "--out", out, "--no-past"], { timeoutMs: 60_000 });
+    const ok = await runR1lab(
+      ["export-onnx", "--model", join(FIXTURES, "tiny-llama"), "--out", out, "--no-past"],
+      { timeoutMs: 60_000 },
+    );
     expect(ok.stderr).toBe("");
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/wrote .*cli-llama\/onnx\/model\.onnx \(no KV cache\)/);
     const onnx = await OnnxBackend.load({ model: out });
     expect(onnx.usesKvCache).toBe(false);
     await onnx.close();
-    const bad = await runR1lab(["export-onnx", "--model", join(tmp, "nowhere"), "--out", join(tmp, "cli-bad")], { timeoutMs: 60_000 });
+    const bad = await runR1lab(
+      ["export-onnx", "--model", join(tmp, "nowhere"), "--out", join(tmp, "cli-bad")],
+      { timeoutMs: 60_000 },
+    );
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/nowhere/);
   }, 120_000);

@@ -43,16 +43,27 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 async function nativeLogits(p: Params, c: ModelConfig, rows: number[][]): Promise<Float32Array> {
   const B = rows.length;
   const T = rows[0].length;
-  const out = tidy(() => forward(p, c, fromArray(rows.flat(), [B, T], "int32"), causalInputs(c, B, T)).logits);
+  const out = tidy(
+    () => forward(p, c, fromArray(rows.flat(), [B, T], "int32"), causalInputs(c, B, T)).logits,
+  );
   const host = await toHost(out);
   out.dispose();
   return host as Float32Array;
 }
 
-const i64 = (v: number[], dims: number[]) => new ort.Tensor("int64", BigInt64Array.from(v, (x) => BigInt(x)), dims);
+const i64 = (v: number[], dims: number[]) =>
+  new ort.Tensor(
+    "int64",
+    BigInt64Array.from(v, (x) => BigInt(x)),
+    dims,
+  );
 
 /** onnxruntime logits of `rows` (left-padded with `masks` when given), graph without past. */
-async function onnxLogits(s: ort.InferenceSession, rows: number[][], masks?: number[][]): Promise<Float32Array> {
+async function onnxLogits(
+  s: ort.InferenceSession,
+  rows: number[][],
+  masks?: number[][],
+): Promise<Float32Array> {
   const B = rows.length;
   const T = rows[0].length;
   const m = masks ?? rows.map((r) => r.map(() => 1));
@@ -65,7 +76,11 @@ describe.each(["tiny-qwen2", "tiny-llama", "tiny-deepseek-v3"])("fixture %s", (n
   it("logits equal the native forward and transformers' reference within 1e-4", async () => {
     const m = await loadModel(join(FIXTURES, name));
     const ref = JSON.parse(readFileSync(join(FIXTURES, name, "reference.json"), "utf8"));
-    const path = await exportOnnx(join(tmp, name), { config: m.config, params: m.params, tokenizer: m.tokenizer }, { withPast: false });
+    const path = await exportOnnx(
+      join(tmp, name),
+      { config: m.config, params: m.params, tokenizer: m.tokenizer },
+      { withPast: false },
+    );
     expect(path).toBe(join(tmp, name, "onnx", "model.onnx"));
     const s = await ort.InferenceSession.create(path);
     const ids: number[] = ref.input_ids;
@@ -88,19 +103,56 @@ describe.each(["tiny-qwen2", "tiny-llama", "tiny-deepseek-v3"])("fixture %s", (n
 it("refuses what it cannot express, with the reason", async () => {
   const c = tinyDense(50, { hiddenSize: 28, numAttentionHeads: 4, headDim: 7, numKeyValueHeads: 2 });
   expect(exportable(c)).toMatch(/RoPE dim 7 is odd/);
-  await expect(exportOnnx(join(tmp, "odd"), { config: c, params: {} })).rejects.toThrow(/export-onnx: the RoPE dim 7 is odd/);
-  expect(exportable(tinyDense(50, { numKeyValueHeads: 3 }))).toMatch(/not a multiple of num_key_value_heads 3/);
+  await expect(exportOnnx(join(tmp, "odd"), { config: c, params: {} })).rejects.toThrow(
+    /export-onnx: the RoPE dim 7 is odd/,
+  );
+  expect(exportable(tinyDense(50, { numKeyValueHeads: 3 }))).toMatch(
+    /not a multiple of num_key_value_heads 3/,
+  );
 });
 
 const small = { hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, headDim: 8, intermediateSize: 40 };
 const VARIANTS: [string, ModelConfig][] = [
   ["qwen2 GQA, bias, untied", tinyDense(50, small)],
-  ["llama MHA, no bias, tied", tinyDense(50, { ...small, modelType: "llama", numKeyValueHeads: 4, attentionBias: false, tieWordEmbeddings: true })],
-  ["llama3 RoPE scaling", tinyDense(50, { ...small, ropeScaling: { ropeType: "llama3", factor: 8, originalMaxPositionEmbeddings: 16 } })],
-  ["yarn scaling, one kv head", tinyDense(50, { ...small, numKeyValueHeads: 1, ropeScaling: { ropeType: "yarn", factor: 4, originalMaxPositionEmbeddings: 32 } })],
+  [
+    "llama MHA, no bias, tied",
+    tinyDense(50, {
+      ...small,
+      modelType: "llama",
+      numKeyValueHeads: 4,
+      attentionBias: false,
+      tieWordEmbeddings: true,
+    }),
+  ],
+  [
+    "llama3 RoPE scaling",
+    tinyDense(50, {
+      ...small,
+      ropeScaling: { ropeType: "llama3", factor: 8, originalMaxPositionEmbeddings: 16 },
+    }),
+  ],
+  [
+    "yarn scaling, one kv head",
+    tinyDense(50, {
+      ...small,
+      numKeyValueHeads: 1,
+      ropeScaling: { ropeType: "yarn", factor: 4, originalMaxPositionEmbeddings: 32 },
+    }),
+  ],
   // DeepSeek-V3 in miniature: MLA with q_lora_rank, interleaved RoPE, sigmoid routing over 2 groups,
   // a shared expert, a dense first layer; then no q_lora_rank, softmax routing, YaRN, no shared expert.
-  ["tinyDeepSeek", tinyDeepSeek(50, { ...small, kvLoraRank: 16, qLoraRank: 24, qkNopeHeadDim: 8, qkRopeHeadDim: 4, vHeadDim: 8, moeIntermediateSize: 16 })],
+  [
+    "tinyDeepSeek",
+    tinyDeepSeek(50, {
+      ...small,
+      kvLoraRank: 16,
+      qLoraRank: 24,
+      qkNopeHeadDim: 8,
+      qkRopeHeadDim: 4,
+      vHeadDim: 8,
+      moeIntermediateSize: 16,
+    }),
+  ],
   [
     "tinyDeepSeek: q_proj, softmax routing, YaRN",
     tinyDeepSeek(50, {
@@ -116,7 +168,13 @@ const VARIANTS: [string, ModelConfig][] = [
       topkGroup: 1,
       nSharedExperts: 0,
       routedScalingFactor: 2.5,
-      ropeScaling: { ropeType: "yarn", factor: 4, originalMaxPositionEmbeddings: 32, mscale: 1, mscaleAllDim: 0.7 },
+      ropeScaling: {
+        ropeType: "yarn",
+        factor: 4,
+        originalMaxPositionEmbeddings: 32,
+        mscale: 1,
+        mscaleAllDim: 0.7,
+      },
     }),
   ],
 ];
@@ -175,10 +233,18 @@ describe.each(VARIANTS)("random %s", (_label, c) => {
       const out = await cached.run({
         input_ids: i64(ids.flat(), [B, n]),
         attention_mask: i64(Array(B * t).fill(1), [B, t]),
-        position_ids: i64(rows.flatMap(() => Array.from({ length: n }, (_, j) => start + j)), [B, n]),
+        position_ids: i64(
+          rows.flatMap(() => Array.from({ length: n }, (_, j) => start + j)),
+          [B, n],
+        ),
         ...past,
       });
-      expect(out["present.0.key"].dims).toEqual([B, past["past_key_values.0.key"].dims[1], t, past["past_key_values.0.key"].dims[3]]);
+      expect(out["present.0.key"].dims).toEqual([
+        B,
+        past["past_key_values.0.key"].dims[1],
+        t,
+        past["past_key_values.0.key"].dims[3],
+      ]);
       const lg = out.logits.data as Float32Array;
       for (let b = 0; b < B; b++)
         for (let j = 0; j < n; j++) {

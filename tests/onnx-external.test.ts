@@ -35,7 +35,10 @@ it("writes model.onnx + model.onnx_data past the inline limit, and onnxruntime g
   expect(existsSync(`${inline}_data`)).toBe(false);
   const inlineSize = statSync(inline).size;
 
-  const split = await exportOnnx(join(tmp, "split"), model, { withPast: false, maxInlineBytes: inlineSize - 1 });
+  const split = await exportOnnx(join(tmp, "split"), model, {
+    withPast: false,
+    maxInlineBytes: inlineSize - 1,
+  });
   expect(split).toBe(join(tmp, "split", "onnx", "model.onnx"));
   const data = join(tmp, "split", "onnx", "model.onnx_data");
   expect(existsSync(data)).toBe(true);
@@ -54,8 +57,19 @@ it("writes model.onnx + model.onnx_data past the inline limit, and onnxruntime g
 });
 
 it("aligns each external tensor to 4 KiB and keeps small ones inline", () => {
-  const t = (name: string, n: number) => ({ name, dims: [n], dataType: DType.FLOAT, raw: new Uint8Array(n * 4).fill(1) });
-  const g = { name: "g", nodes: [], inputs: [], outputs: [], initializers: [t("big1", 1000), t("small", 10), t("big2", 300)] };
+  const t = (name: string, n: number) => ({
+    name,
+    dims: [n],
+    dataType: DType.FLOAT,
+    raw: new Uint8Array(n * 4).fill(1),
+  });
+  const g = {
+    name: "g",
+    nodes: [],
+    inputs: [],
+    outputs: [],
+    initializers: [t("big1", 1000), t("small", 10), t("big2", 300)],
+  };
   const { graph, data } = externalize(g, "model.onnx_data");
   const [big1, small, big2] = graph.initializers;
   expect(big1.external).toEqual({ location: "model.onnx_data", offset: 0, length: 4000 });

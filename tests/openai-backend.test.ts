@@ -127,7 +127,10 @@ describe("OpenAIBackend", () => {
     }
     const env = { OPENAI_BASE_URL: "http://h:1/v1" };
     expect(openaiTarget("http://x:8000", env)).toEqual({ baseUrl: "http://x:8000" });
-    expect(openaiTarget("deepseek-reasoner", env)).toEqual({ baseUrl: "http://h:1/v1", model: "deepseek-reasoner" });
+    expect(openaiTarget("deepseek-reasoner", env)).toEqual({
+      baseUrl: "http://h:1/v1",
+      model: "deepseek-reasoner",
+    });
     expect(openaiTarget(undefined, env)).toEqual({ baseUrl: "http://h:1/v1" });
     expect(openaiTarget("name", {})).toBeNull();
   });

@@ -12,10 +12,26 @@ beforeAll(async () => {
 });
 
 // Fixed pseudo-random inputs (no RNG dependency): values in [-2, 2).
-const vals = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => (((i * 7919 + seed * 104729) % 1000) / 250) - 2);
-const f32 = (shape: number[], seed = 1) => np.array(vals(shape.reduce((a, b) => a * b, 1), seed), { shape } as never) as JArray;
-const pos = (shape: number[], seed = 1) => np.array(vals(shape.reduce((a, b) => a * b, 1), seed).map((v) => v + 2.5), { shape } as never) as JArray;
-const i32 = (data: number[], shape: number[]) => np.array(Int32Array.from(data), { shape, dtype: "int32" } as never) as JArray;
+const vals = (n: number, seed: number) =>
+  Float32Array.from({ length: n }, (_, i) => ((i * 7919 + seed * 104729) % 1000) / 250 - 2);
+const f32 = (shape: number[], seed = 1) =>
+  np.array(
+    vals(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    { shape } as never,
+  ) as JArray;
+const pos = (shape: number[], seed = 1) =>
+  np.array(
+    vals(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ).map((v) => v + 2.5),
+    { shape } as never,
+  ) as JArray;
+const i32 = (data: number[], shape: number[]) =>
+  np.array(Int32Array.from(data), { shape, dtype: "int32" } as never) as JArray;
 
 type Fn = (...xs: JArray[]) => JArray | JArray[];
 
@@ -35,7 +51,12 @@ async function both(fn: Fn, args: () => JArray[]) {
   for (let i = 0; i < lo.length; i++) {
     expect(lo[i].shape).toEqual(lj[i].shape);
     expect(lo[i].dtype).toBe(lj[i].dtype);
-    out.push({ dtype: lo[i].dtype, shape: lo[i].shape, ort: Array.from(await lo[i].data()), jax: Array.from(await lj[i].data()) });
+    out.push({
+      dtype: lo[i].dtype,
+      shape: lo[i].shape,
+      ort: Array.from(await lo[i].data()),
+      jax: Array.from(await lj[i].data()),
+    });
   }
   return out;
 }
@@ -54,7 +75,11 @@ const CASES: { prim: string; fn: Fn; args: () => JArray[] }[] = [
   { prim: "mul", fn: (x, y) => np.multiply(x, y), args: () => [f32([2, 3, 4]), f32([3, 1], 2)] },
   { prim: "max", fn: (x, y) => np.maximum(x, y), args: () => [f32([5, 4]), f32([5, 4], 3)] },
   { prim: "min", fn: (x, y) => np.minimum(x, y), args: () => [f32([5, 4]), f32([1, 4], 3)] },
-  { prim: "idiv", fn: (x, y) => np.floorDivide(x, y), args: () => [i32([7, 8, 9, 20, 3, 0], [6]), i32([2, 3, 4, 6, 5, 7], [6])] },
+  {
+    prim: "idiv",
+    fn: (x, y) => np.floorDivide(x, y),
+    args: () => [i32([7, 8, 9, 20, 3, 0], [6]), i32([2, 3, 4, 6, 5, 7], [6])],
+  },
   { prim: "mod", fn: (x, y) => np.remainder(x, y), args: () => [pos([6]), pos([6], 4)] },
   { prim: "neg", fn: (x) => np.negative(np.exp(x)), args: () => [f32([4, 4])] },
   { prim: "reciprocal", fn: (x) => np.reciprocal(x), args: () => [pos([4, 4])] },
@@ -69,28 +94,84 @@ const CASES: { prim: string; fn: Fn; args: () => JArray[] }[] = [
   { prim: "erfc", fn: (x) => lax.erfc(x), args: () => [f32([9])] },
   { prim: "asin", fn: (x) => np.asin(np.multiply(x, 0.4)), args: () => [f32([9])] },
   { prim: "atan", fn: (x) => np.atan(x), args: () => [f32([9])] },
-  { prim: "compare", fn: (x, y) => [np.less(x.ref, y.ref), np.equal(x.ref, y.ref), np.lessEqual(x.ref, y.ref), np.notEqual(x, y)], args: () => [f32([8]), np.array(Float32Array.from([0, 1, -1, 2, 0.5, 0, 0, 1]))] },
-  { prim: "where", fn: (x, y) => np.where(np.greater(x.ref, 0), x, y), args: () => [f32([3, 4]), f32([3, 4], 2)] },
-  { prim: "mul", fn: (x, y) => np.logicalAnd(np.greater(x, 0), np.less(y, 0)), args: () => [f32([8]), f32([8], 2)] },
-  { prim: "bit_combine", fn: (x, y) => [np.bitwiseXor(np.greater(x.ref, 0), np.less(y.ref, 0)), np.bitwiseOr(np.greater(x, 1), np.less(y, 1))], args: () => [f32([8]), f32([8], 2)] },
+  {
+    prim: "compare",
+    fn: (x, y) => [
+      np.less(x.ref, y.ref),
+      np.equal(x.ref, y.ref),
+      np.lessEqual(x.ref, y.ref),
+      np.notEqual(x, y),
+    ],
+    args: () => [f32([8]), np.array(Float32Array.from([0, 1, -1, 2, 0.5, 0, 0, 1]))],
+  },
+  {
+    prim: "where",
+    fn: (x, y) => np.where(np.greater(x.ref, 0), x, y),
+    args: () => [f32([3, 4]), f32([3, 4], 2)],
+  },
+  {
+    prim: "mul",
+    fn: (x, y) => np.logicalAnd(np.greater(x, 0), np.less(y, 0)),
+    args: () => [f32([8]), f32([8], 2)],
+  },
+  {
+    prim: "bit_combine",
+    fn: (x, y) => [
+      np.bitwiseXor(np.greater(x.ref, 0), np.less(y.ref, 0)),
+      np.bitwiseOr(np.greater(x, 1), np.less(y, 1)),
+    ],
+    args: () => [f32([8]), f32([8], 2)],
+  },
   { prim: "stop_gradient", fn: (x) => lax.stopGradient(np.multiply(x, 2)), args: () => [f32([3])] },
-  { prim: "cast", fn: (x) => [x.ref.astype("int32" as never), np.greater(x, 0).astype("float32" as never)], args: () => [f32([6])] },
-  { prim: "reduce", fn: (x) => [np.sum(x.ref, 1), np.max(x.ref, 0), np.min(x.ref, [0, 2]), np.prod(np.multiply(x, 0.5), 2)], args: () => [f32([2, 3, 4])] },
+  {
+    prim: "cast",
+    fn: (x) => [x.ref.astype("int32" as never), np.greater(x, 0).astype("float32" as never)],
+    args: () => [f32([6])],
+  },
+  {
+    prim: "reduce",
+    fn: (x) => [np.sum(x.ref, 1), np.max(x.ref, 0), np.min(x.ref, [0, 2]), np.prod(np.multiply(x, 0.5), 2)],
+    args: () => [f32([2, 3, 4])],
+  },
   { prim: "shrink", fn: (x) => x.slice([1, 3], null as never, [0, 2]), args: () => [f32([4, 3, 5])] },
   { prim: "flip", fn: (x) => np.flip(x, 1), args: () => [f32([3, 4])] },
-  { prim: "pad", fn: (x) => np.pad(x, [[1, 0], [0, 2]] as never), args: () => [f32([2, 3])] },
+  {
+    prim: "pad",
+    fn: (x) =>
+      np.pad(x, [
+        [1, 0],
+        [0, 2],
+      ] as never),
+    args: () => [f32([2, 3])],
+  },
   { prim: "concatenate", fn: (x, y) => np.concatenate([x, y], 1), args: () => [f32([2, 3]), f32([2, 2], 2)] },
   { prim: "split", fn: (x) => np.split(x, [1, 3], 1), args: () => [f32([2, 5])] },
   { prim: "gather", fn: (x, i) => np.take(x, i, 0), args: () => [f32([6, 3]), i32([5, 0, 2, 2], [2, 2])] },
   { prim: "gather", fn: (x, i) => np.take(x, i, 1), args: () => [f32([2, 6, 3]), i32([5, 0, 2], [3])] },
-  { prim: "scatter", fn: (x, i) => grad((w: JArray) => np.sum(np.multiply(np.take(w, i, 0), 1.5)))(x), args: () => [f32([5, 3]), i32([1, 4, 1, 0], [4])] },
+  {
+    prim: "scatter",
+    fn: (x, i) => grad((w: JArray) => np.sum(np.multiply(np.take(w, i, 0), 1.5)))(x),
+    args: () => [f32([5, 3]), i32([1, 4, 1, 0], [4])],
+  },
   { prim: "sort", fn: (x) => np.sort(x), args: () => [f32([3, 5])] },
-  { prim: "argsort", fn: (x) => np.argsort(x), args: () => [np.array(Float32Array.from([3, 1, 2, 1, 3, 0]), { shape: [2, 3] } as never) as JArray] },
+  {
+    prim: "argsort",
+    fn: (x) => np.argsort(x),
+    args: () => [np.array(Float32Array.from([3, 1, 2, 1, 3, 0]), { shape: [2, 3] } as never) as JArray],
+  },
   { prim: "broadcast", fn: (x) => np.broadcastTo(x, [2, 3, 4]), args: () => [f32([3, 1])] },
-  { prim: "reshape", fn: (x) => np.reshape(np.transpose(x, [1, 0, 2]), [3, 8]), args: () => [f32([2, 3, 4])] },
+  {
+    prim: "reshape",
+    fn: (x) => np.reshape(np.transpose(x, [1, 0, 2]), [3, 8]),
+    args: () => [f32([2, 3, 4])],
+  },
   { prim: "transpose", fn: (x) => np.transpose(x, [2, 0, 1]), args: () => [f32([2, 3, 4])] },
   { prim: "dot", fn: (x, w) => np.matmul(x, np.transpose(w)), args: () => [f32([2, 3, 4]), f32([5, 4], 2)] },
-  { prim: "dot", fn: (q, k) => np.einsum("bhqd,bhkd->bhqk", q, k), args: () => [f32([2, 2, 3, 4]), f32([2, 2, 5, 4], 2)] },
+  {
+    prim: "dot",
+    fn: (q, k) => np.einsum("bhqd,bhkd->bhqk", q, k),
+    args: () => [f32([2, 2, 3, 4]), f32([2, 2, 5, 4], 2)],
+  },
   { prim: "dot", fn: (a, b) => np.einsum("nd,efd->enf", a, b), args: () => [f32([3, 4]), f32([2, 5, 4], 2)] },
 ];
 
@@ -107,7 +188,12 @@ describe("ORT lowering, per primitive", () => {
   }
 
   it("composite: softmax, log-softmax, SiLU, sigmoid and their gradients", async () => {
-    const f = (x: JArray) => [nn.softmax(x.ref, -1), nn.logSoftmax(x.ref, -1), nn.silu(x.ref), grad((y: JArray) => np.sum(np.multiply(nn.silu(y.ref), y)))(x)];
+    const f = (x: JArray) => [
+      nn.softmax(x.ref, -1),
+      nn.logSoftmax(x.ref, -1),
+      nn.silu(x.ref),
+      grad((y: JArray) => np.sum(np.multiply(nn.silu(y.ref), y)))(x),
+    ];
     for (const r of await both(f, () => [f32([3, 7])])) expectClose(r.ort, r.jax);
   });
 

@@ -25,13 +25,19 @@ afterAll(() => setExecutor("ort"));
 const V = 48;
 const MODELS: [string, ModelConfig][] = [
   ["dense", tinyDense(V, { hiddenSize: 64, intermediateSize: 96, numHiddenLayers: 2, headDim: 16 })],
-  ["MLA+MoE+MTP", tinyDeepSeek(V, { hiddenSize: 64, numHiddenLayers: 2, moeIntermediateSize: 32, intermediateSize: 96 })],
+  [
+    "MLA+MoE+MTP",
+    tinyDeepSeek(V, { hiddenSize: 64, numHiddenLayers: 2, moeIntermediateSize: 32, intermediateSize: 96 }),
+  ],
 ];
 const W = { mtpLambda: 0.3, balanceAlpha: 1e-4 };
 
 function batchOf(c: ModelConfig, seed: number): LmBatch {
   const rng = Rng.stream(seed, "ort-train");
-  const seqs = Array.from({ length: 3 }, () => ({ ids: Array.from({ length: 13 }, () => rng.int(V)), lossStart: 2 }));
+  const seqs = Array.from({ length: 3 }, () => ({
+    ids: Array.from({ length: 13 }, () => rng.int(V)),
+    lossStart: 2,
+  }));
   return makeLmBatch(c, seqs, 12, 0);
 }
 
@@ -66,8 +72,15 @@ describe.each(MODELS)("ORT executor on the %s model", (_name, c) => {
       { trainable: {} as Params, buffers: {} as Params },
     );
     const b = batchOf(c, 1);
-    const f = valueAndGrad((t: Params, bu: Params, bb: LmBatch) => lmLoss(t, bu, c, bb, W) as never, { hasAux: true });
-    const run = (executor: "ort" | "jax") => compile(f as (...a: unknown[]) => unknown, { executor })(refParams(trainable), refParams(buffers), refParams(b));
+    const f = valueAndGrad((t: Params, bu: Params, bb: LmBatch) => lmLoss(t, bu, c, bb, W) as never, {
+      hasAux: true,
+    });
+    const run = (executor: "ort" | "jax") =>
+      compile(f as (...a: unknown[]) => unknown, { executor })(
+        refParams(trainable),
+        refParams(buffers),
+        refParams(b),
+      );
     const o = await hostLeaves(run("ort"));
     const j = await hostLeaves(run("jax"));
     expect(o.length).toBe(j.length);
@@ -78,7 +91,14 @@ describe.each(MODELS)("ORT executor on the %s model", (_name, c) => {
   it("Trainer: losses, grad norms and parameters after 4 AdamW steps match jax-js", async () => {
     const runTrainer = async (executor: "ort" | "jax") => {
       setExecutor(executor);
-      const tr = new Trainer<LmBatch>({ model: c, params: initParams(c, 0, { withMtp }), loss: (t, b, batch) => lmLoss(t, b, c, batch, W), optimizer: { weightDecay: 0.01 }, biasUpdateGamma: withMtp ? 1e-3 : 0, withMtp });
+      const tr = new Trainer<LmBatch>({
+        model: c,
+        params: initParams(c, 0, { withMtp }),
+        loss: (t, b, batch) => lmLoss(t, b, c, batch, W),
+        optimizer: { weightDecay: 0.01 },
+        biasUpdateGamma: withMtp ? 1e-3 : 0,
+        withMtp,
+      });
       const logs: Record<string, number>[] = [];
       for (let s = 0; s < 4; s++) logs.push(await tr.update(batchOf(c, 10 + s), 1e-3));
       const params: Record<string, Float32Array> = {};
@@ -98,7 +118,10 @@ describe.each(MODELS)("ORT executor on the %s model", (_name, c) => {
       // Both executors then agree only to within those 4 steps. Elsewhere Adam's normalisation
       // also magnifies last-bit differences of small gradients (Sigmoid vs exp-based sigmoid,
       // other summation orders), hence 5e-4 of the tensor's scale rather than the step's 1e-5.
-      if (k.endsWith("k_proj.bias")) expect(Math.max(...o.params[k].map((x, i) => Math.abs(x - j.params[k][i]))), k).toBeLessThanOrEqual(8e-3);
+      if (k.endsWith("k_proj.bias"))
+        expect(Math.max(...o.params[k].map((x, i) => Math.abs(x - j.params[k][i]))), k).toBeLessThanOrEqual(
+          8e-3,
+        );
       else expect(relDiff(o.params[k], j.params[k]), k).toBeLessThan(5e-4);
     }
   });

@@ -8,7 +8,15 @@
 // else from the registry (CI's machine reaches it). R1LAB_SKIP_PACK_TEST=1 skips this file.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,11 +30,19 @@ const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip", npm_config_updat
 // Asynchronous, so that vitest's worker keeps answering while npm runs.
 async function sh(cmd: string, args: string[], cwd: string, timeout = 300_000): Promise<string> {
   try {
-    const r = await promisify(execFile)(cmd, args, { cwd, env, encoding: "utf8", timeout, maxBuffer: 64 << 20 });
+    const r = await promisify(execFile)(cmd, args, {
+      cwd,
+      env,
+      encoding: "utf8",
+      timeout,
+      maxBuffer: 64 << 20,
+    });
     return r.stdout;
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(" ")} (in ${cwd}) failed: ${err.message}\n${err.stdout ?? ""}\n${err.stderr ?? ""}`);
+    throw new Error(
+      `${cmd} ${args.join(" ")} (in ${cwd}) failed: ${err.message}\n${err.stdout ?? ""}\n${err.stderr ?? ""}`,
+    );
   }
 }
 
@@ -42,12 +58,17 @@ describe.skipIf(skip)("r1lab as an npm package", () => {
     work = mkdtempSync(join(tmpdir(), "r1lab-pack-"));
     await sh("pnpm", ["build"], repo);
     // --ignore-scripts: prepack would build a second time.
-    const packed = JSON.parse(await sh("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", work], repo));
+    const packed = JSON.parse(
+      await sh("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", work], repo),
+    );
     tarball = join(work, packed[0].filename);
     files = packed[0].files.map((f: { path: string }) => f.path);
     project = join(work, "consumer");
     mkdirSync(project);
-    writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
+    writeFileSync(
+      join(project, "package.json"),
+      JSON.stringify({ name: "consumer", private: true, type: "module" }),
+    );
     await sh("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], project, 600_000);
   }, 900_000);
 
@@ -97,13 +118,27 @@ describe.skipIf(skip)("r1lab as an npm package", () => {
     expect(await sh("npx", ["r1lab", "--help"], project)).toMatch(/^usage: r1lab <command>/);
     const version = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).version;
     const jax = JSON.parse(readFileSync(join(repo, "node_modules/@jax-js/jax/package.json"), "utf8")).version;
-    expect(await sh("npx", ["r1lab", "--version"], project)).toContain(`r1lab ${version} (@jax-js/jax ${jax}`);
+    expect(await sh("npx", ["r1lab", "--version"], project)).toContain(
+      `r1lab ${version} (@jax-js/jax ${jax}`,
+    );
   });
 
   it("generates the same tokens as the source CLI", async () => {
-    const args = ["generate", "--model", fixture, "--prompt", "Hello", "--max-new-tokens", "4", "--greedy", "--json"];
+    const args = [
+      "generate",
+      "--model",
+      fixture,
+      "--prompt",
+      "Hello",
+      "--max-new-tokens",
+      "4",
+      "--greedy",
+      "--json",
+    ];
     const installed = JSON.parse(await sh("npx", ["r1lab", ...args], project));
-    const source = JSON.parse(await sh(process.execPath, [tsx, join(repo, "src/cli/main.ts"), ...args], repo));
+    const source = JSON.parse(
+      await sh(process.execPath, [tsx, join(repo, "src/cli/main.ts"), ...args], repo),
+    );
     expect(installed.new_ids).toHaveLength(4);
     expect(installed.new_ids).toEqual(source.new_ids);
   });
@@ -115,8 +150,20 @@ describe.skipIf(skip)("r1lab as an npm package", () => {
     expect(out).toContain("equals 391: true");
     await sh(
       bin("tsc"),
-      ["--noEmit", "--strict", "--module", "nodenext", "--target", "es2022", "--skipLibCheck",
-        "--types", "node", "--typeRoots", join(repo, "node_modules/@types"), "quickstart.ts"],
+      [
+        "--noEmit",
+        "--strict",
+        "--module",
+        "nodenext",
+        "--target",
+        "es2022",
+        "--skipLibCheck",
+        "--types",
+        "node",
+        "--typeRoots",
+        join(repo, "node_modules/@types"),
+        "quickstart.ts",
+      ],
       project,
     );
   });

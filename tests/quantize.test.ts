@@ -14,7 +14,13 @@ import * as o from "../src/engine/ops.ts";
 import { toHost } from "../src/engine/params.ts";
 import { Rng } from "../src/engine/rng.ts";
 import { OnnxDecoder } from "../src/hf/onnx-session.ts";
-import { dequantizeHost, quantizeInt4, quantizeInt8, quantizeParams, weightOf } from "../src/model/quantize.ts";
+import {
+  dequantizeHost,
+  quantizeInt4,
+  quantizeInt8,
+  quantizeParams,
+  weightOf,
+} from "../src/model/quantize.ts";
 import { measureQuantError } from "../src/serve/quant-error.ts";
 import { loadServedModel } from "../src/serve/served-model.ts";
 import { listenModelServer } from "../src/serve/server.ts";
@@ -28,7 +34,10 @@ beforeAll(async () => {
 
 function randomWeight(out: number, inDim: number): Float32Array {
   const rng = Rng.stream(3, "quant-test");
-  return Float32Array.from({ length: out * inDim }, () => (rng.float() - 0.5) * (rng.float() < 0.02 ? 2 : 0.1));
+  return Float32Array.from(
+    { length: out * inDim },
+    () => (rng.float() - 0.5) * (rng.float() < 0.02 ? 2 : 0.1),
+  );
 }
 
 describe("codes", () => {
@@ -37,7 +46,8 @@ describe("codes", () => {
     const w = randomWeight(out, inDim);
     const q = quantizeInt8(w, out, inDim);
     const back = dequantizeHost(q, out, inDim, 8);
-    for (let i = 0; i < w.length; i++) expect(Math.abs(back[i] - w[i])).toBeLessThanOrEqual(q.scale[Math.floor(i / inDim)] / 2 + 1e-7);
+    for (let i = 0; i < w.length; i++)
+      expect(Math.abs(back[i] - w[i])).toBeLessThanOrEqual(q.scale[Math.floor(i / inDim)] / 2 + 1e-7);
     const arr = {
       q8: o.fromArray(q.packed as unknown as Int32Array, [out, inDim / 4], "uint32"),
       scale: o.fromArray(q.scale, [out, 1]),
@@ -68,7 +78,9 @@ describe("codes", () => {
 describe("models", () => {
   it("int8 and int4 tiny-qwen2 stay close to float32 and are smaller", async () => {
     const ids = Array.from({ length: 96 }, (_, i) => (i * 31 + 7) % 400);
-    const rows = await measureQuantError(QWEN, ids, [{ mode: "int8" }, { mode: "int4", groupSize: 32 }], { greedyTokens: 12 });
+    const rows = await measureQuantError(QWEN, ids, [{ mode: "int8" }, { mode: "int4", groupSize: 32 }], {
+      greedyTokens: 12,
+    });
     const [i8, i4] = rows;
     expect(i8.linearBytesF32 / i8.linearBytes).toBeGreaterThan(3.7);
     expect(i4.linearBytesF32 / i4.linearBytes).toBeGreaterThan(5.3);
@@ -79,7 +91,10 @@ describe("models", () => {
     expect(i4.argmaxAgreement).toBeGreaterThan(0.8);
     expect(i8.quantized).toBe(14);
     // int4 group 128 does not fit a 64-wide input: those weights stay float32 and are reported.
-    const { report } = await quantizeParams({ "model.layers.0.self_attn.q_proj.weight": o.zeros([64, 64]) }, { mode: "int4", groupSize: 128 });
+    const { report } = await quantizeParams(
+      { "model.layers.0.self_attn.q_proj.weight": o.zeros([64, 64]) },
+      { mode: "int4", groupSize: 128 },
+    );
     expect(report.skipped).toEqual(["model.layers.0.self_attn.q_proj.weight"]);
   });
 
@@ -89,7 +104,12 @@ describe("models", () => {
     const s = await listenModelServer(m, { port: 0 });
     try {
       const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: "none", maxRetries: 0 });
-      const r = await client.completions.create({ model: "q", prompt: "Hello", temperature: 0, max_tokens: 5 });
+      const r = await client.completions.create({
+        model: "q",
+        prompt: "Hello",
+        temperature: 0,
+        max_tokens: 5,
+      });
       expect(r.choices[0].text.length).toBeGreaterThan(0);
       expect(r.usage!.completion_tokens).toBe(5);
     } finally {
@@ -128,14 +148,25 @@ describe("quantised ONNX graphs (transformers.js layout)", () => {
     const out: string[] = [];
     for (const dtype of ["fp32", "q4", "q8"]) {
       const b = await OnnxBackend.load({ model: ONNX, dtype });
-      expect(b.name).toContain(dtype === "fp32" ? "model.onnx" : dtype === "q4" ? "model_q4.onnx" : "model_quantized.onnx");
+      expect(b.name).toContain(
+        dtype === "fp32" ? "model.onnx" : dtype === "q4" ? "model_q4.onnx" : "model_quantized.onnx",
+      );
       expect(b.usesKvCache).toBe(true);
-      const [r] = await b.generate([{ prompt: "Hello world" }], { temperature: 0, topP: 1, maxTokens: 6, n: 1 });
+      const [r] = await b.generate([{ prompt: "Hello world" }], {
+        temperature: 0,
+        topP: 1,
+        maxTokens: 6,
+        n: 1,
+      });
       out.push(r.completions[0]);
       await b.close();
     }
     expect(out[0].length).toBeGreaterThan(0);
-    await expect(OnnxBackend.load({ model: ONNX, dtype: "q3" })).rejects.toThrow(/dtype 'q3' is not one of fp32, fp16, q8/);
-    await expect(OnnxBackend.load({ model: ONNX, dtype: "fp16" })).rejects.toThrow(/model_fp16.onnx: no such ONNX file \(onnx\/ holds model.onnx, model_q4.onnx, model_quantized.onnx\)/);
+    await expect(OnnxBackend.load({ model: ONNX, dtype: "q3" })).rejects.toThrow(
+      /dtype 'q3' is not one of fp32, fp16, q8/,
+    );
+    await expect(OnnxBackend.load({ model: ONNX, dtype: "fp16" })).rejects.toThrow(
+      /model_fp16.onnx: no such ONNX file \(onnx\/ holds model.onnx, model_q4.onnx, model_quantized.onnx\)/,
+    );
   });
 });

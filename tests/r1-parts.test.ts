@@ -14,7 +14,12 @@ import { readChains } from "../src/tasks/scratchpad.ts";
 import { evaluate, ratEquals } from "../src/tasks/expr.ts";
 import type { TaskExample } from "../src/tasks/types.ts";
 
-const ar: TaskExample = { id: "ar", prompt: "calc 7+3*2-4", answer: "9", meta: { task: "arithmetic", expression: "7+3*2-4" } };
+const ar: TaskExample = {
+  id: "ar",
+  prompt: "calc 7+3*2-4",
+  answer: "9",
+  meta: { task: "arithmetic", expression: "7+3*2-4" },
+};
 const other: TaskExample = { id: "x", prompt: "?", answer: "1", meta: {} };
 
 describe("cold-start traces", () => {
@@ -50,7 +55,12 @@ describe("cold-start traces", () => {
 
   it("is long: readable traces are longer than the terse traces they come from", () => {
     const task = new ArithmeticTask({ min: 1, max: 5, ops: ["+", "-"] });
-    const corpus = buildCorpus({ task, problems: 50, seed: 1, mix: { slip: 0, wrongPick: 0, giveUp: 0, unfinished: 0, wait: 0, recheck: 0, guess: 0 } });
+    const corpus = buildCorpus({
+      task,
+      problems: 50,
+      seed: 1,
+      mix: { slip: 0, wrongPick: 0, giveUp: 0, unfinished: 0, wait: 0, recheck: 0, guess: 0 },
+    });
     let readable = 0;
     let terse = 0;
     for (const it of corpus) {
@@ -63,10 +73,16 @@ describe("cold-start traces", () => {
   });
 
   it("rewrites chains, checks, retractions and verdicts as sentences with a summary", () => {
-    expect(readableThink("7+3*2-4=7+6-4=13-4=9", "9")).toBe("first 7+3*2-4=7+6-4. then 7+6-4=13-4. then 13-4=9. so the answer is 9.");
+    expect(readableThink("7+3*2-4=7+6-4=13-4=9", "9")).toBe(
+      "first 7+3*2-4=7+6-4. then 7+6-4=13-4. then 13-4=9. so the answer is 9.",
+    );
     expect(readableThink("1+2=3 chk 3-2=1 ok", "3")).toBe("first 1+2=3. check 3-2=1 ok. so the answer is 3.");
-    expect(readableThink("2*3=5 wait 2*3=6", "6")).toBe("first 2*3=5. wait that is wrong. next 2*3=6. so the answer is 6.");
-    expect(readableThink("3+5=8 no;3*5=15 yes", "3*5")).toBe("first 3+5=8. that is not the target. next 3*5=15. that is the target. so the answer is 3*5.");
+    expect(readableThink("2*3=5 wait 2*3=6", "6")).toBe(
+      "first 2*3=5. wait that is wrong. next 2*3=6. so the answer is 6.",
+    );
+    expect(readableThink("3+5=8 no;3*5=15 yes", "3*5")).toBe(
+      "first 3+5=8. that is not the target. next 3*5=15. that is the target. so the answer is 3*5.",
+    );
     // The rewrite keeps the chains the task's checker reads.
     expect(readChains("7+3*2-4=7+6-4=13-4=9").length).toBe(1);
     expect(readableCompletion("<think>1+1=2")).toBeNull();
@@ -75,7 +91,8 @@ describe("cold-start traces", () => {
 
 describe("readability", () => {
   it("needs well-formed sentences in the vocabulary ending with a summary that matches the answer", () => {
-    const good = "<think>first 7+3*2-4=7+6-4. then 7+6-4=13-4. then 13-4=9. so the answer is 9.</think><answer>9</answer>";
+    const good =
+      "<think>first 7+3*2-4=7+6-4. then 7+6-4=13-4. then 13-4=9. so the answer is 9.</think><answer>9</answer>";
     expect(isReadable(good)).toBe(true);
     expect(isReadable(good.replace("<answer>9", "<answer>8"))).toBe(false); // summary disagrees with the answer
     expect(isReadable(good.replace(" so the answer is 9.", ""))).toBe(false); // no summary
@@ -97,7 +114,9 @@ describe("language-consistency reward", () => {
   });
 
   it("scores the think text of a completion, 0 without one, null off the synthetic tasks", () => {
-    expect(readableConsistencyReward("<think>first 2+2=5. so the answer is 5.</think><answer>5</answer>", ar)).toBe(1); // language, not content
+    expect(
+      readableConsistencyReward("<think>first 2+2=5. so the answer is 5.</think><answer>5</answer>", ar),
+    ).toBe(1); // language, not content
     expect(readableConsistencyReward("<answer>9</answer>", ar)).toBe(0);
     expect(readableConsistencyReward("<think>yes no none</think><answer>9</answer>", ar)).toBe(0);
     expect(readableConsistencyReward("<think>first</think>", other)).toBeNull();
@@ -105,9 +124,14 @@ describe("language-consistency reward", () => {
 });
 
 describe("rejection sampling filter", () => {
-  const right = "<think>first 7+3*2-4=7+6-4. then 7+6-4=13-4. then 13-4=9. so the answer is 9.</think><answer>9</answer>";
+  const right =
+    "<think>first 7+3*2-4=7+6-4. then 7+6-4=13-4. then 13-4=9. so the answer is 9.</think><answer>9</answer>";
   const terseRight = "<think>7+3*2-4=7+6-4=13-4=9</think><answer>9</answer>";
-  const s = (completion: string, example = ar): Sample => ({ example, completion, length: completion.length });
+  const s = (completion: string, example = ar): Sample => ({
+    example,
+    completion,
+    length: completion.length,
+  });
   const ar2: TaskExample = { ...ar, id: "ar2" };
   const samples = [
     s(right),
@@ -121,12 +145,23 @@ describe("rejection sampling filter", () => {
 
   it("keeps only correct and well-formed samples, each (prompt, text) once", () => {
     const { kept, stats } = filterSamples(samples, { requireReadable: false });
-    expect(kept.map((k) => [k.example.id, k.completion])).toEqual([["ar", right], ["ar2", right], ["ar", terseRight]]);
+    expect(kept.map((k) => [k.example.id, k.completion])).toEqual([
+      ["ar", right],
+      ["ar2", right],
+      ["ar", terseRight],
+    ]);
     for (const k of kept) {
       expect(accuracyReward(k.completion, k.example)).toBe(1);
       expect(parseCompletion(k.completion).wellFormed).toBe(true);
     }
-    expect(stats).toMatchObject({ prompts: 2, samples: 7, accepted: 4, duplicates: 1, kept: 3, prompts_covered: 2 });
+    expect(stats).toMatchObject({
+      prompts: 2,
+      samples: 7,
+      accepted: 4,
+      duplicates: 1,
+      kept: 3,
+      prompts_covered: 2,
+    });
     expect(stats.correct).toBe(5);
     expect(stats.well_formed).toBe(5);
   });
@@ -135,6 +170,10 @@ describe("rejection sampling filter", () => {
     const { kept, stats } = filterSamples(samples, { requireReadable: true });
     expect(kept.map((k) => k.completion)).toEqual([right, right]);
     expect(stats.readable).toBe(3);
-    expect(filterSamples([], { requireReadable: true }).stats).toMatchObject({ samples: 0, kept: 0, prompts: 0 });
+    expect(filterSamples([], { requireReadable: true }).stats).toMatchObject({
+      samples: 0,
+      kept: 0,
+      prompts: 0,
+    });
   });
 });

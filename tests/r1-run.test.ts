@@ -16,12 +16,17 @@ const STAGES = ["base", "cold_start_sft", "reasoning_rl", "rejection_sampling", 
 
 function r1(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...cli, "r1", "--preset", "micro", "--runs-dir", runs, ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [...cli, "r1", "--preset", "micro", "--runs-dir", runs, ...args], {
+      env,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let stderr = "";
     child.stderr!.on("data", (d) => {
       stderr += d;
     });
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`r1 ${args.join(" ")} failed (${code}):\n${stderr}`))));
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`r1 ${args.join(" ")} failed (${code}):\n${stderr}`)),
+    );
   });
 }
 
@@ -37,7 +42,14 @@ describe("r1lab r1 (micro preset)", () => {
     const s = summaryOf(a);
     expect(s.stages.map((r: any) => r.name)).toEqual(STAGES);
     for (const row of s.stages) {
-      expect(Object.keys(row).sort()).toEqual(["consK", "mean_length", "name", "pass1", "readability", "wall_seconds"]);
+      expect(Object.keys(row).sort()).toEqual([
+        "consK",
+        "mean_length",
+        "name",
+        "pass1",
+        "readability",
+        "wall_seconds",
+      ]);
       for (const k of ["pass1", "consK", "readability"]) {
         expect(row[k], `${row.name}.${k}`).toBeGreaterThanOrEqual(0);
         expect(row[k], `${row.name}.${k}`).toBeLessThanOrEqual(1);
@@ -47,14 +59,27 @@ describe("r1lab r1 (micro preset)", () => {
     }
     expect(s.resumed).toBe(false);
     for (const stage of STAGES.filter((n) => n !== "rejection_sampling")) {
-      for (const f of ["config.json", "model.safetensors", "tokenizer.json", "trainer_state.json"]) expect(existsSync(join(a, "checkpoints", stage, f)), `${stage}/${f}`).toBe(true);
+      for (const f of ["config.json", "model.safetensors", "tokenizer.json", "trainer_state.json"])
+        expect(existsSync(join(a, "checkpoints", stage, f)), `${stage}/${f}`).toBe(true);
     }
-    for (const partial of ["base.partial", "reasoning_rl.partial", "final_rl.partial"]) expect(existsSync(join(a, "checkpoints", partial)), partial).toBe(false);
-    const stats = JSON.parse(readFileSync(join(a, "checkpoints", "rejection_sampling", "stats.json"), "utf8"));
+    for (const partial of ["base.partial", "reasoning_rl.partial", "final_rl.partial"])
+      expect(existsSync(join(a, "checkpoints", partial)), partial).toBe(false);
+    const stats = JSON.parse(
+      readFileSync(join(a, "checkpoints", "rejection_sampling", "stats.json"), "utf8"),
+    );
     expect(stats.samples).toBe(4 * 2); // micro: 4 prompts x K = 2
-    expect(readFileSync(join(a, "checkpoints", "rejection_sampling", "kept.jsonl"), "utf8").trim().split("\n").filter(Boolean).length).toBe(stats.kept);
+    expect(
+      readFileSync(join(a, "checkpoints", "rejection_sampling", "kept.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .filter(Boolean).length,
+    ).toBe(stats.kept);
     const cfg = JSON.parse(readFileSync(join(a, "config.json"), "utf8"));
-    expect(cfg).toMatchObject({ seed: 5, reasoning_rl: { num_generations: 2, reward_weights: { consistency: 0.2 } }, rejection_sampling: { num_samples: 2 } });
+    expect(cfg).toMatchObject({
+      seed: 5,
+      reasoning_rl: { num_generations: 2, reward_weights: { consistency: 0.2 } },
+      rejection_sampling: { num_samples: 2 },
+    });
     expect(readFileSync(join(a, "reasoning_rl.jsonl"), "utf8").trim().split("\n").length).toBe(2);
     const html = readFileSync(join(a, "report.html"), "utf8");
     expect(html).toContain("<svg");
@@ -63,7 +88,11 @@ describe("r1lab r1 (micro preset)", () => {
 
   it("resumes a run killed inside reasoning RL with the same stage metrics as an uninterrupted run", async () => {
     const dir = join(runs, "b");
-    const child: ChildProcess = spawn(process.execPath, [...cli, "r1", "--preset", "micro", "--runs-dir", runs, "--name", "b", "--seed", "5"], { env, stdio: "ignore" });
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [...cli, "r1", "--preset", "micro", "--runs-dir", runs, "--name", "b", "--seed", "5"],
+      { env, stdio: "ignore" },
+    );
     // Kill as soon as reasoning RL's partial checkpoint (step 1 of 2) exists.
     await new Promise<void>((resolve, reject) => {
       const t = setInterval(() => {
@@ -85,16 +114,26 @@ describe("r1lab r1 (micro preset)", () => {
     await r1(["--resume", dir]);
     const resumed = summaryOf(dir);
     expect(resumed.resumed).toBe(true);
-    const steps = readFileSync(join(dir, "reasoning_rl.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).step);
+    const steps = readFileSync(join(dir, "reasoning_rl.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).step);
     expect(steps).toEqual([1, 2]);
     expect(metricsOf(resumed)).toEqual(metricsOf(summaryOf(join(runs, "a"))));
   }, 180_000);
 
   it("refuses an unknown preset and an existing run name with a clear message", () => {
-    const bad = spawnSync(process.execPath, [...cli, "r1", "--preset", "huge", "--runs-dir", runs], { env, encoding: "utf8" });
+    const bad = spawnSync(process.execPath, [...cli, "r1", "--preset", "huge", "--runs-dir", runs], {
+      env,
+      encoding: "utf8",
+    });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--preset must be default, tiny or micro, got 'huge'/);
-    const dup = spawnSync(process.execPath, [...cli, "r1", "--preset", "micro", "--runs-dir", runs, "--name", "a"], { env, encoding: "utf8" });
+    const dup = spawnSync(
+      process.execPath,
+      [...cli, "r1", "--preset", "micro", "--runs-dir", runs, "--name", "a"],
+      { env, encoding: "utf8" },
+    );
     expect(dup.status).toBe(2);
     expect(dup.stderr).toMatch(/--resume/);
   });

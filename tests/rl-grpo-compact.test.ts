@@ -16,7 +16,14 @@ beforeAll(async () => {
 });
 
 describe("compact GRPO update batch", () => {
-  const c = tinyDense(12, { hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, numKeyValueHeads: 1, headDim: 8, intermediateSize: 32 });
+  const c = tinyDense(12, {
+    hiddenSize: 16,
+    numHiddenLayers: 1,
+    numAttentionHeads: 2,
+    numKeyValueHeads: 1,
+    headDim: 8,
+    intermediateSize: 32,
+  });
   // 3 groups of 4: one with mixed rewards, one all-equal (zero variance), one mixed with lengths 1..7.
   const rewards = [
     [1, 0, 0, 1],
@@ -33,7 +40,9 @@ describe("compact GRPO update batch", () => {
     finishReason: "stop",
   });
   const adv = groupAdvantages(rewards, "group");
-  const rows: Row[] = rewards.flatMap((g, i) => g.map((_, j) => ({ r: rollout(i, j), a: adv[i][j], live: true })));
+  const rows: Row[] = rewards.flatMap((g, i) =>
+    g.map((_, j) => ({ r: rollout(i, j), a: adv[i][j], live: true })),
+  );
   // one masked-out row, as dynamic sampling pads a short batch
   rows.push({ r: rollout(0, 0), a: 0, live: false });
   const seqLen = 3 + 8;
@@ -41,7 +50,14 @@ describe("compact GRPO update batch", () => {
   for (const lossType of ["grpo", "bnpo", "dapo", "dr_grpo"] as LossType[]) {
     it(`${lossType}: same loss and gradient as the full batch, with fewer rows`, async () => {
       const p = initParams(c, 5);
-      const cfg = { lossType, beta: 0, epsilon: 0.2, epsilonHigh: 0.28, maxCompletionLength: 8, temperature: 1 };
+      const cfg = {
+        lossType,
+        beta: 0,
+        epsilon: 0.2,
+        epsilonHigh: 0.28,
+        maxCompletionLength: 8,
+        temperature: 1,
+      };
       const f = valueAndGrad((pp: typeof p, b: any) => grpoLoss(pp, {}, c, b, cfg), { hasAux: true });
       const full = updateBatch(c, 0, rows, seqLen);
       const compact = updateBatch(c, 0, rows, seqLen, lossType);

@@ -30,7 +30,14 @@ const ref = [
   [-1.2, -0.5, -2.5],
   [-0.1, -1.5, -2.0],
 ];
-const base: GrpoLossConfig = { lossType: "grpo", beta: 0, epsilon: 0.2, epsilonHigh: 0.28, maxCompletionLength: 4, temperature: 1 };
+const base: GrpoLossConfig = {
+  lossType: "grpo",
+  beta: 0,
+  epsilon: 0.2,
+  epsilonHigh: 0.28,
+  maxCompletionLength: 4,
+  temperature: 1,
+};
 
 function batch(extra: Partial<GrpoBatch> = {}): GrpoBatch {
   return {
@@ -85,7 +92,7 @@ describe("policyLoss: aggregation per loss type", () => {
     it(`${lt}: loss and per-token gradients`, async () => {
       const r = await run({ ...base, lossType: lt });
       expect(r.loss).toBeCloseTo(loss, 5);
-      r.grad.forEach((g, i) => expect(g).toBeCloseTo(grads[i], 5));
+      for (const [i, g] of r.grad.entries()) expect(g).toBeCloseTo(grads[i], 5);
       // one high-clipped token (row 0, A > 0), one low-clipped (row 1, A < 0), of 5
       expect(r.clipHigh).toBeCloseTo(1 / 5, 6);
       expect(r.clipLow).toBeCloseTo(1 / 5, 6);
@@ -128,7 +135,7 @@ describe("policyLoss: GSPO, CISPO, KL, importance sampling", () => {
     const lp = [...logp[0], logp[1][0], logp[1][1]];
     const loss = w.reduce((s, wi, i) => s - wi * A[i] * lp[i], 0) / 5;
     expect(r.loss).toBeCloseTo(loss, 5);
-    w.forEach((wi, i) => expect(r.grad[i]).toBeCloseTo((-wi * A[i]) / 5, 5));
+    for (const [i, wi] of w.entries()) expect(r.grad[i]).toBeCloseTo((-wi * A[i]) / 5, 5);
     expect(r.clipHigh).toBeCloseTo(1 / 5, 6); // e^0.5 > 1.5 with A > 0
     expect(r.clipFrac).toBeCloseTo(1 / 5, 6);
   });
@@ -137,7 +144,9 @@ describe("policyLoss: GSPO, CISPO, KL, importance sampling", () => {
     const beta = 0.1;
     const r = await run({ ...base, lossType: "bnpo", beta }, { refLogp: o.fromArray(ref.flat(), [2, 3]) });
     const k3 = (rf: number, lp: number) => Math.exp(rf - lp) - (rf - lp) - 1;
-    const kls = [0, 1, 2].map((t) => k3(ref[0][t], logp[0][t])).concat([0, 1].map((t) => k3(ref[1][t], logp[1][t])));
+    const kls = [0, 1, 2]
+      .map((t) => k3(ref[0][t], logp[0][t]))
+      .concat([0, 1].map((t) => k3(ref[1][t], logp[1][t])));
     const klSum = kls.reduce((a, b) => a + b);
     expect(r.kl).toBeCloseTo(klSum / 5, 6);
     expect(r.loss).toBeCloseTo((sum0 + sum1 + beta * klSum) / 5, 5);
@@ -145,12 +154,15 @@ describe("policyLoss: GSPO, CISPO, KL, importance sampling", () => {
     const lps = [...logp[0], logp[1][0], logp[1][1]];
     const refs = [...ref[0], ref[1][0], ref[1][1]];
     const pg = [...g0, ...g1];
-    pg.forEach((g, i) => expect(r.grad[i]).toBeCloseTo((g + beta * (1 - Math.exp(refs[i] - lps[i]))) / 5, 5));
+    for (const [i, g] of pg.entries())
+      expect(r.grad[i]).toBeCloseTo((g + beta * (1 - Math.exp(refs[i] - lps[i]))) / 5, 5);
   });
 
   it("beta > 0 without reference log-probs is an error, not a silent skip", () => {
     const lp = o.fromArray(logp.flat(), [2, 3]);
-    expect(() => policyLoss(lp, lp, batch(), { ...base, beta: 0.04 })).toThrow(/beta = 0.04 > 0 needs the reference model's log-probs/);
+    expect(() => policyLoss(lp, lp, batch(), { ...base, beta: 0.04 })).toThrow(
+      /beta = 0.04 > 0 needs the reference model's log-probs/,
+    );
   });
 
   it("importance-sampling weights scale each token's policy term", async () => {

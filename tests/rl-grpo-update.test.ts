@@ -14,7 +14,14 @@ beforeAll(async () => {
   await initEngine({ device: "cpu" });
 });
 
-const c = tinyDense(12, { hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, numKeyValueHeads: 1, headDim: 8, intermediateSize: 32 });
+const c = tinyDense(12, {
+  hiddenSize: 16,
+  numHiddenLayers: 1,
+  numAttentionHeads: 2,
+  numKeyValueHeads: 1,
+  headDim: 8,
+  intermediateSize: 32,
+});
 const N = 4;
 const T = 5;
 const batch = (): GrpoBatch => ({
@@ -27,15 +34,35 @@ const batch = (): GrpoBatch => ({
 
 describe("grpoUpdate", () => {
   it("num_iterations 2 with beta > 0: pi_old and pi_ref fixed over the batch", async () => {
-    const cfg = { lossType: "bnpo" as const, beta: 0.1, epsilon: 0.2, epsilonHigh: 0.2, maxCompletionLength: 4, temperature: 1 };
+    const cfg = {
+      lossType: "bnpo" as const,
+      beta: 0.1,
+      epsilon: 0.2,
+      epsilonHigh: 0.2,
+      maxCompletionLength: 4,
+      temperature: 1,
+    };
     const ref = initParams(c, 5);
-    const tr = new Trainer<GrpoBatch>({ model: c, params: initParams(c, 5), loss: (t, b, x) => grpoLoss(t, b, c, x, cfg), optimizer: { weightDecay: 0 } });
-    const ms = await grpoUpdate(tr, c, batch(), { beta: 0.1, numIterations: 2, temperature: 1, lr: 0.05, ref });
+    const tr = new Trainer<GrpoBatch>({
+      model: c,
+      params: initParams(c, 5),
+      loss: (t, b, x) => grpoLoss(t, b, c, x, cfg),
+      optimizer: { weightDecay: 0 },
+    });
+    const ms = await grpoUpdate(tr, c, batch(), {
+      beta: 0.1,
+      numIterations: 2,
+      temperature: 1,
+      lr: 0.05,
+      ref,
+    });
     expect(ms).toHaveLength(2);
     expect(tr.optState.step).toBe(2);
     expect(ms[0].kl).toBeCloseTo(0, 6); // starts at the reference
     expect(ms[1].kl).toBeGreaterThan(0);
     expect(ms[1].loss).not.toBe(ms[0].loss);
-    await expect(grpoUpdate(tr, c, batch(), { beta: 0.1, numIterations: 1, temperature: 1, lr: 0.05 })).rejects.toThrow(/beta = 0.1 > 0 needs the reference/);
+    await expect(
+      grpoUpdate(tr, c, batch(), { beta: 0.1, numIterations: 1, temperature: 1, lr: 0.05 }),
+    ).rejects.toThrow(/beta = 0.1 > 0 needs the reference/);
   });
 });

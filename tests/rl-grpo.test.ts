@@ -23,7 +23,7 @@ describe("group advantages", () => {
       [1, 1, 1, 1],
     ];
     const g = groupAdvantages(groups, "group", 0);
-    const std = Math.sqrt(((0.5 ** 2) * 4) / 3);
+    const std = Math.sqrt((0.5 ** 2 * 4) / 3);
     expect(g[0]).toEqual([0.5 / std, -0.5 / std, -0.5 / std, 0.5 / std].map((x) => expect.closeTo(x, 10)));
     expect(g[1]).toEqual([0, 0, 0, 0]);
     expect(groupAdvantages(groups, "none")[0]).toEqual([0.5, -0.5, -0.5, 0.5]);
@@ -37,7 +37,14 @@ describe("group advantages", () => {
 });
 
 describe("GRPO loss", () => {
-  const c = tinyDense(12, { hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, numKeyValueHeads: 1, headDim: 8, intermediateSize: 32 });
+  const c = tinyDense(12, {
+    hiddenSize: 16,
+    numHiddenLayers: 1,
+    numAttentionHeads: 2,
+    numKeyValueHeads: 1,
+    headDim: 8,
+    intermediateSize: 32,
+  });
   const N = 3;
   const T = 5;
   const ids = [
@@ -60,10 +67,20 @@ describe("GRPO loss", () => {
     const tgtA = o.fromArray(targets.flat(), [N, T], "int32");
     const logp = await toHost(tidy(() => tokenLogprobs(p, c, idsA, tgtA, causalInputs(c, N, T), 1).picked));
     const old = Float32Array.from(logp, (x) => x + oldShift);
-    const [loss, aux] = grpoLoss(p, {}, c, {
-      ids: idsA, targets: tgtA, mask: o.fromArray(mask.flat(), [N, T]), advantages: o.fromArray(adv, [N]), io,
-      oldLogp: oldShift ? o.fromArray(old, [N, T]) : undefined,
-    }, { lossType, beta: 0, epsilon: 0.2, epsilonHigh: 0.28, maxCompletionLength: 4, temperature: 1 });
+    const [loss, aux] = grpoLoss(
+      p,
+      {},
+      c,
+      {
+        ids: idsA,
+        targets: tgtA,
+        mask: o.fromArray(mask.flat(), [N, T]),
+        advantages: o.fromArray(adv, [N]),
+        io,
+        oldLogp: oldShift ? o.fromArray(old, [N, T]) : undefined,
+      },
+      { lossType, beta: 0, epsilon: 0.2, epsilonHigh: 0.28, maxCompletionLength: 4, temperature: 1 },
+    );
     return { loss: await scalar(loss), clip: await scalar(aux.clipFrac), logp, old };
   }
 
@@ -78,7 +95,13 @@ describe("GRPO loss", () => {
     );
     const tok = mask.flat().reduce((a, b) => a + b);
     const sumAll = per.reduce((s, row, i) => s + row.reduce((a, l, t) => a + l * mask[i][t], 0), 0);
-    if (lossType === "grpo") return per.reduce((s, row, i) => s + row.reduce((a, l, t) => a + l * mask[i][t], 0) / mask[i].reduce((a, b) => a + b), 0) / N;
+    if (lossType === "grpo")
+      return (
+        per.reduce(
+          (s, row, i) => s + row.reduce((a, l, t) => a + l * mask[i][t], 0) / mask[i].reduce((a, b) => a + b),
+          0,
+        ) / N
+      );
     if (lossType === "dr_grpo") return sumAll / (N * 4);
     return sumAll / tok;
   }
@@ -103,16 +126,41 @@ describe("GRPO loss", () => {
     const p = initParams(c, 4);
     const io = () => causalInputs(c, N, T);
     const batch = () => ({
-      ids: o.fromArray(ids.flat(), [N, T], "int32"), targets: o.fromArray(targets.flat(), [N, T], "int32"),
-      mask: o.fromArray(mask.flat(), [N, T]), advantages: o.fromArray([1, -1, 0], [N]), io: io(),
+      ids: o.fromArray(ids.flat(), [N, T], "int32"),
+      targets: o.fromArray(targets.flat(), [N, T], "int32"),
+      mask: o.fromArray(mask.flat(), [N, T]),
+      advantages: o.fromArray([1, -1, 0], [N]),
+      io: io(),
     });
-    const cfg = { lossType: "grpo" as const, beta: 0, epsilon: 0.2, epsilonHigh: 0.2, maxCompletionLength: 4, temperature: 1 };
+    const cfg = {
+      lossType: "grpo" as const,
+      beta: 0,
+      epsilon: 0.2,
+      epsilonHigh: 0.2,
+      maxCompletionLength: 4,
+      temperature: 1,
+    };
     const seqLogp = async (params: typeof p) => {
-      const lp = await toHost(tidy(() => tokenLogprobs(params, c, o.fromArray(ids.flat(), [N, T], "int32"), o.fromArray(targets.flat(), [N, T], "int32"), io(), 1).picked));
+      const lp = await toHost(
+        tidy(
+          () =>
+            tokenLogprobs(
+              params,
+              c,
+              o.fromArray(ids.flat(), [N, T], "int32"),
+              o.fromArray(targets.flat(), [N, T], "int32"),
+              io(),
+              1,
+            ).picked,
+        ),
+      );
       return [0, 1].map((i) => mask[i].reduce((a, m, t) => a + m * lp[i * T + t], 0));
     };
     const before = await seqLogp(p);
-    const [, grads] = valueAndGrad((pp: typeof p, b: any) => grpoLoss(pp, {}, c, b, cfg), { hasAux: true })(refParams(p), batch()) as any;
+    const [, grads] = valueAndGrad((pp: typeof p, b: any) => grpoLoss(pp, {}, c, b, cfg), { hasAux: true })(
+      refParams(p),
+      batch(),
+    ) as any;
     const stepped: typeof p = {};
     for (const k of Object.keys(p)) stepped[k] = o.sub(p[k], o.mul(grads[k], 0.05));
     const after = await seqLogp(stepped);

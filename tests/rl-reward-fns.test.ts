@@ -5,10 +5,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listenRewardServer } from "../src/eval/reward-server.ts";
 import { getEvalTask } from "../src/eval/tasks/index.ts";
 import type { EvalProblem } from "../src/eval/tasks/types.ts";
-import { formatScore, languageShare, overlongPenalty, rewardFunction, type Scored, scoreBatch } from "../src/rl/reward-fns.ts";
+import {
+  formatScore,
+  languageShare,
+  overlongPenalty,
+  rewardFunction,
+  type Scored,
+  scoreBatch,
+} from "../src/rl/reward-fns.ts";
 
 const gsm8k = getEvalTask("gsm8k");
-const problem: EvalProblem = { id: "0", prompt: "What is 6 * 7?", gold: "42", meta: { question: "What is 6 * 7?" } };
+const problem: EvalProblem = {
+  id: "0",
+  prompt: "What is 6 * 7?",
+  gold: "42",
+  meta: { question: "What is 6 * 7?" },
+};
 const item = (completion: string, extra: Partial<Scored> = {}): Scored => ({
   prompt: "User: What is 6 * 7?\nAssistant: ",
   completion,
@@ -28,7 +40,10 @@ afterAll(async () => close());
 
 describe("reward functions", () => {
   it("accuracy is the task's own scorer", async () => {
-    const r = await rewardFunction("accuracy", ctx)([
+    const r = await rewardFunction(
+      "accuracy",
+      ctx,
+    )([
       item("<think>6*7 is 42</think> The answer is \\boxed{42}."),
       item("<think>hmm</think> \\boxed{41}"),
       item("no box at all"),
@@ -55,7 +70,9 @@ describe("reward functions", () => {
     expect(languageShare("12 + 30 = 42", "en")).toBe(0);
     const r = await rewardFunction("language_consistency", ctx)([item("<think>add 6 und 7 mal</think> 42")]);
     expect(r[0]).toBe(1); // German words are Latin script: R1's reward is about scripts mixing
-    expect(() => rewardFunction("language_consistency", { ...ctx, language: "xx" })).toThrow(/unknown language 'xx'/);
+    expect(() => rewardFunction("language_consistency", { ...ctx, language: "xx" })).toThrow(
+      /unknown language 'xx'/,
+    );
   });
 
   it("length: DAPO's soft overlong punishment (TRL's example: 90 of 100 tokens, cache 20 -> -0.5)", async () => {
@@ -63,9 +80,14 @@ describe("reward functions", () => {
     expect(overlongPenalty(80, 100, 20)).toBe(0);
     expect(overlongPenalty(100, 100, 20)).toBe(-1);
     expect(overlongPenalty(101, 100, 20)).toBe(-1);
-    const r = await rewardFunction("length", { ...ctx, overlongBuffer: 20 })([item("x", { completionTokens: 95 }), item("y", { completionTokens: 3 })]);
+    const r = await rewardFunction("length", { ...ctx, overlongBuffer: 20 })([
+      item("x", { completionTokens: 95 }),
+      item("y", { completionTokens: 3 }),
+    ]);
     expect(r).toEqual([-0.75, 0]);
-    expect(() => rewardFunction("length", { ...ctx, overlongBuffer: 0 })).toThrow(/overlong_buffer_length must be an integer from 1/);
+    expect(() => rewardFunction("length", { ...ctx, overlongBuffer: 0 })).toThrow(
+      /overlong_buffer_length must be an integer from 1/,
+    );
   });
 
   it("remote: /get_reward of r1lab serve rewards scores like the local accuracy", async () => {
@@ -73,7 +95,9 @@ describe("reward functions", () => {
     const remote = await rewardFunction(`remote:${url}/get_reward`, ctx)(items);
     expect(remote).toEqual(await rewardFunction("accuracy", ctx)(items));
     expect(remote).toEqual([1, 0]);
-    await expect(rewardFunction(`remote:${url}/nope`, ctx)(items)).rejects.toThrow(/remote reward .*\/nope: HTTP 404/);
+    await expect(rewardFunction(`remote:${url}/nope`, ctx)(items)).rejects.toThrow(
+      /remote reward .*\/nope: HTTP 404/,
+    );
     expect(() => rewardFunction("remote:ftp://x", ctx)).toThrow(/expected remote:http/);
   });
 
@@ -82,9 +106,15 @@ describe("reward functions", () => {
       { name: "accuracy", weight: 1, fn: rewardFunction("accuracy", ctx) },
       { name: "format", weight: 0.5, fn: rewardFunction("format", ctx) },
     ];
-    const r = await scoreBatch(fns, [item("<think>x</think> \\boxed{42}"), item("\\boxed{42}"), item("<think>x</think> 5")]);
+    const r = await scoreBatch(fns, [
+      item("<think>x</think> \\boxed{42}"),
+      item("\\boxed{42}"),
+      item("<think>x</think> 5"),
+    ]);
     expect(r.perFn).toEqual({ accuracy: [1, 1, 0], format: [1, 0, 1] });
     expect(r.total).toEqual([1.5, 1, 0.5]);
-    expect(() => rewardFunction("accuracyy", ctx)).toThrow(/unknown reward function 'accuracyy' \(known: accuracy, format/);
+    expect(() => rewardFunction("accuracyy", ctx)).toThrow(
+      /unknown reward function 'accuracyy' \(known: accuracy, format/,
+    );
   });
 });

@@ -29,8 +29,12 @@ function run(name: string, checkpoints: string[]): string {
 
 it("picks final, else final_rl, else the newest checkpoint; a model folder is left alone", () => {
   expect(runCheckpoint(run("zero", ["base", "final"]))).toBe(join(tmp, "zero", "checkpoints", "final"));
-  expect(runCheckpoint(run("r1", ["base", "cold_start_sft", "final_rl"]))).toBe(join(tmp, "r1", "checkpoints", "final_rl"));
-  expect(runCheckpoint(run("other", ["step-10", "step-20"]))).toBe(join(tmp, "other", "checkpoints", "step-20"));
+  expect(runCheckpoint(run("r1", ["base", "cold_start_sft", "final_rl"]))).toBe(
+    join(tmp, "r1", "checkpoints", "final_rl"),
+  );
+  expect(runCheckpoint(run("other", ["step-10", "step-20"]))).toBe(
+    join(tmp, "other", "checkpoints", "step-20"),
+  );
   expect(runCheckpoint(FIXTURE)).toBeNull();
   mkdirSync(join(tmp, "empty", "checkpoints"), { recursive: true });
   expect(() => runCheckpoint(join(tmp, "empty"))).toThrow(/no finished checkpoint under checkpoints\//);

@@ -71,15 +71,19 @@ describe.skipIf(!avail.ok)("sandbox memory containment", () => {
     expect(`${r.status} ${r.stderr}`).toMatch(/error .*memory limit \(cgroup\)|stopped/s);
   });
 
-  it.runIf(contained.cgroup)("many children each under RLIMIT_AS: together they stay under the cgroup limit", { timeout: 60_000 }, async () => {
-    const r = await runPython(FORKS, { ...LIMITS, timeoutMs: 40_000 });
-    const m = /holding (\d+) settled (\d+)/.exec(r.stdout);
-    // Either the parent was killed at the limit, or few enough children hold their memory to fit in it.
-    if (m) {
-      expect(Number(m[2])).toBe(12);
-      expect(Number(m[1]) * 64).toBeLessThanOrEqual(CAP_MB);
-    } else expect(r.stderr).toMatch(/memory limit \(cgroup\)/);
-  });
+  it.runIf(contained.cgroup)(
+    "many children each under RLIMIT_AS: together they stay under the cgroup limit",
+    { timeout: 60_000 },
+    async () => {
+      const r = await runPython(FORKS, { ...LIMITS, timeoutMs: 40_000 });
+      const m = /holding (\d+) settled (\d+)/.exec(r.stdout);
+      // Either the parent was killed at the limit, or few enough children hold their memory to fit in it.
+      if (m) {
+        expect(Number(m[2])).toBe(12);
+        expect(Number(m[1]) * 64).toBeLessThanOrEqual(CAP_MB);
+      } else expect(r.stderr).toMatch(/memory limit \(cgroup\)/);
+    },
+  );
 
   it.runIf(!contained.cgroup)("without a cgroup, the gap is stated", () => {
     expect(contained.line).toMatch(/rlimits only .*each process is capped, not their sum/);

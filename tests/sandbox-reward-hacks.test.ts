@@ -22,7 +22,8 @@ const score = (code: string) => runCodeTests(humanevalJob(fence(code), PROBLEM),
 const ATTACKS: Record<string, string> = {
   "os._exit(0) before the tests": "import os\ndef hyp(a, b):\n    return 0.0\nos._exit(0)",
   "os._exit(0) inside the function": "import os\ndef hyp(a, b):\n    os._exit(0)",
-  "an atexit hook that exits 0": "import atexit, os\ndef hyp(a, b):\n    return 0.0\natexit.register(lambda: os._exit(0))",
+  "an atexit hook that exits 0":
+    "import atexit, os\ndef hyp(a, b):\n    return 0.0\natexit.register(lambda: os._exit(0))",
   "sys.exit(0) at import": "import sys\ndef hyp(a, b):\n    return 0.0\nsys.exit(0)",
   "sys.exit(0) inside the function": "import sys\ndef hyp(a, b):\n    sys.exit(0)",
   "raising SystemExit / KeyboardInterrupt": "def hyp(a, b):\n    raise KeyboardInterrupt",
@@ -44,7 +45,8 @@ const ATTACKS: Record<string, string> = {
     "def isinstance(*a):\n    return True",
     "def hyp(a, b):\n    return 0.0",
   ].join("\n"),
-  "printing the pass marker": "print('PASS ' + '0' * 32)\nprint('sandbox-ok')\ndef hyp(a, b):\n    return 0.0",
+  "printing the pass marker":
+    "print('PASS ' + '0' * 32)\nprint('sandbox-ok')\ndef hyp(a, b):\n    return 0.0",
   "writing to the harness's fds": [
     "import os",
     "for fd in range(3, 64):",
@@ -64,7 +66,8 @@ const ATTACKS: Record<string, string> = {
     "        print('denied', path, e.errno)",
     "def hyp(a, b):\n    return 0.0",
   ].join("\n"),
-  "killing the supervisor": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\ndef hyp(a, b):\n    return 0.0",
+  "killing the supervisor":
+    "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\ndef hyp(a, b):\n    return 0.0",
   "reading the expected values from the caller's frames": [
     "import sys, inspect",
     "def hyp(a, b):",
@@ -78,15 +81,22 @@ const ATTACKS: Record<string, string> = {
 
 describe.skipIf(!avail.ok)("reward hacks against the code-test harness", () => {
   it("an honest solution passes (with the prompt's import), an honest wrong one fails", async () => {
-    const [good, wrong] = await Promise.all([score("def hyp(a, b):\n    return math.hypot(a, b)"), score("def hyp(a, b):\n    return 0.0")]);
+    const [good, wrong] = await Promise.all([
+      score("def hyp(a, b):\n    return math.hypot(a, b)"),
+      score("def hyp(a, b):\n    return 0.0"),
+    ]);
     expect(good).toMatchObject({ ok: true, status: "passed", confirmed: true });
     expect(wrong).toMatchObject({ ok: false, status: "failed", confirmed: false });
     expect(wrong.stderr).toContain("AssertionError");
   });
 
   it("an exit status check alone is fooled by os._exit(0) and atexit (why the harness exists)", async () => {
-    const plain = (code: string) => runPython(`${PROBLEM.prompt}${code}\n\n${PROBLEM.test}\ncheck(hyp)\n`, LIMITS);
-    const fooled = await Promise.all([plain(ATTACKS["os._exit(0) before the tests"]), plain(ATTACKS["an atexit hook that exits 0"])]);
+    const plain = (code: string) =>
+      runPython(`${PROBLEM.prompt}${code}\n\n${PROBLEM.test}\ncheck(hyp)\n`, LIMITS);
+    const fooled = await Promise.all([
+      plain(ATTACKS["os._exit(0) before the tests"]),
+      plain(ATTACKS["an atexit hook that exits 0"]),
+    ]);
     for (const r of fooled) expect(r.status).toBe("passed");
   });
 
@@ -94,7 +104,11 @@ describe.skipIf(!avail.ok)("reward hacks against the code-test harness", () => {
     const names = Object.keys(ATTACKS);
     const results = await Promise.all(names.map((n) => score(ATTACKS[n])));
     results.forEach((r, i) => {
-      expect({ attack: names[i], ok: r.ok, confirmed: r.confirmed }).toEqual({ attack: names[i], ok: false, confirmed: false });
+      expect({ attack: names[i], ok: r.ok, confirmed: r.confirmed }).toEqual({
+        attack: names[i],
+        ok: false,
+        confirmed: false,
+      });
       expect(r.status, names[i]).not.toBe("passed");
     });
     const proc = results[names.indexOf("reaching the supervisor through /proc (fd, mem, environ)")];
@@ -103,12 +117,26 @@ describe.skipIf(!avail.ok)("reward hacks against the code-test harness", () => {
   });
 
   it("MBPP: tests that build the solution's objects, plain data of every kind, and a solution that is not there", async () => {
-    const pairs = mbppJob(fence("class Pair:\n    def __init__(self, a, b):\n        self.a, self.b = a, b\ndef longest(ps):\n    return max(p.b - p.a for p in ps)"), {
-      test_list: ["assert longest([Pair(1, 5), Pair(2, 3)]) == 4"],
-    });
-    const data = mbppJob(fence("def f(x):\n    return (x, [x], {x: {x}}, frozenset([x]), b'x', 0.5, float('nan'), 1j, None, True)"), {
-      test_list: ["r = f(2)", "assert r[:6] == (2, [2], {2: {2}}, frozenset([2]), b'x', 0.5) and r[6] != r[6]", "assert r[7:] == (1j, None, True) and type(r[9]) is bool"],
-    });
+    const pairs = mbppJob(
+      fence(
+        "class Pair:\n    def __init__(self, a, b):\n        self.a, self.b = a, b\ndef longest(ps):\n    return max(p.b - p.a for p in ps)",
+      ),
+      {
+        test_list: ["assert longest([Pair(1, 5), Pair(2, 3)]) == 4"],
+      },
+    );
+    const data = mbppJob(
+      fence(
+        "def f(x):\n    return (x, [x], {x: {x}}, frozenset([x]), b'x', 0.5, float('nan'), 1j, None, True)",
+      ),
+      {
+        test_list: [
+          "r = f(2)",
+          "assert r[:6] == (2, [2], {2: {2}}, frozenset([2]), b'x', 0.5) and r[6] != r[6]",
+          "assert r[7:] == (1j, None, True) and type(r[9]) is bool",
+        ],
+      },
+    );
     const missing = mbppJob(fence("x = 1"), { test_list: ["assert f(2) == 2"] });
     const [a, b, c] = await Promise.all([pairs, data, missing].map((j) => runCodeTests(j, LIMITS)));
     expect(a).toMatchObject({ status: "passed", confirmed: true });

@@ -12,23 +12,48 @@ import { ROOT, runR1lab } from "./helpers/run-r1lab.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "r1lab-score-int-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const lines = (f: string) => (existsSync(f) ? readFileSync(f, "utf8").trim().split("\n").filter(Boolean) : []);
+const lines = (f: string) =>
+  existsSync(f) ? readFileSync(f, "utf8").trim().split("\n").filter(Boolean) : [];
 
 describe.runIf(sandboxAvailable().ok)("r1lab score interrupted", () => {
   it("Ctrl-C leaves no stale results.json; the rerun resumes", { timeout: 300_000 }, async () => {
     const data = join(dir, "he.jsonl");
-    const problem = { task_id: "T/0", prompt: "def double(x):\n    \"\"\"Twice x.\"\"\"\n", test: "def check(candidate):\n    assert candidate(3) == 6\n", entry_point: "double" };
+    const problem = {
+      task_id: "T/0",
+      prompt: 'def double(x):\n    """Twice x."""\n',
+      test: "def check(candidate):\n    assert candidate(3) == 6\n",
+      entry_point: "double",
+    };
     writeFileSync(data, `${JSON.stringify(problem)}\n`);
     const completions = join(dir, "c.jsonl");
     const body = "```python\ndef double(x):\n    import time\n    time.sleep(1)\n    return 2 * x\n```";
-    writeFileSync(completions, `${Array.from({ length: 6 }, () => JSON.stringify({ id: "T/0", completion: body })).join("\n")}\n`);
+    writeFileSync(
+      completions,
+      `${Array.from({ length: 6 }, () => JSON.stringify({ id: "T/0", completion: body })).join("\n")}\n`,
+    );
     const out = join(dir, "out");
     mkdirSync(out);
     writeFileSync(join(out, "results.json"), JSON.stringify({ task: "humaneval", "pass@1": 1 }));
-    const args = ["score", "--task", "humaneval", "--data", data, "--completions", completions, "--out", out, "--concurrency", "1"];
+    const args = [
+      "score",
+      "--task",
+      "humaneval",
+      "--data",
+      data,
+      "--completions",
+      completions,
+      "--out",
+      out,
+      "--concurrency",
+      "1",
+    ];
 
     // Its own process group, so SIGINT reaches every process of the command, as Ctrl-C in a terminal does.
-    const child = spawn(process.execPath, [join(ROOT, "bin/r1lab.js"), ...args], { cwd: ROOT, stdio: "ignore", detached: true });
+    const child = spawn(process.execPath, [join(ROOT, "bin/r1lab.js"), ...args], {
+      cwd: ROOT,
+      stdio: "ignore",
+      detached: true,
+    });
     const samples = join(out, "samples.jsonl");
     await new Promise<void>((resolve, reject) => {
       const t = setInterval(() => {

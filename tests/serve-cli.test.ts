@@ -23,7 +23,9 @@ let server: ReturnType<typeof spawn> | null = null;
 
 /** Start `r1lab serve model` and wait for its "on URL ... pid N" line. */
 function startServer(args: string[]): Promise<{ child: ReturnType<typeof spawn>; url: string; pid: number }> {
-  const child = spawn(process.execPath, [join(ROOT, "bin/r1lab.js"), "serve", "model", ...args], { cwd: ROOT });
+  const child = spawn(process.execPath, [join(ROOT, "bin/r1lab.js"), "serve", "model", ...args], {
+    cwd: ROOT,
+  });
   let out = "";
   let err = "";
   return new Promise((resolve, reject) => {
@@ -56,7 +58,16 @@ beforeAll(async () => {
   cpSync(FIXTURE, dir, { recursive: true });
   const tc = JSON.parse(readFileSync(join(dir, "tokenizer_config.json"), "utf8"));
   writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify({ ...tc, chat_template: TEMPLATE }));
-  const s = await startServer(["--model", dir, "--port", "0", "--served-model-name", "tiny", "--max-batch", "4"]);
+  const s = await startServer([
+    "--model",
+    dir,
+    "--port",
+    "0",
+    "--served-model-name",
+    "tiny",
+    "--max-batch",
+    "4",
+  ]);
   server = s.child;
   url = s.url;
   pid = s.pid;
@@ -72,7 +83,18 @@ describe("r1lab serve model", () => {
     expect(alive(pid)).toBe(true);
     const prompt = "Count: 1 2 3 4";
     const gen = await runR1lab(
-      ["generate", "--model", dir, "--prompt", prompt, "--chat", "--greedy", "--max-new-tokens", "14", "--json"],
+      [
+        "generate",
+        "--model",
+        dir,
+        "--prompt",
+        prompt,
+        "--chat",
+        "--greedy",
+        "--max-new-tokens",
+        "14",
+        "--json",
+      ],
       { timeoutMs: 90_000 },
     );
     expect(gen.code, gen.stderr).toBe(0);
@@ -80,7 +102,12 @@ describe("r1lab serve model", () => {
     const res = await fetch(`${url}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "tiny", messages: [{ role: "user", content: prompt }], temperature: 0, max_tokens: 14 }),
+      body: JSON.stringify({
+        model: "tiny",
+        messages: [{ role: "user", content: prompt }],
+        temperature: 0,
+        max_tokens: 14,
+      }),
     });
     const body = (await res.json()) as any;
     expect(body.choices[0].message.content).toBe(want.text);
@@ -95,10 +122,25 @@ describe("r1lab serve model", () => {
       id: `q${i}`,
     }));
     writeFileSync(data, `${items.map((x) => JSON.stringify(x)).join("\n")}\n`);
-    const common = ["--task", "gsm8k", "--data", data, "--temperature", "0", "--max-tokens", "12", "--samples", "1"];
+    const common = [
+      "--task",
+      "gsm8k",
+      "--data",
+      data,
+      "--temperature",
+      "0",
+      "--max-tokens",
+      "12",
+      "--samples",
+      "1",
+    ];
     const [a, b] = await Promise.all([
-      runR1lab(["eval", "--model", dir, "--backend", "native", "--out", join(tmp, "native"), ...common], { timeoutMs: 120_000 }),
-      runR1lab(["eval", "--model", url, "--backend", "openai", "--out", join(tmp, "openai"), ...common], { timeoutMs: 120_000 }),
+      runR1lab(["eval", "--model", dir, "--backend", "native", "--out", join(tmp, "native"), ...common], {
+        timeoutMs: 120_000,
+      }),
+      runR1lab(["eval", "--model", url, "--backend", "openai", "--out", join(tmp, "openai"), ...common], {
+        timeoutMs: 120_000,
+      }),
     ]);
     expect(a.code, a.stderr).toBe(0);
     expect(b.code, b.stderr).toBe(0);

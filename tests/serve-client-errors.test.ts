@@ -30,7 +30,9 @@ function raw(request: string): Promise<number> {
       }
     });
     sock.on("error", reject);
-    sock.on("close", () => reject(new Error(`connection closed without an answer to ${JSON.stringify(request.slice(0, 40))}`)));
+    sock.on("close", () =>
+      reject(new Error(`connection closed without an answer to ${JSON.stringify(request.slice(0, 40))}`)),
+    );
     sock.write(request);
   });
 }
@@ -50,8 +52,16 @@ const CASES: [string, string, number][] = [
   ["labels of the wrong type", post("/get_reward", JSON.stringify({ query: ["a"], labels: [1] })), 400],
   ["non-ASCII junk for a body", post("/get_reward", "\u00ff\u00fe"), 400],
   ["a body over the limit", post("/get_reward", "x".repeat(5000)), 413],
-  ["a declared length over the limit", `POST /get_reward HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n`, 413],
-  ["broken chunked framing", "POST /get_reward HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400],
+  [
+    "a declared length over the limit",
+    `POST /get_reward HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n`,
+    413,
+  ],
+  [
+    "broken chunked framing",
+    "POST /get_reward HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    400,
+  ],
   ["a wrong method", "DELETE /get_reward HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405],
   ["an unknown path", "GET /%2e%2e/etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404],
 ];

@@ -26,7 +26,11 @@ interface Run {
 }
 
 /** A job whose n sequences record their tokens. */
-function job(prompt: number[], n: number, o: { sampling?: SamplingParams; max: number; seed?: number; signal?: AbortSignal }): [Job, Run] {
+function job(
+  prompt: number[],
+  n: number,
+  o: { sampling?: SamplingParams; max: number; seed?: number; signal?: AbortSignal },
+): [Job, Run] {
   const tokens: number[][] = Array.from({ length: n }, () => []);
   const reasons: string[] = Array(n).fill("");
   let left = n;
@@ -67,8 +71,22 @@ describe.each(["tiny-qwen2", "tiny-deepseek-v3"])("%s", (name) => {
     const lengths = [10, 4, 7];
     const alone: number[][] = [];
     for (const [i, p] of prompts.entries())
-      alone.push((await generate(m.params, m.config, [p], { ...GREEDY, maxNewTokens: lengths[i], eosTokenIds: [], seed: 0 })).ids[0]);
-    const engine = new BatchEngine(m.params, m.config, { eosTokenIds: [], padTokenId: 0, maxBatch: 4, maxQueue: 8 });
+      alone.push(
+        (
+          await generate(m.params, m.config, [p], {
+            ...GREEDY,
+            maxNewTokens: lengths[i],
+            eosTokenIds: [],
+            seed: 0,
+          })
+        ).ids[0],
+      );
+    const engine = new BatchEngine(m.params, m.config, {
+      eosTokenIds: [],
+      padTokenId: 0,
+      maxBatch: 4,
+      maxQueue: 8,
+    });
     const runs: Run[] = [];
     // Two start together; the others join while they decode.
     for (const i of [0, 1]) {
@@ -101,7 +119,12 @@ describe("tiny-qwen2", () => {
       eosTokenIds: [],
       seed: 11,
     });
-    const engine = new BatchEngine(m.params, m.config, { eosTokenIds: [], padTokenId: 0, maxBatch: 4, maxQueue: 8 });
+    const engine = new BatchEngine(m.params, m.config, {
+      eosTokenIds: [],
+      padTokenId: 0,
+      maxBatch: 4,
+      maxQueue: 8,
+    });
     const [j, r] = job(prompts[0], 3, { max: 8, sampling, seed: 11 });
     engine.submit(j);
     await r.done;
@@ -111,7 +134,12 @@ describe("tiny-qwen2", () => {
 
   it("refuses work past its queue and frees an aborted request's rows", async () => {
     const m = models["tiny-qwen2"];
-    const engine = new BatchEngine(m.params, m.config, { eosTokenIds: [], padTokenId: 0, maxBatch: 1, maxQueue: 1 });
+    const engine = new BatchEngine(m.params, m.config, {
+      eosTokenIds: [],
+      padTokenId: 0,
+      maxBatch: 1,
+      maxQueue: 1,
+    });
     const ac = new AbortController();
     const [a, ra] = job(prompts[0], 1, { max: 200, signal: ac.signal });
     const [b, rb] = job(prompts[1], 1, { max: 3 });
@@ -120,7 +148,9 @@ describe("tiny-qwen2", () => {
     await new Promise((res) => setTimeout(res, 20));
     engine.submit(b); // waits for a's row
     expect(() => engine.submit(c)).toThrow(QueueFullError);
-    expect(() => engine.submit(job(prompts[2], 2, { max: 3 })[0])).toThrow(/more than the server's --max-batch 1/);
+    expect(() => engine.submit(job(prompts[2], 2, { max: 3 })[0])).toThrow(
+      /more than the server's --max-batch 1/,
+    );
     ac.abort();
     await ra.done;
     expect(ra.reasons[0]).toBe("abort");

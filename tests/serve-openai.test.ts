@@ -67,7 +67,11 @@ describe("serve model with the openai client", () => {
     expect(r.choices[0].message.content).toBe(ref.completions[0]);
     expect(r.choices[0].finish_reason).toBe("length");
     const promptIds = model.codec.chat!.encodeChat(messages, { addGenerationPrompt: true });
-    expect(r.usage).toEqual({ prompt_tokens: promptIds.length, completion_tokens: 12, total_tokens: promptIds.length + 12 });
+    expect(r.usage).toEqual({
+      prompt_tokens: promptIds.length,
+      completion_tokens: 12,
+      total_tokens: promptIds.length + 12,
+    });
 
     const stream = await client.chat.completions.create({
       model: NAME,
@@ -96,13 +100,20 @@ describe("serve model with the openai client", () => {
   });
 
   it("n > 1 with a seed: distinct, reproducible samples, as the native backend draws them", async () => {
-    const ask = () => client.chat.completions.create({ model: NAME, messages, n: 3, temperature: 1, seed: 7, max_tokens: 8 });
+    const ask = () =>
+      client.chat.completions.create({ model: NAME, messages, n: 3, temperature: 1, seed: 7, max_tokens: 8 });
     const [a, b] = [await ask(), await ask()];
     expect(a.choices.map((c) => c.index)).toEqual([0, 1, 2]);
     const texts = a.choices.map((c) => c.message.content);
     expect(b.choices.map((c) => c.message.content)).toEqual(texts);
     expect(new Set(texts).size).toBeGreaterThan(1);
-    const [ref] = await native.generate([{ messages }], { temperature: 1, topP: 1, maxTokens: 8, n: 3, seed: 7 });
+    const [ref] = await native.generate([{ messages }], {
+      temperature: 1,
+      topP: 1,
+      maxTokens: 8,
+      n: 3,
+      seed: 7,
+    });
     expect(texts).toEqual(ref.completions);
     expect(a.usage?.completion_tokens).toBe(24);
   });
@@ -111,7 +122,9 @@ describe("serve model with the openai client", () => {
     const ask = { model: NAME, prompt: "Hello world", temperature: 1, seed: 5, max_tokens: 16 };
     const text = (await client.completions.create(ask)).choices[0].text;
     // A two-character stop string first seen at least two characters in (the sampled text varies).
-    const at = [...text].findIndex((_, i) => i >= 2 && i + 2 <= text.length && text.indexOf(text.slice(i, i + 2)) === i);
+    const at = [...text].findIndex(
+      (_, i) => i >= 2 && i + 2 <= text.length && text.indexOf(text.slice(i, i + 2)) === i,
+    );
     expect(at).toBeGreaterThan(0);
     const stop = text.slice(at, at + 2);
     const expected = text.slice(0, at);
@@ -125,7 +138,14 @@ describe("serve model with the openai client", () => {
   });
 
   it("logprobs: the greedy token is the most likely one, with its top alternatives", async () => {
-    const r = await client.chat.completions.create({ model: NAME, messages, temperature: 0, max_tokens: 4, logprobs: true, top_logprobs: 3 });
+    const r = await client.chat.completions.create({
+      model: NAME,
+      messages,
+      temperature: 0,
+      max_tokens: 4,
+      logprobs: true,
+      top_logprobs: 3,
+    });
     const content = r.choices[0].logprobs!.content!;
     expect(content).toHaveLength(4);
     for (const t of content) {
@@ -134,7 +154,13 @@ describe("serve model with the openai client", () => {
       expect(t.logprob).toBeCloseTo(t.top_logprobs[0].logprob, 6);
       expect(t.top_logprobs[0].logprob).toBeGreaterThanOrEqual(t.top_logprobs[1].logprob);
     }
-    const c = await client.completions.create({ model: NAME, prompt: "Hi", temperature: 0, max_tokens: 3, logprobs: 2 });
+    const c = await client.completions.create({
+      model: NAME,
+      prompt: "Hi",
+      temperature: 0,
+      max_tokens: 3,
+      logprobs: 2,
+    });
     expect(c.choices[0].logprobs!.token_logprobs).toHaveLength(3);
     expect(c.choices[0].logprobs!.tokens!.join("")).toBe(c.choices[0].text);
   });
@@ -147,18 +173,29 @@ describe("serve model with the openai client", () => {
     const msg = r.choices[0].message as unknown as { content: string | null; reasoning_content: string };
     expect(msg.content).toBeNull();
     expect(msg.reasoning_content).toBe(ref.completions[0]);
-    const stream = await c.chat.completions.create({ model: NAME, messages, temperature: 0, max_tokens: 10, stream: true });
+    const stream = await c.chat.completions.create({
+      model: NAME,
+      messages,
+      temperature: 0,
+      max_tokens: 10,
+      stream: true,
+    });
     let reasoning = "";
-    for await (const ch of stream) reasoning += (ch.choices[0]?.delta as { reasoning_content?: string })?.reasoning_content ?? "";
+    for await (const ch of stream)
+      reasoning += (ch.choices[0]?.delta as { reasoning_content?: string })?.reasoning_content ?? "";
     expect(reasoning).toBe(ref.completions[0]);
   });
 
   it("bad requests get 400 in OpenAI's error shape; an unknown model 404", async () => {
-    const bad = await client.chat.completions.create({ model: NAME, messages, temperature: 7 }).catch((e) => e);
+    const bad = await client.chat.completions
+      .create({ model: NAME, messages, temperature: 7 })
+      .catch((e) => e);
     expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
     expect(bad.status).toBe(400);
     expect(bad.error).toMatchObject({ type: "invalid_request_error", param: "temperature" });
-    const long = await client.completions.create({ model: NAME, prompt: "x", max_tokens: 1000 }).catch((e) => e);
+    const long = await client.completions
+      .create({ model: NAME, prompt: "x", max_tokens: 1000 })
+      .catch((e) => e);
     expect(long.status).toBe(400);
     expect(long.message).toMatch(/maximum context length is 256 tokens/);
     const tools = await client.chat.completions
@@ -175,7 +212,9 @@ describe("serve model with the openai client", () => {
 
   it("an API key when asked: 401 without it", async () => {
     const s = await start({ port: 0, apiKey: "sekret" });
-    const denied = await clientOf(s, { apiKey: "wrong" }).models.list().catch((e) => e);
+    const denied = await clientOf(s, { apiKey: "wrong" })
+      .models.list()
+      .catch((e) => e);
     expect(denied).toBeInstanceOf(OpenAI.AuthenticationError);
     const ok = await clientOf(s, { apiKey: "sekret" }).models.list();
     expect(ok.data[0].id).toBe(NAME);
@@ -207,7 +246,9 @@ describe("serve model with the openai client", () => {
   it("32 concurrent clients, 256 requests: zero errors, every answer the greedy one", async () => {
     const prompts = ["alpha", "beta gamma", "delta epsilon zeta", "eta"];
     const refs = await Promise.all(
-      prompts.map((p) => client.completions.create({ model: NAME, prompt: p, temperature: 0, max_tokens: 6 })),
+      prompts.map((p) =>
+        client.completions.create({ model: NAME, prompt: p, temperature: 0, max_tokens: 6 }),
+      ),
     );
     let errors = 0;
     let wrong = 0;
@@ -217,7 +258,12 @@ describe("serve model with the openai client", () => {
         for (let i = 0; i < 8; i++) {
           const j = (k + i) % prompts.length;
           try {
-            const r = await client.completions.create({ model: NAME, prompt: prompts[j], temperature: 0, max_tokens: 6 });
+            const r = await client.completions.create({
+              model: NAME,
+              prompt: prompts[j],
+              temperature: 0,
+              max_tokens: 6,
+            });
             if (r.choices[0].text !== refs[j].choices[0].text) wrong++;
           } catch {
             errors++;

@@ -19,7 +19,12 @@ describe("deepseek_r1 reasoning split", () => {
   });
 
   it("streams the same split for every piece size", () => {
-    for (const text of ["<think>x < y </th not yet</think>\n\nanswer </think", "no tags at all <", "<thi", "a</think>"]) {
+    for (const text of [
+      "<think>x < y </th not yet</think>\n\nanswer </think",
+      "no tags at all <",
+      "<thi",
+      "a</think>",
+    ]) {
       const whole = splitReasoning(text);
       for (const size of [1, 2, 3, 5, 8, 100]) {
         const s = new ReasoningStream();
@@ -33,7 +38,10 @@ describe("deepseek_r1 reasoning split", () => {
         const last = s.push("", true);
         r += last.reasoning;
         c += last.content;
-        expect([r, c], `${JSON.stringify(text)} in pieces of ${size}`).toEqual([whole.reasoning ?? "", whole.content ?? ""]);
+        expect([r, c], `${JSON.stringify(text)} in pieces of ${size}`).toEqual([
+          whole.reasoning ?? "",
+          whole.content ?? "",
+        ]);
       }
     }
   });
@@ -78,7 +86,12 @@ describe("ChoiceText", () => {
 describe("parseRequest", () => {
   const defaults = { temperature: 0.6, topP: 0.95, topK: 0 };
   const chat = (extra: Record<string, unknown>) =>
-    parseRequest("chat", { model: "m", messages: [{ role: "user", content: "hi" }], ...extra }, defaults, 100);
+    parseRequest(
+      "chat",
+      { model: "m", messages: [{ role: "user", content: "hi" }], ...extra },
+      defaults,
+      100,
+    );
   const fails = (f: () => unknown, param: string) => {
     try {
       f();

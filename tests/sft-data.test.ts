@@ -38,7 +38,8 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const targetsText = (tok: Tokenizer, e: { inputIds: number[]; lossMask: number[] }) => tok.decode(e.inputIds.filter((_, i) => e.lossMask[i]));
+const targetsText = (tok: Tokenizer, e: { inputIds: number[]; lossMask: number[] }) =>
+  tok.decode(e.inputIds.filter((_, i) => e.lossMask[i]));
 const conversation = [
   { role: "system", content: "Be brief." },
   { role: "user", content: "What is 2+3?" },
@@ -55,7 +56,9 @@ describe("chat-template masks", () => {
     expect(targetsText(chatml, ex[0])).toBe("<think>\n2+3=5\n</think>\n5<|im_end|>\n10<|im_end|>\n");
     // The context keeps the assistant header untrained.
     const firstTarget = ex[0].lossMask.indexOf(1);
-    expect(chatml.decode(ex[0].inputIds.slice(0, firstTarget)).endsWith("<|im_start|>assistant\n")).toBe(true);
+    expect(chatml.decode(ex[0].inputIds.slice(0, firstTarget)).endsWith("<|im_start|>assistant\n")).toBe(
+      true,
+    );
   });
 
   it("a template that rewrites earlier turns (</think> stripping of history) gives one example per assistant turn", async () => {
@@ -71,7 +74,9 @@ describe("chat-template masks", () => {
   });
 
   it("names the conversation when there is nothing to train on", () => {
-    expect(() => chatToExamples(chatml, [{ role: "user", content: "hi" }], "d.jsonl:4")).toThrow(/d\.jsonl:4: no assistant message/);
+    expect(() => chatToExamples(chatml, [{ role: "user", content: "hi" }], "d.jsonl:4")).toThrow(
+      /d\.jsonl:4: no assistant message/,
+    );
   });
 
   it("character tokenizer: BOS + R1-Zero template are context, completion + EOS are targets", () => {
@@ -95,22 +100,41 @@ describe("SFT loaders", () => {
   it("reads messages (Mixture-of-Thoughts), ShareGPT conversations and prompt-completion rows from JSONL", async () => {
     const f = write("mixed.jsonl", [
       { messages: conversation.slice(1, 3), source: "math" },
-      { conversations: [{ from: "human", value: "hi" }, { from: "gpt", value: "hello" }] },
+      {
+        conversations: [
+          { from: "human", value: "hi" },
+          { from: "gpt", value: "hello" },
+        ],
+      },
       { prompt: "1+1", completion: "2" },
       { prompt: [{ role: "user", content: "2+2" }], completion: [{ role: "assistant", content: "4" }] },
     ]);
     const recs = await readSftRecords(f);
     expect(recs.map((r) => r.where)).toEqual([1, 2, 3, 4].map((l) => `${f}:${l}`));
-    expect(recs[1].messages).toEqual([{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }]);
+    expect(recs[1].messages).toEqual([
+      { role: "user", content: "hi" },
+      { role: "assistant", content: "hello" },
+    ]);
     const ex = recordsToExamples(chatml, recs);
-    expect(ex.map((e) => targetsText(chatml, e))).toEqual(["<think>\n2+3=5\n</think>\n5<|im_end|>\n", "hello<|im_end|>\n", "2<|im_end|>\n", "4<|im_end|>\n"]);
+    expect(ex.map((e) => targetsText(chatml, e))).toEqual([
+      "<think>\n2+3=5\n</think>\n5<|im_end|>\n",
+      "hello<|im_end|>\n",
+      "2<|im_end|>\n",
+      "4<|im_end|>\n",
+    ]);
     const char = recordsToCharExamples(new CharTokenizer(), recs.slice(1));
     expect(char).toHaveLength(3);
   });
 
   it("reads a Parquet file with a list<struct{role, content}> messages column (as on the Hub)", async () => {
     const f = join(dir, "train-00000-of-00001.parquet");
-    const data = [conversation.slice(1, 3), [{ role: "user", content: "x" }, { role: "assistant", content: "y" }]];
+    const data = [
+      conversation.slice(1, 3),
+      [
+        { role: "user", content: "x" },
+        { role: "assistant", content: "y" },
+      ],
+    ];
     parquetWriteFile({
       filename: f,
       columnData: [{ name: "messages", data } as any],
@@ -130,18 +154,30 @@ describe("SFT loaders", () => {
 
   it("a model without a chat template: prompt/completion as plain text + EOS; conversations refused by row", async () => {
     const plain = await loadTokenizer(FIXTURE);
-    const recs = await readSftRecords(write("plain.jsonl", [{ prompt: "1+1=", completion: "2" }, { messages: conversation.slice(1, 3) }]));
+    const recs = await readSftRecords(
+      write("plain.jsonl", [{ prompt: "1+1=", completion: "2" }, { messages: conversation.slice(1, 3) }]),
+    );
     const [ex] = recordsToExamples(plain, recs.slice(0, 1));
     expect(targetsText(plain, ex)).toBe("2<|endoftext|>");
     expect(plain.decode(ex.inputIds)).toBe("1+1=2<|endoftext|>");
-    expect(() => recordsToExamples(plain, recs)).toThrow(/plain\.jsonl:2: a conversation needs a chat template/);
+    expect(() => recordsToExamples(plain, recs)).toThrow(
+      /plain\.jsonl:2: a conversation needs a chat template/,
+    );
   });
 
   it("errors name the file, line and field", async () => {
     const bad = (rows: unknown[]) => readSftRecords(write("bad.jsonl", rows));
-    await expect(bad([{ messages: [] }, { messages: [{ role: "user", content: 3 }] }])).rejects.toThrow(/bad\.jsonl:2: field 'messages\[0\]\.content' must be a string, got 3/);
-    await expect(bad([{ conversations: [{ from: "bot", value: "x" }] }])).rejects.toThrow(/bad\.jsonl:1: field 'conversations\[0\]\.from' must be human, gpt or system, got "bot"/);
-    await expect(bad([{ text: "x" }])).rejects.toThrow(/bad\.jsonl:1: no 'messages', 'conversations' or 'prompt'\+'completion' field \(has: text\)/);
-    await expect(bad([{ prompt: "x", completion: ["y"] }])).rejects.toThrow(/bad\.jsonl:1: fields 'prompt' and 'completion'/);
+    await expect(bad([{ messages: [] }, { messages: [{ role: "user", content: 3 }] }])).rejects.toThrow(
+      /bad\.jsonl:2: field 'messages\[0\]\.content' must be a string, got 3/,
+    );
+    await expect(bad([{ conversations: [{ from: "bot", value: "x" }] }])).rejects.toThrow(
+      /bad\.jsonl:1: field 'conversations\[0\]\.from' must be human, gpt or system, got "bot"/,
+    );
+    await expect(bad([{ text: "x" }])).rejects.toThrow(
+      /bad\.jsonl:1: no 'messages', 'conversations' or 'prompt'\+'completion' field \(has: text\)/,
+    );
+    await expect(bad([{ prompt: "x", completion: ["y"] }])).rejects.toThrow(
+      /bad\.jsonl:1: fields 'prompt' and 'completion'/,
+    );
   });
 });

@@ -31,10 +31,27 @@ afterAll(() => {
 // "prompt" tokens 3..5 are not targets; the "answer" is the prompt reversed, then EOS (2).
 function example(prompt: number[]): SftExample {
   const ans = [...prompt].reverse().map((x) => x + 3);
-  return { inputIds: [1, ...prompt, 9, ...ans, 2], lossMask: [0, ...prompt.map(() => 0), 0, ...ans.map(() => 1), 1] };
+  return {
+    inputIds: [1, ...prompt, 9, ...ans, 2],
+    lossMask: [0, ...prompt.map(() => 0), 0, ...ans.map(() => 1), 1],
+  };
 }
-const data = [example([3, 4]), example([5, 3, 4]), example([4]), example([3, 5]), example([5, 5, 4]), example([4, 3])];
-const small = { hiddenSize: 32, numHiddenLayers: 1, numAttentionHeads: 2, numKeyValueHeads: 2, headDim: 16, intermediateSize: 48 };
+const data = [
+  example([3, 4]),
+  example([5, 3, 4]),
+  example([4]),
+  example([3, 5]),
+  example([5, 5, 4]),
+  example([4, 3]),
+];
+const small = {
+  hiddenSize: 32,
+  numHiddenLayers: 1,
+  numAttentionHeads: 2,
+  numKeyValueHeads: 2,
+  headDim: 16,
+  intermediateSize: 48,
+};
 
 describe("rows and batches", () => {
   it("packs greedily, truncates, drops examples without targets, and masks targets per example", async () => {
@@ -91,11 +108,29 @@ describe("rows and batches", () => {
 
 describe("sftTrain", () => {
   const c = tinyDense(16, small);
-  const base: SftConfig = { learning_rate: 3e-3, max_steps: 6, per_device_train_batch_size: 2, gradient_accumulation_steps: 1, max_seq_length: 16, packing: false, seed: 5, lr_scheduler_type: "constant" };
+  const base: SftConfig = {
+    learning_rate: 3e-3,
+    max_steps: 6,
+    per_device_train_batch_size: 2,
+    gradient_accumulation_steps: 1,
+    max_seq_length: 16,
+    packing: false,
+    seed: 5,
+    lr_scheduler_type: "constant",
+  };
 
   it("gradient accumulation over micro-batches equals one big batch", async () => {
     const run = async (B: number, GA: number) =>
-      (await sftTrain({ config: c, params: initParams(c, 1), train: data, cfg: { ...base, max_steps: 3, per_device_train_batch_size: B, gradient_accumulation_steps: GA }, progress: false, log: () => {} })).metrics;
+      (
+        await sftTrain({
+          config: c,
+          params: initParams(c, 1),
+          train: data,
+          cfg: { ...base, max_steps: 3, per_device_train_batch_size: B, gradient_accumulation_steps: GA },
+          progress: false,
+          log: () => {},
+        })
+      ).metrics;
     const big = await run(4, 1);
     const acc = await run(1, 4);
     expect(acc.map((m) => m.target_tokens)).toEqual(big.map((m) => m.target_tokens));
@@ -106,7 +141,14 @@ describe("sftTrain", () => {
   });
 
   it("the loss on assistant tokens goes down (packed rows)", async () => {
-    const r = await sftTrain({ config: c, params: initParams(c, 2), train: data, cfg: { ...base, packing: true, max_steps: 40, max_seq_length: 24, learning_rate: 1e-2 }, progress: false, log: () => {} });
+    const r = await sftTrain({
+      config: c,
+      params: initParams(c, 2),
+      train: data,
+      cfg: { ...base, packing: true, max_steps: 40, max_seq_length: 24, learning_rate: 1e-2 },
+      progress: false,
+      log: () => {},
+    });
     const first = r.metrics[0].loss;
     const last = r.metrics.slice(-5).reduce((a, m) => a + m.loss, 0) / 5;
     expect(first).toBeGreaterThan(2);
@@ -120,7 +162,12 @@ describe("sftTrain", () => {
     const live: number[] = [];
     const held = data.slice(0, 2);
     const r = await sftTrain({
-      config: ds, params: initParams(ds, 6), train: data, cfg: { ...base, max_steps: 8, gradient_accumulation_steps: 2, packing: true, eval_steps: 2 }, progress: false, log: () => {},
+      config: ds,
+      params: initParams(ds, 6),
+      train: data,
+      cfg: { ...base, max_steps: 8, gradient_accumulation_steps: 2, packing: true, eval_steps: 2 },
+      progress: false,
+      log: () => {},
       evaluate: async (p) => ({ loss: await sftEvalLoss(ds, p, held, { maxSeqLength: 16, batchSize: 2 }) }),
       onStep: () => live.push(counter.live()),
     });
@@ -135,24 +182,65 @@ describe("sftTrain", () => {
     const cfg: SftConfig = { ...base, save_steps: 2, eval_steps: 3 };
     let evals = 0;
     const evaluate = async () => ({ calls: ++evals });
-    const full = await sftTrain({ config: c, params: initParams(c, 4), train: data, cfg, outDir: tmp(), progress: false, log: () => {} });
+    const full = await sftTrain({
+      config: c,
+      params: initParams(c, 4),
+      train: data,
+      cfg,
+      outDir: tmp(),
+      progress: false,
+      log: () => {},
+    });
     const out = tmp();
     await expect(
-      sftTrain({ config: c, params: initParams(c, 4), train: data, cfg, outDir: out, progress: false, log: () => {}, evaluate, onStep: (m) => {
-        if (m.step === 5) throw new Error("killed");
-      } }),
+      sftTrain({
+        config: c,
+        params: initParams(c, 4),
+        train: data,
+        cfg,
+        outDir: out,
+        progress: false,
+        log: () => {},
+        evaluate,
+        onStep: (m) => {
+          if (m.step === 5) throw new Error("killed");
+        },
+      }),
     ).rejects.toThrow("killed");
     expect(readFileSync(join(out, "sft_metrics.jsonl"), "utf8").trim().split("\n")).toHaveLength(5);
     const logs: string[] = [];
-    const resumed = await sftTrain({ config: c, params: initParams(c, 99), train: data, cfg, outDir: out, progress: false, log: (s) => logs.push(s), evaluate });
+    const resumed = await sftTrain({
+      config: c,
+      params: initParams(c, 99),
+      train: data,
+      cfg,
+      outDir: out,
+      progress: false,
+      log: (s) => logs.push(s),
+      evaluate,
+    });
     expect(logs.join("\n")).toMatch(/resuming at step 4/);
     // Same batches, parameters (in the same tree order) and moments: bit-identical metrics.
-    const pick = (ms: typeof full.metrics) => ms.map((m) => [m.step, m.loss, m.ce, m.grad_norm, m.lr, m.target_tokens]);
+    const pick = (ms: typeof full.metrics) =>
+      ms.map((m) => [m.step, m.loss, m.ce, m.grad_norm, m.lr, m.target_tokens]);
     expect(pick(resumed.metrics)).toEqual(pick(full.metrics));
     expect(resumed.metrics.filter((m) => m.eval_calls !== undefined).map((m) => m.step)).toEqual([3, 6]);
-    const onDisk = readFileSync(join(out, "sft_metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).step);
+    const onDisk = readFileSync(join(out, "sft_metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).step);
     expect(onDisk).toEqual([1, 2, 3, 4, 5, 6]);
-    await expect(sftTrain({ config: c, params: initParams(c, 4), train: data, cfg: { ...cfg, learning_rate: 1 }, outDir: out, progress: false, log: () => {} })).rejects.toThrow(/learning_rate/);
+    await expect(
+      sftTrain({
+        config: c,
+        params: initParams(c, 4),
+        train: data,
+        cfg: { ...cfg, learning_rate: 1 },
+        outDir: out,
+        progress: false,
+        log: () => {},
+      }),
+    ).rejects.toThrow(/learning_rate/);
     disposeParams([full.params, resumed.params]);
   });
 });

@@ -30,7 +30,8 @@ describe("corpus", () => {
     expect(Math.abs(rightShare - 0.33)).toBeLessThan(0.04);
     expect(s.wellFormed).toBeCloseTo(1 - s.byStyle.unfinished / 1200, 10);
     expect(s.maxCompletionChars).toBeLessThanOrEqual(64 + 32 + 12);
-    for (const it of items) if (it.style !== "guess") expect(it.correct).toBe(["correct", "recheck", "wait"].includes(it.style));
+    for (const it of items)
+      if (it.style !== "guess") expect(it.correct).toBe(["correct", "recheck", "wait"].includes(it.style));
   });
 
   it("is reproducible and takes mix overrides", () => {

@@ -29,15 +29,28 @@ describe("packSequences", () => {
     expect(rows.map((r) => r.ids.length)).toEqual([7, 16]);
     expect(i).toBe(4);
     expect(rows[1].segments).toEqual([...Array(10).fill(0), ...Array(6).fill(1)]);
-    expect(rows[1].positions).toEqual([...Array.from({ length: 10 }, (_, t) => t), ...Array.from({ length: 6 }, (_, t) => t)]);
+    expect(rows[1].positions).toEqual([
+      ...Array.from({ length: 10 }, (_, t) => t),
+      ...Array.from({ length: 6 }, (_, t) => t),
+    ]);
     // targetFlags[t] = 1 for t >= lossStart: the completion tokens and EOS.
     expect(rows[0].targetFlags).toEqual([0, 0, 0, 1, 1, 1, 1]);
     expect(() => packSequences(() => seq(20, 0), 1, 16)).toThrow(/25 tokens; the row length is 16/);
-    expect(() => packSequences(() => seq(2, 0), 1, undefined as unknown as number)).toThrow(/row length must be a positive integer/);
+    expect(() => packSequences(() => seq(2, 0), 1, undefined as unknown as number)).toThrow(
+      /row length must be a positive integer/,
+    );
   });
 
   it("gives the same CE and MTP losses as one padded row per sequence", async () => {
-    const c = tinyDeepSeek(16, { hiddenSize: 32, numHiddenLayers: 1, numAttentionHeads: 2, numKeyValueHeads: 2, headDim: 16, intermediateSize: 48, numNextnPredictLayers: 1 });
+    const c = tinyDeepSeek(16, {
+      hiddenSize: 32,
+      numHiddenLayers: 1,
+      numAttentionHeads: 2,
+      numKeyValueHeads: 2,
+      headDim: 16,
+      intermediateSize: 48,
+      numNextnPredictLayers: 1,
+    });
     const params = initParams(c, 4);
     const pool = [seq(2, 0), seq(4, 1), seq(3, 2)];
     let i = 0;

@@ -14,21 +14,33 @@ const env = { ...process.env, R1LAB_THREADS: "1" };
 // Checkpoints at every GRPO step and every 5 pretraining steps (the tiny preset's 6 steps have none),
 // and enough held-out problems that each evaluation lasts long enough to be killed in.
 const overrides = join(runs, "overrides.json");
-writeFileSync(overrides, JSON.stringify({ checkpoint_every: 1, pretrain: { steps: 12 }, eval: { n_problems: 16 } }));
+writeFileSync(
+  overrides,
+  JSON.stringify({ checkpoint_every: 1, pretrain: { steps: 12 }, eval: { n_problems: 16 } }),
+);
 
 /** Run `r1lab zero` in a child process without blocking the test worker's event loop. */
 function zero(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...cli, "zero", "--preset", "tiny", "--runs-dir", runs, ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [...cli, "zero", "--preset", "tiny", "--runs-dir", runs, ...args], {
+      env,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let stderr = "";
     child.stderr!.on("data", (d) => {
       stderr += d;
     });
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`zero ${args.join(" ")} failed (${code}):\n${stderr}`))));
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`zero ${args.join(" ")} failed (${code}):\n${stderr}`)),
+    );
   });
 }
 
-const jsonl = (p: string) => readFileSync(p, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+const jsonl = (p: string) =>
+  readFileSync(p, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
 /** Metrics without wall-clock fields. */
 const strip = (rows: any[]) => rows.map(({ tokens_per_s, rollout_seconds, step_seconds, ...rest }) => rest);
 
@@ -37,7 +49,18 @@ describe("r1lab zero (tiny preset)", () => {
     await zero(["--name", "a", "--seed", "7", "--config", overrides]);
     await zero(["--name", "b", "--seed", "7", "--config", overrides]);
     const a = join(runs, "a");
-    for (const f of ["config.json", "pretrain.jsonl", "metrics.jsonl", "samples.jsonl", "summary.json", "report.html", "eval_base.json", "checkpoints/final/model.safetensors", "checkpoints/final/config.json", "checkpoints/final/tokenizer.json"]) {
+    for (const f of [
+      "config.json",
+      "pretrain.jsonl",
+      "metrics.jsonl",
+      "samples.jsonl",
+      "summary.json",
+      "report.html",
+      "eval_base.json",
+      "checkpoints/final/model.safetensors",
+      "checkpoints/final/config.json",
+      "checkpoints/final/tokenizer.json",
+    ]) {
       expect(existsSync(join(a, f)), f).toBe(true);
     }
     expect(readlinkSync(join(runs, "latest"))).toBe("b");
@@ -52,15 +75,29 @@ describe("r1lab zero (tiny preset)", () => {
     expect(cfg.grpo).toMatchObject({ num_generations: 4, loss_type: "grpo", epsilon_high: 0.28 });
     const ma = jsonl(join(a, "metrics.jsonl"));
     expect(ma.length).toBe(4);
-    for (const k of ["reward_mean", "reward_std", "accuracy", "format_rate", "completion_length", "kl", "clip_fraction", "zero_variance_fraction", "entropy", "expert_imbalance", "tokens_per_s"]) {
+    for (const k of [
+      "reward_mean",
+      "reward_std",
+      "accuracy",
+      "format_rate",
+      "completion_length",
+      "kl",
+      "clip_fraction",
+      "zero_variance_fraction",
+      "entropy",
+      "expert_imbalance",
+      "tokens_per_s",
+    ]) {
       expect(typeof ma[0][k], k).toBe("number");
     }
     expect(strip(jsonl(join(runs, "b", "metrics.jsonl")))).toEqual(strip(ma));
     expect(strip(jsonl(join(runs, "b", "pretrain.jsonl")))).toEqual(strip(jsonl(join(a, "pretrain.jsonl"))));
     expect(readFileSync(join(a, "report.html"), "utf8")).toContain("<svg");
     // Finished stages leave their final checkpoints only; the partial ones are gone.
-    for (const n of ["base", "final"]) expect(existsSync(join(a, "checkpoints", n, "trainer_state.json")), n).toBe(true);
-    for (const n of ["base.partial", "final.partial"]) expect(existsSync(join(a, "checkpoints", n)), n).toBe(false);
+    for (const n of ["base", "final"])
+      expect(existsSync(join(a, "checkpoints", n, "trainer_state.json")), n).toBe(true);
+    for (const n of ["base.partial", "final.partial"])
+      expect(existsSync(join(a, "checkpoints", n)), n).toBe(false);
     // Per-reward means (TRL's rewards/<name>/mean) and format_rate = the share of well-formed completions.
     expect(ma[0]["rewards/format/mean"]).toBe(ma[0].format_rate);
     expect(typeof ma[0]["rewards/accuracy/mean"]).toBe("number");
@@ -70,7 +107,8 @@ describe("r1lab zero (tiny preset)", () => {
     const dir = join(runs, "c");
     const state = (n: string) => {
       try {
-        return JSON.parse(readFileSync(join(dir, "checkpoints", n, "trainer_state.json"), "utf8")).step as number;
+        return JSON.parse(readFileSync(join(dir, "checkpoints", n, "trainer_state.json"), "utf8"))
+          .step as number;
       } catch {
         return -1; // not there, or being renamed into place
       }
@@ -84,9 +122,14 @@ describe("r1lab zero (tiny preset)", () => {
     ];
     let first = true;
     for (const [phase, due] of points) {
-      const args = first ? ["--preset", "tiny", "--runs-dir", runs, "--name", "c", "--seed", "7", "--config", overrides] : ["--resume", dir];
+      const args = first
+        ? ["--preset", "tiny", "--runs-dir", runs, "--name", "c", "--seed", "7", "--config", overrides]
+        : ["--resume", dir];
       first = false;
-      const child: ChildProcess = spawn(process.execPath, [...cli, "zero", ...args], { env, stdio: "ignore" });
+      const child: ChildProcess = spawn(process.execPath, [...cli, "zero", ...args], {
+        env,
+        stdio: "ignore",
+      });
       await new Promise<void>((resolve, reject) => {
         const t = setInterval(() => {
           if (due()) {
@@ -105,15 +148,28 @@ describe("r1lab zero (tiny preset)", () => {
     }
     await zero(["--resume", dir]);
     const a = join(runs, "a");
-    for (const f of ["pretrain.jsonl", "metrics.jsonl", "samples.jsonl"]) expect(strip(jsonl(join(dir, f))), f).toEqual(strip(jsonl(join(a, f))));
-    expect(JSON.parse(readFileSync(join(dir, "eval_base.json"), "utf8"))).toEqual(JSON.parse(readFileSync(join(a, "eval_base.json"), "utf8")));
-    const { wall_seconds: _w, resumed, ...rest } = JSON.parse(readFileSync(join(dir, "summary.json"), "utf8"));
-    const { wall_seconds: _w2, resumed: _r, ...full } = JSON.parse(readFileSync(join(a, "summary.json"), "utf8"));
+    for (const f of ["pretrain.jsonl", "metrics.jsonl", "samples.jsonl"])
+      expect(strip(jsonl(join(dir, f))), f).toEqual(strip(jsonl(join(a, f))));
+    expect(JSON.parse(readFileSync(join(dir, "eval_base.json"), "utf8"))).toEqual(
+      JSON.parse(readFileSync(join(a, "eval_base.json"), "utf8")),
+    );
+    const {
+      wall_seconds: _w,
+      resumed,
+      ...rest
+    } = JSON.parse(readFileSync(join(dir, "summary.json"), "utf8"));
+    const {
+      wall_seconds: _w2,
+      resumed: _r,
+      ...full
+    } = JSON.parse(readFileSync(join(a, "summary.json"), "utf8"));
     expect(resumed).toBe(true);
     expect(rest).toEqual(full);
     for (const ck of ["base", "final"]) {
       const got = readFileSync(join(dir, "checkpoints", ck, "model.safetensors"));
-      expect(got.equals(readFileSync(join(a, "checkpoints", ck, "model.safetensors"))), `${ck} weights`).toBe(true);
+      expect(got.equals(readFileSync(join(a, "checkpoints", ck, "model.safetensors"))), `${ck} weights`).toBe(
+        true,
+      );
     }
   }, 400_000);
 
@@ -121,7 +177,11 @@ describe("r1lab zero (tiny preset)", () => {
     const bad = spawnSync(process.execPath, [...cli, "zero", "--nope"], { env, encoding: "utf8" });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--nope/);
-    const dup = spawnSync(process.execPath, [...cli, "zero", "--preset", "tiny", "--runs-dir", runs, "--name", "a"], { env, encoding: "utf8" });
+    const dup = spawnSync(
+      process.execPath,
+      [...cli, "zero", "--preset", "tiny", "--runs-dir", runs, "--name", "a"],
+      { env, encoding: "utf8" },
+    );
     expect(dup.status).toBe(2);
     expect(dup.stderr).toMatch(/--resume/);
   });

@@ -82,8 +82,13 @@ export class OnnxBackend implements GenerationBackend {
     if (o.dtype !== undefined && o.file !== undefined)
       throw new Error(`onnx backend: give the file (${o.file}) or the dtype (${o.dtype}), not both`);
     if (o.dtype !== undefined && !Object.hasOwn(ONNX_DTYPE_FILES, o.dtype))
-      throw new Error(`onnx backend: dtype '${o.dtype}' is not one of ${Object.keys(ONNX_DTYPE_FILES).join(", ")}`);
-    const { dir, onnxPath } = resolveOnnxModel(o.model, o.file ?? (o.dtype ? ONNX_DTYPE_FILES[o.dtype] : undefined));
+      throw new Error(
+        `onnx backend: dtype '${o.dtype}' is not one of ${Object.keys(ONNX_DTYPE_FILES).join(", ")}`,
+      );
+    const { dir, onnxPath } = resolveOnnxModel(
+      o.model,
+      o.file ?? (o.dtype ? ONNX_DTYPE_FILES[o.dtype] : undefined),
+    );
     const cfgPath = join(dir, "config.json");
     if (!existsSync(cfgPath)) throw new Error(`${dir}: no config.json beside ${onnxPath}`);
     const cfg = readJson(cfgPath);

@@ -41,11 +41,15 @@ export class UsageError extends Error {
 
 export function commandHelp(cmd: Command): string {
   const lines = [`usage: r1lab ${cmd.usage}`, "", cmd.summary, "", "options:"];
-  const rows = Object.entries({ ...cmd.options, help: { type: "boolean", help: "show this help" } as OptionSpec });
+  const rows = Object.entries({
+    ...cmd.options,
+    help: { type: "boolean", help: "show this help" } as OptionSpec,
+  });
   for (const [name, o] of rows) {
     if (o.hidden) continue;
     const flag = `${o.short ? `-${o.short}, ` : ""}--${name}${o.type === "string" ? " VALUE" : ""}`;
-    const shown = o.shownDefault ?? (o.default !== undefined && o.default !== false ? String(o.default) : undefined);
+    const shown =
+      o.shownDefault ?? (o.default !== undefined && o.default !== false ? String(o.default) : undefined);
     const def = shown !== undefined && shown !== "" ? ` (default: ${shown})` : "";
     lines.push(`  ${flag.padEnd(30)} ${o.help}${def}${o.alsoAs ? `; also ${o.alsoAs}` : ""}`);
   }
@@ -65,7 +69,9 @@ function joinNegativeValues(cmd: Command, argv: string[]): string[] {
   for (let i = 0; i < argv.length; i++) {
     const next = argv[i + 1];
     if (valued.has(argv[i]) && next !== undefined && /^-(\d|\.\d|Infinity)/.test(next)) {
-      const long = argv[i].startsWith("--") ? argv[i] : `--${Object.entries(cmd.options).find(([, o]) => `-${o.short}` === argv[i])![0]}`;
+      const long = argv[i].startsWith("--")
+        ? argv[i]
+        : `--${Object.entries(cmd.options).find(([, o]) => `-${o.short}` === argv[i])![0]}`;
       out.push(`${long}=${next}`);
       i++;
     } else out.push(argv[i]);
@@ -77,7 +83,12 @@ function joinNegativeValues(cmd: Command, argv: string[]): string[] {
 export function parseCommandArgs(cmd: Command, argv: string[]) {
   const options: Record<string, any> = { help: { type: "boolean", short: "h" } };
   for (const [name, o] of Object.entries(cmd.options)) {
-    options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}), ...(o.default !== undefined ? { default: o.default } : {}) };
+    options[name] = {
+      type: o.type,
+      ...(o.short ? { short: o.short } : {}),
+      ...(o.multiple ? { multiple: true } : {}),
+      ...(o.default !== undefined ? { default: o.default } : {}),
+    };
   }
   // --max_steps is --max-steps (TRL and transformers spell options with underscores).
   const args = argv.map((a) => {
@@ -87,7 +98,12 @@ export function parseCommandArgs(cmd: Command, argv: string[]) {
   });
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: joinNegativeValues(cmd, args), options, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: joinNegativeValues(cmd, args),
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
     const msg = (e as Error).message.replace(/\. To specify a positional.*$/s, "").replace(/\s*\n\s*/g, " ");
     throw new UsageError(`${msg} (see \`r1lab ${cmd.name} --help\`)`);
@@ -121,9 +137,17 @@ export function numberFlag(values: Record<string, any>, name: string, opts: Numb
   ].filter(Boolean);
   if (raw === undefined) throw new UsageError(`--${name} is required`);
   const want = `--${name} must be ${kind}${range.length > 0 ? ` ${range.join(" and ")}` : ""}`;
-  if (raw === undefined || String(raw).trim() === "" || !Number.isFinite(v) || (opts.int && !Number.isInteger(v)))
+  if (
+    raw === undefined ||
+    String(raw).trim() === "" ||
+    !Number.isFinite(v) ||
+    (opts.int && !Number.isInteger(v))
+  )
     throw new UsageError(`${want}, got '${raw}'`);
-  const out = (opts.min !== undefined && v < opts.min) || (opts.above !== undefined && v <= opts.above) || (opts.max !== undefined && v > opts.max);
+  const out =
+    (opts.min !== undefined && v < opts.min) ||
+    (opts.above !== undefined && v <= opts.above) ||
+    (opts.max !== undefined && v > opts.max);
   if (out) throw new UsageError(`${want}, got ${raw}`);
   return v;
 }

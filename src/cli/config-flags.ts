@@ -4,7 +4,16 @@
 // so `--loss-type dapoo` is an error naming the flag and the choices. How a run resolves its config:
 // the preset, then a --config JSON file, then the flags.
 import { existsSync, readFileSync } from "node:fs";
-import { ConfigError, type Group, defaults, flagName, leaves, merge, setPath, showDefault } from "../runs/schema.ts";
+import {
+  ConfigError,
+  type Group,
+  defaults,
+  flagName,
+  leaves,
+  merge,
+  setPath,
+  showDefault,
+} from "../runs/schema.ts";
 import { type OptionSpec, UsageError } from "./command.ts";
 
 /** The flags of a schema: dash spelling (shown), underscore spelling and old aliases (hidden). */
@@ -14,9 +23,15 @@ export function configOptions(schema: Group, skip: string[] = []): Record<string
     const dash = flagName(leaf);
     if (skip.includes(dash)) continue;
     const under = dash.replaceAll("-", "_");
-    out[dash] = { type: "string", help: leaf.field.help, shownDefault: showDefault(leaf.field), alsoAs: under !== dash ? `--${under}` : undefined };
+    out[dash] = {
+      type: "string",
+      help: leaf.field.help,
+      shownDefault: showDefault(leaf.field),
+      alsoAs: under !== dash ? `--${under}` : undefined,
+    };
     if (under !== dash) out[under] = { type: "string", help: leaf.field.help, hidden: true };
-    for (const a of leaf.field.aliases ?? []) out[a] = { type: "string", help: leaf.field.help, hidden: true };
+    for (const a of leaf.field.aliases ?? [])
+      out[a] = { type: "string", help: leaf.field.help, hidden: true };
   }
   return out;
 }
@@ -26,10 +41,15 @@ export function flagOverrides(schema: Group, values: Record<string, unknown>): R
   const over: Record<string, unknown> = {};
   for (const leaf of leaves(schema)) {
     const dash = flagName(leaf);
-    const names = [dash, dash.replaceAll("-", "_"), ...(leaf.field.aliases ?? [])].filter((n, i, a) => a.indexOf(n) === i);
+    const names = [dash, dash.replaceAll("-", "_"), ...(leaf.field.aliases ?? [])].filter(
+      (n, i, a) => a.indexOf(n) === i,
+    );
     const given = names.filter((n) => values[n] !== undefined);
     if (given.length === 0) continue;
-    if (given.length > 1) throw new UsageError(`--${given[0]} and --${given[1]} set the same option (${leaf.path.join(".")}); pass one`);
+    if (given.length > 1)
+      throw new UsageError(
+        `--${given[0]} and --${given[1]} set the same option (${leaf.path.join(".")}); pass one`,
+      );
     try {
       setPath(over, leaf.path, leaf.field.fromFlag(String(values[given[0]])));
     } catch (e) {
@@ -50,10 +70,16 @@ export function readConfigFile(path: string): unknown {
 }
 
 /** preset -> --config file -> flags, each checked against the schema. */
-export function resolveConfig<C>(schema: Group, preset: unknown, presetName: string, values: Record<string, unknown>): C {
+export function resolveConfig<C>(
+  schema: Group,
+  preset: unknown,
+  presetName: string,
+  values: Record<string, unknown>,
+): C {
   try {
     let cfg = merge(schema, defaults(schema), preset, `preset ${presetName}`);
-    if (values.config) cfg = merge(schema, cfg, readConfigFile(String(values.config)), `--config ${values.config}`);
+    if (values.config)
+      cfg = merge(schema, cfg, readConfigFile(String(values.config)), `--config ${values.config}`);
     return merge(schema, cfg, flagOverrides(schema, values), "flags") as C;
   } catch (e) {
     throw e instanceof ConfigError ? new UsageError(e.message) : e;
@@ -64,7 +90,11 @@ export function resolveConfig<C>(schema: Group, preset: unknown, presetName: str
 export function checkSavedConfig<C>(schema: Group, saved: Record<string, unknown>, path: string): C {
   const { name, executor, ...rest } = saved; // set by the command, not options of the schema
   try {
-    return { ...(merge(schema, defaults(schema), rest, path) as object), name, ...(executor === undefined ? {} : { executor }) } as C;
+    return {
+      ...(merge(schema, defaults(schema), rest, path) as object),
+      name,
+      ...(executor === undefined ? {} : { executor }),
+    } as C;
   } catch (e) {
     throw e instanceof ConfigError ? new UsageError(e.message) : e;
   }
@@ -75,7 +105,9 @@ export function optionTable(schema: Group, skip: string[] = []): string {
   const rows = ["| option | default | meaning |", "|---|---|---|"];
   for (const [name, o] of Object.entries(configOptions(schema, skip))) {
     if (o.hidden) continue;
-    rows.push(`| \`--${name}\` | ${o.shownDefault === "" ? "" : `\`${o.shownDefault}\``} | ${o.help.replaceAll("|", "\\|")} |`);
+    rows.push(
+      `| \`--${name}\` | ${o.shownDefault === "" ? "" : `\`${o.shownDefault}\``} | ${o.help.replaceAll("|", "\\|")} |`,
+    );
   }
   return rows.join("\n");
 }

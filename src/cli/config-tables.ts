@@ -10,7 +10,8 @@ export const CONFIG_TABLES: Record<string, () => string> = {
   r1: () => optionTable(R1_SCHEMA),
 };
 
-const block = (name: string) => new RegExp(`(<!-- options:${name} -->\\n)[\\s\\S]*?(<!-- /options:${name} -->)`);
+const block = (name: string) =>
+  new RegExp(`(<!-- options:${name} -->\\n)[\\s\\S]*?(<!-- /options:${name} -->)`);
 
 /** The table between the markers of `name`, or null when the doc has no such block. */
 export function tableInDoc(doc: string, name: string): string | null {
@@ -20,6 +21,7 @@ export function tableInDoc(doc: string, name: string): string | null {
 
 export function replaceTables(doc: string): string {
   let out = doc;
-  for (const [name, table] of Object.entries(CONFIG_TABLES)) out = out.replace(block(name), (_, a, b) => `${a}${table()}\n${b}`);
+  for (const [name, table] of Object.entries(CONFIG_TABLES))
+    out = out.replace(block(name), (_, a, b) => `${a}${table()}\n${b}`);
   return out;
 }

@@ -17,7 +17,8 @@ function summary(report: Record<string, unknown>, keys: string[]): string {
 async function runDedup(v: Record<string, any>): Promise<void> {
   const { dedup } = await import("../data/dedup.ts");
   const threshold = v.threshold !== undefined ? numberFlag(v, "threshold", { min: 0 }) : 0.8;
-  if (!(threshold > 0 && threshold <= 1)) throw new UsageError(`--threshold must be in (0, 1], got ${threshold}`);
+  if (!(threshold > 0 && threshold <= 1))
+    throw new UsageError(`--threshold must be in (0, 1], got ${threshold}`);
   const r = await dedup({
     data: requireFlag(v, "data", "data dedup"),
     out: requireFlag(v, "out", "data dedup"),
@@ -30,7 +31,16 @@ async function runDedup(v: Record<string, any>): Promise<void> {
     seed: numberFlag(v, "seed", { int: true, min: 0 }),
     progress: !v.quiet,
   });
-  console.log(summary(r as unknown as Record<string, unknown>, ["rows", "kept", "removed_exact", "removed_near", "clusters", "rows_per_s"]));
+  console.log(
+    summary(r as unknown as Record<string, unknown>, [
+      "rows",
+      "kept",
+      "removed_exact",
+      "removed_near",
+      "clusters",
+      "rows_per_s",
+    ]),
+  );
   console.log(`wrote ${r.outputs.join(", ")} and ${resolve(r.out, "report.json")}`);
 }
 
@@ -38,7 +48,8 @@ async function runDecontaminate(v: Record<string, any>): Promise<void> {
   const { decontaminate } = await import("../data/decontaminate.ts");
   const { parseBenchmark } = await import("../data/benchmarks.ts");
   const specs: string[] = v.benchmark ?? [];
-  if (specs.length === 0) throw new UsageError("r1lab data decontaminate: give at least one --benchmark NAME[=FILE|DIR]");
+  if (specs.length === 0)
+    throw new UsageError("r1lab data decontaminate: give at least one --benchmark NAME[=FILE|DIR]");
   const benchmarks = specs.map((s) => {
     try {
       return parseBenchmark(s);
@@ -55,8 +66,21 @@ async function runDecontaminate(v: Record<string, any>): Promise<void> {
     ngram: numberFlag(v, "ngram", { int: true, min: 1 }),
     progress: !v.quiet,
   });
-  const per = Object.fromEntries(Object.entries(r.benchmarks).map(([k, b]) => [k, { rows_removed: b.rows_removed, problems_leaked: b.problems_leaked, problems: b.problems }]));
-  console.log(JSON.stringify({ rows: r.rows, kept: r.kept, removed: r.removed, benchmarks: per, rows_per_s: r.rows_per_s }));
+  const per = Object.fromEntries(
+    Object.entries(r.benchmarks).map(([k, b]) => [
+      k,
+      { rows_removed: b.rows_removed, problems_leaked: b.problems_leaked, problems: b.problems },
+    ]),
+  );
+  console.log(
+    JSON.stringify({
+      rows: r.rows,
+      kept: r.kept,
+      removed: r.removed,
+      benchmarks: per,
+      rows_per_s: r.rows_per_s,
+    }),
+  );
   console.log(`wrote ${r.outputs.join(", ")} and ${resolve(r.out, "report.json")}`);
 }
 
@@ -81,7 +105,14 @@ async function runClassify(v: Record<string, any>, mode: string | undefined): Pr
       threshold: v.threshold !== undefined ? numberFlag(v, "threshold", { min: 0 }) : 0.5,
       progress: !v.quiet,
     });
-    console.log(JSON.stringify({ train_examples: r.train_examples, heldout_examples: r.heldout_examples, heldout: r.heldout, train_loss: r.train_loss }));
+    console.log(
+      JSON.stringify({
+        train_examples: r.train_examples,
+        heldout_examples: r.heldout_examples,
+        heldout: r.heldout,
+        train_loss: r.train_loss,
+      }),
+    );
     console.log(`wrote ${r.model} and ${resolve(v.out, "report.json")}`);
     return;
   }
@@ -95,7 +126,16 @@ async function runClassify(v: Record<string, any>, mode: string | undefined): Pr
       split: v.split,
       progress: !v.quiet,
     });
-    console.log(JSON.stringify({ rows: r.rows, kept: r.kept, removed: r.removed, threshold: r.threshold, mean_score: r.mean_score, rows_per_s: r.rows_per_s }));
+    console.log(
+      JSON.stringify({
+        rows: r.rows,
+        kept: r.kept,
+        removed: r.removed,
+        threshold: r.threshold,
+        mean_score: r.mean_score,
+        rows_per_s: r.rows_per_s,
+      }),
+    );
     console.log(`wrote ${r.outputs.join(", ")} and ${resolve(r.out, "report.json")}`);
     return;
   }
@@ -115,9 +155,15 @@ const cmd: Command = {
     data: { type: "string", help: "input rows: .jsonl, .json, .parquet or a dataset folder" },
     out: { type: "string", help: "output folder: kept rows in the input's format and layout, report.json" },
     split: { type: "string", default: "train", help: "split to read from a dataset folder" },
-    field: { type: "string", help: "text compared: auto, all, a field (text, messages, problem, ...) or a+b (default: auto; decontaminate: all)" },
+    field: {
+      type: "string",
+      help: "text compared: auto, all, a field (text, messages, problem, ...) or a+b (default: auto; decontaminate: all)",
+    },
     near: { type: "boolean", help: "dedup: also remove near duplicates (MinHash + LSH over word shingles)" },
-    threshold: { type: "string", help: "dedup: Jaccard similarity for near duplicates (default 0.8); classify apply: least score kept (default 0.5)" },
+    threshold: {
+      type: "string",
+      help: "dedup: Jaccard similarity for near duplicates (default 0.8); classify apply: least score kept (default 0.5)",
+    },
     "num-perm": { type: "string", default: "128", help: "dedup: MinHash permutations" },
     shingle: { type: "string", default: "3", help: "dedup: tokens per shingle" },
     benchmark: {
@@ -128,14 +174,33 @@ const cmd: Command = {
     ngram: { type: "string", default: "8", help: "decontaminate: tokens per n-gram (open-r1: 8)" },
     positive: { type: "string", help: "classify train: examples of the text to keep (file or folder)" },
     negative: { type: "string", help: "classify train: examples of the text to drop (file or folder)" },
-    model: { type: "string", help: "classify apply: folder written by classify train (classifier.safetensors)" },
-    holdout: { type: "string", default: "0.1", help: "classify train: share of each side held out for precision/recall" },
+    model: {
+      type: "string",
+      help: "classify apply: folder written by classify train (classifier.safetensors)",
+    },
+    holdout: {
+      type: "string",
+      default: "0.1",
+      help: "classify train: share of each side held out for precision/recall",
+    },
     dim: { type: "string", default: "16", help: "classify train: embedding width" },
-    buckets: { type: "string", default: "262144", help: "classify train: hash buckets for word, word-pair and character n-gram features" },
+    buckets: {
+      type: "string",
+      default: "262144",
+      help: "classify train: hash buckets for word, word-pair and character n-gram features",
+    },
     epochs: { type: "string", default: "5", help: "classify train: passes over the training examples" },
-    lr: { type: "string", default: "0.05", help: "classify train: AdamW peak learning rate (linear decay to 0)" },
+    lr: {
+      type: "string",
+      default: "0.05",
+      help: "classify train: AdamW peak learning rate (linear decay to 0)",
+    },
     "batch-size": { type: "string", default: "64", help: "classify train: examples per step" },
-    seed: { type: "string", default: "1", help: "MinHash seeds; classify: initialisation, held-out split and data order" },
+    seed: {
+      type: "string",
+      default: "1",
+      help: "MinHash seeds; classify: initialisation, held-out split and data order",
+    },
     quiet: { type: "boolean", short: "q", help: "no progress bar" },
   },
   details: [
@@ -145,7 +210,10 @@ const cmd: Command = {
   ].join("\n"),
   async run(v, positionals) {
     const [sub, ...rest] = positionals;
-    if (!sub || !SUBCOMMANDS.includes(sub)) throw new UsageError(`r1lab data: expected a subcommand (${SUBCOMMANDS.join(", ")}), got ${sub ? `'${sub}'` : "none"}`);
+    if (!sub || !SUBCOMMANDS.includes(sub))
+      throw new UsageError(
+        `r1lab data: expected a subcommand (${SUBCOMMANDS.join(", ")}), got ${sub ? `'${sub}'` : "none"}`,
+      );
     if (sub === "dedup") {
       if (rest.length) throw new UsageError(`r1lab data dedup: unexpected argument '${rest[0]}'`);
       return runDedup(v);

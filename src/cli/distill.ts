@@ -30,15 +30,22 @@ function runTemplate(dir: string): string | null {
 function resolveConfig(v: Record<string, any>): DistillConfig {
   const int = (name: string, min = 1) => numberFlag(v, name, { int: true, min });
   const task = requireFlag(v, "task", "distill");
-  if (!SYNTHETIC_TASK_NAMES.includes(task)) throw new UsageError(`--task must be one of ${SYNTHETIC_TASK_NAMES.join(", ")}, got '${task}'`);
+  if (!SYNTHETIC_TASK_NAMES.includes(task))
+    throw new UsageError(`--task must be one of ${SYNTHETIC_TASK_NAMES.join(", ")}, got '${task}'`);
   // The teacher: a model folder, a server URL, or (OPENAI_BASE_URL set) a model name on that server.
   // A run folder (runs/NAME) stands for its final checkpoint.
-  if (v.teacher !== undefined && existsSync(v.teacher)) v.teacher = runCheckpoint(resolve(v.teacher)) ?? v.teacher;
+  if (v.teacher !== undefined && existsSync(v.teacher))
+    v.teacher = runCheckpoint(resolve(v.teacher)) ?? v.teacher;
   const local = v.teacher !== undefined && existsSync(join(resolve(v.teacher), "config.json"));
   const server = local ? null : openaiTarget(v.teacher);
   if (!local && !server) {
-    if (v.teacher === undefined) throw new UsageError("r1lab distill: --teacher is required (or set OPENAI_BASE_URL to use that server)");
-    throw new UsageError(`--teacher ${v.teacher}: not a server URL and no config.json in that folder (set OPENAI_BASE_URL to name a model on a server)`);
+    if (v.teacher === undefined)
+      throw new UsageError(
+        "r1lab distill: --teacher is required (or set OPENAI_BASE_URL to use that server)",
+      );
+    throw new UsageError(
+      `--teacher ${v.teacher}: not a server URL and no config.json in that folder (set OPENAI_BASE_URL to name a model on a server)`,
+    );
   }
   const url = server !== null;
   const teacher = server ? server.baseUrl : String(v.teacher);
@@ -79,19 +86,43 @@ function resolveConfig(v: Record<string, any>): DistillConfig {
 
 const cmd: Command = {
   name: "distill",
-  summary: "distill a teacher's verified reasoning traces into a small dense student (SFT), then evaluate both",
-  usage: "distill --teacher DIR_OR_URL --task NAME [--student CONFIG.json|DIR] [--samples K] [--train-problems N] [--max-steps N] [--out DIR]",
+  summary:
+    "distill a teacher's verified reasoning traces into a small dense student (SFT), then evaluate both",
+  usage:
+    "distill --teacher DIR_OR_URL --task NAME [--student CONFIG.json|DIR] [--samples K] [--train-problems N] [--max-steps N] [--out DIR]",
   options: {
-    teacher: { type: "string", help: "teacher: a model folder (run in-process), an OpenAI-compatible server URL (http://host:8000/v1), or with OPENAI_BASE_URL set a model name on that server" },
-    "teacher-model-name": { type: "string", help: "openai: the model name to send (default: the one the server lists)" },
-    student: { type: "string", help: "student: a config.json (random init) or a model folder with r1lab's char tokenizer (default: the tiny dense preset)" },
+    teacher: {
+      type: "string",
+      help: "teacher: a model folder (run in-process), an OpenAI-compatible server URL (http://host:8000/v1), or with OPENAI_BASE_URL set a model name on that server",
+    },
+    "teacher-model-name": {
+      type: "string",
+      help: "openai: the model name to send (default: the one the server lists)",
+    },
+    student: {
+      type: "string",
+      help: "student: a config.json (random init) or a model folder with r1lab's char tokenizer (default: the tiny dense preset)",
+    },
     task: { type: "string", help: `synthetic task: ${SYNTHETIC_TASK_NAMES.join(", ")}` },
-    out: { type: "string", help: "output folder (default runs/distill-<task>-<seed>); rerunning with it continues" },
+    out: {
+      type: "string",
+      help: "output folder (default runs/distill-<task>-<seed>); rerunning with it continues",
+    },
     samples: { type: "string", default: "4", help: "teacher samples per training problem" },
     "train-problems": { type: "string", default: "200", help: "training problems the teacher answers" },
-    "max-per-problem": { type: "string", help: "verified traces kept per problem, at most (default: --samples)" },
-    template: { type: "string", help: "R1-Zero prompt template with {problem} (default: the teacher run's, else r1lab's)" },
-    temperature: { type: "string", default: "0.6", help: "sampling temperature for traces and evaluation (R1: 0.6)" },
+    "max-per-problem": {
+      type: "string",
+      help: "verified traces kept per problem, at most (default: --samples)",
+    },
+    template: {
+      type: "string",
+      help: "R1-Zero prompt template with {problem} (default: the teacher run's, else r1lab's)",
+    },
+    temperature: {
+      type: "string",
+      default: "0.6",
+      help: "sampling temperature for traces and evaluation (R1: 0.6)",
+    },
     "top-p": { type: "string", default: "0.95", help: "nucleus mass for traces and evaluation (R1: 0.95)" },
     "max-tokens": { type: "string", default: "96", help: "most new tokens per completion" },
     "max-steps": { type: "string", default: "300", help: "student SFT steps" },
@@ -103,14 +134,22 @@ const cmd: Command = {
     packing: { type: "boolean", help: "pack several traces per SFT row" },
     "save-steps": { type: "string", default: "50", help: "SFT checkpoint every N steps" },
     "eval-problems": { type: "string", default: "50", help: "held-out problems for the evaluation" },
-    "eval-k": { type: "string", default: "4", help: "samples per held-out problem (pass@1 = mean over them)" },
+    "eval-k": {
+      type: "string",
+      default: "4",
+      help: "samples per held-out problem (pass@1 = mean over them)",
+    },
     "no-teacher-eval": { type: "boolean", help: "evaluate only the student" },
     seed: { type: "string", default: "0", help: "problems, sampling and data order" },
     "batch-size-generate": { type: "string", default: "16", help: "native teacher: rows decoded together" },
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE or cpu)" },
-    executor: { type: "string", help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
+    executor: {
+      type: "string",
+      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)",
+    },
   },
-  details: "Writes OUT/: config.json, traces.jsonl (every sample, with correct/well_formed/kept), sft/ (sft_metrics.jsonl,\ncheckpoint/), student/ (HF folder), eval_student.json, eval_teacher.json, summary.json.",
+  details:
+    "Writes OUT/: config.json, traces.jsonl (every sample, with correct/well_formed/kept), sft/ (sft_metrics.jsonl,\ncheckpoint/), student/ (HF folder), eval_student.json, eval_teacher.json, summary.json.",
   async run(v) {
     const cfg = resolveConfig(v);
     const out = resolve(v.out ?? join("runs", `distill-${cfg.task}-${cfg.seed}`));
@@ -120,7 +159,9 @@ const cmd: Command = {
       for (const k of new Set([...Object.keys(old), ...Object.keys(cfg)])) {
         if (k === "executor") continue; // may change between sessions: same maths
         if (JSON.stringify(old[k]) !== JSON.stringify((cfg as any)[k]))
-          throw new UsageError(`${out} holds a distill run with ${k} = ${JSON.stringify(old[k])}, this one has ${JSON.stringify((cfg as any)[k])}; use the same settings to continue it, or another --out`);
+          throw new UsageError(
+            `${out} holds a distill run with ${k} = ${JSON.stringify(old[k])}, this one has ${JSON.stringify((cfg as any)[k])}; use the same settings to continue it, or another --out`,
+          );
       }
     }
     mkdirSync(out, { recursive: true });
@@ -128,14 +169,22 @@ const cmd: Command = {
     // The training problems the teacher answers against the held-out ones (disjoint by the task's split).
     const { warnOverlap } = await import("../data/overlap.ts");
     const task = getSyntheticTask(cfg.task);
-    const prompts = (split: "train" | "test", n: number) => problemsOf(task, split, n, cfg.seed).map((p) => p.prompt);
-    await warnOverlap(prompts("train", cfg.train_problems), prompts("test", cfg.eval.n_problems), { trainLabel: `the ${cfg.task} training problems`, evalLabel: "the evaluation problems" });
+    const prompts = (split: "train" | "test", n: number) =>
+      problemsOf(task, split, n, cfg.seed).map((p) => p.prompt);
+    await warnOverlap(prompts("train", cfg.train_problems), prompts("test", cfg.eval.n_problems), {
+      trainLabel: `the ${cfg.task} training problems`,
+      evalLabel: "the evaluation problems",
+    });
     const { initEngine } = await import("../engine/device.ts");
     await initEngine({ device: v.device, executor: v.executor });
     let teacher: GenerationBackend;
     if (cfg.teacher_backend === "native") {
       const { NativeBackend } = await import("../backends/native.ts");
-      teacher = await NativeBackend.load({ model: cfg.teacher, batchSize: numberFlag(v, "batch-size-generate", { int: true, min: 1 }), bosPrefix: true });
+      teacher = await NativeBackend.load({
+        model: cfg.teacher,
+        batchSize: numberFlag(v, "batch-size-generate", { int: true, min: 1 }),
+        bosPrefix: true,
+      });
     } else {
       const { OpenAIBackend } = await import("../backends/openai.ts");
       teacher = new OpenAIBackend({ baseUrl: cfg.teacher, model: v["teacher-model-name"] });

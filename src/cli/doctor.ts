@@ -53,7 +53,10 @@ process.exit(0);`;
     return JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "");
   } catch {
     const err = (r.stderr ?? "").split("\n").filter((l) => l.trim() && !/artificially reduced/.test(l));
-    return { adapter: null, reason: `the WebGPU probe failed: ${err.slice(-3).join(" ") || `exit ${r.status}`}` };
+    return {
+      adapter: null,
+      reason: `the WebGPU probe failed: ${err.slice(-3).join(" ") || `exit ${r.status}`}`,
+    };
   }
 }
 

@@ -10,17 +10,25 @@ import { type Command, numberFlag, UsageError } from "./command.ts";
 const cmd: Command = {
   name: "download",
   summary: "download a model or dataset from the Hugging Face Hub into the HF cache (as `hf download`)",
-  usage: "download REPO [FILES...] [--revision R] [--include GLOB ...] [--exclude GLOB ...] [--local-dir DIR] [--repo-type model|dataset]",
+  usage:
+    "download REPO [FILES...] [--revision R] [--include GLOB ...] [--exclude GLOB ...] [--local-dir DIR] [--repo-type model|dataset]",
   options: {
     revision: { type: "string", default: "main", help: "branch, tag or commit hash" },
-    include: { type: "string", multiple: true, help: "only files matching this pattern (fnmatch: * also matches /); repeatable" },
+    include: {
+      type: "string",
+      multiple: true,
+      help: "only files matching this pattern (fnmatch: * also matches /); repeatable",
+    },
     exclude: { type: "string", multiple: true, help: "skip files matching this pattern; repeatable" },
     "repo-type": { type: "string", default: "model", help: "model or dataset" },
     "local-dir": { type: "string", help: "download into this folder (plain files) instead of the cache" },
     "cache-dir": { type: "string", help: "the hub cache folder (default: $HF_HUB_CACHE, else $HF_HOME/hub)" },
     token: { type: "string", help: "Hub token (default: $HF_TOKEN, else the token file of `hf auth login`)" },
     "force-download": { type: "boolean", help: "fetch the files again even when they are already there" },
-    "dry-run": { type: "boolean", help: "list the files and whether each would be downloaded; fetch nothing" },
+    "dry-run": {
+      type: "boolean",
+      help: "list the files and whether each would be downloaded; fetch nothing",
+    },
     "max-workers": { type: "string", default: "8", help: "files fetched at once" },
     retries: { type: "string", default: "3", help: "resumed retries of a file after a dropped connection" },
     quiet: { type: "boolean", short: "q", help: "no progress or per-file lines, only the folder" },
@@ -71,7 +79,9 @@ const cmd: Command = {
       const width = Math.max(4, ...result.files.map((f) => f.path.length));
       console.log(`${"file".padEnd(width)}  ${"bytes".padStart(12)}  action`);
       for (const f of result.files)
-        console.log(`${f.path.padEnd(width)}  ${String(f.size).padStart(12)}  ${f.status === "cached" ? "skip (already there)" : "download"}`);
+        console.log(
+          `${f.path.padEnd(width)}  ${String(f.size).padStart(12)}  ${f.status === "cached" ? "skip (already there)" : "download"}`,
+        );
       return;
     }
     const fetched = result.files.filter((f) => f.status !== "cached").length;

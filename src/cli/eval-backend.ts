@@ -22,15 +22,24 @@ async function checkReachable(url: string): Promise<void> {
     await fetch(models, { signal: AbortSignal.timeout(10_000) });
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw new UsageError(`--model ${url}: cannot reach the server (${cause?.code ?? cause?.message ?? (e as Error).message}); is it running?`);
+    throw new UsageError(
+      `--model ${url}: cannot reach the server (${cause?.code ?? cause?.message ?? (e as Error).message}); is it running?`,
+    );
   }
 }
 
 /** Check --model for its backend: an ONNX folder or file, a model folder (or hub id), or a reachable server. */
-export async function locateModel(a: { backendKind: BackendKind; model: string; onnxFile?: string }): Promise<ModelLocation> {
+export async function locateModel(a: {
+  backendKind: BackendKind;
+  model: string;
+  onnxFile?: string;
+}): Promise<ModelLocation> {
   const { model } = a;
   if (a.backendKind === "onnx") {
-    if (/^https?:\/\//.test(model)) throw new UsageError(`--backend onnx: --model must be an ONNX model folder or .onnx file, got the URL ${model}`);
+    if (/^https?:\/\//.test(model))
+      throw new UsageError(
+        `--backend onnx: --model must be an ONNX model folder or .onnx file, got the URL ${model}`,
+      );
     const { resolveOnnxModel } = await import("../backends/onnx.ts");
     try {
       const { dir, onnxPath } = resolveOnnxModel(model, a.onnxFile);
@@ -43,11 +52,16 @@ export async function locateModel(a: { backendKind: BackendKind; model: string; 
     if (/^https?:\/\//.test(model)) throw new UsageError(`--model ${model} is a URL: use --backend openai`);
     const local = resolve(model);
     if (!existsSync(local)) return { modelDir: null, onnxPath: null }; // a hub id, resolved by the loader
-    if (!existsSync(join(local, "config.json"))) throw new UsageError(`--model ${local}: no config.json there (not an r1lab or Hugging Face model folder)`);
+    if (!existsSync(join(local, "config.json")))
+      throw new UsageError(
+        `--model ${local}: no config.json there (not an r1lab or Hugging Face model folder)`,
+      );
     return { modelDir: local, onnxPath: null };
   }
   if (!/^https?:\/\//.test(model))
-    throw new UsageError(`--backend openai: --model must be the server URL (or set OPENAI_BASE_URL and give the model name), got '${model}'`);
+    throw new UsageError(
+      `--backend openai: --model must be the server URL (or set OPENAI_BASE_URL and give the model name), got '${model}'`,
+    );
   await checkReachable(model);
   return { modelDir: null, onnxPath: null };
 }
@@ -65,7 +79,11 @@ export interface BackendArgs {
 }
 
 /** Open the backend; `bosPrefix`: prompts get the model's BOS first (r1lab's synthetic-task models). */
-export async function openBackend(a: BackendArgs, where: ModelLocation, bosPrefix: boolean): Promise<GenerationBackend> {
+export async function openBackend(
+  a: BackendArgs,
+  where: ModelLocation,
+  bosPrefix: boolean,
+): Promise<GenerationBackend> {
   if (a.backendKind === "native") {
     const { initEngine } = await import("../engine/device.ts");
     const { NativeBackend } = await import("../backends/native.ts");
@@ -77,5 +95,11 @@ export async function openBackend(a: BackendArgs, where: ModelLocation, bosPrefi
     return OnnxBackend.load({ model: where.onnxPath as string, batchSize: a.batchSize, bosPrefix });
   }
   const { OpenAIBackend } = await import("../backends/openai.ts");
-  return new OpenAIBackend({ baseUrl: a.model, model: a.modelName, endpoint: a.endpoint, apiKeyEnv: a.apiKeyEnv, concurrency: a.concurrency });
+  return new OpenAIBackend({
+    baseUrl: a.model,
+    model: a.modelName,
+    endpoint: a.endpoint,
+    apiKeyEnv: a.apiKeyEnv,
+    concurrency: a.concurrency,
+  });
 }

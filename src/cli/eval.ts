@@ -69,7 +69,10 @@ const cmd: Command = {
     "batch-size": { type: "string", default: "16", help: "native, onnx: rows (samples) decoded together" },
     concurrency: { type: "string", default: "8", help: "openai: HTTP requests in flight" },
     device: { type: "string", help: "native: cpu or webgpu (default: R1LAB_DEVICE, else cpu)" },
-    executor: { type: "string", help: "native: ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
+    executor: {
+      type: "string",
+      help: "native: ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)",
+    },
     "model-name": {
       type: "string",
       help: "openai: the model name to send (default: the one the server lists)",
@@ -121,8 +124,6 @@ function runTemplate(modelDir: string): { template: string; maxTokens: number | 
   return { template: ZERO_TEMPLATE, maxTokens: null, source: "default" };
 }
 
-
-
 /** The whole command, without the process exit (tests call this in-process). */
 export async function evalCommand(v: Record<string, any>): Promise<void> {
   v = { ...defaults(), ...v };
@@ -141,12 +142,12 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   if (!["native", "openai", "onnx"].includes(backendKind))
     throw new UsageError(`--backend must be native, openai or onnx, got '${backendKind}'`);
   const out = resolve(requireFlag(v, "out", "eval"));
-    let format: ReturnType<typeof parseOutputFormat>;
-    try {
-      format = parseOutputFormat(v["output-format"]);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+  let format: ReturnType<typeof parseOutputFormat>;
+  try {
+    format = parseOutputFormat(v["output-format"]);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   const K = numberFlag(v, "samples", { int: true, min: 1 });
   const temperature = numberFlag(v, "temperature", { min: 0 });
   const topP = numberFlag(v, "top-p", { above: 0, max: 1 });
@@ -181,7 +182,11 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   }
 
   // The model: checked before the data is read, so a wrong path fails fast.
-  const where = await locateModel({ backendKind: backendKind as BackendKind, model, onnxFile: v["onnx-file"] });
+  const where = await locateModel({
+    backendKind: backendKind as BackendKind,
+    model,
+    onnxFile: v["onnx-file"],
+  });
   const { modelDir, onnxPath } = where;
 
   const all = await task.load(data, { seed, split: v.split });
@@ -207,7 +212,17 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   };
 
   const backend = await openBackend(
-    { backendKind: backendKind as BackendKind, model, modelName, batchSize, concurrency, endpoint: endpoint as "chat" | "completions", device: v.device, executor: v.executor, apiKeyEnv: v["api-key-env"] },
+    {
+      backendKind: backendKind as BackendKind,
+      model,
+      modelName,
+      batchSize,
+      concurrency,
+      endpoint: endpoint as "chat" | "completions",
+      device: v.device,
+      executor: v.executor,
+      apiKeyEnv: v["api-key-env"],
+    },
     where,
     synthetic,
   );

@@ -13,11 +13,15 @@ import { type Command, requireFlag, UsageError } from "./command.ts";
 const cmd: Command = {
   name: "export-onnx",
   summary: "export a model (qwen2, llama, deepseek_v3) to ONNX in the transformers.js folder layout",
-  usage: "export-onnx --model DIR_OR_ID --out DIR [--no-past] [--file NAME.onnx] [--keep-safetensors] [--external-data auto|always|never]",
+  usage:
+    "export-onnx --model DIR_OR_ID --out DIR [--no-past] [--file NAME.onnx] [--keep-safetensors] [--external-data auto|always|never]",
   options: {
     model: { type: "string", help: "r1lab checkpoint or Hugging Face folder, or org/name in the HF cache" },
     out: { type: "string", help: "output folder (replaced if it is a model folder)" },
-    "no-past": { type: "boolean", help: "no past_key_values inputs (each decode step recomputes the prefix)" },
+    "no-past": {
+      type: "boolean",
+      help: "no past_key_values inputs (each decode step recomputes the prefix)",
+    },
     file: { type: "string", default: "model.onnx", help: "file name under OUT/onnx/" },
     "keep-safetensors": { type: "boolean", help: "also keep model.safetensors in OUT" },
     "external-data": {
@@ -46,7 +50,12 @@ const cmd: Command = {
       const path = await exportOnnx(
         out,
         { config: m.config, params: m.params, tokenizer: m.tokenizer },
-        { withPast: !v["no-past"], keepSafetensors: Boolean(v["keep-safetensors"]), fileName: v.file, externalData },
+        {
+          withPast: !v["no-past"],
+          keepSafetensors: Boolean(v["keep-safetensors"]),
+          fileName: v.file,
+          externalData,
+        },
       );
       console.log(`wrote ${path} (${v["no-past"] ? "no KV cache" : "with past_key_values"})`);
     } finally {

@@ -73,7 +73,10 @@ const cmd: Command = {
     stop: { type: "string", multiple: true, help: "stop when the text contains this string (repeatable)" },
     json: { type: "boolean", help: 'print {"new_ids": [...], "text": "...", "kv_cache": {...}}' },
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE, else cpu)" },
-    executor: { type: "string", help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
+    executor: {
+      type: "string",
+      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)",
+    },
     revision: { type: "string", help: "branch, tag or commit for an org/name model (default: main)" },
   },
   details: [

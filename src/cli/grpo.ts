@@ -2,20 +2,32 @@
 // Every option of src/runs/grpo-config.ts is a flag (--num-generations or --num_generations), and
 // --config FILE (JSON or YAML) sets any of them; flags win over the file. docs/grpo.md.
 import { resolve } from "node:path";
-import { GRPO_OPTIONS, GrpoInputError, type GrpoRunConfig, readConfigFile, resolveGrpoConfig } from "../runs/grpo-config.ts";
+import {
+  GRPO_OPTIONS,
+  GrpoInputError,
+  type GrpoRunConfig,
+  readConfigFile,
+  resolveGrpoConfig,
+} from "../runs/grpo-config.ts";
 import { type Command, type OptionSpec, UsageError } from "./command.ts";
 
-const options: Record<string, OptionSpec> = { config: { type: "string", help: "options from a JSON or YAML file (TRL's GRPOConfig names)" } };
+const options: Record<string, OptionSpec> = {
+  config: { type: "string", help: "options from a JSON or YAML file (TRL's GRPOConfig names)" },
+};
 for (const [name, o] of Object.entries(GRPO_OPTIONS)) {
   const flag = name === "output_dir" ? "out" : name.replace(/_/g, "-");
-  const def = o.default === null || (Array.isArray(o.default) && o.default.length === 0) || o.default === false ? "" : ` (default: ${o.default})`;
+  const def =
+    o.default === null || (Array.isArray(o.default) && o.default.length === 0) || o.default === false
+      ? ""
+      : ` (default: ${o.default})`;
   options[flag] = { type: o.kind === "bool" ? "boolean" : "string", help: `${o.help}${def}` };
 }
 
 const command: Command = {
   name: "grpo",
   summary: "GRPO on a Hugging Face model (full or LoRA) with TRL's GRPOConfig options; resumable",
-  usage: "grpo --model DIR_OR_ID --data FILE|DIR --task NAME --out DIR --reward-funcs accuracy,format [options]",
+  usage:
+    "grpo --model DIR_OR_ID --data FILE|DIR --task NAME --out DIR --reward-funcs accuracy,format [options]",
   options,
   details: `
 Prompts come from the task's dataset through the model's chat template (or as plain text); the
@@ -26,7 +38,8 @@ checkpoint/ (rerun the same command to resume) and final/ (a model, or a PEFT ad
   async run(v, positionals) {
     if (positionals.length > 0) throw new UsageError(`r1lab grpo: unexpected argument '${positionals[0]}'`);
     const flags: Record<string, unknown> = {};
-    for (const [k, val] of Object.entries(v)) if (k !== "config" && k !== "help" && val !== undefined) flags[k] = val;
+    for (const [k, val] of Object.entries(v))
+      if (k !== "config" && k !== "help" && val !== undefined) flags[k] = val;
     let cfg: GrpoRunConfig;
     try {
       const file = v.config ? readConfigFile(v.config) : null;

@@ -69,7 +69,10 @@ const cmd: Command = {
     model: { type: "string", help: "Hugging Face model folder, or org/name in the HF cache" },
     "input-ids": { type: "string", help: "comma-separated token ids" },
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE, else cpu)" },
-    executor: { type: "string", help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
+    executor: {
+      type: "string",
+      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)",
+    },
     revision: { type: "string", help: "branch, tag or commit for an org/name model (default: main)" },
   },
   details:

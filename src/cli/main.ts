@@ -5,21 +5,57 @@ import { type Command, UsageError, parseCommandArgs } from "./command.ts";
 
 /** name -> [summary, loader]. Keep summaries here so listing commands imports nothing. */
 const COMMANDS: Record<string, [string, () => Promise<{ default: Command }>]> = {
-  zero: ["R1-Zero in miniature: pretrain a tiny DeepSeek-style model, then GRPO (pnpm start)", () => import("./zero.ts")],
-  r1: ["the R1 pipeline in miniature: cold-start SFT, reasoning RL, rejection sampling, SFT, final RL", () => import("./r1.ts")],
+  zero: [
+    "R1-Zero in miniature: pretrain a tiny DeepSeek-style model, then GRPO (pnpm start)",
+    () => import("./zero.ts"),
+  ],
+  r1: [
+    "the R1 pipeline in miniature: cold-start SFT, reasoning RL, rejection sampling, SFT, final RL",
+    () => import("./r1.ts"),
+  ],
   doctor: ["show the runtime, engine, devices and optional tools", () => import("./doctor.ts")],
   logits: ["print a model's logits (first/last position) and argmax as JSON", () => import("./logits.ts")],
-  generate: ["generate text from a Hugging Face model (greedy or seeded sampling, KV cache)", () => import("./generate.ts")],
-  eval: ["evaluate a model on a benchmark with R1's protocol (native, ONNX or OpenAI-compatible backend)", () => import("./eval.ts")],
-  score: ["score completions of a benchmark with R1's protocol (pass@1, cons@K, pass@k)", () => import("./score.ts")],
+  generate: [
+    "generate text from a Hugging Face model (greedy or seeded sampling, KV cache)",
+    () => import("./generate.ts"),
+  ],
+  eval: [
+    "evaluate a model on a benchmark with R1's protocol (native, ONNX or OpenAI-compatible backend)",
+    () => import("./eval.ts"),
+  ],
+  score: [
+    "score completions of a benchmark with R1's protocol (pass@1, cons@K, pass@k)",
+    () => import("./score.ts"),
+  ],
   serve: ["serve a model over the OpenAI API, or rule-based rewards over HTTP", () => import("./serve.ts")],
-  download: ["download a model or dataset from the Hugging Face Hub into the HF cache", () => import("./download.ts")],
-  grpo: ["GRPO on a Hugging Face model (full or LoRA) with TRL's GRPOConfig options; resumable", () => import("./grpo.ts")],
-  sft: ["supervised fine-tuning on conversations (assistant tokens only), resumable", () => import("./sft.ts")],
-  distill: ["distill a teacher's verified reasoning traces into a small dense student (SFT), then evaluate both", () => import("./distill.ts")],
-  "fp8-report": ["train the tiny model in FP32 and simulated FP8 (tile/block vs per-tensor scales); loss errors", () => import("./fp8-report.ts")],
-  data: ["curate training data: dedup, decontaminate against benchmarks, quality classifier", () => import("./data.ts")],
-  "export-onnx": ["export a model (qwen2, llama, deepseek_v3) to ONNX in the transformers.js folder layout", () => import("./export-onnx.ts")],
+  download: [
+    "download a model or dataset from the Hugging Face Hub into the HF cache",
+    () => import("./download.ts"),
+  ],
+  grpo: [
+    "GRPO on a Hugging Face model (full or LoRA) with TRL's GRPOConfig options; resumable",
+    () => import("./grpo.ts"),
+  ],
+  sft: [
+    "supervised fine-tuning on conversations (assistant tokens only), resumable",
+    () => import("./sft.ts"),
+  ],
+  distill: [
+    "distill a teacher's verified reasoning traces into a small dense student (SFT), then evaluate both",
+    () => import("./distill.ts"),
+  ],
+  "fp8-report": [
+    "train the tiny model in FP32 and simulated FP8 (tile/block vs per-tensor scales); loss errors",
+    () => import("./fp8-report.ts"),
+  ],
+  data: [
+    "curate training data: dedup, decontaminate against benchmarks, quality classifier",
+    () => import("./data.ts"),
+  ],
+  "export-onnx": [
+    "export a model (qwen2, llama, deepseek_v3) to ONNX in the transformers.js folder layout",
+    () => import("./export-onnx.ts"),
+  ],
 };
 
 function mainHelp(): string {

@@ -12,14 +12,25 @@ import { checkRunName, newRun, pointLatest, resumeRun } from "./run-dir.ts";
 const cmd: Command = {
   name: "r1",
   summary: "the R1 pipeline in miniature: cold-start SFT, reasoning RL, rejection sampling, SFT, final RL",
-  usage: "r1 [--name NAME] [--preset default|tiny|micro] [--config FILE.json] [--OPTION VALUE ...] [--resume runs/NAME]",
+  usage:
+    "r1 [--name NAME] [--preset default|tiny|micro] [--config FILE.json] [--OPTION VALUE ...] [--resume runs/NAME]",
   options: {
     name: { type: "string", help: "run name (folder under --runs-dir); default: r1-<date>-s<seed>" },
     "runs-dir": { type: "string", default: "runs", help: "where runs are written" },
-    preset: { type: "string", default: "default", help: "default (~16 CPU-minutes), tiny (~3.5 CPU-minutes) or micro (seconds; tests)" },
-    config: { type: "string", help: "JSON file of overrides merged over the preset, e.g. {\"final_rl\": {\"steps\": 20}}" },
+    preset: {
+      type: "string",
+      default: "default",
+      help: "default (~16 CPU-minutes), tiny (~3.5 CPU-minutes) or micro (seconds; tests)",
+    },
+    config: {
+      type: "string",
+      help: 'JSON file of overrides merged over the preset, e.g. {"final_rl": {"steps": 20}}',
+    },
     resume: { type: "string", help: "continue the interrupted run in this folder, with its own config" },
-    executor: { type: "string", help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu); recorded in config.json" },
+    executor: {
+      type: "string",
+      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu); recorded in config.json",
+    },
     ...configOptions(R1_SCHEMA),
   },
   details:
@@ -32,14 +43,22 @@ const cmd: Command = {
     let runDir: string;
     if (v.resume) {
       const saved = resumeRun<R1Config>(v.resume, v.device);
-      if (!saved.cfg.cold_start_sft || !saved.cfg.final_rl) throw new UsageError(`${saved.cfgPath}: not an r1 run config (no cold_start_sft / final_rl sections)`);
+      if (!saved.cfg.cold_start_sft || !saved.cfg.final_rl)
+        throw new UsageError(
+          `${saved.cfgPath}: not an r1 run config (no cold_start_sft / final_rl sections)`,
+        );
       runDir = saved.runDir;
       cfg = checkSavedConfig<R1Config>(R1_SCHEMA, saved.cfg, saved.cfgPath);
     } else {
       const preset = R1_PRESETS[v.preset as keyof typeof R1_PRESETS];
       if (!preset) throw new UsageError(`--preset must be default, tiny or micro, got '${v.preset}'`);
-      const resolved = resolveConfig<Omit<R1Config, "name">>(R1_SCHEMA, preset, v.preset, { ...v, device: v.device ?? process.env.R1LAB_DEVICE });
-      const name = checkRunName(v.name ?? `r1-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-s${resolved.seed}`);
+      const resolved = resolveConfig<Omit<R1Config, "name">>(R1_SCHEMA, preset, v.preset, {
+        ...v,
+        device: v.device ?? process.env.R1LAB_DEVICE,
+      });
+      const name = checkRunName(
+        v.name ?? `r1-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-s${resolved.seed}`,
+      );
       cfg = { name, ...resolved, executor: resolveExecutor(v.executor, resolveDevice(resolved.device)) };
       runDir = newRun(v["runs-dir"], name, cfg);
     }

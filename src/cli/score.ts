@@ -92,7 +92,9 @@ const cmd: Command = {
     });
     if (resumed > 0) console.error(`resumed: ${resumed} samples were already scored in ${out}/samples.jsonl`);
     if (errors > 0)
-      console.error(`warning: ${errors} samples could not be scored and count as incorrect (field 'error' in ${out}/samples.jsonl)`);
+      console.error(
+        `warning: ${errors} samples could not be scored and count as incorrect (field 'error' in ${out}/samples.jsonl)`,
+      );
     if (missing.length > 0) {
       const shown = missing.slice(0, 5).join(", ");
       console.error(

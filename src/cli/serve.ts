@@ -9,28 +9,56 @@ import { checkDeviceFlag } from "./logits.ts";
 
 const cmd: Command = {
   name: "serve",
-  summary: "serve a model over the OpenAI API, or rule-based rewards over HTTP (OpenRLHF's remote reward API)",
+  summary:
+    "serve a model over the OpenAI API, or rule-based rewards over HTTP (OpenRLHF's remote reward API)",
   usage: [
     "serve model --model DIR_OR_ID [--host 127.0.0.1] [--port 8000] [--api-key-env VAR] [--max-batch N] [--quantize none|int8|int4] [--reasoning-parser deepseek_r1]",
     "       serve rewards --port P [--host 127.0.0.1] [--task NAME]",
   ].join("\n"),
   options: {
-    port: { type: "string", help: "port to listen on (0: any free port; default 8000 for model, 5000 for rewards)" },
+    port: {
+      type: "string",
+      help: "port to listen on (0: any free port; default 8000 for model, 5000 for rewards)",
+    },
     host: {
       type: "string",
       default: "127.0.0.1",
       help: "address to bind (0.0.0.0 to accept other machines)",
     },
-    model: { type: "string", help: "model: a model folder (r1lab checkpoint or HF) or org/name in the HF cache" },
+    model: {
+      type: "string",
+      help: "model: a model folder (r1lab checkpoint or HF) or org/name in the HF cache",
+    },
     "served-model-name": { type: "string", help: "model: the name clients send (default: --model as given)" },
-    "api-key-env": { type: "string", help: "model: require this environment variable's value as the Bearer API key" },
+    "api-key-env": {
+      type: "string",
+      help: "model: require this environment variable's value as the Bearer API key",
+    },
     "max-batch": { type: "string", default: "16", help: "model: most sequences decoded together" },
-    "max-queue": { type: "string", default: "64", help: "model: most requests waiting for the batch (429 past it)" },
-    quantize: { type: "string", default: "none", help: "model: linear-layer weights none, int8 (per channel) or int4 (block-wise)" },
-    "group-size": { type: "string", default: "32", help: "model: int4 block size along the input, 32 or 128" },
-    "reasoning-parser": { type: "string", help: "model: deepseek_r1 splits <think>...</think> into reasoning_content" },
+    "max-queue": {
+      type: "string",
+      default: "64",
+      help: "model: most requests waiting for the batch (429 past it)",
+    },
+    quantize: {
+      type: "string",
+      default: "none",
+      help: "model: linear-layer weights none, int8 (per channel) or int4 (block-wise)",
+    },
+    "group-size": {
+      type: "string",
+      default: "32",
+      help: "model: int4 block size along the input, 32 or 128",
+    },
+    "reasoning-parser": {
+      type: "string",
+      help: "model: deepseek_r1 splits <think>...</think> into reasoning_content",
+    },
     device: { type: "string", help: "model: cpu or webgpu (default: R1LAB_DEVICE, else cpu)" },
-    executor: { type: "string", help: "model: ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)" },
+    executor: {
+      type: "string",
+      help: "model: ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)",
+    },
     revision: { type: "string", help: "model: branch, tag or commit for an org/name model (default: main)" },
     task: { type: "string", help: `rewards: default task for /get_reward: ${LABEL_TASKS.join(", ")}` },
     "max-body-mb": { type: "string", default: "10", help: "largest request body, MB (413 above it)" },
@@ -48,7 +76,9 @@ const cmd: Command = {
   async run(v, positionals) {
     if (positionals[0] === "model" && positionals.length === 1) return serveModel(v);
     if (positionals[0] !== "rewards" || positionals.length !== 1) {
-      throw new UsageError("usage: r1lab serve model --model DIR_OR_ID [...] | r1lab serve rewards --port P [...]");
+      throw new UsageError(
+        "usage: r1lab serve model --model DIR_OR_ID [...] | r1lab serve rewards --port P [...]",
+      );
     }
     if (v.task !== undefined && !LABEL_TASKS.includes(v.task)) {
       throw new UsageError(
@@ -79,7 +109,8 @@ async function serveModel(v: Record<string, any>): Promise<void> {
   const maxQueue = numberFlag(v, "max-queue", { int: true, min: 0 });
   const maxBodyBytes = Math.round(numberFlag(v, "max-body-mb", { min: 0.001 }) * 1024 * 1024);
   const groupSize = numberFlag(v, "group-size", { int: true });
-  if (groupSize !== 32 && groupSize !== 128) throw new UsageError(`--group-size must be 32 or 128, got ${groupSize}`);
+  if (groupSize !== 32 && groupSize !== 128)
+    throw new UsageError(`--group-size must be 32 or 128, got ${groupSize}`);
   const { QUANTIZE_MODES } = await import("../model/quantize.ts");
   if (!QUANTIZE_MODES.includes(v.quantize))
     throw new UsageError(`--quantize must be one of ${QUANTIZE_MODES.join(", ")}, got '${v.quantize}'`);
@@ -89,7 +120,10 @@ async function serveModel(v: Record<string, any>): Promise<void> {
   let apiKey: string | undefined;
   if (v["api-key-env"] !== undefined) {
     apiKey = process.env[v["api-key-env"]];
-    if (!apiKey) throw new UsageError(`--api-key-env ${v["api-key-env"]}: that environment variable is not set or empty`);
+    if (!apiKey)
+      throw new UsageError(
+        `--api-key-env ${v["api-key-env"]}: that environment variable is not set or empty`,
+      );
   }
   checkDeviceFlag(v.device);
   const { initEngine } = await import("../engine/device.ts");
@@ -120,7 +154,9 @@ async function serveModel(v: Record<string, any>): Promise<void> {
     reasoningParser: parser === "deepseek_r1",
   });
   if (v.host !== "127.0.0.1" && v.host !== "localhost" && v.host !== "::1" && !apiKey)
-    console.error(`warning: listening on ${v.host} without an API key; anyone who can reach it can use it (--api-key-env)`);
+    console.error(
+      `warning: listening on ${v.host} without an API key; anyone who can reach it can use it (--api-key-env)`,
+    );
   console.log(`r1lab model server on ${url}/v1 (model '${m.name}', pid ${process.pid})`);
   await untilStopped(close);
 }

@@ -11,17 +11,29 @@ import { checkRunName, newRun, pointLatest, resumeRun } from "./run-dir.ts";
 const cmd: Command = {
   name: "zero",
   summary: "R1-Zero in miniature: pretrain a tiny DeepSeek-style model, then GRPO with rule rewards",
-  usage: "zero [--name NAME] [--preset default|tiny] [--config FILE.json] [--OPTION VALUE ...] [--resume runs/NAME]",
+  usage:
+    "zero [--name NAME] [--preset default|tiny] [--config FILE.json] [--OPTION VALUE ...] [--resume runs/NAME]",
   options: {
     name: { type: "string", help: "run name (folder under --runs-dir); default: zero-<date>-s<seed>" },
     "runs-dir": { type: "string", default: "runs", help: "where runs are written" },
-    preset: { type: "string", default: "default", help: "default (minutes on 2 CPU cores) or tiny (seconds; for tests)" },
-    config: { type: "string", help: "JSON file of overrides merged over the preset, e.g. {\"grpo\": {\"steps\": 60}}" },
+    preset: {
+      type: "string",
+      default: "default",
+      help: "default (minutes on 2 CPU cores) or tiny (seconds; for tests)",
+    },
+    config: {
+      type: "string",
+      help: 'JSON file of overrides merged over the preset, e.g. {"grpo": {"steps": 60}}',
+    },
     resume: { type: "string", help: "continue the interrupted run in this folder, with its own config" },
-    executor: { type: "string", help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu); recorded in config.json" },
+    executor: {
+      type: "string",
+      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu); recorded in config.json",
+    },
     ...configOptions(ZERO_SCHEMA),
   },
-  details: "Writes runs/<name>/: config.json, pretrain.jsonl, metrics.jsonl, samples.jsonl, eval_base.json,\nsummary.json, report.html, plots/, checkpoints/ (Hugging Face format). See docs/r1-zero.md.",
+  details:
+    "Writes runs/<name>/: config.json, pretrain.jsonl, metrics.jsonl, samples.jsonl, eval_base.json,\nsummary.json, report.html, plots/, checkpoints/ (Hugging Face format). See docs/r1-zero.md.",
   async run(v) {
     let cfg: ZeroConfig;
     let runDir: string;
@@ -31,9 +43,15 @@ const cmd: Command = {
       cfg = checkSavedConfig<ZeroConfig>(ZERO_SCHEMA, saved.cfg, saved.cfgPath);
     } else {
       const preset = ZERO_PRESETS[v.preset as keyof typeof ZERO_PRESETS];
-      if (!preset) throw new UsageError(`--preset must be ${Object.keys(ZERO_PRESETS).join(" or ")}, got '${v.preset}'`);
-      const resolved = resolveConfig<Omit<ZeroConfig, "name">>(ZERO_SCHEMA, preset, v.preset, { ...v, device: v.device ?? process.env.R1LAB_DEVICE });
-      const name = checkRunName(v.name ?? `zero-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-s${resolved.seed}`);
+      if (!preset)
+        throw new UsageError(`--preset must be ${Object.keys(ZERO_PRESETS).join(" or ")}, got '${v.preset}'`);
+      const resolved = resolveConfig<Omit<ZeroConfig, "name">>(ZERO_SCHEMA, preset, v.preset, {
+        ...v,
+        device: v.device ?? process.env.R1LAB_DEVICE,
+      });
+      const name = checkRunName(
+        v.name ?? `zero-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-s${resolved.seed}`,
+      );
       cfg = { name, ...resolved, executor: resolveExecutor(v.executor, resolveDevice(resolved.device)) };
       runDir = newRun(v["runs-dir"], name, cfg);
     }

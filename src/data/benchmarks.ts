@@ -27,11 +27,20 @@ export const BENCHMARK_HUB_IDS: Record<string, string> = {
 
 /** Per benchmark: groups of field spellings; the first group (the prompt) is required. */
 const FIELDS: Record<string, string[][]> = {
-  gsm8k: [["question", "Question"], ["answer", "Answer"]],
+  gsm8k: [
+    ["question", "Question"],
+    ["answer", "Answer"],
+  ],
   // MATH-500's bare `answer` ("\\frac{14}{3}") is left out: its LaTeX would match unrelated text, and the solution holds it.
   math500: [["problem", "Problem", "question"], ["solution"]],
-  aime24: [["problem", "Problem", "question", "Question"], ["solution", "Solution"]],
-  aime25: [["problem", "Problem", "question", "Question"], ["solution", "Solution"]],
+  aime24: [
+    ["problem", "Problem", "question", "Question"],
+    ["solution", "Solution"],
+  ],
+  aime25: [
+    ["problem", "Problem", "question", "Question"],
+    ["solution", "Solution"],
+  ],
   "gpqa-diamond": [
     ["Question", "question"],
     ["Correct Answer", "correct answer", "correct_answer"],
@@ -46,7 +55,11 @@ const FIELDS: Record<string, string[][]> = {
 for (const n of SYNTHETIC_TASK_NAMES) FIELDS[n] = [["prompt"], ["answer"]];
 
 /** Splits tried in a dataset folder, as the eval loaders use them. */
-const SPLITS: Record<string, string[]> = { aime24: ["train", "test"], aime25: ["train", "test"], "gpqa-diamond": ["train", "test"] };
+const SPLITS: Record<string, string[]> = {
+  aime24: ["train", "test"],
+  aime25: ["train", "test"],
+  "gpqa-diamond": ["train", "test"],
+};
 
 /** Synthetic test problems drawn when a synthetic task is named without a file (r1lab eval's default). */
 const SYNTHETIC_PROBLEMS = 200;
@@ -78,7 +91,10 @@ export function parseBenchmark(spec: string, opts: { cwd?: string; cacheDir?: st
   }
   if (SYNTHETIC_TASK_NAMES.includes(name)) return { name, path: `gen:test:${SYNTHETIC_PROBLEMS}` };
   const hubId = BENCHMARK_HUB_IDS[name];
-  if (!hubId) throw new DataError(`--benchmark ${name}: not a known benchmark (${KNOWN_BENCHMARKS.join(", ")}); pass NAME=FILE|DIR for another one`);
+  if (!hubId)
+    throw new DataError(
+      `--benchmark ${name}: not a known benchmark (${KNOWN_BENCHMARKS.join(", ")}); pass NAME=FILE|DIR for another one`,
+    );
   const local = join(resolve(opts.cwd ?? "."), "data", name);
   if (existsSync(local)) return { name, path: local };
   try {
@@ -97,7 +113,10 @@ function texts(name: string, row: Row): string[] {
   groups.forEach((spellings, i) => {
     const f = spellings.find((s) => row.fields[s] !== undefined && row.fields[s] !== null);
     if (f === undefined) {
-      if (i === 0) throw new DataError(`${row.file}:${row.line}: ${name} row without its prompt field '${spellings[0]}'${spellings.length > 1 ? ` (also tried ${spellings.slice(1).join(", ")})` : ""}`);
+      if (i === 0)
+        throw new DataError(
+          `${row.file}:${row.line}: ${name} row without its prompt field '${spellings[0]}'${spellings.length > 1 ? ` (also tried ${spellings.slice(1).join(", ")})` : ""}`,
+        );
       return;
     }
     out.push(rowText(row, f));
@@ -109,8 +128,10 @@ function texts(name: string, row: Row): string[] {
 export async function* benchmarkItems(b: Benchmark): AsyncGenerator<BenchmarkItem> {
   const gen = /^gen:test:(\d+)$/.exec(b.path);
   if (gen) {
-    for (const [i, ex] of problemsOf(getSyntheticTask(b.name), "test", Number(gen[1]), 0).entries()) yield { texts: [ex.prompt, ex.answer], file: `${b.name} (generated test split)`, line: i + 1 };
+    for (const [i, ex] of problemsOf(getSyntheticTask(b.name), "test", Number(gen[1]), 0).entries())
+      yield { texts: [ex.prompt, ex.answer], file: `${b.name} (generated test split)`, line: i + 1 };
     return;
   }
-  for await (const row of readRowsStream(b.path, { split: SPLITS[b.name] ?? ["test", "train"] })) yield { texts: texts(b.name, row), file: row.file, line: row.line };
+  for await (const row of readRowsStream(b.path, { split: SPLITS[b.name] ?? ["test", "train"] }))
+    yield { texts: texts(b.name, row), file: row.file, line: row.line };
 }

@@ -8,7 +8,17 @@
 // feature counts / text length, so the forward pass is a matmul and needs no gather (whose
 // gradient, a scatter, does not jit). Scoring needs no engine: with s[f] = E[f] . W, a text's
 // logit is the mean of s over its features plus b.
-import { AdamW, type AdamWState, disposeParams, fromHost, ops as o, type Params, refParams, tidy, toHost } from "../engine/index.ts";
+import {
+  AdamW,
+  type AdamWState,
+  disposeParams,
+  fromHost,
+  ops as o,
+  type Params,
+  refParams,
+  tidy,
+  toHost,
+} from "../engine/index.ts";
 import { compile } from "../engine/compile.ts";
 import { valueAndGrad } from "../engine/jax.ts";
 import { TaskRng } from "../engine/rng.ts";
@@ -130,19 +140,32 @@ export async function trainClassifier(
         for (const [k, f] of rows.entries()) out.set(src.subarray(f * dim, (f + 1) * dim), k * dim);
         return out;
       };
-      const params: Params = { E: fromHost(gather(E), [U, dim]), W: fromHost(small.W, [dim, 1]), b: fromHost(small.b, [1]) };
+      const params: Params = {
+        E: fromHost(gather(E), [U, dim]),
+        W: fromHost(small.W, [dim, 1]),
+        b: fromHost(small.b, [1]),
+      };
       const state: AdamWState = {
         m: { E: fromHost(gather(mE), [U, dim]), W: fromHost(smallM.W, [dim, 1]), b: fromHost(smallM.b, [1]) },
         v: { E: fromHost(gather(vE), [U, dim]), W: fromHost(smallV.W, [dim, 1]), b: fromHost(smallV.b, [1]) },
         step: done,
       };
-      const [lossArr, grads] = step(refParams(params), fromHost(C, [B, U]), fromHost(y, [B]), fromHost(w, [B])) as unknown as [o.Arr, Params];
+      const [lossArr, grads] = step(
+        refParams(params),
+        fromHost(C, [B, U]),
+        fromHost(y, [B]),
+        fromHost(w, [B]),
+      ) as unknown as [o.Arr, Params];
       const lr = t.lr * (1 - done / steps);
       const upd = opt.update(params, grads, state, lr);
       const l = (await toHost(lossArr))[0];
       lossArr.dispose();
       upd.gradNorm.dispose();
-      const [nE, nmE, nvE] = await Promise.all([toHost(upd.params.E), toHost(upd.state.m.E), toHost(upd.state.v.E)]);
+      const [nE, nmE, nvE] = await Promise.all([
+        toHost(upd.params.E),
+        toHost(upd.state.m.E),
+        toHost(upd.state.v.E),
+      ]);
       rows.forEach((f, k) => {
         E.set(nE.subarray(k * dim, (k + 1) * dim), f * dim);
         mE.set(nmE.subarray(k * dim, (k + 1) * dim), f * dim);

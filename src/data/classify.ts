@@ -6,7 +6,14 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { openAtomicWriter, writeJsonAtomic } from "../engine/atomic.ts";
 import { openSafetensors, writeSafetensors } from "../engine/safetensors.ts";
-import { type Classifier, type ClassifierConfig, type Example, bucketScores, scoreFeatures, trainClassifier } from "./classifier.ts";
+import {
+  type Classifier,
+  type ClassifierConfig,
+  type Example,
+  bucketScores,
+  scoreFeatures,
+  trainClassifier,
+} from "./classifier.ts";
 import { FEATURE_DEFAULTS, type FeatureConfig, textFeatures } from "./features.ts";
 import { hashString } from "./normalise.ts";
 import { startProgress } from "./progress.ts";
@@ -62,10 +69,27 @@ export function metricsAt(scores: number[], labels: number[], threshold: number)
   const precision = tp + fp ? tp / (tp + fp) : 0;
   const recall = tp + fn ? tp / (tp + fn) : 0;
   const r4 = (x: number) => Number(x.toFixed(4));
-  return { threshold, precision: r4(precision), recall: r4(recall), f1: r4(precision + recall ? (2 * precision * recall) / (precision + recall) : 0), accuracy: r4((tp + tn) / Math.max(1, scores.length)), tp, fp, fn, tn };
+  return {
+    threshold,
+    precision: r4(precision),
+    recall: r4(recall),
+    f1: r4(precision + recall ? (2 * precision * recall) / (precision + recall) : 0),
+    accuracy: r4((tp + tn) / Math.max(1, scores.length)),
+    tp,
+    fp,
+    fn,
+    tn,
+  };
 }
 
-async function readExamples(path: string, label: number, o: ClassifyTrainOptions, features: FeatureConfig, holdout: number, seed: number) {
+async function readExamples(
+  path: string,
+  label: number,
+  o: ClassifyTrainOptions,
+  features: FeatureConfig,
+  holdout: number,
+  seed: number,
+) {
   const train: Example[] = [];
   const held: Example[] = [];
   for await (const b of readRowBatches(path, { split: o.split ?? "train" })) {
@@ -75,7 +99,8 @@ async function readExamples(path: string, label: number, o: ClassifyTrainOptions
       (hashString(`${seed}:${label}:${row.index}`) / 2 ** 32 < holdout ? held : train).push(ex);
     }
   }
-  if (train.length === 0) throw new Error(`${path}: no ${label ? "positive" : "negative"} examples to train on`);
+  if (train.length === 0)
+    throw new Error(`${path}: no ${label ? "positive" : "negative"} examples to train on`);
   return { train, held, rows: train.length + held.length };
 }
 
@@ -84,7 +109,11 @@ function saveClassifier(dir: string, c: Classifier, field: string): string {
   const { buckets } = c.config.features;
   writeSafetensors(
     path,
-    { E: { dtype: "F32", shape: [buckets, c.config.dim], data: c.E }, W: { dtype: "F32", shape: [c.config.dim], data: c.W }, b: { dtype: "F32", shape: [1], data: Float32Array.of(c.b) } },
+    {
+      E: { dtype: "F32", shape: [buckets, c.config.dim], data: c.E },
+      W: { dtype: "F32", shape: [c.config.dim], data: c.W },
+      b: { dtype: "F32", shape: [1], data: Float32Array.of(c.b) },
+    },
     { format: "r1lab-quality-classifier", config: JSON.stringify(c.config), field },
   );
   return path;
@@ -93,12 +122,17 @@ function saveClassifier(dir: string, c: Classifier, field: string): string {
 /** A classifier saved by classifyTrain (DIR/classifier.safetensors), with the field it was trained on. */
 export function loadClassifier(dir: string): { classifier: Classifier; field: string } {
   const path = existsSync(join(dir, "classifier.safetensors")) ? join(dir, "classifier.safetensors") : dir;
-  if (!existsSync(path)) throw new Error(`${dir}: no classifier.safetensors (train one with \`r1lab data classify train\`)`);
+  if (!existsSync(path))
+    throw new Error(`${dir}: no classifier.safetensors (train one with \`r1lab data classify train\`)`);
   const f = openSafetensors(path);
   try {
-    if (f.metadata?.format !== "r1lab-quality-classifier") throw new Error(`${path}: not an r1lab quality classifier (metadata format '${f.metadata?.format}')`);
+    if (f.metadata?.format !== "r1lab-quality-classifier")
+      throw new Error(`${path}: not an r1lab quality classifier (metadata format '${f.metadata?.format}')`);
     const config = JSON.parse(f.metadata.config) as ClassifierConfig;
-    return { classifier: { config, E: f.read("E"), W: f.read("W"), b: f.read("b")[0] }, field: f.metadata.field ?? "auto" };
+    return {
+      classifier: { config, E: f.read("E"), W: f.read("W"), b: f.read("b")[0] },
+      field: f.metadata.field ?? "auto",
+    };
   } finally {
     f.close();
   }
@@ -120,7 +154,11 @@ export async function classifyTrain(o: ClassifyTrainOptions) {
   const { initEngine } = await import("../engine/device.ts");
   await initEngine({ device: "cpu" });
   const steps = Math.ceil(train.length / t.batchSize) * t.epochs;
-  const bar = new Progress({ total: steps, label: "classify train", stream: o.progress === false ? { write: () => true } : process.stderr });
+  const bar = new Progress({
+    total: steps,
+    label: "classify train",
+    stream: o.progress === false ? { write: () => true } : process.stderr,
+  });
   let lastLoss = Number.NaN;
   const c = await trainClassifier(train, config, t, (step, _n, loss) => {
     lastLoss = loss;
@@ -137,7 +175,9 @@ export async function classifyTrain(o: ClassifyTrainOptions) {
     train_examples: train.length,
     heldout_examples: held.length,
     heldout: held.length ? metricsAt(heldScores, labels, threshold) : null,
-    heldout_by_threshold: held.length ? [0.1, 0.3, 0.5, 0.7, 0.9].map((th) => metricsAt(heldScores, labels, th)) : [],
+    heldout_by_threshold: held.length
+      ? [0.1, 0.3, 0.5, 0.7, 0.9].map((th) => metricsAt(heldScores, labels, th))
+      : [],
     train_loss: Number(lastLoss.toFixed(5)),
     config,
     training: { ...t, holdout, optimizer: "AdamW (lazy: rows a batch touches), linear decay to 0" },
@@ -178,7 +218,10 @@ export async function classifyApply(o: ClassifyApplyOptions) {
   let kept = 0;
   let sum = 0;
   try {
-    for await (const batch of readRowBatches(data, { split, onBytes: (b) => bar.update(b, { rows, kept }) })) {
+    for await (const batch of readRowBatches(data, {
+      split,
+      onBytes: (b) => bar.update(b, { rows, kept }),
+    })) {
       const keep: Row[] = [];
       const lines: string[] = [];
       for (const row of batch.rows) {
@@ -191,7 +234,15 @@ export async function classifyApply(o: ClassifyApplyOptions) {
           kept++;
           keep.push(row);
         }
-        lines.push(JSON.stringify({ file: row.file, line: row.line, index: row.index, score: Number(score.toFixed(6)), kept: ok }));
+        lines.push(
+          JSON.stringify({
+            file: row.file,
+            line: row.line,
+            index: row.index,
+            score: Number(score.toFixed(6)),
+            kept: ok,
+          }),
+        );
       }
       if (lines.length) scores.write(`${lines.join("\n")}\n`);
       writer.add(batch, keep);
@@ -224,4 +275,3 @@ export async function classifyApply(o: ClassifyApplyOptions) {
   writeJsonAtomic(join(out, "report.json"), report);
   return report;
 }
-

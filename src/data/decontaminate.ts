@@ -87,13 +87,21 @@ export async function decontaminate(o: DecontaminateOptions): Promise<Decontamin
   const nExamples = o.examples ?? 5;
   const split = o.split ?? "train";
   const { index, where, problems, ngrams } = await indexBenchmarks(o.benchmarks, n);
-  const leaks = o.benchmarks.map(() => ({ rows: 0, problems: new Set<number>(), ngrams: new Map<string, number>(), examples: [] as BenchmarkLeaks["examples"] }));
+  const leaks = o.benchmarks.map(() => ({
+    rows: 0,
+    problems: new Set<number>(),
+    ngrams: new Map<string, number>(),
+    examples: [] as BenchmarkLeaks["examples"],
+  }));
   let rows = 0;
   let removed = 0;
   const bar = startProgress("decontaminate", dataFiles(data, split), o.progress);
   const writer = new RowWriter(out, data);
   try {
-    for await (const batch of readRowBatches(data, { split, onBytes: (b) => bar.update(b, { rows, removed }) })) {
+    for await (const batch of readRowBatches(data, {
+      split,
+      onBytes: (b) => bar.update(b, { rows, removed }),
+    })) {
       const kept: Row[] = [];
       for (const row of batch.rows) {
         rows++;
@@ -112,10 +120,17 @@ export async function decontaminate(o: DecontaminateOptions): Promise<Decontamin
           const grams = new Set(mine.map((h) => toks.slice(h.start, h.start + h.length).join(" ")));
           for (const g of grams) leak.ngrams.set(g, (leak.ngrams.get(g) ?? 0) + 1);
           for (const h of mine) leak.problems.add(h.row);
-          if (leak.examples.length < nExamples) leak.examples.push({ row: refOf(row, text), ngram: [...grams][0], benchmark_row: where[mine[0].row] });
+          if (leak.examples.length < nExamples)
+            leak.examples.push({
+              row: refOf(row, text),
+              ngram: [...grams][0],
+              benchmark_row: where[mine[0].row],
+            });
         }
         // Bound the n-gram tallies: keep the most frequent when a benchmark's list grows large.
-        for (const leak of leaks) if (leak.ngrams.size > 20_000) leak.ngrams = new Map([...leak.ngrams].sort((a, b) => b[1] - a[1]).slice(0, 10_000));
+        for (const leak of leaks)
+          if (leak.ngrams.size > 20_000)
+            leak.ngrams = new Map([...leak.ngrams].sort((a, b) => b[1] - a[1]).slice(0, 10_000));
       }
       writer.add(batch, kept);
     }
@@ -143,7 +158,10 @@ export async function decontaminate(o: DecontaminateOptions): Promise<Decontamin
           ngrams_indexed: ngrams[s],
           rows_removed: leaks[s].rows,
           problems_leaked: leaks[s].problems.size,
-          top_ngrams: [...leaks[s].ngrams].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([ngram, r]) => ({ ngram, rows: r })),
+          top_ngrams: [...leaks[s].ngrams]
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, 20)
+            .map(([ngram, r]) => ({ ngram, rows: r })),
           examples: leaks[s].examples,
         },
       ]),

@@ -89,7 +89,10 @@ export async function dedup(o: DedupOptions): Promise<DedupReport> {
   const bar: Progress = startProgress("dedup", files, o.progress);
   const writer = new RowWriter(out, data);
   try {
-    for await (const batch of readRowBatches(data, { split: o.split ?? "train", onBytes: (b) => bar.update(b, { rows, kept: rows - removedExact - removedNear }) })) {
+    for await (const batch of readRowBatches(data, {
+      split: o.split ?? "train",
+      onBytes: (b) => bar.update(b, { rows, kept: rows - removedExact - removedNear }),
+    })) {
       const kept: Row[] = [];
       for (const row of batch.rows) {
         rows++;
@@ -99,7 +102,8 @@ export async function dedup(o: DedupOptions): Promise<DedupReport> {
         if (first !== row.index) {
           removedExact++;
           clusters.add(first);
-          if (pairs.filter((p) => p.kind === "exact").length < nExamples) pairs.push({ kind: "exact", kept: first, removed: row });
+          if (pairs.filter((p) => p.kind === "exact").length < nExamples)
+            pairs.push({ kind: "exact", kept: first, removed: row });
           continue;
         }
         if (lsh) {
@@ -110,7 +114,8 @@ export async function dedup(o: DedupOptions): Promise<DedupReport> {
             if (near !== -1) {
               removedNear++;
               clusters.add(near);
-              if (pairs.filter((p) => p.kind === "near").length < nExamples) pairs.push({ kind: "near", kept: near, removed: row });
+              if (pairs.filter((p) => p.kind === "near").length < nExamples)
+                pairs.push({ kind: "near", kept: near, removed: row });
               continue;
             }
             lsh.insert(sig, row.index);
@@ -126,12 +131,21 @@ export async function dedup(o: DedupOptions): Promise<DedupReport> {
     throw e;
   }
   bar.done({ rows, kept: rows - removedExact - removedNear });
-  const keptTexts = await textsAt(data, o.split ?? "train", pairs.map((p) => p.kept), field);
+  const keptTexts = await textsAt(
+    data,
+    o.split ?? "train",
+    pairs.map((p) => p.kept),
+    field,
+  );
   const examples = { exact: [] as RemovedPair[], near: [] as RemovedPair[] };
   for (const p of pairs) {
     const k = keptTexts.get(p.kept)!;
     const removedText = rowText(p.removed, field);
-    examples[p.kind].push({ kept: k.ref, removed: refOf(p.removed, removedText), similarity: Number(jaccard(k.text, removedText, shingle).toFixed(4)) });
+    examples[p.kind].push({
+      kept: k.ref,
+      removed: refOf(p.removed, removedText),
+      similarity: Number(jaccard(k.text, removedText, shingle).toFixed(4)),
+    });
   }
   const seconds = (performance.now() - t0) / 1000;
   const report: DedupReport = {

@@ -18,7 +18,13 @@ export interface FeatureConfig {
   maxFeatures: number;
 }
 
-export const FEATURE_DEFAULTS: FeatureConfig = { buckets: 1 << 18, wordNgrams: 2, minn: 3, maxn: 5, maxFeatures: 4096 };
+export const FEATURE_DEFAULTS: FeatureConfig = {
+  buckets: 1 << 18,
+  wordNgrams: 2,
+  minn: 3,
+  maxn: 5,
+  maxFeatures: 4096,
+};
 
 const WORD = /^[\p{L}\p{M}\p{N}_]+$/u;
 

@@ -26,7 +26,11 @@ function integrate(f: (x: number) => number, a: number, b: number, steps = 200):
  * false-negative areas under the S-curve at `threshold` (datasketch's _optimal_param). Candidates
  * are verified against the threshold afterwards, so false negatives weigh 0.9 by default.
  */
-export function optimalBands(threshold: number, numPerm: number, fnWeight = 0.9): { bands: number; rows: number } {
+export function optimalBands(
+  threshold: number,
+  numPerm: number,
+  fnWeight = 0.9,
+): { bands: number; rows: number } {
   let best = { bands: 1, rows: numPerm, error: Number.POSITIVE_INFINITY };
   for (let b = 1; b <= numPerm; b++) {
     for (let r = 1; r <= Math.floor(numPerm / b); r++) {

@@ -34,7 +34,11 @@ export function minhashSeeds(numPerm: number, seed = 1): Uint32Array {
 }
 
 /** The MinHash signature [numPerm] of a set of shingle hashes (all 0xffffffff when there are none). */
-export function minhash(shingles: Uint32Array, seeds: Uint32Array, out = new Uint32Array(seeds.length / 2)): Uint32Array {
+export function minhash(
+  shingles: Uint32Array,
+  seeds: Uint32Array,
+  out = new Uint32Array(seeds.length / 2),
+): Uint32Array {
   const numPerm = out.length;
   out.fill(0xffffffff);
   for (let i = 0; i < shingles.length; i++) {

@@ -95,7 +95,12 @@ export class NgramIndex {
       for (let i = 0; i + len <= th.length; i++) {
         const [hi, lo] = NgramIndex.key(th, i, len);
         const id = this.table.get(hi, lo);
-        if (id !== -1 && len < this.n && (CONTINUES.test(tokens[i + len] ?? "") || CONTINUES.test(tokens[i - 1] ?? ""))) continue;
+        if (
+          id !== -1 &&
+          len < this.n &&
+          (CONTINUES.test(tokens[i + len] ?? "") || CONTINUES.test(tokens[i - 1] ?? ""))
+        )
+          continue;
         if (id !== -1) hits.push({ sources: this.masks[id], row: this.rows[id], start: i, length: len });
       }
     }

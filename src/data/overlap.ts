@@ -33,7 +33,8 @@ export interface OverlapResult {
 
 async function* texts(src: TextSource, split: string): AsyncGenerator<{ text: string; where: string }> {
   if (typeof src === "string") {
-    for await (const row of readRowsStream(src, { split })) yield { text: rowText(row, "all"), where: `${row.file}:${row.line}` };
+    for await (const row of readRowsStream(src, { split }))
+      yield { text: rowText(row, "all"), where: `${row.file}:${row.line}` };
     return;
   }
   let i = 0;
@@ -41,7 +42,11 @@ async function* texts(src: TextSource, split: string): AsyncGenerator<{ text: st
 }
 
 /** Count training texts sharing an n-gram with the evaluation texts; print one warning line when any do. */
-export async function warnOverlap(train: TextSource, evalData: TextSource, opts: OverlapOptions = {}): Promise<OverlapResult> {
+export async function warnOverlap(
+  train: TextSource,
+  evalData: TextSource,
+  opts: OverlapOptions = {},
+): Promise<OverlapResult> {
   const n = opts.ngram ?? 8;
   const index = new NgramIndex(n);
   let evalRows = 0;

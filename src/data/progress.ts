@@ -9,5 +9,9 @@ const silent = { write: () => true };
 
 /** A bar over the bytes of `files` on stderr, or a silent one when `show` is false. */
 export function startProgress(label: string, files: string[], show = true): Progress {
-  return new Progress({ total: Math.max(1, totalBytes(files)), label, stream: show ? process.stderr : silent });
+  return new Progress({
+    total: Math.max(1, totalBytes(files)),
+    label,
+    stream: show ? process.stderr : silent,
+  });
 }

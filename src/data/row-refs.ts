@@ -13,11 +13,21 @@ export interface RowRef {
 }
 
 export function refOf(row: Row, text: string): RowRef {
-  return { file: row.file, line: row.line, index: row.index, text: text.length > 300 ? `${text.slice(0, 300)}...` : text };
+  return {
+    file: row.file,
+    line: row.line,
+    index: row.index,
+    text: text.length > 300 ? `${text.slice(0, 300)}...` : text,
+  };
 }
 
 /** The refs and full texts of the rows with these indices (reads the input up to the last one). */
-export async function textsAt(data: string, split: string, indices: number[], field: string): Promise<Map<number, { ref: RowRef; text: string }>> {
+export async function textsAt(
+  data: string,
+  split: string,
+  indices: number[],
+  field: string,
+): Promise<Map<number, { ref: RowRef; text: string }>> {
   const want = new Set(indices);
   const out = new Map<number, { ref: RowRef; text: string }>();
   if (want.size === 0) return out;

@@ -6,7 +6,16 @@ import { DataError } from "../eval/data.ts";
 import type { Row } from "./rows.ts";
 
 /** `auto` tries these in order; the first present one is the row's text. */
-export const AUTO_FIELDS = ["messages", "conversations", "prompt+completion", "text", "problem", "question", "prompt", "content"];
+export const AUTO_FIELDS = [
+  "messages",
+  "conversations",
+  "prompt+completion",
+  "text",
+  "problem",
+  "question",
+  "prompt",
+  "content",
+];
 
 function fieldText(row: Row, name: string, v: unknown): string {
   if (typeof v === "string") return v;
@@ -20,18 +29,23 @@ function fieldText(row: Row, name: string, v: unknown): string {
           if (typeof c === "string") return c;
           if (c === null || c === undefined) return "";
         }
-        throw new DataError(`${row.file}:${row.line}: field '${name}[${i}]' must be a string or a message with a string 'content', got ${JSON.stringify(m)?.slice(0, 80)}`);
+        throw new DataError(
+          `${row.file}:${row.line}: field '${name}[${i}]' must be a string or a message with a string 'content', got ${JSON.stringify(m)?.slice(0, 80)}`,
+        );
       })
       .join("\n");
   }
-  throw new DataError(`${row.file}:${row.line}: field '${name}' must be a string or a list of messages, got ${v === null ? "null" : typeof v}`);
+  throw new DataError(
+    `${row.file}:${row.line}: field '${name}' must be a string or a list of messages, got ${v === null ? "null" : typeof v}`,
+  );
 }
 
 /** Every string inside a value (objects and lists walked), joined by newlines. */
 function allStrings(v: unknown, out: string[]): void {
   if (typeof v === "string") out.push(v);
   else if (Array.isArray(v)) for (const x of v) allStrings(x, out);
-  else if (v !== null && typeof v === "object" && !(v instanceof Uint8Array) && !(v instanceof Date)) for (const x of Object.values(v)) allStrings(x, out);
+  else if (v !== null && typeof v === "object" && !(v instanceof Uint8Array) && !(v instanceof Date))
+    for (const x of Object.values(v)) allStrings(x, out);
 }
 
 /** Whether every part of a `a+b` field spec is present (not null) in the row. */
@@ -51,14 +65,20 @@ export function rowText(row: Row, field = "auto"): string {
   }
   if (field === "auto") {
     const spec = AUTO_FIELDS.find((s) => present(row, s));
-    if (!spec) throw new DataError(`${row.file}:${row.line}: no text field (looked for ${AUTO_FIELDS.join(", ")}; the row has ${Object.keys(row.fields).join(", ") || "no fields"}); pass --field NAME`);
+    if (!spec)
+      throw new DataError(
+        `${row.file}:${row.line}: no text field (looked for ${AUTO_FIELDS.join(", ")}; the row has ${Object.keys(row.fields).join(", ") || "no fields"}); pass --field NAME`,
+      );
     field = spec;
   }
   return field
     .split("+")
     .map((name) => {
       const v = row.fields[name];
-      if (v === undefined || v === null) throw new DataError(`${row.file}:${row.line}: missing field '${name}' (the row has ${Object.keys(row.fields).join(", ") || "no fields"})`);
+      if (v === undefined || v === null)
+        throw new DataError(
+          `${row.file}:${row.line}: missing field '${name}' (the row has ${Object.keys(row.fields).join(", ") || "no fields"})`,
+        );
       return fieldText(row, name, v);
     })
     .join("\n");

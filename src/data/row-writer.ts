@@ -52,7 +52,11 @@ function parquetSink(path: string, metadata: FileMetaData): FileSink {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   const names = parquetSchema(metadata).children.map((c) => c.element.name);
-  const pq = new ParquetWriter({ writer: fileWriter(tmp), schema: metadata.schema, kvMetadata: metadata.key_value_metadata });
+  const pq = new ParquetWriter({
+    writer: fileWriter(tmp),
+    schema: metadata.schema,
+    kvMetadata: metadata.key_value_metadata,
+  });
   let pending: Row[] = [];
   const flush = () => {
     if (!pending.length) return;
@@ -98,7 +102,12 @@ export class RowWriter {
     let sink = this.sinks.get(batch.file);
     if (!sink) {
       const path = this.outPath(batch.file);
-      sink = batch.format === "parquet" ? parquetSink(path, batch.parquet!) : batch.format === "json" ? jsonArraySink(path) : jsonlSink(path);
+      sink =
+        batch.format === "parquet"
+          ? parquetSink(path, batch.parquet!)
+          : batch.format === "json"
+            ? jsonArraySink(path)
+            : jsonlSink(path);
       this.sinks.set(batch.file, sink);
       this.written.push(path);
     }

@@ -73,12 +73,18 @@ function parseLine(file: string, line: number, text: string): Record<string, unk
   } catch (e) {
     throw new DataError(`${file}:${line}: not valid JSON (${(e as Error).message})`);
   }
-  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new DataError(`${file}:${line}: expected a JSON object per line`);
+  if (v === null || typeof v !== "object" || Array.isArray(v))
+    throw new DataError(`${file}:${line}: expected a JSON object per line`);
   return v as Record<string, unknown>;
 }
 
 /** JSONL lines in batches, read 1 MiB at a time. */
-function* jsonlBatches(file: string, first: number, batchRows: number, onBytes: (n: number) => void): Generator<Row[]> {
+function* jsonlBatches(
+  file: string,
+  first: number,
+  batchRows: number,
+  onBytes: (n: number) => void,
+): Generator<Row[]> {
   const fd = openSync(file, "r");
   const buf = Buffer.alloc(1 << 20);
   const utf8 = new StringDecoder("utf8"); // keeps a character cut by the chunk end for the next chunk
@@ -141,7 +147,8 @@ export async function* readRowBatches(path: string, opts: ReadOptions = {}): Asy
         throw new DataError(`${file}: not valid JSON (${(e as Error).message})`);
       }
       const rows = (arr as unknown[]).map((v, i): Row => {
-        if (v === null || typeof v !== "object" || Array.isArray(v)) throw new DataError(`${file}: item ${i + 1}: expected a JSON object`);
+        if (v === null || typeof v !== "object" || Array.isArray(v))
+          throw new DataError(`${file}: item ${i + 1}: expected a JSON object`);
         return { fields: v as Record<string, unknown>, file, line: i + 1, index: index + i };
       });
       index += rows.length;
@@ -163,7 +170,9 @@ export async function* readRowBatches(path: string, opts: ReadOptions = {}): Asy
         try {
           objs = await parquetReadObjects({ file: buffer, metadata, rowStart: start, rowEnd: end });
         } catch (e) {
-          throw new DataError(`${file}: cannot read Parquet rows ${start + 1}-${end} (${(e as Error).message})`);
+          throw new DataError(
+            `${file}: cannot read Parquet rows ${start + 1}-${end} (${(e as Error).message})`,
+          );
         }
         const rows = objs.map((fields, i): Row => ({ fields, file, line: start + i + 1, index: index + i }));
         index += rows.length;

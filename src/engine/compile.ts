@@ -13,9 +13,7 @@ export interface CompileOptions {
 }
 
 /** jit's contract on the chosen executor. */
-// biome-ignore lint/suspicious/noExplicitAny: the same loose signature as jit.
 export function compile<F extends (...args: any[]) => any>(fn: F, opts: CompileOptions = {}): F {
   const executor = opts.executor ?? currentExecutor();
-  // biome-ignore lint/suspicious/noExplicitAny: jit's typed signature differs only in argument types.
   return (executor === "ort" ? compileOrt(fn, { name: opts.name }) : jit(fn as any)) as unknown as F;
 }

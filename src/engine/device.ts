@@ -58,7 +58,10 @@ export async function probeWebGPU(): Promise<{ adapter: GPUAdapterLike | null; r
     if (!adapter) return { adapter: null, reason: `no WebGPU adapter found. ${MESA_HINT}` };
     return { adapter, reason: "" };
   } catch (e) {
-    return { adapter: null, reason: `requesting a WebGPU adapter failed (${(e as Error).message}). ${MESA_HINT}` };
+    return {
+      adapter: null,
+      reason: `requesting a WebGPU adapter failed (${(e as Error).message}). ${MESA_HINT}`,
+    };
   }
 }
 
@@ -68,17 +71,25 @@ interface GPUAdapterLike {
 
 export function describeAdapter(a: GPUAdapterLike): string {
   const i = a.info ?? {};
-  return [i.vendor, i.architecture, i.device, i.description].filter((s) => s && s.length > 0).join(" / ") || "unknown adapter";
+  return (
+    [i.vendor, i.architecture, i.device, i.description].filter((s) => s && s.length > 0).join(" / ") ||
+    "unknown adapter"
+  );
 }
 
 /** Start the engine on `device` (idempotent for the same device; switching devices is refused). */
-export async function initEngine(opts: { device?: string; threads?: number; executor?: string } = {}): Promise<EngineInfo> {
+export async function initEngine(
+  opts: { device?: string; threads?: number; executor?: string } = {},
+): Promise<EngineInfo> {
   const device = resolveDevice(opts.device);
   const executor = resolveExecutor(opts.executor, device);
   if (current) {
-    if (current.device !== device) throw new Error(`engine already started on ${current.device}; cannot switch to ${device}`);
+    if (current.device !== device)
+      throw new Error(`engine already started on ${current.device}; cannot switch to ${device}`);
     if (opts.executor && current.executor !== executor) {
-      throw new Error(`engine already started with executor ${current.executor}; cannot switch to ${executor}`);
+      throw new Error(
+        `engine already started with executor ${current.executor}; cannot switch to ${executor}`,
+      );
     }
     return current;
   }
@@ -95,7 +106,8 @@ export async function initEngine(opts: { device?: string; threads?: number; exec
     const probe = await probeWebGPU();
     if (!probe.adapter) throw new Error(`--device webgpu: ${probe.reason}`);
     const got = await jax.init("webgpu");
-    if (!got.includes("webgpu")) throw new Error(`--device webgpu: @jax-js/jax could not start WebGPU. ${MESA_HINT}`);
+    if (!got.includes("webgpu"))
+      throw new Error(`--device webgpu: @jax-js/jax could not start WebGPU. ${MESA_HINT}`);
     jax.defaultDevice("webgpu");
     current = { device, threads: null, adapter: describeAdapter(probe.adapter), executor };
   }

@@ -13,10 +13,14 @@ let chosen: ExecutorName | null = null;
 export function resolveExecutor(flag?: string, device: "cpu" | "webgpu" = "cpu"): ExecutorName {
   const raw = (flag ?? process.env.R1LAB_EXECUTOR ?? (device === "webgpu" ? "jax" : "ort")).toLowerCase();
   if (raw !== "ort" && raw !== "jax") {
-    throw new Error(`unknown executor '${raw}' (from ${flag ? "--executor" : "R1LAB_EXECUTOR"}); use ort or jax`);
+    throw new Error(
+      `unknown executor '${raw}' (from ${flag ? "--executor" : "R1LAB_EXECUTOR"}); use ort or jax`,
+    );
   }
   if (raw === "ort" && device === "webgpu") {
-    throw new Error("--executor ort runs on the CPU; with --device webgpu use --executor jax (the default there)");
+    throw new Error(
+      "--executor ort runs on the CPU; with --device webgpu use --executor jax (the default there)",
+    );
   }
   return raw;
 }

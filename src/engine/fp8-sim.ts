@@ -34,15 +34,38 @@
 // needs a custom backward rule, which jax-js 0.1.25 does not offer, so dy stays float32 here.
 import { numpy as np } from "./jax.ts";
 import {
-  type Arr, abs, add, broadcastTo, clip, concat, div, greater, greaterEqual, less, matmul, max, maximum, mul, neg, reshape,
-  slice, stopGradient, sub, swapaxes, where, zeros,
+  type Arr,
+  abs,
+  add,
+  broadcastTo,
+  clip,
+  concat,
+  div,
+  greater,
+  greaterEqual,
+  less,
+  matmul,
+  max,
+  maximum,
+  mul,
+  neg,
+  reshape,
+  slice,
+  stopGradient,
+  sub,
+  swapaxes,
+  where,
+  zeros,
 } from "./ops.ts";
 import { track } from "./scope.ts";
 
 export type Fp8Format = "e4m3" | "e5m2";
 export type Fp8Scaling = "tile" | "tensor";
 
-export const FP8_FORMATS: Record<Fp8Format, { max: number; mantissaBits: number; minExp: number; maxExp: number }> = {
+export const FP8_FORMATS: Record<
+  Fp8Format,
+  { max: number; mantissaBits: number; minExp: number; maxExp: number }
+> = {
   e4m3: { max: 448, mantissaBits: 3, minExp: -6, maxExp: 8 },
   e5m2: { max: 57344, mantissaBits: 2, minExp: -14, maxExp: 15 },
 };
@@ -58,7 +81,8 @@ export function castFp8(x: Arr, fmt: Fp8Format = "e4m3"): Arr {
   const f = FP8_FORMATS[fmt];
   const a = clip(abs(x), 0, f.max);
   let quantum: Arr | number = 2 ** (f.minExp - f.mantissaBits); // subnormals and the first binade
-  for (let e = f.minExp + 1; e <= f.maxExp; e++) quantum = where(greaterEqual(a, 2 ** e), 2 ** (e - f.mantissaBits), quantum);
+  for (let e = f.minExp + 1; e <= f.maxExp; e++)
+    quantum = where(greaterEqual(a, 2 ** e), 2 ** (e - f.mantissaBits), quantum);
   const r = mul(rint(div(a, quantum)), quantum);
   return where(less(x, 0), neg(r), r);
 }
@@ -134,7 +158,11 @@ export function tensorScales(x: Arr, fmt: Fp8Format = "e4m3"): Arr {
 function rowsOfBlocks(s: Arr, N: number): Arr {
   const lead = s.shape.slice(0, -2);
   const nb = s.shape[s.shape.length - 2];
-  const rows = reshape(broadcastTo(reshape(s, [...lead, nb, 1, 1]), [...lead, nb, FP8_TILE, 1]), [...lead, nb * FP8_TILE, 1]);
+  const rows = reshape(broadcastTo(reshape(s, [...lead, nb, 1, 1]), [...lead, nb, FP8_TILE, 1]), [
+    ...lead,
+    nb * FP8_TILE,
+    1,
+  ]);
   return slice(rows, ...lead.map(() => null), [0, N], null);
 }
 
@@ -185,9 +213,12 @@ export function fp8Linear(x: Arr, w: Arr, o: Fp8GemmOptions): Arr {
     let xf = quantize(div(xc, sx), fmt);
     // jax-js 0.1.25's matmul puts a 2-D left operand's rows before a 3-D right operand's batch axis
     // ([M,k] @ [E,k,N] -> [M,E,N]); broadcast x to w's leading axes first to get NumPy's [E,M,N].
-    if (w.shape.length > xf.shape.length) xf = broadcastTo(xf, [...w.shape.slice(0, -2), ...xf.shape.slice(-2)]);
+    if (w.shape.length > xf.shape.length)
+      xf = broadcastTo(xf, [...w.shape.slice(0, -2), ...xf.shape.slice(-2)]);
     const wf = swapaxes(quantize(div(wc, sw), fmt), -1, -2);
-    const part = o.accumulatorBits ? limitedMatmul(xf, wf, o.accumulatorBits, o.accumulatorGroup ?? 32) : matmul(xf, wf);
+    const part = o.accumulatorBits
+      ? limitedMatmul(xf, wf, o.accumulatorBits, o.accumulatorGroup ?? 32)
+      : matmul(xf, wf);
     const deq = mul(mul(part, sx), swapaxes(sw, -1, -2));
     acc = acc ? add(acc, deq) : deq;
   }

@@ -47,7 +47,8 @@ export function parseJsonlLine(path: string, line: number, text: string): Record
   } catch (e) {
     throw new JsonlError(`${path}:${line}: not valid JSON (${(e as Error).message})`);
   }
-  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new JsonlError(`${path}:${line}: expected a JSON object per line`);
+  if (v === null || typeof v !== "object" || Array.isArray(v))
+    throw new JsonlError(`${path}:${line}: expected a JSON object per line`);
   return v as Record<string, unknown>;
 }
 
@@ -57,7 +58,10 @@ export interface ReadJsonlOptions {
 }
 
 /** The rows of a JSONL file one at a time, with their line numbers (streaming). */
-export function* streamJsonl<T = Record<string, unknown>>(path: string, o: ReadJsonlOptions = {}): Generator<{ row: T; line: number }> {
+export function* streamJsonl<T = Record<string, unknown>>(
+  path: string,
+  o: ReadJsonlOptions = {},
+): Generator<{ row: T; line: number }> {
   for (const { text, line } of jsonlLines(path)) {
     try {
       yield { row: parseJsonlLine(path, line, text) as T, line };
@@ -68,7 +72,10 @@ export function* streamJsonl<T = Record<string, unknown>>(path: string, o: ReadJ
 }
 
 /** Every row of a JSONL file; [] when the file does not exist and `missingOk` is set. */
-export function readJsonl<T = Record<string, unknown>>(path: string, o: ReadJsonlOptions & { missingOk?: boolean } = {}): T[] {
+export function readJsonl<T = Record<string, unknown>>(
+  path: string,
+  o: ReadJsonlOptions & { missingOk?: boolean } = {},
+): T[] {
   if (o.missingOk && !existsSync(path)) return [];
   return Array.from(streamJsonl<T>(path, o), (r) => r.row);
 }

@@ -66,7 +66,17 @@ export const pb = {
 };
 
 /** TensorProto.DataType values used here. */
-export const DType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11, UINT32: 12 } as const;
+export const DType = {
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  INT32: 6,
+  INT64: 7,
+  BOOL: 9,
+  FLOAT16: 10,
+  DOUBLE: 11,
+  UINT32: 12,
+} as const;
 export type DTypeCode = (typeof DType)[keyof typeof DType];
 
 export interface TensorInit {
@@ -147,9 +157,7 @@ export interface ValueInfo {
 }
 
 export function valueInfoProto(v: ValueInfo): Bytes {
-  const dims = v.dims.flatMap((d) =>
-    pb.message(1, typeof d === "number" ? pb.int(1, d) : pb.string(2, d)),
-  );
+  const dims = v.dims.flatMap((d) => pb.message(1, typeof d === "number" ? pb.int(1, d) : pb.string(2, d)));
   const tensorType = [...pb.int(1, v.dataType), ...pb.message(2, dims)];
   return [...pb.string(1, v.name), ...pb.message(2, pb.message(1, tensorType))];
 }
@@ -166,7 +174,12 @@ export const IR_VERSION = 8;
 export const OPSET = 17;
 
 /** A whole ModelProto (default ONNX domain at `opset`, plus `extraDomains`), as chunks ready to write. */
-export function modelProto(g: GraphSpec, meta: Record<string, string> = {}, opset = OPSET, extraDomains: Record<string, number> = {}): Bytes {
+export function modelProto(
+  g: GraphSpec,
+  meta: Record<string, string> = {},
+  opset = OPSET,
+  extraDomains: Record<string, number> = {},
+): Bytes {
   const graph = [
     ...g.nodes.flatMap((n) => pb.message(1, nodeProto(n))),
     ...pb.string(2, g.name),

@@ -90,14 +90,24 @@ export function topK(a: Arr, k: number): [Arr, Arr] {
 }
 
 // --- creation (tracked, so temporary constants are freed with their scope) ---
-export const zeros = (shape: number[], dtype: DType = "float32"): Arr => track(np.zeros(shape, { dtype: dtype as any }));
-export const ones = (shape: number[], dtype: DType = "float32"): Arr => track(np.ones(shape, { dtype: dtype as any }));
+export const zeros = (shape: number[], dtype: DType = "float32"): Arr =>
+  track(np.zeros(shape, { dtype: dtype as any }));
+export const ones = (shape: number[], dtype: DType = "float32"): Arr =>
+  track(np.ones(shape, { dtype: dtype as any }));
 export const full = (shape: number[], v: number, dtype: DType = "float32"): Arr =>
   track(np.full(shape, v, { dtype: dtype as any }));
 export const arange = (start: number, stop?: number, dtype: DType = "int32"): Arr =>
   track(np.arange(start, stop, 1, { dtype: dtype as any }));
 export const tril = (a: Arr, k = 0): Arr => track(np.tril(r(a), k));
-export function fromArray(data: Float32Array | Int32Array | number[], shape: number[], dtype: DType = "float32"): Arr {
-  const typed = Array.isArray(data) ? (dtype === "int32" ? Int32Array.from(data) : Float32Array.from(data)) : data;
+export function fromArray(
+  data: Float32Array | Int32Array | number[],
+  shape: number[],
+  dtype: DType = "float32",
+): Arr {
+  const typed = Array.isArray(data)
+    ? dtype === "int32"
+      ? Int32Array.from(data)
+      : Float32Array.from(data)
+    : data;
   return track(np.array(typed as any, { dtype: dtype as any, shape } as any));
 }

@@ -20,7 +20,13 @@ export interface AdamWConfig {
   maxGradNorm: number;
 }
 
-export const ADAMW_DEFAULTS: AdamWConfig = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1.0 };
+export const ADAMW_DEFAULTS: AdamWConfig = {
+  beta1: 0.9,
+  beta2: 0.95,
+  eps: 1e-8,
+  weightDecay: 0.01,
+  maxGradNorm: 1.0,
+};
 
 export interface AdamWState {
   m: Params;
@@ -49,7 +55,9 @@ export function globalNorm(grads: Params): Arr {
 
 export class AdamW {
   readonly config: AdamWConfig;
-  private compiled: ((p: Params, g: Params, m: Params, v: Params, h: Arr) => [Params, Params, Params, Arr]) | null = null;
+  private compiled:
+    | ((p: Params, g: Params, m: Params, v: Params, h: Arr) => [Params, Params, Params, Arr])
+    | null = null;
 
   constructor(config: Partial<AdamWConfig> = {}) {
     this.config = { ...ADAMW_DEFAULTS, ...config };
@@ -63,11 +71,19 @@ export class AdamW {
    * One update. Consumes `params`, `grads` and `state`'s moments; returns the new params and state,
    * and the gradient norm before clipping (a 0-d array owned by the caller).
    */
-  update(params: Params, grads: Params, state: AdamWState, lr: number): { params: Params; state: AdamWState; gradNorm: Arr } {
+  update(
+    params: Params,
+    grads: Params,
+    state: AdamWState,
+    lr: number,
+  ): { params: Params; state: AdamWState; gradNorm: Arr } {
     const { beta1, beta2 } = this.config;
     const t = state.step + 1;
     const hyper = np.array([lr, 1 - beta1 ** t, 1 - beta2 ** t], { dtype: np.float32 }) as Arr;
-    this.compiled ??= compile((p: Params, g: Params, m: Params, v: Params, h: Arr) => tidy(() => this.step(p, g, m, v, h)), { name: "AdamW update" }) as any;
+    this.compiled ??= compile(
+      (p: Params, g: Params, m: Params, v: Params, h: Arr) => tidy(() => this.step(p, g, m, v, h)),
+      { name: "AdamW update" },
+    ) as any;
     const [np_, nm, nv, norm] = this.compiled!(params, grads, state.m, state.v, hyper);
     return { params: np_, state: { m: nm, v: nv, step: t }, gradNorm: norm };
   }
@@ -78,7 +94,10 @@ export class AdamW {
     const bc1 = o.slice(h, 1);
     const bc2 = o.slice(h, 2);
     const norm = globalNorm(g);
-    const clip = maxGradNorm > 0 && Number.isFinite(maxGradNorm) ? o.minimum(1, o.div(maxGradNorm, o.add(norm, 1e-6))) : null;
+    const clip =
+      maxGradNorm > 0 && Number.isFinite(maxGradNorm)
+        ? o.minimum(1, o.div(maxGradNorm, o.add(norm, 1e-6)))
+        : null;
     const outP: Params = {};
     const outM: Params = {};
     const outV: Params = {};

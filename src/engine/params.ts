@@ -30,7 +30,9 @@ export async function scalar(a: Arr): Promise<number> {
 }
 
 /** Host copies of all parameters (for checkpoints). */
-export async function paramsToHost(p: Params): Promise<Record<string, { shape: number[]; data: Float32Array }>> {
+export async function paramsToHost(
+  p: Params,
+): Promise<Record<string, { shape: number[]; data: Float32Array }>> {
   const out: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (const [k, a] of Object.entries(p)) {
     const d = await toHost(a);

@@ -86,7 +86,8 @@ export function installPolyfills(threads: number = availableParallelism(), worke
   const nav = g.navigator ?? {};
   try {
     Object.defineProperty(nav, "hardwareConcurrency", { value: threads, configurable: true });
-    if (!("userAgent" in nav)) Object.defineProperty(nav, "userAgent", { value: `Node.js/${process.version}`, configurable: true });
+    if (!("userAgent" in nav))
+      Object.defineProperty(nav, "userAgent", { value: `Node.js/${process.version}`, configurable: true });
   } catch {
     /* navigator is frozen on some runtimes: keep its values */
   }
@@ -98,7 +99,8 @@ function installIteratorHelpers(): void {
   const g = globalThis as any;
   const proto = g.Iterator?.prototype ?? Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()));
   const define = (name: string, fn: (this: Iterator<unknown>, ...a: any[]) => unknown) => {
-    if (typeof proto[name] !== "function") Object.defineProperty(proto, name, { value: fn, configurable: true, writable: true });
+    if (typeof proto[name] !== "function")
+      Object.defineProperty(proto, name, { value: fn, configurable: true, writable: true });
   };
   define("map", function* (this: Iterator<unknown>, f: (v: unknown, i: number) => unknown) {
     let i = 0;
@@ -127,19 +129,22 @@ function installIteratorHelpers(): void {
     for (let r = this.next(); !r.done; r = this.next()) if (!f(r.value, i++)) return false;
     return true;
   });
-  define("reduce", function (this: Iterator<unknown>, f: (acc: any, v: unknown, i: number) => unknown, ...init: unknown[]) {
-    let i = 0;
-    let acc = init[0];
-    let r = this.next();
-    if (init.length === 0) {
-      if (r.done) throw new TypeError("reduce of empty iterator with no initial value");
-      acc = r.value;
-      r = this.next();
-      i = 1;
-    }
-    for (; !r.done; r = this.next()) acc = f(acc, r.value, i++);
-    return acc;
-  });
+  define(
+    "reduce",
+    function (this: Iterator<unknown>, f: (acc: any, v: unknown, i: number) => unknown, ...init: unknown[]) {
+      let i = 0;
+      let acc = init[0];
+      let r = this.next();
+      if (init.length === 0) {
+        if (r.done) throw new TypeError("reduce of empty iterator with no initial value");
+        acc = r.value;
+        r = this.next();
+        i = 1;
+      }
+      for (; !r.done; r = this.next()) acc = f(acc, r.value, i++);
+      return acc;
+    },
+  );
   define("take", function* (this: Iterator<unknown>, n: number) {
     let i = 0;
     for (let r = this.next(); !r.done && i < n; r = this.next(), i++) yield r.value;

@@ -16,7 +16,7 @@
 // the parent (Node) believes the tests passed only when fd 5 carries the nonce it sent.
 
 /** Tagged JSON for plain data (enc, dec): shared by both processes. */
-const CODEC = String.raw`
+const CODEC = `
 import json
 
 def enc(x, keep):
@@ -70,7 +70,9 @@ def dec(x, handle):
 `;
 
 /** The worker: runs the solution, answers calls on fd argv[1] -> argv[2]. Untrusted once loaded. */
-const WORKER = CODEC + String.raw`
+const WORKER =
+  CODEC +
+  String.raw`
 import os, sys
 req = os.fdopen(int(sys.argv[1]), "rb")
 rep = os.fdopen(int(sys.argv[2]), "wb")

@@ -56,7 +56,12 @@ export function humanevalJob(completion: string, p: HumanEvalFields): CodeJob {
   const solution = definesFunction(code, p.entry_point)
     ? `${p.prompt}${nl}\n${code}\n`
     : `${p.prompt}${nl}${code}\n`;
-  return { solution, prelude: p.prompt, tests: `${p.test.trim()}\n\n\ncheck(__candidate__)\n`, candidate: p.entry_point };
+  return {
+    solution,
+    prelude: p.prompt,
+    tests: `${p.test.trim()}\n\n\ncheck(__candidate__)\n`,
+    candidate: p.entry_point,
+  };
 }
 
 export interface MbppFields {
@@ -68,5 +73,9 @@ export interface MbppFields {
 /** MBPP: the completion's code; any setup code, then the asserts of test_list. */
 export function mbppJob(completion: string, p: MbppFields): CodeJob {
   const setup = p.test_setup_code?.trim() ? `${p.test_setup_code.trim()}\n` : "";
-  return { solution: `${completionCode(completion)}\n`, prelude: setup, tests: `${p.test_list.join("\n")}\n` };
+  return {
+    solution: `${completionCode(completion)}\n`,
+    prelude: setup,
+    tests: `${p.test_list.join("\n")}\n`,
+  };
 }

@@ -15,13 +15,22 @@ export interface CodeTestResult extends RunPythonResult {
   confirmed: boolean;
 }
 
-export async function runCodeTests(job: CodeJob, opts: Omit<RunPythonOptions, "job">): Promise<CodeTestResult> {
+export async function runCodeTests(
+  job: CodeJob,
+  opts: Omit<RunPythonOptions, "job">,
+): Promise<CodeTestResult> {
   const nonce = randomBytes(16).toString("hex");
   const r = await runPython(HARNESS_PY, { ...opts, job: JSON.stringify({ ...job, nonce }) });
   const confirmed = r.report === `PASS ${nonce}\n`;
   if (r.status === "passed" && !confirmed) {
     const why = "harness: the program exited 0 but the tests did not confirm that they passed";
-    return { ...r, ok: false, status: "failed", stderr: [r.stderr, why].filter(Boolean).join("\n"), confirmed };
+    return {
+      ...r,
+      ok: false,
+      status: "failed",
+      stderr: [r.stderr, why].filter(Boolean).join("\n"),
+      confirmed,
+    };
   }
   return { ...r, ok: r.ok && confirmed, confirmed };
 }

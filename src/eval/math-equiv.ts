@@ -99,15 +99,25 @@ const isEquation = (r: Rel) => r.ops.every((o) => o === "=");
 function isAssignment(r: Rel): boolean {
   const lhs = scalarLatex(r.sides[0]) ?? (r.sides[0].kind === "list" ? JSON.stringify(r.sides[0]) : null);
   if (!isEquation(r)) return false;
-  if (r.sides[0].kind === "list") return r.sides[0].items.every((x) => x.kind === "scalar" && onlySymbols(x.latex));
+  if (r.sides[0].kind === "list")
+    return r.sides[0].items.every((x) => x.kind === "scalar" && onlySymbols(x.latex));
   return lhs !== null && onlySymbols(lhs);
 }
 /** "x = 5+5+1 = 11" -> "x = 11". */
 function truncate(r: Rel): Rel {
-  return r.ops.length > 1 ? { kind: "relation", ops: ["="], sides: [r.sides[0], r.sides[r.sides.length - 1]] } : r;
+  return r.ops.length > 1
+    ? { kind: "relation", ops: ["="], sides: [r.sides[0], r.sides[r.sides.length - 1]] }
+    : r;
 }
 
-const FLIP: Record<string, string> = { "<": ">", ">": "<", "\\le": "\\ge", "\\ge": "\\le", "=": "=", "\\ne": "\\ne" };
+const FLIP: Record<string, string> = {
+  "<": ">",
+  ">": "<",
+  "\\le": "\\ge",
+  "\\ge": "\\le",
+  "=": "=",
+  "\\ne": "\\ne",
+};
 
 function diff(r: Rel, i: number, swap = false): MathNode & { kind: "scalar" } {
   const l = scalarLatex(r.sides[i]) ?? "";
@@ -117,7 +127,11 @@ function diff(r: Rel, i: number, swap = false): MathNode & { kind: "scalar" } {
 
 /** Two relations (after assignment truncation): link by link, flipped, or scaled. */
 function relationsEqual(g: Rel, p: Rel, ctx: Ctx): boolean {
-  if (g.ops.length === p.ops.length && g.ops.every((o, i) => o === p.ops[i]) && itemsEqual(g.sides, p.sides, true, ctx))
+  if (
+    g.ops.length === p.ops.length &&
+    g.ops.every((o, i) => o === p.ops[i]) &&
+    itemsEqual(g.sides, p.sides, true, ctx)
+  )
     return true;
   if (g.ops.length !== p.ops.length) return false;
   const n = g.ops.length;
@@ -135,7 +149,8 @@ function relationsEqual(g: Rel, p: Rel, ctx: Ctx): boolean {
 
 function intervalEnds(n: MathNode): { lo: MathNode; hi: MathNode; loOpen: boolean; hiOpen: boolean } | null {
   if (n.kind === "interval") return n;
-  if (n.kind === "list" && n.items.length === 2) return { lo: n.items[0], hi: n.items[1], loOpen: true, hiOpen: true };
+  if (n.kind === "list" && n.items.length === 2)
+    return { lo: n.items[0], hi: n.items[1], loOpen: true, hiOpen: true };
   return null;
 }
 
@@ -164,7 +179,8 @@ export function nodeEqual(g: MathNode, p: MathNode, ctx: Ctx): boolean {
     case "scalar":
       if (p.kind === "scalar") return scalarEqual(g, p, ctx);
       if (p.kind === "text") return textKey(g.latex) === textKey(p.text);
-      if (p.kind === "list" && !p.ordered && distinct(p.items).length === 1) return nodeEqual(g, p.items[0], ctx);
+      if (p.kind === "list" && !p.ordered && distinct(p.items).length === 1)
+        return nodeEqual(g, p.items[0], ctx);
       return false;
     case "text": {
       const pl = scalarLatex(p);
@@ -201,7 +217,9 @@ function matrixEqual(g: MathNode & { kind: "matrix" }, p: MathNode, ctx: Ctx): b
   let rows: MathNode[][] | null = p.kind === "matrix" ? p.rows : null;
   if (rows === null && p.kind === "scalar") rows = evalMatrix(p.latex, ctx.deadline);
   if (rows === null || rows.length !== g.rows.length) return false;
-  return g.rows.every((r, i) => r.length === rows![i].length && r.every((x, j) => nodeEqual(x, rows![i][j], ctx)));
+  return g.rows.every(
+    (r, i) => r.length === rows![i].length && r.every((x, j) => nodeEqual(x, rows![i][j], ctx)),
+  );
 }
 
 /** Non-strict mode: the prediction's variables renamed to the gold's, in order of appearance. */

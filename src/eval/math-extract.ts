@@ -62,7 +62,13 @@ const EXPR_RE = new RegExp(`${PREFIX}${EXPR}(?=(?:\\*\\*)?(?:[.,:\\s)$]|$))`, "g
 const NUMBER_RE = new RegExp(`${PREFIX}${CURRENCY}?${NUMBER}`, "g");
 
 /** Plain numbers and expressions in `text[from, to)`, as candidates of `priority`. */
-function exprCandidates(text: string, from: number, to: number, priority: number, method: string): Candidate[] {
+function exprCandidates(
+  text: string,
+  from: number,
+  to: number,
+  priority: number,
+  method: string,
+): Candidate[] {
   const out: Candidate[] = [];
   const window = text.slice(Math.max(0, from - 1), to);
   const shift = Math.max(0, from - 1);
@@ -156,7 +162,8 @@ function candidates(text: string, o: Required<MathExtractOptions>): Candidate[] 
     if (c && /^\.?\s?I hope/.test(text.slice(c.end, c.end + 9))) out.push(c);
     if (expr) {
       for (const e of exprCandidates(text, p, Math.min(text.length, p + 260), 0, "final_answer")) {
-        if (e.start <= skipWs(p) && /^\.?\s?I hope/.test(text.slice(e.end, e.end + 9))) out.push({ ...e, start: f.at });
+        if (e.start <= skipWs(p) && /^\.?\s?I hope/.test(text.slice(e.end, e.end + 9)))
+          out.push({ ...e, start: f.at });
       }
     }
   }
@@ -243,10 +250,11 @@ function candidates(text: string, o: Required<MathExtractOptions>): Candidate[] 
     }
   }
   // 300: any span chain, any number or expression (expressions only near the end: the last wins).
-  if (latex) for (const r of runs) {
-    const c = chainFrom(spans[r[0]].start, 300, "latex", spans[r[0]].start);
-    if (c) out.push(c);
-  }
+  if (latex)
+    for (const r of runs) {
+      const c = chainFrom(spans[r[0]].start, 300, "latex", spans[r[0]].start);
+      if (c) out.push(c);
+    }
   if (expr) {
     const tail = 4096;
     for (let end = text.length; end > 0; end -= tail) {
@@ -292,7 +300,10 @@ function unbox(p: Part): string {
 
 /** Math-Verify-style extraction of the final answer of `text`. Never throws. */
 export function extractMath(text: string, opts: MathExtractOptions = {}): MathExtraction {
-  const o: Required<MathExtractOptions> = { targets: opts.targets ?? ["latex", "expr"], boxedFirst: opts.boxedFirst ?? false };
+  const o: Required<MathExtractOptions> = {
+    targets: opts.targets ?? ["latex", "expr"],
+    boxedFirst: opts.boxedFirst ?? false,
+  };
   const all = candidates(text, o);
   const byPriority = new Map<number, Candidate[]>();
   for (const c of all) {

@@ -59,12 +59,19 @@ export function evalMatrix(latex: string, deadline: number): MathNode[][] | null
     const op = /^\s*(\+|-|\\cdot|\\times)?\s*/.exec(s.slice(i))!;
     i += op[0].length;
     if (op[1] === "+" || op[1] === "-" || i >= s.length) {
-      total = total === null ? (sign === 1 ? product : product.map((r) => r.map((x) => -x))) : add(total, product, sign);
+      total =
+        total === null
+          ? sign === 1
+            ? product
+            : product.map((r) => r.map((x) => -x))
+          : add(total, product, sign);
       if (total === null) return null;
       if (i >= s.length) break;
       sign = op[1] === "-" ? -1 : 1;
       product = null;
     }
   }
-  return total.map((r) => r.map((x) => ({ kind: "scalar", latex: String(Number(x.toPrecision(15))), percent: false })));
+  return total.map((r) =>
+    r.map((x) => ({ kind: "scalar", latex: String(Number(x.toPrecision(15))), percent: false })),
+  );
 }

@@ -177,7 +177,9 @@ export function normalizeAnswer(raw: string): NormalizedAnswer {
   // Dollars: \$5, $5 left over, "5 dollars" (the unit list below).
   s = s.replace(/\\\$/g, "").replace(/\$/g, "");
   // Percent words: "28 pct", "28 percentage", "\\text{percent}".
-  s = s.replace(/\\text\{\s*(percentage|percent|pct)\s*\}/g, "\\%").replace(/\s*\b(?:percentage|percent|pct)\b/g, "\\%");
+  s = s
+    .replace(/\\text\{\s*(percentage|percent|pct)\s*\}/g, "\\%")
+    .replace(/\s*\b(?:percentage|percent|pct)\b/g, "\\%");
   // Percent: note it, strip it.
   let percent = false;
   if (/(?:\\%|%|\s+percent)\s*$/i.test(s)) {

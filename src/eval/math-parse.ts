@@ -11,7 +11,14 @@ export type MathNode =
   /** ordered: a tuple (a, b, c) or vector; unordered: a set \{a, b\} or a bare list "a, b". */
   | { kind: "list"; items: MathNode[]; ordered: boolean }
   /** fromRelation: written as an inequality ("x > 2"), kept for relation-to-relation comparison. */
-  | { kind: "interval"; lo: MathNode; hi: MathNode; loOpen: boolean; hiOpen: boolean; fromRelation?: MathNode & { kind: "relation" } }
+  | {
+      kind: "interval";
+      lo: MathNode;
+      hi: MathNode;
+      loOpen: boolean;
+      hiOpen: boolean;
+      fromRelation?: MathNode & { kind: "relation" };
+    }
   /** A matrix or column vector: rows of entries (pmatrix, bmatrix, array, ...). */
   | { kind: "matrix"; rows: MathNode[][] }
   | { kind: "union"; items: MathNode[] }
@@ -100,7 +107,9 @@ const NEG_INF = { kind: "scalar", latex: "-\\infty", percent: false } as const;
 
 /** Only letters, subscripts, and function or ratio notation, no digits outside subscripts: "x", "AB", "f(x)", "|AB|", "A:B", "(p,q)", "\\frac{NO}{BO}". */
 export function onlySymbols(latex: string): boolean {
-  const t = latex.replace(/_\{?[a-zA-Z0-9]+\}?/g, "").replace(/\\(?:frac|left|right|cdot|mathrm|text)(?![a-zA-Z])/g, "");
+  const t = latex
+    .replace(/_\{?[a-zA-Z0-9]+\}?/g, "")
+    .replace(/\\(?:frac|left|right|cdot|mathrm|text)(?![a-zA-Z])/g, "");
   if (/\d/.test(t) || !/[a-zA-Z]/.test(t)) return false;
   if (/\\(?:pi|infty|emptyset|varnothing)(?![a-zA-Z])/.test(t)) return false;
   return /^[a-zA-Z\\\s{}()|:,']*$/.test(t);
@@ -142,7 +151,8 @@ function inequalityInterval(sides: string[], ops: string[]): MathNode | null {
   return null;
 }
 
-const MATRIX = /^\\begin\{(p|b|B|v|V|small)?matrix\}([\s\S]*)\\end\{\1matrix\}$|^\\begin\{array\}\{[^{}]*\}([\s\S]*)\\end\{array\}$/;
+const MATRIX =
+  /^\\begin\{(p|b|B|v|V|small)?matrix\}([\s\S]*)\\end\{\1matrix\}$|^\\begin\{array\}\{[^{}]*\}([\s\S]*)\\end\{array\}$/;
 
 /** Rows of a matrix body "a & b \\ c & d" (a trailing row break ignored). */
 function matrixRows(body: string): MathNode[][] {
@@ -163,7 +173,9 @@ function expandPm(s: string): string[] | null {
 
 function relationNode(parts: string[], seps: string[]): MathNode {
   const ops = seps.map((t) => RELATIONS[t]);
-  const rel = { kind: "relation", ops, sides: parts.map((p) => parseNode(p)) } as MathNode & { kind: "relation" };
+  const rel = { kind: "relation", ops, sides: parts.map((p) => parseNode(p)) } as MathNode & {
+    kind: "relation";
+  };
   const iv = inequalityInterval(parts, ops);
   return iv && iv.kind === "interval" ? { ...iv, fromRelation: rel } : rel;
 }
@@ -184,7 +196,9 @@ export function parseNode(latex: string, percent = false): MathNode {
   if (semis.parts.length > 1 && semis.parts.every((p) => p.length > 0)) {
     const groups = semis.parts.map((p) => {
       const items = splitTop(p, (t) => t === ",").parts;
-      return items.length > 1 ? ({ kind: "list", items: items.map((x) => parseNode(x)), ordered: true } as MathNode) : parseNode(p);
+      return items.length > 1
+        ? ({ kind: "list", items: items.map((x) => parseNode(x)), ordered: true } as MathNode)
+        : parseNode(p);
     });
     return { kind: "list", items: groups, ordered: false };
   }
@@ -201,13 +215,15 @@ export function parseNode(latex: string, percent = false): MathNode {
   if (rel.parts.length > 1 && rel.parts.every((p) => p.length > 0)) {
     // A chain a = b = c with a side the CAS cannot read: its last side (as Math-Verify falls back).
     const chain = rel.parts.length > 2 && rel.seps.every((t) => t === "=");
-    if (chain && rel.parts.some((p) => casParse(p) === null)) return parseNode(rel.parts[rel.parts.length - 1]);
+    if (chain && rel.parts.some((p) => casParse(p) === null))
+      return parseNode(rel.parts[rel.parts.length - 1]);
     return relationNode(rel.parts, rel.seps);
   }
   const pm = expandPm(s);
   if (pm) return { kind: "list", items: pm.map((p) => parseNode(p)), ordered: false };
   const mat = MATRIX.exec(s);
-  if (mat && !/\\(?:begin|end)\{/.test(mat[2] ?? mat[3])) return { kind: "matrix", rows: matrixRows(mat[2] ?? mat[3]) };
+  if (mat && !/\\(?:begin|end)\{/.test(mat[2] ?? mat[3]))
+    return { kind: "matrix", rows: matrixRows(mat[2] ?? mat[3]) };
   const w = wrapped(s);
   if (w) {
     const items = w.inner.length > 0 ? splitTop(w.inner, (t) => t === "," || t === ";").parts : [];

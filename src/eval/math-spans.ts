@@ -47,7 +47,14 @@ export function mathSpans(text: string, opts: { fractions?: boolean } = {}): Spa
         while (close >= 0 && text[close - 1] === "\\") close = text.indexOf("$$", close + 1);
         if (close < 0) noDisplayDollar = true;
         else {
-          out.push(withPercent(text, { start: i, end: close + 2, content: text.slice(i + 2, close), kind: "display" }));
+          out.push(
+            withPercent(text, {
+              start: i,
+              end: close + 2,
+              content: text.slice(i + 2, close),
+              kind: "display",
+            }),
+          );
           i = close + 1;
           continue;
         }
@@ -60,7 +67,9 @@ export function mathSpans(text: string, opts: { fractions?: boolean } = {}): Spa
           else if (ch === "\n" || ch === "$") break;
         }
         if (k < n && text[k] === "$") {
-          out.push(withPercent(text, { start: i, end: k + 1, content: text.slice(i + 1, k), kind: "inline" }));
+          out.push(
+            withPercent(text, { start: i, end: k + 1, content: text.slice(i + 1, k), kind: "inline" }),
+          );
           i = k;
           continue;
         }
@@ -72,9 +81,15 @@ export function mathSpans(text: string, opts: { fractions?: boolean } = {}): Spa
         const close = text.indexOf("\\]", i + 3);
         if (close < 0) noDisplayBracket = true;
         else {
-          out.push(withPercent(text, { start: i, end: close + 2, content: text.slice(i + 2, close), kind: "display" }));
+          out.push(
+            withPercent(text, {
+              start: i,
+              end: close + 2,
+              content: text.slice(i + 2, close),
+              kind: "display",
+            }),
+          );
           i = close + 1;
-          continue;
         }
       } else if (next === "(" && i > lineFailParen) {
         let k = i + 2;
@@ -83,7 +98,9 @@ export function mathSpans(text: string, opts: { fractions?: boolean } = {}): Spa
           if (text[k] === "\\" && text[k + 1] === ")") break;
         }
         if (k < n && text[k] === "\\" && k > i + 2) {
-          out.push(withPercent(text, { start: i, end: k + 2, content: text.slice(i + 2, k), kind: "inline" }));
+          out.push(
+            withPercent(text, { start: i, end: k + 2, content: text.slice(i + 2, k), kind: "inline" }),
+          );
           i = k + 1;
           continue;
         }
@@ -94,7 +111,6 @@ export function mathSpans(text: string, opts: { fractions?: boolean } = {}): Spa
         if (m) {
           out.push(withPercent(text, { start: i, end: i + m[0].length, content: m[0], kind: "frac" }));
           i += m[0].length - 1;
-          continue;
         }
       }
     } else if (c === 45 /* - */ && opts.fractions !== false && text.startsWith("\\frac", i + 1)) {
@@ -103,15 +119,15 @@ export function mathSpans(text: string, opts: { fractions?: boolean } = {}): Spa
       if (m) {
         out.push(withPercent(text, { start: i, end: i + m[0].length, content: m[0], kind: "frac" }));
         i += m[0].length - 1;
-        continue;
       }
     } else if (c === 91 /* [ */ && /\s/.test(prev)) {
       let k = i + 1;
       while (k < n && text[k] !== "\n" && text[k] !== "[" && text[k] !== "]") k++;
       if (k < n && text[k] === "]" && k > i + 1 && /\s/.test(text[k + 1] ?? "")) {
-        out.push(withPercent(text, { start: i - 1, end: k + 2, content: text.slice(i + 1, k), kind: "bracket" }));
+        out.push(
+          withPercent(text, { start: i - 1, end: k + 2, content: text.slice(i + 1, k), kind: "bracket" }),
+        );
         i = k + 1;
-        continue;
       }
     }
   }
@@ -128,7 +144,8 @@ export function chains(text: string, spans: Span[], max = 6): number[][] {
       const m = JOIN.exec(text);
       if (!m || spans[i].end + m[0].length !== spans[i + 1].start) {
         // A bracket span's start is the space before it: the join may end one character later.
-        if (!(m && spans[i + 1].kind === "bracket" && spans[i].end + m[0].length === spans[i + 1].start + 1)) break;
+        if (!(m && spans[i + 1].kind === "bracket" && spans[i].end + m[0].length === spans[i + 1].start + 1))
+          break;
       }
       i++;
       run.push(i);
@@ -203,7 +220,8 @@ export function boxedAnswer(text: string, mode: "last" | "all" = "last"): string
     if (mode === "last") {
       const between = text.slice(b.end, after.start);
       const near = between.length < 10;
-      const separated = between.length < 70 && b.content !== after.content && /\b(?:and|or)\b|,|;/.test(between);
+      const separated =
+        between.length < 70 && b.content !== after.content && /\b(?:and|or)\b|,|;/.test(between);
       if (!near && !separated) break;
     }
     if (b.content !== after.content) picked.unshift(b);

@@ -55,8 +55,10 @@ function withPercent(e: MathExtraction): string | null {
 /** Whether `completion`'s final answer equals `gold`. Never throws. */
 export function checkMath(completion: string, gold: string, opts: MathCheckOptions = {}): MathCheck {
   try {
-    if (typeof completion !== "string" || typeof gold !== "string") return { correct: false, extracted: null, method: "none" };
-    if (completion.length > MAX_COMPLETION_CHARS) return { correct: false, extracted: null, method: "too_long" };
+    if (typeof completion !== "string" || typeof gold !== "string")
+      return { correct: false, extracted: null, method: "none" };
+    if (completion.length > MAX_COMPLETION_CHARS)
+      return { correct: false, extracted: null, method: "too_long" };
     const text = opts.stripThink === false ? completion : stripThink(completion);
     const p = extractMath(text, opts);
     const g = goldExtraction(gold, opts);
@@ -80,15 +82,23 @@ const PLAIN_NUMBER = /^-?\d+(?:\.\d+)?$/;
  * then microseconds) whose answer is missing, textually the gold, or a plain number against a
  * plain number. null when the CAS is needed (verify-pool.ts then sends it to a worker).
  */
-export function checkMathQuick(completion: string, gold: string, opts: MathCheckOptions = {}): MathCheck | null {
+export function checkMathQuick(
+  completion: string,
+  gold: string,
+  opts: MathCheckOptions = {},
+): MathCheck | null {
   if (typeof completion !== "string" || typeof gold !== "string") return null;
   if (completion.length > 4096 || gold.length > 1024) return null;
   const p = extractMath(opts.stripThink === false ? completion : stripThink(completion), opts);
   const g = goldExtraction(gold, opts);
   const fallbackEqual =
-    g.fallback !== null && p.fallback !== null && g.fallback.trim().length > 0 && g.fallback.trim() === p.fallback.trim();
+    g.fallback !== null &&
+    p.fallback !== null &&
+    g.fallback.trim().length > 0 &&
+    g.fallback.trim() === p.fallback.trim();
   if (fallbackEqual) return { correct: true, extracted: p.answer, method: p.method };
-  if (p.answer === null || g.answer === null) return { correct: false, extracted: p.answer, method: p.method };
+  if (p.answer === null || g.answer === null)
+    return { correct: false, extracted: p.answer, method: p.method };
   if (p.answer.length > 200 || g.answer.length > 200) return null;
   const a = normalizeAnswer(withPercent(g)!);
   const b = normalizeAnswer(withPercent(p)!);
@@ -100,7 +110,8 @@ export function checkMathQuick(completion: string, gold: string, opts: MathCheck
     let same: boolean;
     if (x.float || y.float) {
       const f = 10 ** (opts.precision ?? 6);
-      same = Math.round((Number(x.num) / Number(x.den)) * f) === Math.round((Number(y.num) / Number(y.den)) * f);
+      same =
+        Math.round((Number(x.num) / Number(x.den)) * f) === Math.round((Number(y.num) / Number(y.den)) * f);
     } else same = x.num * y.den === y.num * x.den;
     return { correct: same, extracted: p.answer, method: p.method };
   }

@@ -44,7 +44,11 @@ export function toLighteval(r: EvalResults): Record<string, unknown> {
   const values: Record<string, number> = {};
   for (const m of metrics(r)) {
     const name =
-      m.name === "pass@1" ? `pass@1:${K}_samples` : /^pass@\d+$/.test(m.name) ? `pass@k:k=${m.name.slice(5)}&n=${K}` : m.name;
+      m.name === "pass@1"
+        ? `pass@1:${K}_samples`
+        : /^pass@\d+$/.test(m.name)
+          ? `pass@k:k=${m.name.slice(5)}&n=${K}`
+          : m.name;
     values[name] = m.value;
     values[`${name}_stderr`] = m.stderr;
   }
@@ -57,7 +61,12 @@ export function toLighteval(r: EvalResults): Record<string, unknown> {
       model_name: r.model?.name ?? r.model?.path ?? null,
       model_sha: r.model?.revision ?? null,
       generation_parameters: r.sampling
-        ? { temperature: r.sampling.temperature, top_p: r.sampling.top_p, max_new_tokens: r.sampling.max_tokens, seed: r.sampling.seed }
+        ? {
+            temperature: r.sampling.temperature,
+            top_p: r.sampling.top_p,
+            max_new_tokens: r.sampling.max_tokens,
+            seed: r.sampling.seed,
+          }
         : null,
     },
     results: { [taskKey]: values, all: values },
@@ -68,8 +77,10 @@ export function toLighteval(r: EvalResults): Record<string, unknown> {
         num_samples: [K],
         evaluation_splits: [r.config.split ?? "test"],
         metric_definitions: {
-          [`maj@${K}`]: "majority vote over the K samples; a sample with no answer votes for the empty answer",
-          [`cons@${K}`]: "r1lab: majority vote over the K samples that have an answer (unanswered samples abstain)",
+          [`maj@${K}`]:
+            "majority vote over the K samples; a sample with no answer votes for the empty answer",
+          [`cons@${K}`]:
+            "r1lab: majority vote over the K samples that have an answer (unanswered samples abstain)",
           [`pass@1:${K}_samples`]: "mean correctness over the K samples, averaged over problems",
         },
       },
@@ -84,7 +95,12 @@ export function toLmEval(r: EvalResults): Record<string, unknown> {
   const values: Record<string, unknown> = { alias: r.task };
   const better: Record<string, boolean> = {};
   for (const m of metrics(r)) {
-    const [metric, filter] = m.name === "pass@1" ? ["exact_match", "none"] : m.name.startsWith("maj@") ? ["exact_match", m.name] : [m.name, "none"];
+    const [metric, filter] =
+      m.name === "pass@1"
+        ? ["exact_match", "none"]
+        : m.name.startsWith("maj@")
+          ? ["exact_match", m.name]
+          : [m.name, "none"];
     values[`${metric},${filter}`] = m.value;
     values[`${metric}_stderr,${filter}`] = m.stderr;
     better[metric] = true;
@@ -98,12 +114,23 @@ export function toLmEval(r: EvalResults): Record<string, unknown> {
         repeats: K,
         num_fewshot: 0,
         generation_kwargs: r.sampling
-          ? { temperature: r.sampling.temperature, top_p: r.sampling.top_p, max_gen_toks: r.sampling.max_tokens, do_sample: true }
+          ? {
+              temperature: r.sampling.temperature,
+              top_p: r.sampling.top_p,
+              max_gen_toks: r.sampling.max_tokens,
+              do_sample: true,
+            }
           : {},
-        metric_list: Object.keys(better).map((metric) => ({ metric, aggregation: "mean", higher_is_better: true })),
+        metric_list: Object.keys(better).map((metric) => ({
+          metric,
+          aggregation: "mean",
+          higher_is_better: true,
+        })),
         metadata: {
-          [`exact_match,maj@${K}`]: "majority vote over the K samples; a sample with no answer votes for the empty answer",
-          [`cons@${K},none`]: "r1lab: majority vote over the K samples that have an answer (unanswered samples abstain)",
+          [`exact_match,maj@${K}`]:
+            "majority vote over the K samples; a sample with no answer votes for the empty answer",
+          [`cons@${K},none`]:
+            "r1lab: majority vote over the K samples that have an answer (unanswered samples abstain)",
           "exact_match,none": "pass@1: mean correctness over the K samples, averaged over problems",
         },
       },
@@ -111,10 +138,14 @@ export function toLmEval(r: EvalResults): Record<string, unknown> {
     versions: { [r.task]: 0 },
     "n-shot": { [r.task]: 0 },
     higher_is_better: { [r.task]: better },
-    "n-samples": { [r.task]: { original: Number(r.config.n_problems_in_data ?? r.n_problems), effective: r.n_problems } },
+    "n-samples": {
+      [r.task]: { original: Number(r.config.n_problems_in_data ?? r.n_problems), effective: r.n_problems },
+    },
     config: {
       model: "r1lab",
-      model_args: r.model ? `pretrained=${r.model.path}${r.model.revision ? `,revision=${r.model.revision}` : ""}` : null,
+      model_args: r.model
+        ? `pretrained=${r.model.path}${r.model.revision ? `,revision=${r.model.revision}` : ""}`
+        : null,
       model_name: r.model?.name ?? r.model?.path ?? null,
     },
     date: Date.parse(r.date) / 1000,

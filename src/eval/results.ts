@@ -175,7 +175,8 @@ export function computeResults(args: {
   const kMax = correct.length === 0 ? 0 : Math.min(...correct.map((s) => s.length));
   const passSe: Record<string, number> = {};
   for (const k of PASS_K_VALUES) {
-    if (k <= kMax) passSe[String(k)] = stderrOfMean(correct.map((s) => passAtK(s.length, s.filter(Boolean).length, k)));
+    if (k <= kMax)
+      passSe[String(k)] = stderrOfMean(correct.map((s) => passAtK(s.length, s.filter(Boolean).length, k)));
   }
   const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
   const c = args.config;
@@ -190,7 +191,12 @@ export function computeResults(args: {
     [`maj@${K}`]: mean(maj),
     "pass@k": passAtKTable(correct),
     no_answer_rate: all.length === 0 ? 0 : all.filter((s) => s.extracted === null).length / all.length,
-    stderr: { "pass@1": stderrOfMean(p1), [`cons@${K}`]: stderrOfMean(cons), [`maj@${K}`]: stderrOfMean(maj), "pass@k": passSe },
+    stderr: {
+      "pass@1": stderrOfMean(p1),
+      [`cons@${K}`]: stderrOfMean(cons),
+      [`maj@${K}`]: stderrOfMean(maj),
+      "pass@k": passSe,
+    },
     date: new Date().toISOString(),
     r1lab_version: typeof c.r1lab_version === "string" ? c.r1lab_version : packageVersion(),
     model:
@@ -199,12 +205,21 @@ export function computeResults(args: {
         : {
             path: modelPath,
             name: typeof c.model_name === "string" ? c.model_name : null,
-            revision: typeof c.revision === "string" ? c.revision : (/\/snapshots\/([0-9a-f]{40})(?:\/|$)/.exec(modelPath)?.[1] ?? null),
+            revision:
+              typeof c.revision === "string"
+                ? c.revision
+                : (/\/snapshots\/([0-9a-f]{40})(?:\/|$)/.exec(modelPath)?.[1] ?? null),
           },
     sampling:
       c.temperature === undefined
         ? null
-        : { temperature: c.temperature, top_p: c.top_p ?? null, max_tokens: c.max_tokens ?? null, seed: c.seed ?? null, n: K },
+        : {
+            temperature: c.temperature,
+            top_p: c.top_p ?? null,
+            max_tokens: c.max_tokens ?? null,
+            seed: c.seed ?? null,
+            n: K,
+          },
     config: args.config,
   } as EvalResults;
 }
@@ -212,7 +227,9 @@ export function computeResults(args: {
 /** r1lab's version from its package.json ("unknown" when unreadable). */
 function packageVersion(): string {
   try {
-    return JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version ?? "unknown";
+    return (
+      JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version ?? "unknown"
+    );
   } catch {
     return "unknown";
   }
@@ -224,7 +241,8 @@ function packageVersion(): string {
  */
 export function removeResults(dir: string): void {
   if (!existsSync(dir)) return;
-  for (const f of readdirSync(dir)) if (f === RESULTS_FILE || /^results_[\w-]+\.json$/.test(f)) rmSync(join(dir, f), { force: true });
+  for (const f of readdirSync(dir))
+    if (f === RESULTS_FILE || /^results_[\w-]+\.json$/.test(f)) rmSync(join(dir, f), { force: true });
 }
 
 export function writeResults(dir: string, results: EvalResults): void {

@@ -77,7 +77,8 @@ function detect(): { h: Hierarchy | null; reason: string } {
           // processes in our own cgroup (the no-internal-processes rule), or no write access
         }
       }
-      if (probe(dir, "memory.max") && probe(dir, "pids.max")) return { h: { version: 2, memory: dir, pids: null }, reason: `cgroup v2 at ${dir}` };
+      if (probe(dir, "memory.max") && probe(dir, "pids.max"))
+        return { h: { version: 2, memory: dir, pids: null }, reason: `cgroup v2 at ${dir}` };
     }
   }
   const line = (ctl: string) => self.find((l) => l.split(":")[1]?.split(",").includes(ctl))?.split(":")[2];
@@ -91,9 +92,17 @@ function detect(): { h: Hierarchy | null; reason: string } {
   const mem = dirOf("memory");
   if (mem && probe(mem, "memory.limit_in_bytes")) {
     const pids = dirOf("pids");
-    return { h: { version: 1, memory: mem, pids: pids && probe(pids, "pids.max") ? pids : null }, reason: `cgroup v1 at ${mem}` };
+    return {
+      h: { version: 1, memory: mem, pids: pids && probe(pids, "pids.max") ? pids : null },
+      reason: `cgroup v1 at ${mem}`,
+    };
   }
-  return { h: null, reason: v2 ? "cgroup v2 without delegated memory and pids controllers here" : "no writable memory cgroup here" };
+  return {
+    h: null,
+    reason: v2
+      ? "cgroup v2 without delegated memory and pids controllers here"
+      : "no writable memory cgroup here",
+  };
 }
 
 function hierarchy(): { h: Hierarchy | null; reason: string } {
@@ -106,7 +115,10 @@ export function containment(): { cgroup: boolean; line: string } {
   const { h, reason } = hierarchy();
   if (h) {
     const pids = h.version === 2 || h.pids ? " and pids.max" : " (no pids cgroup: RLIMIT_NPROC bounds tasks)";
-    return { cgroup: true, line: `per-run cgroup v${h.version} (memory limit${pids}; everything the run holds counts)` };
+    return {
+      cgroup: true,
+      line: `per-run cgroup v${h.version} (memory limit${pids}; everything the run holds counts)`,
+    };
   }
   return {
     cgroup: false,
@@ -152,7 +164,8 @@ export class RunCgroup {
         write(join(mem, "pids.max"), String(maxTasks));
       } else {
         write(join(mem, "memory.limit_in_bytes"), String(memoryBytes));
-        if (existsSync(join(mem, "memory.memsw.limit_in_bytes"))) write(join(mem, "memory.memsw.limit_in_bytes"), String(memoryBytes));
+        if (existsSync(join(mem, "memory.memsw.limit_in_bytes")))
+          write(join(mem, "memory.memsw.limit_in_bytes"), String(memoryBytes));
         if (dirs[1]) write(join(dirs[1], "pids.max"), String(maxTasks));
       }
     } catch (e) {
@@ -170,7 +183,9 @@ export class RunCgroup {
   /** Whether the kernel killed a process of this run at the memory limit. */
   oomKilled(): boolean {
     const mem = this.dirs[0];
-    return this.h.version === 2 ? readNum(join(mem, "memory.events"), "oom_kill") > 0 : readNum(join(mem, "memory.oom_control"), "oom_kill") > 0;
+    return this.h.version === 2
+      ? readNum(join(mem, "memory.events"), "oom_kill") > 0
+      : readNum(join(mem, "memory.oom_control"), "oom_kill") > 0;
   }
 
   /** SIGKILL everything still in the run's cgroup. */
@@ -225,7 +240,9 @@ export function wrapperCommand(cg: RunCgroup | null, uid: number | undefined, co
   const script =
     'echo 1000 > /proc/self/oom_score_adj 2>/dev/null; while [ "$1" != "--" ]; do echo $$ > "$1" || { echo "sandbox: cannot join the cgroup $1" >&2; exit 125; }; shift; done; shift; exec "$@"';
   const setpriv = uid !== undefined ? findTool("setpriv", ["/usr/bin/setpriv", "/bin/setpriv"]) : null;
-  if (uid !== undefined && !setpriv) throw new Error("sandbox: setpriv (util-linux) not found: apt-get install util-linux");
-  const drop = uid !== undefined ? [setpriv!, `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--"] : [];
+  if (uid !== undefined && !setpriv)
+    throw new Error("sandbox: setpriv (util-linux) not found: apt-get install util-linux");
+  const drop =
+    uid !== undefined ? [setpriv!, `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--"] : [];
   return ["/bin/sh", "-c", script, "sh", ...(cg?.procsFiles ?? []), "--", ...drop, ...command];
 }

@@ -181,16 +181,25 @@ function toResult(r: Raw, viaBwrap: boolean, oom = false): RunPythonResult {
     notes.push("sandbox: killed after the CPU-time limit");
   } else if (signal !== 0) {
     status = "error";
-    notes.push(`sandbox: the program was killed by signal ${signal}${oom ? " at the run's memory limit (cgroup)" : ""}`);
+    notes.push(
+      `sandbox: the program was killed by signal ${signal}${oom ? " at the run's memory limit (cgroup)" : ""}`,
+    );
   } else if (r.code === 0) {
     status = "passed";
   } else {
     // bwrap, prlimit and nice exit 1 or 125-127 with their own message when the tooling failed.
-    const tooling = [1, 125, 126, 127].includes(r.code ?? -1) && /^(bwrap|prlimit|nice|setpriv|sandbox): /.test(r.stderr);
+    const tooling =
+      [1, 125, 126, 127].includes(r.code ?? -1) && /^(bwrap|prlimit|nice|setpriv|sandbox): /.test(r.stderr);
     status = tooling ? "error" : "failed";
   }
   const stderr = [r.stderr, ...notes].filter(Boolean).join("\n");
-  const out: RunPythonResult = { ok: status === "passed", status, stdout: r.stdout, stderr, durationMs: r.durationMs };
+  const out: RunPythonResult = {
+    ok: status === "passed",
+    status,
+    stdout: r.stdout,
+    stderr,
+    durationMs: r.durationMs,
+  };
   if (r.report !== undefined) out.report = r.report;
   return out;
 }

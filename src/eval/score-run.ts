@@ -106,7 +106,13 @@ export async function scoreSample(
   sampleIndex: number,
   opts?: ScoreOptions,
 ): Promise<SampleRecord> {
-  const rec: SampleRecord = { id: problem.id, sample_index: sampleIndex, completion, extracted: null, correct: false };
+  const rec: SampleRecord = {
+    id: problem.id,
+    sample_index: sampleIndex,
+    completion,
+    extracted: null,
+    correct: false,
+  };
   try {
     const r = await task.score(completion, problem, opts);
     rec.extracted = r.extracted;
@@ -121,7 +127,11 @@ export async function scoreSample(
 }
 
 /** Run `fn` over items with at most `limit` in flight (results in finishing order, through fn). */
-export async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function forEachLimited<T>(
+  items: T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < items.length) await fn(items[next++]);
@@ -179,7 +189,9 @@ export async function scoreCompletionsFile(
     completions_sha256: createHash("sha256").update(readFileSync(args.completionsPath)).digest("hex"),
   };
   const resume = sameRun(args.outDir, identity);
-  const earlier = resume ? readSamples(args.outDir, { repair: true }) : { records: [], done: new Set<string>() };
+  const earlier = resume
+    ? readSamples(args.outDir, { repair: true })
+    : { records: [], done: new Set<string>() };
   const writer = new SampleWriter(args.outDir, { fresh: !resume });
   writeJsonAtomic(join(args.outDir, SCORE_CONFIG_FILE), identity);
   const work = groups

@@ -11,7 +11,13 @@
 
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { checkMath, checkMathQuick, MAX_COMPLETION_CHARS, type MathCheck, type MathCheckOptions } from "./math-verify.ts";
+import {
+  checkMath,
+  checkMathQuick,
+  MAX_COMPLETION_CHARS,
+  type MathCheck,
+  type MathCheckOptions,
+} from "./math-verify.ts";
 
 export interface VerifyPoolOptions {
   /** Worker threads. Default min(4, CPUs - 1), at least 1. */
@@ -64,13 +70,16 @@ export class VerifyPool {
   /** checkMath(completion, gold, opts) in a worker; never rejects, "not equal" on timeout or error. */
   check(completion: string, gold: string, opts: MathCheckOptions = {}): Promise<MathCheck> {
     if (this.closed) return Promise.resolve({ correct: false, extracted: null, method: "closed" });
-    if (typeof completion !== "string" || typeof gold !== "string") return Promise.resolve(checkMath(completion, gold));
-    if (completion.length > MAX_COMPLETION_CHARS) return Promise.resolve({ correct: false, extracted: null, method: "too_long" });
+    if (typeof completion !== "string" || typeof gold !== "string")
+      return Promise.resolve(checkMath(completion, gold));
+    if (completion.length > MAX_COMPLETION_CHARS)
+      return Promise.resolve({ correct: false, extracted: null, method: "too_long" });
     const quick = checkMathQuick(completion, gold, opts);
     if (quick !== null) return Promise.resolve(quick);
     return new Promise((resolve) => {
       this.queue.push({ id: this.nextId++, completion, gold, opts, resolve });
-      while (this.slots.length < this.size && this.slots.length < this.queue.length + this.busy()) this.spawn();
+      while (this.slots.length < this.size && this.slots.length < this.queue.length + this.busy())
+        this.spawn();
       this.dispatch();
     });
   }
@@ -91,11 +100,14 @@ export class VerifyPool {
         this.dispatch();
         return;
       }
-      if (slot.job && m.id === slot.job.id) this.finish(slot, m.result ?? { correct: false, extracted: null, method: "error" });
+      if (slot.job && m.id === slot.job.id)
+        this.finish(slot, m.result ?? { correct: false, extracted: null, method: "error" });
     });
     const fail = (err?: Error) => {
       if (!slot.ready && ++this.startFailures === MAX_START_FAILURES)
-        console.error(`r1lab: verification workers fail to start (${err?.message ?? "exited"}); answers needing them count as wrong`);
+        console.error(
+          `r1lab: verification workers fail to start (${err?.message ?? "exited"}); answers needing them count as wrong`,
+        );
       if (slot.job) this.finish(slot, { correct: false, extracted: null, method: "error" });
       this.replace(slot);
     };
@@ -192,7 +204,11 @@ export function sharedVerifyPool(): VerifyPool | null {
 }
 
 /** checkMath through the shared pool (or inline when the pool is turned off). */
-export function checkMathAsync(completion: string, gold: string, opts: MathCheckOptions = {}): Promise<MathCheck> {
+export function checkMathAsync(
+  completion: string,
+  gold: string,
+  opts: MathCheckOptions = {},
+): Promise<MathCheck> {
   const pool = sharedVerifyPool();
   return pool ? pool.check(completion, gold, opts) : Promise.resolve(checkMath(completion, gold, opts));
 }

@@ -18,12 +18,22 @@ export interface DecodeSteps {
    * padding). When `keep` is given, first drop the batch rows not in it (indexes into `before`);
    * `rows` are the prompts of the batch after that. Returns the logits for step t + 1.
    */
-  next(tokens: number[], keep: number[] | null, before: number[], rows: number[], t: number): Promise<Float32Array>;
+  next(
+    tokens: number[],
+    keep: number[] | null,
+    before: number[],
+    rows: number[],
+    t: number,
+  ): Promise<Float32Array>;
   /** Free what the steps hold (KV caches). */
   done(): void;
 }
 
-export async function decodeLoop(nPrompts: number, o: GenerateOptions, m: DecodeSteps): Promise<GenerateResult> {
+export async function decodeLoop(
+  nPrompts: number,
+  o: GenerateOptions,
+  m: DecodeSteps,
+): Promise<GenerateResult> {
   const pad = o.padTokenId ?? 0;
   const eos = new Set(o.eosTokenIds);
   const rngs = Array.from({ length: nPrompts }, (_, i) => Rng.stream(o.seed, `sample/${i}`));

@@ -60,7 +60,12 @@ function placement(slots: number[], tmax: number): o.Arr {
   return o.fromArray(m, [slots.length, tmax]);
 }
 
-export async function generate(p: Params, c: ModelConfig, prompts: number[][], opts: GenerateOptions): Promise<GenerateResult> {
+export async function generate(
+  p: Params,
+  c: ModelConfig,
+  prompts: number[][],
+  opts: GenerateOptions,
+): Promise<GenerateResult> {
   const B0 = prompts.length;
   const P = Math.max(...prompts.map((x) => x.length));
   if (P === 0) throw new Error("generate: every prompt needs at least one token");
@@ -91,7 +96,11 @@ export async function generate(p: Params, c: ModelConfig, prompts: number[][], o
       if (keep) {
         // Shrink the batch: keep the running rows of each layer's cache.
         const keepIdx = o.fromArray(keep, [keep.length], "int32");
-        const shrunk = tidy(() => cache.map((layer) => Object.fromEntries(Object.entries(layer).map(([k, a]) => [k, o.take(a, keepIdx, 0)]))));
+        const shrunk = tidy(() =>
+          cache.map((layer) =>
+            Object.fromEntries(Object.entries(layer).map(([k, a]) => [k, o.take(a, keepIdx, 0)])),
+          ),
+        );
         for (const layer of cache) for (const a of Object.values(layer)) a.dispose();
         keepIdx.dispose();
         cache = shrunk;

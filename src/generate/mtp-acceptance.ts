@@ -17,13 +17,21 @@ export interface MtpAcceptance {
   rate: number;
 }
 
-export async function mtpAcceptance(p: Params, c: ModelConfig, seqs: { ids: number[]; from: number }[], padId = 0): Promise<MtpAcceptance> {
-  if (c.numNextnPredictLayers < 1) throw new Error("mtpAcceptance: the model has no MTP module (num_nextn_predict_layers = 0)");
+export async function mtpAcceptance(
+  p: Params,
+  c: ModelConfig,
+  seqs: { ids: number[]; from: number }[],
+  padId = 0,
+): Promise<MtpAcceptance> {
+  if (c.numNextnPredictLayers < 1)
+    throw new Error("mtpAcceptance: the model has no MTP module (num_nextn_predict_layers = 0)");
   const T = Math.max(...seqs.map((s) => s.ids.length));
   const B = seqs.length;
   const ids = seqs.flatMap((s) => [...s.ids, ...Array(T - s.ids.length).fill(padId)]);
   const [main, mtp] = tidy(() => {
-    const out = forward(p, c, o.fromArray(ids, [B, T], "int32"), causalInputs(c, B, T), { mtp: { io: [causalInputs(c, B, T - 1)] } });
+    const out = forward(p, c, o.fromArray(ids, [B, T], "int32"), causalInputs(c, B, T), {
+      mtp: { io: [causalInputs(c, B, T - 1)] },
+    });
     return [out.logits, out.mtpLogits[0]];
   });
   const [lm, lt] = [await toHost(main), await toHost(mtp)];

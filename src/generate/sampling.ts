@@ -20,7 +20,13 @@ export function argmax(row: ArrayLike<number>, offset = 0, n = row.length): numb
 }
 
 /** Sample one token id from logits row[offset .. offset+n). */
-export function sampleToken(row: ArrayLike<number>, offset: number, n: number, sp: SamplingParams, rng: Rng): number {
+export function sampleToken(
+  row: ArrayLike<number>,
+  offset: number,
+  n: number,
+  sp: SamplingParams,
+  rng: Rng,
+): number {
   if (sp.temperature <= 0) return argmax(row, offset, n);
   let maxL = -Infinity;
   for (let i = 0; i < n; i++) maxL = Math.max(maxL, row[offset + i]);

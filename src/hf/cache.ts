@@ -52,7 +52,11 @@ export function hubCacheDir(env: Env = process.env): string {
  */
 export function offlineVariable(env: Env = process.env): string | null {
   const on = (v: string | undefined) => ["1", "true", "yes", "on"].includes((v ?? "").trim().toLowerCase());
-  return on(env.HF_HUB_OFFLINE) ? "HF_HUB_OFFLINE" : on(env.TRANSFORMERS_OFFLINE) ? "TRANSFORMERS_OFFLINE" : null;
+  return on(env.HF_HUB_OFFLINE)
+    ? "HF_HUB_OFFLINE"
+    : on(env.TRANSFORMERS_OFFLINE)
+      ? "TRANSFORMERS_OFFLINE"
+      : null;
 }
 
 /** HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set: never touch the network. */

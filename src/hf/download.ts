@@ -117,7 +117,14 @@ interface Target {
   finish(): void;
 }
 
-function cacheTarget(repoDir: string, commit: string, path: string, etag: string, size: number, force: boolean): Target {
+function cacheTarget(
+  repoDir: string,
+  commit: string,
+  path: string,
+  etag: string,
+  size: number,
+  force: boolean,
+): Target {
   const final = join(repoDir, "snapshots", commit, path);
   const blob = join(repoDir, "blobs", etag);
   return {
@@ -137,7 +144,14 @@ function cacheTarget(repoDir: string, commit: string, path: string, etag: string
   };
 }
 
-function localTarget(localDir: string, commit: string, path: string, etag: string, size: number, force: boolean): Target {
+function localTarget(
+  localDir: string,
+  commit: string,
+  path: string,
+  etag: string,
+  size: number,
+  force: boolean,
+): Target {
   const final = join(localDir, path);
   const meta = join(localDir, ".cache", "huggingface", "download", `${path}.metadata`);
   const incomplete = join(localDir, ".cache", "huggingface", "download", `${path}.${etag}.incomplete`);
@@ -165,7 +179,16 @@ function resolveUrl(hub: Hub, commit: string, path: string): string {
 }
 
 /** Fetch one file into its target, resuming and retrying; returns whether bytes were kept. */
-async function fetchOne(hub: Hub, commit: string, path: string, etag: string, size: number, t: Target, opts: DownloadOptions, onBytes: (delta: number) => void): Promise<boolean> {
+async function fetchOne(
+  hub: Hub,
+  commit: string,
+  path: string,
+  etag: string,
+  size: number,
+  t: Target,
+  opts: DownloadOptions,
+  onBytes: (delta: number) => void,
+): Promise<boolean> {
   const what = `${hub.repo.name}/${path}`;
   mkdirSync(dirname(t.incomplete), { recursive: true });
   if (opts.forceDownload) rmSync(t.incomplete, { force: true });
@@ -191,7 +214,10 @@ async function fetchOne(hub: Hub, commit: string, path: string, etag: string, si
       return resumed;
     } catch (e) {
       const msg = (e as Error).message;
-      const kept = sizeOf(t.incomplete) > 0 ? ` (${sizeOf(t.incomplete)} bytes kept in ${t.incomplete}: run again to resume)` : "";
+      const kept =
+        sizeOf(t.incomplete) > 0
+          ? ` (${sizeOf(t.incomplete)} bytes kept in ${t.incomplete}: run again to resume)`
+          : "";
       if (e instanceof DownloadError || attempt >= retries) throw new Error(`${what}: ${msg}${kept}`);
       opts.log?.(`${path}: connection lost (${msg}); resuming, retry ${attempt + 1}/${retries}`);
     }
@@ -199,7 +225,12 @@ async function fetchOne(hub: Hub, commit: string, path: string, etag: string, si
 }
 
 /** Offline: the files already there for `revision`, or an error saying where it looked. */
-function fromDisk(repoDir: string, opts: DownloadOptions, revision: string, variable: string): DownloadResult {
+function fromDisk(
+  repoDir: string,
+  opts: DownloadOptions,
+  revision: string,
+  variable: string,
+): DownloadResult {
   const filter = fileFilter(opts);
   let dir: string;
   let commit: string | null;
@@ -211,10 +242,15 @@ function fromDisk(repoDir: string, opts: DownloadOptions, revision: string, vari
     dir = commit ? join(repoDir, "snapshots", commit) : refPath(repoDir, revision);
   }
   if (commit === null || !existsSync(dir)) {
-    throw new Error(`${variable} is set and ${opts.repoId}@${revision} is not in the ${opts.localDir ? "folder" : "cache"} (looked for ${dir}). Unset ${variable} to download it.`);
+    throw new Error(
+      `${variable} is set and ${opts.repoId}@${revision} is not in the ${opts.localDir ? "folder" : "cache"} (looked for ${dir}). Unset ${variable} to download it.`,
+    );
   }
   const files = snapshotFiles(dir).filter((f) => !f.path.startsWith(".cache/") && filter.keep(f.path));
-  if (files.length === 0) throw new Error(`${variable} is set and no ${opts.localDir ? "" : "cached "}file of ${dir} ${filter.describe}`);
+  if (files.length === 0)
+    throw new Error(
+      `${variable} is set and no ${opts.localDir ? "" : "cached "}file of ${dir} ${filter.describe}`,
+    );
   return { snapshotDir: dir, commit, files: files.map((f) => ({ ...f, status: "cached" as const })) };
 }
 
@@ -241,7 +277,8 @@ export async function downloadRepo(opts: DownloadOptions): Promise<DownloadResul
   const type = opts.repoType ?? "model";
   const revision = opts.revision ?? "main";
   const maxWorkers = opts.maxWorkers ?? 8;
-  if (!Number.isInteger(maxWorkers) || maxWorkers < 1) throw new Error(`maxWorkers must be an integer >= 1, got ${maxWorkers}`);
+  if (!Number.isInteger(maxWorkers) || maxWorkers < 1)
+    throw new Error(`maxWorkers must be an integer >= 1, got ${maxWorkers}`);
   const repoDir = repoCacheDir(opts.repoId, type, opts.cacheDir ?? hubCacheDir(env));
   const offline = offlineVariable(env);
   if (offline) return fromDisk(repoDir, opts, revision, offline);
@@ -259,24 +296,38 @@ export async function downloadRepo(opts: DownloadOptions): Promise<DownloadResul
     if (hub.token) headers.set("Authorization", `Bearer ${hub.token}`);
     return fetch(url, { ...init, headers });
   };
-  const params = { name: opts.repoId, revision, hubUrl: hub.endpoint, fetch: authFetch, additionalFields: ["sha" as const] };
+  const params = {
+    name: opts.repoId,
+    revision,
+    hubUrl: hub.endpoint,
+    fetch: authFetch,
+    additionalFields: ["sha" as const],
+  };
   const info = await (type === "model" ? modelInfo(params) : datasetInfo(params)).catch((e) => {
     throw hubError(e, what, hub.endpoint, !!hub.token);
   });
   const commit = String(info.sha ?? "");
-  if (!COMMIT_HASH.test(commit)) throw new Error(`${what}: the Hub answered no commit hash (sha: '${commit}')`);
+  if (!COMMIT_HASH.test(commit))
+    throw new Error(`${what}: the Hub answered no commit hash (sha: '${commit}')`);
 
   const filter = fileFilter(opts);
   const entries: ListFileEntry[] = [];
   try {
-    for await (const e of listFiles({ repo: hub.repo, recursive: true, revision: commit, hubUrl: hub.endpoint, fetch: authFetch })) {
+    for await (const e of listFiles({
+      repo: hub.repo,
+      recursive: true,
+      revision: commit,
+      hubUrl: hub.endpoint,
+      fetch: authFetch,
+    })) {
       if (e.type === "file" && filter.keep(e.path)) entries.push(e);
     }
   } catch (e) {
     throw hubError(e, `${what}: listing files`, hub.endpoint, !!hub.token);
   }
   const missing = (opts.files ?? []).filter((f) => !entries.some((e) => e.path === f));
-  if (missing.length) throw new Error(`${what}: no file ${missing.join(", ")} in the repo at commit ${commit}`);
+  if (missing.length)
+    throw new Error(`${what}: no file ${missing.join(", ")} in the repo at commit ${commit}`);
   if (entries.length === 0) throw new Error(`${what}: no file ${filter.describe}`);
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
@@ -295,7 +346,14 @@ export async function downloadRepo(opts: DownloadOptions): Promise<DownloadResul
   });
   const dir = opts.localDir ?? join(repoDir, "snapshots", commit);
   if (opts.dryRun) {
-    const files = plan.map((p) => ({ path: p.path, size: p.size, status: p.target.present() ? "cached" : "would download" }) as DownloadedFile);
+    const files = plan.map(
+      (p) =>
+        ({
+          path: p.path,
+          size: p.size,
+          status: p.target.present() ? "cached" : "would download",
+        }) as DownloadedFile,
+    );
     return { snapshotDir: dir, commit, files };
   }
   if (!opts.localDir && revision !== commit) writeFileAtomic(refPath(repoDir, revision), commit);
@@ -304,7 +362,13 @@ export async function downloadRepo(opts: DownloadOptions): Promise<DownloadResul
   const todo = plan.filter((p) => !p.target.present());
   const total = todo.reduce((s, p) => s + p.size, 0);
   const bars = !progressBarsDisabled(env) && total > 0;
-  const bar = bars ? new Progress({ total, label: `${todo.length} file${todo.length === 1 ? "" : "s"}`, stream: opts.progress }) : null;
+  const bar = bars
+    ? new Progress({
+        total,
+        label: `${todo.length} file${todo.length === 1 ? "" : "s"}`,
+        stream: opts.progress,
+      })
+    : null;
   let bytes = 0;
   const files = await pool(plan, maxWorkers, async (p): Promise<DownloadedFile> => {
     let status: DownloadedFile["status"] = "cached";

@@ -120,7 +120,8 @@ export function decoderGraph(c: ModelConfig, w: HostWeights, opts: { withPast: b
       const wn = need(name);
       return g.op("Mul", [g.op("Mul", [x, invRms]), g.weight(name, wn.data, wn.shape)]);
     },
-    heads: (y, n, d) => g.op("Transpose", [g.op("Reshape", [y, g.ints([0, 0, n, d])])], { perm: [0, 2, 1, 3] }),
+    heads: (y, n, d) =>
+      g.op("Transpose", [g.op("Reshape", [y, g.ints([0, 0, n, d])])], { perm: [0, 2, 1, 3] }),
     rope(x) {
       const x1 = g.op("Slice", [x, g.ints([0]), g.ints([rd / 2]), g.ints([3])]);
       const x2 = g.op("Slice", [x, g.ints([rd / 2]), g.ints([rd]), g.ints([3])]);
@@ -144,8 +145,18 @@ export function decoderGraph(c: ModelConfig, w: HostWeights, opts: { withPast: b
     const attend = usesMla(c) ? mlaAttention : gqaAttention;
     const { out, k, v, kDims, vDims } = attend(ops, x, `${pre}.self_attn`, opts.withPast ? i : null);
     if (opts.withPast) {
-      g.output(k, `present.${i}.key`, DType.FLOAT, ["batch_size", kDims[0], "total_sequence_length", kDims[1]]);
-      g.output(v, `present.${i}.value`, DType.FLOAT, ["batch_size", vDims[0], "total_sequence_length", vDims[1]]);
+      g.output(k, `present.${i}.key`, DType.FLOAT, [
+        "batch_size",
+        kDims[0],
+        "total_sequence_length",
+        kDims[1],
+      ]);
+      g.output(v, `present.${i}.value`, DType.FLOAT, [
+        "batch_size",
+        vDims[0],
+        "total_sequence_length",
+        vDims[1],
+      ]);
     }
     h = g.op("Add", [h, out]);
     const f = ops.rmsNorm(h, `${pre}.post_attention_layernorm.weight`);
@@ -155,7 +166,11 @@ export function decoderGraph(c: ModelConfig, w: HostWeights, opts: { withPast: b
   const head = c.tieWordEmbeddings
     ? g.op("Transpose", [embed], { perm: [1, 0] })
     : g.weight("lm_head.weight_t", transposed(need("lm_head.weight")), [c.hiddenSize, c.vocabSize]);
-  g.output(g.op("MatMul", [final, head]), "logits", DType.FLOAT, ["batch_size", "sequence_length", c.vocabSize]);
+  g.output(g.op("MatMul", [final, head]), "logits", DType.FLOAT, [
+    "batch_size",
+    "sequence_length",
+    c.vocabSize,
+  ]);
   return g.spec();
 }
 
@@ -172,9 +187,21 @@ export interface AttentionOut {
  * With `layer` set, the cached keys/values: past_key_values.{layer}.key/value inputs
  * [B, heads, past, dim] concatenated before this call's, on the time axis.
  */
-export function withCache(ops: DecoderOps, layer: number | null, kind: "key" | "value", x: string, heads: number, dim: number): string {
+export function withCache(
+  ops: DecoderOps,
+  layer: number | null,
+  kind: "key" | "value",
+  x: string,
+  heads: number,
+  dim: number,
+): string {
   if (layer === null) return x;
-  const past = ops.g.input(`past_key_values.${layer}.${kind}`, DType.FLOAT, ["batch_size", heads, "past_sequence_length", dim]);
+  const past = ops.g.input(`past_key_values.${layer}.${kind}`, DType.FLOAT, [
+    "batch_size",
+    heads,
+    "past_sequence_length",
+    dim,
+  ]);
   return ops.g.op("Concat", [past, x], { axis: 2 });
 }
 
@@ -183,13 +210,30 @@ function gqaAttention(ops: DecoderOps, x: string, at: string, layer: number | nu
   const { g, c } = ops;
   const { numAttentionHeads: H, numKeyValueHeads: Hkv, headDim: hd } = c;
   const q = ops.rope(ops.heads(ops.linear(x, `${at}.q_proj`, c.attentionBias), H, hd));
-  const k = withCache(ops, layer, "key", ops.rope(ops.heads(ops.linear(x, `${at}.k_proj`, c.attentionBias), Hkv, hd)), Hkv, hd);
-  const v = withCache(ops, layer, "value", ops.heads(ops.linear(x, `${at}.v_proj`, c.attentionBias), Hkv, hd), Hkv, hd);
+  const k = withCache(
+    ops,
+    layer,
+    "key",
+    ops.rope(ops.heads(ops.linear(x, `${at}.k_proj`, c.attentionBias), Hkv, hd)),
+    Hkv,
+    hd,
+  );
+  const v = withCache(
+    ops,
+    layer,
+    "value",
+    ops.heads(ops.linear(x, `${at}.v_proj`, c.attentionBias), Hkv, hd),
+    Hkv,
+    hd,
+  );
   const q5 = g.op("Reshape", [q, g.ints([0, Hkv, H / Hkv, -1, hd])]);
   const k5 = g.op("Unsqueeze", [k, g.ints([2])]);
   const v5 = g.op("Unsqueeze", [v, g.ints([2])]);
   const mask5 = g.op("Unsqueeze", [ops.mask4, g.ints([1])]); // [B, 1, 1, T, S]
-  const scores = g.op("Mul", [g.op("MatMul", [q5, g.op("Transpose", [k5], { perm: [0, 1, 2, 4, 3] })]), g.scalar(1 / Math.sqrt(hd))]);
+  const scores = g.op("Mul", [
+    g.op("MatMul", [q5, g.op("Transpose", [k5], { perm: [0, 1, 2, 4, 3] })]),
+    g.scalar(1 / Math.sqrt(hd)),
+  ]);
   const probs = g.op("Softmax", [g.op("Add", [scores, mask5])], { axis: -1 });
   const o = g.op("Reshape", [g.op("MatMul", [probs, v5]), g.ints([0, H, -1, hd])]);
   const merged = g.op("Reshape", [g.op("Transpose", [o], { perm: [0, 2, 1, 3] }), g.ints([0, 0, H * hd])]);

@@ -75,9 +75,12 @@ export async function exportOnnx(outDir: string, m: ModelToSave, opts: ExportOpt
   if (why) throw new Error(`export-onnx: ${why}`);
   const target = resolve(outDir);
   if (existsSync(target) && readdirSync(target).length > 0 && !existsSync(join(target, "config.json")))
-    throw new Error(`export-onnx: ${target} exists and is not a model folder (no config.json); refusing to replace it`);
+    throw new Error(
+      `export-onnx: ${target} exists and is not a model folder (no config.json); refusing to replace it`,
+    );
   const fileName = opts.fileName ?? "model.onnx";
-  if (!/^[\w.-]+\.onnx$/.test(fileName)) throw new Error(`export-onnx: file name '${fileName}' must look like name.onnx`);
+  if (!/^[\w.-]+\.onnx$/.test(fileName))
+    throw new Error(`export-onnx: file name '${fileName}' must look like name.onnx`);
 
   const mode = opts.externalData ?? "auto";
   const withPast = opts.withPast ?? true;
@@ -102,7 +105,8 @@ export async function exportOnnx(outDir: string, m: ModelToSave, opts: ExportOpt
   try {
     await saveModel(stage, m);
     if (!opts.keepSafetensors)
-      for (const f of readdirSync(stage)) if (/^model.*\.safetensors(\.index\.json)?$/.test(f)) rmSync(join(stage, f));
+      for (const f of readdirSync(stage))
+        if (/^model.*\.safetensors(\.index\.json)?$/.test(f)) rmSync(join(stage, f));
     writeChunks(join(stage, "onnx", fileName), chunks);
     if (data) writeChunks(join(stage, "onnx", `${fileName}_data`), data);
   } catch (e) {

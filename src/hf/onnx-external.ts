@@ -17,8 +17,13 @@ export interface ExternalSplit {
 }
 
 /** Move every initializer of at least `threshold` bytes into the data file named `location`. */
-export function externalize(g: GraphSpec, location: string, threshold = EXTERNAL_SIZE_THRESHOLD): ExternalSplit {
-  if (!/^[\w.-]+$/.test(location)) throw new Error(`external data file name '${location}' must be a plain file name`);
+export function externalize(
+  g: GraphSpec,
+  location: string,
+  threshold = EXTERNAL_SIZE_THRESHOLD,
+): ExternalSplit {
+  if (!/^[\w.-]+$/.test(location))
+    throw new Error(`external data file name '${location}' must be a plain file name`);
   const data: Uint8Array[] = [];
   let offset = 0;
   const initializers: TensorInit[] = g.initializers.map((t) => {

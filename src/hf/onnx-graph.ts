@@ -39,7 +39,8 @@ export class GraphBuilder {
   /** A float32 initializer (the array's bytes are referenced, not copied). */
   weight(name: string, data: Float32Array, dims: number[]): string {
     const n = dims.reduce((a, b) => a * b, 1);
-    if (data.length !== n) throw new Error(`onnx graph: ${name} has ${data.length} values, shape [${dims}] needs ${n}`);
+    if (data.length !== n)
+      throw new Error(`onnx graph: ${name} has ${data.length} values, shape [${dims}] needs ${n}`);
     this.initializers.push({ name, dims, dataType: DType.FLOAT, raw: floatRaw(data) });
     return name;
   }
@@ -50,7 +51,12 @@ export class GraphBuilder {
     const known = this.consts.get(key);
     if (known) return known;
     const name = `const_i64_${this.consts.size}`;
-    this.initializers.push({ name, dims: scalar ? [] : [values.length], dataType: DType.INT64, raw: int64Raw(values) });
+    this.initializers.push({
+      name,
+      dims: scalar ? [] : [values.length],
+      dataType: DType.INT64,
+      raw: int64Raw(values),
+    });
     this.consts.set(key, name);
     return name;
   }

@@ -40,7 +40,11 @@ function columns(w: Float32Array, K: number, N: number): Float32Array {
   return out;
 }
 
-function q4Node(node: NodeSpec, w: TensorInit, blockSize: number): { nodes: NodeSpec[]; inits: TensorInit[] } {
+function q4Node(
+  node: NodeSpec,
+  w: TensorInit,
+  blockSize: number,
+): { nodes: NodeSpec[]; inits: TensorInit[] } {
   const [K, N] = w.dims;
   const q = quantizeInt4(columns(floats(w), K, N), N, K, blockSize);
   const blocks = K / blockSize;
@@ -50,7 +54,12 @@ function q4Node(node: NodeSpec, w: TensorInit, blockSize: number): { nodes: Node
     for (let b = 0; b < blocks; b++) zp[n * zpBytes + (b >> 1)] |= q.zero![n * blocks + b] << (4 * (b & 1));
   const base = w.name.replace(/\.weight_t$/, "");
   const inits: TensorInit[] = [
-    { name: `${base}.qweight`, dims: [N, blocks, blockSize / 2], dataType: DType.UINT8, raw: new Uint8Array(q.packed.buffer) },
+    {
+      name: `${base}.qweight`,
+      dims: [N, blocks, blockSize / 2],
+      dataType: DType.UINT8,
+      raw: new Uint8Array(q.packed.buffer),
+    },
     { name: `${base}.scales`, dims: [N * blocks], dataType: DType.FLOAT, raw: floatRaw(q.scale) },
     { name: `${base}.qzeros`, dims: [N * zpBytes], dataType: DType.UINT8, raw: zp },
   ];
@@ -69,11 +78,13 @@ function q8Node(node: NodeSpec, w: TensorInit): { nodes: NodeSpec[]; inits: Tens
   const [K, N] = w.dims;
   const f = floats(w);
   const scale = new Float32Array(N);
-  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) scale[n] = Math.max(scale[n], Math.abs(f[k * N + n]));
+  for (let k = 0; k < K; k++)
+    for (let n = 0; n < N; n++) scale[n] = Math.max(scale[n], Math.abs(f[k * N + n]));
   for (let n = 0; n < N; n++) scale[n] = scale[n] > 0 ? scale[n] / 127 : 1;
   const qw = new Int8Array(K * N);
   for (let k = 0; k < K; k++)
-    for (let n = 0; n < N; n++) qw[k * N + n] = Math.max(-127, Math.min(127, Math.round(f[k * N + n] / scale[n])));
+    for (let n = 0; n < N; n++)
+      qw[k * N + n] = Math.max(-127, Math.min(127, Math.round(f[k * N + n] / scale[n])));
   const base = w.name.replace(/\.weight_t$/, "");
   const p = node.name;
   const inits: TensorInit[] = [
@@ -81,10 +92,17 @@ function q8Node(node: NodeSpec, w: TensorInit): { nodes: NodeSpec[]; inits: Tens
     { name: `${base}.weight_zp`, dims: [N], dataType: DType.INT8, raw: new Uint8Array(N) },
     { name: `${base}.weight_scale`, dims: [N], dataType: DType.FLOAT, raw: floatRaw(scale) },
   ];
-  const [xq, xs, xzp, acc, accF, s] = ["x_q", "x_scale", "x_zp", "acc", "acc_f", "scale"].map((n) => `${p}_${n}`);
+  const [xq, xs, xzp, acc, accF, s] = ["x_q", "x_scale", "x_zp", "acc", "acc_f", "scale"].map(
+    (n) => `${p}_${n}`,
+  );
   const nodes: NodeSpec[] = [
     { op: "DynamicQuantizeLinear", inputs: [node.inputs[0]], outputs: [xq, xs, xzp], name: `${p}_dql` },
-    { op: "MatMulInteger", inputs: [xq, inits[0].name, xzp, inits[1].name], outputs: [acc], name: `${p}_mmi` },
+    {
+      op: "MatMulInteger",
+      inputs: [xq, inits[0].name, xzp, inits[1].name],
+      outputs: [acc],
+      name: `${p}_mmi`,
+    },
     { op: "Cast", inputs: [acc], outputs: [accF], name: `${p}_cast`, attrs: { to: DType.FLOAT } },
     { op: "Mul", inputs: [xs, inits[2].name], outputs: [s], name: `${p}_scale` },
     { op: "Mul", inputs: [accF, s], outputs: node.outputs, name: `${p}_out` },

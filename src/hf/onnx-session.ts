@@ -49,7 +49,8 @@ export class OnnxDecoder {
     const s = session!;
     for (const m of s.inputMetadata as unknown as InputInfo[]) this.info.set(m.name, m);
     for (const need of ["input_ids"])
-      if (!this.info.has(need)) throw new Error(`${path}: the graph has no '${need}' input (inputs: ${s.inputNames.join(", ")})`);
+      if (!this.info.has(need))
+        throw new Error(`${path}: the graph has no '${need}' input (inputs: ${s.inputNames.join(", ")})`);
     if (!s.outputNames.includes("logits"))
       throw new Error(`${path}: the graph has no 'logits' output (outputs: ${s.outputNames.join(", ")})`);
     const known = new Set(["input_ids", "attention_mask", "position_ids", "use_cache_branch"]);
@@ -57,12 +58,16 @@ export class OnnxDecoder {
       const m = PAST.exec(name);
       if (m) {
         const out = `present.${m[1]}.${m[2]}`;
-        if (!s.outputNames.includes(out)) throw new Error(`${path}: input ${name} has no matching output ${out}`);
+        if (!s.outputNames.includes(out))
+          throw new Error(`${path}: input ${name} has no matching output ${out}`);
         const t = this.info.get(name)!.type;
         if (t !== "float32")
-          throw new Error(`${path}: ${name} is ${t}; only float32 KV caches are supported (use a float32 model.onnx)`);
+          throw new Error(
+            `${path}: ${name} is ${t}; only float32 KV caches are supported (use a float32 model.onnx)`,
+          );
         this.pastToPresent.set(name, out);
-      } else if (!known.has(name)) throw new Error(`${path}: input '${name}' is not one r1lab knows how to feed`);
+      } else if (!known.has(name))
+        throw new Error(`${path}: input '${name}' is not one r1lab knows how to feed`);
     }
   }
 
@@ -78,7 +83,11 @@ export class OnnxDecoder {
   private ints(name: string, values: number[], dims: number[]): ort.Tensor {
     const t = this.info.get(name)?.type ?? "int64";
     if (t === "int32") return new ort.Tensor("int32", Int32Array.from(values), dims);
-    return new ort.Tensor("int64", BigInt64Array.from(values, (v) => BigInt(v)), dims);
+    return new ort.Tensor(
+      "int64",
+      BigInt64Array.from(values, (v) => BigInt(v)),
+      dims,
+    );
   }
 
   /** An empty (zero-length) past tensor for `rows` rows. */
@@ -87,7 +96,9 @@ export class OnnxDecoder {
     const heads = typeof shape[1] === "number" ? shape[1] : this.kv?.heads;
     const hd = typeof shape[3] === "number" ? shape[3] : this.kv?.headDim;
     if (heads === undefined || hd === undefined)
-      throw new Error(`${this.path}: ${name} has symbolic kv heads/head_dim and config.json does not give them`);
+      throw new Error(
+        `${this.path}: ${name} has symbolic kv heads/head_dim and config.json does not give them`,
+      );
     return new ort.Tensor("float32", new Float32Array(0), [rows, heads, 0, hd]);
   }
 
@@ -107,7 +118,8 @@ export class OnnxDecoder {
     const feeds: Record<string, ort.Tensor> = { input_ids: this.ints("input_ids", ids.flat(), [R, Tin]) };
     if (this.info.has("attention_mask"))
       feeds.attention_mask = this.ints("attention_mask", masks.flat(), [R, masks[0].length]);
-    if (this.info.has("position_ids")) feeds.position_ids = this.ints("position_ids", positions.flat(), [R, Tin]);
+    if (this.info.has("position_ids"))
+      feeds.position_ids = this.ints("position_ids", positions.flat(), [R, Tin]);
     for (const name of this.pastToPresent.keys()) feeds[name] = past?.get(name) ?? this.emptyPast(name, R);
     if (this.info.has("use_cache_branch"))
       feeds.use_cache_branch = new ort.Tensor("bool", Uint8Array.of(past ? 1 : 0), [1]);
@@ -135,20 +147,28 @@ export class OnnxDecoder {
     const run = async (rows: number[], feed: number[][], S: number): Promise<Float32Array> => {
       const Tin = feed[0].length;
       const masks = rows.map((i) => Array.from({ length: S }, (_, s) => (s >= padOf[i] ? 1 : 0)));
-      const positions = rows.map((i) => Array.from({ length: Tin }, (_, j) => Math.max(0, S - Tin + j - padOf[i])));
+      const positions = rows.map((i) =>
+        Array.from({ length: Tin }, (_, j) => Math.max(0, S - Tin + j - padOf[i])),
+      );
       const r = await this.step(feed, masks, positions, this.hasPast ? past : null);
       past = r.past;
       vocab = r.vocab;
       return r.logits;
     };
-    const first = await run(prompts.map((_, i) => i), seqs.map((s) => s.slice()), P);
+    const first = await run(
+      prompts.map((_, i) => i),
+      seqs.map((s) => s.slice()),
+      P,
+    );
     return decodeLoop(prompts.length, o, {
       vocab,
       prefill: async () => first,
       next: (tokens, keep, before, rows, t) => {
         for (const [j, row] of before.entries()) seqs[row].push(tokens[j]);
         if (keep && this.hasPast) past = takeRows(past!, keep);
-        const feed = this.hasPast ? rows.map((row) => [seqs[row][seqs[row].length - 1]]) : rows.map((row) => seqs[row].slice());
+        const feed = this.hasPast
+          ? rows.map((row) => [seqs[row][seqs[row].length - 1]])
+          : rows.map((row) => seqs[row].slice());
         return run(rows, feed, P + t + 1);
       },
       done: () => {},

@@ -24,8 +24,14 @@ export interface SavedAdapter {
 }
 
 /** adapter_config.json as PEFT writes it for a causal LM. */
-export function adapterConfigJson(cfg: LoraConfig, modules: string[], baseModel: string | null): Record<string, unknown> {
-  const targets = Array.isArray(cfg.targetModules) ? [...new Set(modules.map((m) => m.split(".").pop()!))].sort() : cfg.targetModules;
+export function adapterConfigJson(
+  cfg: LoraConfig,
+  modules: string[],
+  baseModel: string | null,
+): Record<string, unknown> {
+  const targets = Array.isArray(cfg.targetModules)
+    ? [...new Set(modules.map((m) => m.split(".").pop()!))].sort()
+    : cfg.targetModules;
   return {
     peft_type: "LORA",
     task_type: "CAUSAL_LM",
@@ -51,18 +57,33 @@ export function adapterConfigJson(cfg: LoraConfig, modules: string[], baseModel:
 }
 
 /** Write the adapter folder (each file atomically; the weights first, the config last). */
-export async function saveAdapter(dir: string, lora: Params, cfg: LoraConfig, baseModel: string | null): Promise<void> {
+export async function saveAdapter(
+  dir: string,
+  lora: Params,
+  cfg: LoraConfig,
+  baseModel: string | null,
+): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const tensors: Record<string, WriteTensor> = Object.create(null);
   for (const [k, a] of Object.entries(lora)) {
     const host = await toHost(a);
-    tensors[PREFIX + k] = { dtype: "F32", shape: [...a.shape], data: host instanceof Float32Array ? host : Float32Array.from(host) };
+    tensors[PREFIX + k] = {
+      dtype: "F32",
+      shape: [...a.shape],
+      data: host instanceof Float32Array ? host : Float32Array.from(host),
+    };
   }
   writeSafetensors(join(dir, ADAPTER_WEIGHTS), tensors, { format: "pt" });
   writeJsonAtomic(join(dir, ADAPTER_CONFIG), adapterConfigJson(cfg, adaptedModules(lora), baseModel));
 }
 
-function field<T>(raw: Record<string, unknown>, name: string, file: string, check: (v: unknown) => boolean, fallback?: T): T {
+function field<T>(
+  raw: Record<string, unknown>,
+  name: string,
+  file: string,
+  check: (v: unknown) => boolean,
+  fallback?: T,
+): T {
   const v = raw[name];
   if (v === undefined && fallback !== undefined) return fallback;
   if (!check(v)) throw new Error(`${file}: field '${name}' has an unusable value ${JSON.stringify(v)}`);
@@ -81,7 +102,10 @@ export function loadAdapter(dir: string): SavedAdapter {
   } catch (e) {
     throw new Error(`${cfgFile}: not valid JSON (${(e as Error).message})`);
   }
-  if (raw.peft_type !== "LORA") throw new Error(`${cfgFile}: peft_type is ${JSON.stringify(raw.peft_type)}; only LORA adapters are supported`);
+  if (raw.peft_type !== "LORA")
+    throw new Error(
+      `${cfgFile}: peft_type is ${JSON.stringify(raw.peft_type)}; only LORA adapters are supported`,
+    );
   const isNum = (v: unknown) => typeof v === "number" && Number.isFinite(v);
   const targets = raw.target_modules;
   const config: LoraConfig = {
@@ -89,7 +113,8 @@ export function loadAdapter(dir: string): SavedAdapter {
     alpha: field<number>(raw, "lora_alpha", cfgFile, isNum),
     // The dropout is a training setting: an adapter loads whatever it was trained with.
     dropout: 0,
-    targetModules: Array.isArray(targets) || typeof targets === "string" ? (targets as string[] | string) : [],
+    targetModules:
+      Array.isArray(targets) || typeof targets === "string" ? (targets as string[] | string) : [],
     useRslora: field<boolean>(raw, "use_rslora", cfgFile, (v) => typeof v === "boolean", false),
   };
   checkLoraConfig(config);
@@ -99,13 +124,19 @@ export function loadAdapter(dir: string): SavedAdapter {
   try {
     for (const name of f.names()) {
       if (!name.startsWith(PREFIX) || !/\.lora_[AB]\.weight$/.test(name))
-        throw new Error(`${wFile}: tensor '${name}' is not a LoRA weight (base_model.model.<module>.lora_A|lora_B.weight)`);
+        throw new Error(
+          `${wFile}: tensor '${name}' is not a LoRA weight (base_model.model.<module>.lora_A|lora_B.weight)`,
+        );
       lora[name.slice(PREFIX.length)] = fromHost(f.read(name), f.info(name).shape);
     }
   } finally {
     f.close();
   }
-  return { config, lora, baseModel: typeof raw.base_model_name_or_path === "string" ? raw.base_model_name_or_path : null };
+  return {
+    config,
+    lora,
+    baseModel: typeof raw.base_model_name_or_path === "string" ? raw.base_model_name_or_path : null,
+  };
 }
 
 /** The base model's tensors with the adapter folded in (W + s B A), new arrays for the adapted ones. */
@@ -120,7 +151,12 @@ export function mergedParams(base: Params, lora: Params, cfg: LoraConfig): Param
 }
 
 /** Write the merged model as a full Hugging Face checkpoint at `outDir` (transformers/vLLM load it with no PEFT). */
-export async function mergeAdapter(model: LoadedModel, lora: Params, cfg: LoraConfig, outDir: string): Promise<void> {
+export async function mergeAdapter(
+  model: LoadedModel,
+  lora: Params,
+  cfg: LoraConfig,
+  outDir: string,
+): Promise<void> {
   const params = mergedParams(model.params, lora, cfg);
   await saveModel(outDir, { config: model.config, params, tokenizer: model.tokenizer });
   for (const m of adaptedModules(lora)) params[`${m}.weight`].dispose();

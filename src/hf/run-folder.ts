@@ -25,7 +25,8 @@ export function runCheckpoint(dir: string): string | null {
   const ckDir = join(dir, "checkpoints");
   if (isModelFolder(dir) || !existsSync(ckDir) || !statSync(ckDir).isDirectory()) return null;
   const models = readdirSync(ckDir).filter((n) => isModelFolder(join(ckDir, n)));
-  if (models.length === 0) throw new Error(`${dir}: a run folder with no finished checkpoint under checkpoints/`);
+  if (models.length === 0)
+    throw new Error(`${dir}: a run folder with no finished checkpoint under checkpoints/`);
   const named = FINAL_ORDER.find((n) => models.includes(n));
   if (named) return join(ckDir, named);
   const newest = models

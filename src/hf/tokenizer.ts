@@ -37,15 +37,21 @@ const MODEL_TYPES = ["BPE", "WordPiece", "Unigram"];
 function buildHfTokenizer(json: any, config: Record<string, unknown>, file: string): HfTokenizer {
   const model = json?.model;
   if (model === null || typeof model !== "object" || Array.isArray(model))
-    throw new Error(`${file}: field 'model' must be an object (the tokenizer model: BPE, WordPiece or Unigram)`);
+    throw new Error(
+      `${file}: field 'model' must be an object (the tokenizer model: BPE, WordPiece or Unigram)`,
+    );
   if (model.type !== undefined && !MODEL_TYPES.includes(model.type))
-    throw new Error(`${file}: model.type ${JSON.stringify(model.type)} is not supported (supported: ${MODEL_TYPES.join(", ")})`);
+    throw new Error(
+      `${file}: model.type ${JSON.stringify(model.type)} is not supported (supported: ${MODEL_TYPES.join(", ")})`,
+    );
   try {
     return new HfTokenizer(json, { clean_up_tokenization_spaces: false, ...config });
   } catch (e) {
     const msg = (e as Error).message;
     const part = /Unknown (Normalizer|PreTokenizer|PostProcessor|Decoder) type/.exec(msg)?.[1];
-    const field = part ? `${{ Normalizer: "normalizer", PreTokenizer: "pre_tokenizer", PostProcessor: "post_processor", Decoder: "decoder" }[part]}.type: ` : "";
+    const field = part
+      ? `${{ Normalizer: "normalizer", PreTokenizer: "pre_tokenizer", PostProcessor: "post_processor", Decoder: "decoder" }[part]}.type: `
+      : "";
     throw new Error(`${file}: ${field}cannot build the tokenizer (${msg})`);
   }
 }

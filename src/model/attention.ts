@@ -56,7 +56,16 @@ export function attention(
   // attention kernels read the cache buffers as they are rather than the rewritten copy.
   const o =
     cache && T === 1
-      ? sdpaDecode(q, share(cache.layer.k), share(cache.layer.v), share(k), share(v), io.mask, cache.writeMask, scale)
+      ? sdpaDecode(
+          q,
+          share(cache.layer.k),
+          share(cache.layer.v),
+          share(k),
+          share(v),
+          io.mask,
+          cache.writeMask,
+          scale,
+        )
       : sdpa(q, share(newCache?.k ?? k), share(newCache?.v ?? v), io.mask, scale);
   const merged = reshape(transpose(o, [0, 2, 1, 3]), [B, T, H * hd]);
   return { out: linear(merged, p[`${prefix}.o_proj.weight`], p[`${prefix}.o_proj.bias`]), cache: newCache };

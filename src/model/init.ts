@@ -55,8 +55,10 @@ function blockShapes(c: ModelConfig, i: number, out: ParamShapes): void {
   }
   out[`${pre}.mlp.gate.weight`] = [c.nRoutedExperts, D];
   out[`${pre}.mlp.gate.e_score_correction_bias`] = [c.nRoutedExperts];
-  for (let e = 0; e < c.nRoutedExperts; e++) mlpShapes(`${pre}.mlp.experts.${e}`, D, c.moeIntermediateSize, out);
-  if (c.nSharedExperts > 0) mlpShapes(`${pre}.mlp.shared_experts`, D, c.moeIntermediateSize * c.nSharedExperts, out);
+  for (let e = 0; e < c.nRoutedExperts; e++)
+    mlpShapes(`${pre}.mlp.experts.${e}`, D, c.moeIntermediateSize, out);
+  if (c.nSharedExperts > 0)
+    mlpShapes(`${pre}.mlp.shared_experts`, D, c.moeIntermediateSize * c.nSharedExperts, out);
 }
 
 /** Every tensor of the model; `withMtp` adds the MTP modules (layers L..L+D-1). */
@@ -84,7 +86,11 @@ export function isBuffer(name: string): boolean {
   return name.endsWith("e_score_correction_bias");
 }
 
-export function initParams(c: ModelConfig, seed: number, opts: { std?: number; withMtp?: boolean } = {}): Params {
+export function initParams(
+  c: ModelConfig,
+  seed: number,
+  opts: { std?: number; withMtp?: boolean } = {},
+): Params {
   const std = opts.std ?? 0.02;
   const out: Params = {};
   for (const [name, shape] of Object.entries(paramShapes(c, opts.withMtp ?? true))) {

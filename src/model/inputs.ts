@@ -43,7 +43,8 @@ export function attnInputs(c: ModelConfig, spec: SlotSpec): AttnInputs {
       }
       const q = spec.qSlots[b][t];
       const seg = spec.segments?.[b];
-      for (let s = 0; s < S; s++) mask[(b * Tq + t) * S + s] = s <= q && spec.keyValid[b][s] && (!seg || seg[s] === seg[q]) ? 0 : -1e9;
+      for (let s = 0; s < S; s++)
+        mask[(b * Tq + t) * S + s] = s <= q && spec.keyValid[b][s] && (!seg || seg[s] === seg[q]) ? 0 : -1e9;
     }
   }
   return {

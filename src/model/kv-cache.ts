@@ -25,7 +25,9 @@ export function writeCache(buf: Arr, x: Arr, place: Arr): Arr {
   // A decode step (Tnew = 1) scatters by broadcasting, [Tmax, 1] * [..., 1, d]: one fused
   // elementwise pass over the cache, 4x faster than the matmul route on the Wasm backend (bench/).
   const scattered =
-    place.shape[0] === 1 ? mul(reshape(place, [tmax, 1]), x) : swapaxes(matmul(swapaxes(x, -1, -2), place), -1, -2);
+    place.shape[0] === 1
+      ? mul(reshape(place, [tmax, 1]), x)
+      : swapaxes(matmul(swapaxes(x, -1, -2), place), -1, -2);
   return add(mul(buf, keep), scattered);
 }
 
@@ -35,7 +37,10 @@ export function emptyCache(c: ModelConfig, batch: number, tmax: number): LayerCa
     layers.push(
       usesMla(c)
         ? { ckv: zeros([batch, tmax, c.kvLoraRank]), kRope: zeros([batch, tmax, c.qkRopeHeadDim]) }
-        : { k: zeros([batch, c.numKeyValueHeads, tmax, c.headDim]), v: zeros([batch, c.numKeyValueHeads, tmax, c.headDim]) },
+        : {
+            k: zeros([batch, c.numKeyValueHeads, tmax, c.headDim]),
+            v: zeros([batch, c.numKeyValueHeads, tmax, c.headDim]),
+          },
     );
   }
   return layers;

@@ -44,13 +44,20 @@ export function linearModules(base: Params, numHiddenLayers = Number.POSITIVE_IN
   return Object.keys(base)
     .filter((k) => k.endsWith(".weight") && base[k].shape.length === 2)
     .map((k) => k.slice(0, -".weight".length))
-    .filter((m) => !/(^|\.)(embed_tokens|lm_head|eh_proj)$/.test(m) && !/norm$/.test(m) && !/\.mlp\.gate$/.test(m))
+    .filter(
+      (m) => !/(^|\.)(embed_tokens|lm_head|eh_proj)$/.test(m) && !/norm$/.test(m) && !/\.mlp\.gate$/.test(m),
+    )
     .filter((m) => layerOf(m) < numHiddenLayers)
     .sort();
 }
 
 /** The modules `cfg.targetModules` selects; a name that matches nothing is an error naming what exists. */
-export function resolveTargets(base: Params, targets: string[] | string, numHiddenLayers?: number, what = "lora_target_modules"): string[] {
+export function resolveTargets(
+  base: Params,
+  targets: string[] | string,
+  numHiddenLayers?: number,
+  what = "lora_target_modules",
+): string[] {
   const all = linearModules(base, numHiddenLayers);
   const kinds = [...new Set(all.map((m) => m.split(".").pop()!))].sort();
   if (targets === "all-linear") return all;
@@ -62,24 +69,35 @@ export function resolveTargets(base: Params, targets: string[] | string, numHidd
       throw new Error(`${what}: '${targets}' is not a valid regular expression (${(e as Error).message})`);
     }
     const hit = all.filter((m) => re.test(m));
-    if (hit.length === 0) throw new Error(`${what}: the regex '${targets}' matches no projection of this model (it has ${kinds.join(", ")})`);
+    if (hit.length === 0)
+      throw new Error(
+        `${what}: the regex '${targets}' matches no projection of this model (it has ${kinds.join(", ")})`,
+      );
     return hit;
   }
-  if (targets.length === 0) throw new Error(`${what}: empty list (name projections such as ${kinds.slice(0, 3).join(", ")}, or "all-linear")`);
+  if (targets.length === 0)
+    throw new Error(
+      `${what}: empty list (name projections such as ${kinds.slice(0, 3).join(", ")}, or "all-linear")`,
+    );
   const out = new Set<string>();
   for (const t of targets) {
     const hit = all.filter((m) => m === t || m.endsWith(`.${t}`));
-    if (hit.length === 0) throw new Error(`${what}: '${t}' is not a projection of this model (it has ${kinds.join(", ")})`);
+    if (hit.length === 0)
+      throw new Error(`${what}: '${t}' is not a projection of this model (it has ${kinds.join(", ")})`);
     for (const m of hit) out.add(m);
   }
   return [...out].sort();
 }
 
 export function checkLoraConfig(cfg: LoraConfig): void {
-  if (!(Number.isInteger(cfg.r) && cfg.r >= 1)) throw new Error(`lora_r must be an integer >= 1, got ${cfg.r}`);
-  if (!(Number.isFinite(cfg.alpha) && cfg.alpha > 0)) throw new Error(`lora_alpha must be a number > 0, got ${cfg.alpha}`);
+  if (!(Number.isInteger(cfg.r) && cfg.r >= 1))
+    throw new Error(`lora_r must be an integer >= 1, got ${cfg.r}`);
+  if (!(Number.isFinite(cfg.alpha) && cfg.alpha > 0))
+    throw new Error(`lora_alpha must be a number > 0, got ${cfg.alpha}`);
   if (cfg.dropout !== 0)
-    throw new Error(`lora_dropout ${cfg.dropout} is not supported: r1lab merges the adapter into the weights inside the step, where there is no adapter input to drop out (use 0)`);
+    throw new Error(
+      `lora_dropout ${cfg.dropout} is not supported: r1lab merges the adapter into the weights inside the step, where there is no adapter input to drop out (use 0)`,
+    );
 }
 
 /** Fresh adapters for `modules`: A kaiming-uniform from `seed`, B zeros. */
@@ -121,7 +139,9 @@ export function mergeLora(base: Params, lora: Params, scaling: number): Params {
     if (!w) throw new Error(`mergeLora: the adapter has ${m}, which the model does not`);
     if (!b) throw new Error(`mergeLora: ${loraA(m)} has no ${loraB(m)}`);
     if (a.shape[1] !== w.shape[1] || b.shape[0] !== w.shape[0] || a.shape[0] !== b.shape[1])
-      throw new Error(`mergeLora: ${m}: lora_A [${a.shape}] and lora_B [${b.shape}] do not fit the weight [${w.shape}]`);
+      throw new Error(
+        `mergeLora: ${m}: lora_A [${a.shape}] and lora_B [${b.shape}] do not fit the weight [${w.shape}]`,
+      );
     out[`${m}.weight`] = o.add(w, o.mul(o.matmul(b, a), scaling));
   }
   return out;

@@ -7,7 +7,16 @@
 // per token and "absorbs" W^{UK} into the query and W^{UV} into the output:
 //   score_h = (q^C_h W^{UK}_h) . c^KV + q^R_h . k^R,   out_h = (softmax . c^KV) W^{UV}_h^T
 import {
-  type Arr, add, broadcastTo, concat, einsum, mul, reshape, slice, softmax, transpose,
+  type Arr,
+  add,
+  broadcastTo,
+  concat,
+  einsum,
+  mul,
+  reshape,
+  slice,
+  softmax,
+  transpose,
 } from "../engine/ops.ts";
 import type { Params } from "../engine/params.ts";
 import type { AttnInputs } from "./attention.ts";
@@ -37,7 +46,10 @@ export function mla(
   // Queries: [B, H, T, nope + rope]
   const qFlat =
     c.qLoraRank !== null
-      ? linear(rmsNorm(linear(x, w("q_a_proj.weight")), w("q_a_layernorm.weight"), c.rmsNormEps), w("q_b_proj.weight"))
+      ? linear(
+          rmsNorm(linear(x, w("q_a_proj.weight")), w("q_a_layernorm.weight"), c.rmsNormEps),
+          w("q_b_proj.weight"),
+        )
       : linear(x, w("q_proj.weight"));
   const q = transpose(reshape(qFlat, [B, T, H, nope + rope]), [0, 2, 1, 3]);
   const qNope = slice(q, null, null, null, [0, nope]);
@@ -45,13 +57,22 @@ export function mla(
   // Latent and shared RoPE key: [B, T, R], [B, 1, T, rope]
   const kvA = linear(x, w("kv_a_proj_with_mqa.weight"));
   const ckv = rmsNorm(slice(kvA, null, null, [0, R]), w("kv_a_layernorm.weight"), c.rmsNormEps);
-  const kRope = applyRope(reshape(slice(kvA, null, null, [R, R + rope]), [B, 1, T, rope]), io.cos, io.sin, c.ropeInterleave);
+  const kRope = applyRope(
+    reshape(slice(kvA, null, null, [R, R + rope]), [B, 1, T, rope]),
+    io.cos,
+    io.sin,
+    c.ropeInterleave,
+  );
   const scale = mlaSoftmaxScale(c);
-  const outProj = (o: Arr) => linear(reshape(transpose(o, [0, 2, 1, 3]), [B, T, H * c.vHeadDim]), w("o_proj.weight"));
+  const outProj = (o: Arr) =>
+    linear(reshape(transpose(o, [0, 2, 1, 3]), [B, T, H * c.vHeadDim]), w("o_proj.weight"));
 
   if (!cache) {
     // Full keys/values per head from the latent.
-    const kv = transpose(reshape(linear(ckv, w("kv_b_proj.weight")), [B, T, H, nope + c.vHeadDim]), [0, 2, 1, 3]);
+    const kv = transpose(
+      reshape(linear(ckv, w("kv_b_proj.weight")), [B, T, H, nope + c.vHeadDim]),
+      [0, 2, 1, 3],
+    );
     const kNope = slice(kv, null, null, null, [0, nope]);
     const v = slice(kv, null, null, null, [nope, nope + c.vHeadDim]);
     const k = concat([kNope, broadcastTo(kRope, [B, H, T, rope])], -1);
@@ -78,7 +99,12 @@ export function mla(
       cache.writeMask,
     );
     oLatent = add(einsum("bhts,bsr->bhtr", pOld, cache.layer.ckv), einsum("bhts,bsr->bhtr", pNew, ckv));
-  } else oLatent = einsum("bhts,bsr->bhtr", softmax(add(latentScores(layer.ckv, layer.kRope), io.mask), -1), layer.ckv);
+  } else
+    oLatent = einsum(
+      "bhts,bsr->bhtr",
+      softmax(add(latentScores(layer.ckv, layer.kRope), io.mask), -1),
+      layer.ckv,
+    );
   const o = einsum("bhtr,hvr->bhtv", oLatent, wUV);
   return { out: outProj(o), cache: layer };
 }

@@ -9,8 +9,26 @@
 // if underloaded (updateRouterBias). An optional sequence-wise balance loss (alpha) is returned too.
 // Experts are evaluated densely and masked (jit- and autodiff-friendly; right for small models).
 import {
-  type Arr, add, broadcastTo, div, einsum, expandDims, greater, linear, mean, mul, oneHot, reshape, sigmoid, silu,
-  softmax, stack, stopGradient, sum, topK, where,
+  type Arr,
+  add,
+  broadcastTo,
+  div,
+  einsum,
+  expandDims,
+  greater,
+  linear,
+  mean,
+  mul,
+  oneHot,
+  reshape,
+  sigmoid,
+  silu,
+  softmax,
+  stack,
+  stopGradient,
+  sum,
+  topK,
+  where,
 } from "../engine/ops.ts";
 import type { Params } from "../engine/params.ts";
 import type { ModelConfig } from "./config.ts";
@@ -55,11 +73,19 @@ export function moe(p: Params, prefix: string, c: ModelConfig, x: Arr): MoeOutpu
   const choice = stopGradient(p[biasKey] ? add(scores, p[biasKey]) : scores);
   const sel = routeMask(c, choice); // [N, E]
   let gates = mul(scores, sel);
-  if (c.normTopkProb && c.numExpertsPerTok > 1) gates = div(gates, add(sum(gates, -1, { keepdims: true }), 1e-20));
+  if (c.normTopkProb && c.numExpertsPerTok > 1)
+    gates = div(gates, add(sum(gates, -1, { keepdims: true }), 1e-20));
   gates = mul(gates, c.routedScalingFactor);
   // Dense expert evaluation: [E, F, D] stacks of the per-expert HF weights.
-  const stackW = (n: string) => stack(Array.from({ length: E }, (_, e) => weightOf(p[`${prefix}.experts.${e}.${n}.weight`])), 0);
-  const h = mul(silu(expertLinear("nd,efd->enf", flat, stackW("gate_proj"))), expertLinear("nd,efd->enf", flat, stackW("up_proj")));
+  const stackW = (n: string) =>
+    stack(
+      Array.from({ length: E }, (_, e) => weightOf(p[`${prefix}.experts.${e}.${n}.weight`])),
+      0,
+    );
+  const h = mul(
+    silu(expertLinear("nd,efd->enf", flat, stackW("gate_proj"))),
+    expertLinear("nd,efd->enf", flat, stackW("up_proj")),
+  );
   const y = expertLinear("enf,edf->end", h, stackW("down_proj"));
   let out = einsum("ne,end->nd", gates, y);
   if (c.nSharedExperts > 0) out = add(out, swiglu(p, `${prefix}.shared_experts`, flat));
@@ -91,4 +117,3 @@ export function loadImbalance(load: ArrayLike<number>): number {
   }
   return total > 0 ? max / (total / load.length) : 1;
 }
-

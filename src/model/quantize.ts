@@ -178,7 +178,9 @@ export async function quantizeParams(
     const host = (await toHost(a)) as Float32Array;
     const q = opts.mode === "int8" ? quantizeInt8(host, rows, cols) : quantizeInt4(host, rows, cols, group);
     a.dispose();
-    const packed = keep(o.fromArray(q.packed as unknown as Int32Array, [rows, q.packed.length / rows], "uint32"));
+    const packed = keep(
+      o.fromArray(q.packed as unknown as Int32Array, [rows, q.packed.length / rows], "uint32"),
+    );
     const blocks = q.scale.length / rows;
     const w: QuantWeight = {
       [opts.mode === "int8" ? "q8" : "q4"]: packed,

@@ -8,7 +8,11 @@ import { type Arr, add, concat, fromArray, mul, neg, reshape, slice, transpose }
 import type { ModelConfig, RopeScaling } from "./config.ts";
 
 /** Inverse frequencies [dim/2] and the attention scale factor the scaling implies. */
-export function ropeInvFreq(dim: number, theta: number, s: RopeScaling | null): { invFreq: Float64Array; attnFactor: number } {
+export function ropeInvFreq(
+  dim: number,
+  theta: number,
+  s: RopeScaling | null,
+): { invFreq: Float64Array; attnFactor: number } {
   const half = dim / 2;
   const base = new Float64Array(half);
   for (let i = 0; i < half; i++) base[i] = 1 / theta ** ((2 * i) / dim);
@@ -91,12 +95,11 @@ export function applyRope(x: Arr, cos: Arr, sin: Arr, interleaved: boolean): Arr
   return add(mul(xs, cos), mul(rotated, sin));
 }
 
-
 /** YaRN's softmax-scale correction for MLA: DeepSeek-V3 multiplies 1/sqrt(d) by mscale(factor, mscale_all_dim)^2. */
 export function mlaSoftmaxScale(c: ModelConfig): number {
   const base = 1 / Math.sqrt(c.qkNopeHeadDim + c.qkRopeHeadDim);
   const s = c.ropeScaling;
-  if (!s || s.ropeType !== "yarn" || !s.mscaleAllDim) return base;
+  if (s?.ropeType !== "yarn" || !s.mscaleAllDim) return base;
   const factor = s.factor ?? 1;
   const m = factor <= 1 ? 1 : 0.1 * s.mscaleAllDim * Math.log(factor) + 1;
   return base * m * m;

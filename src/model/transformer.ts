@@ -51,7 +51,9 @@ export function block(
   cache?: { layer: LayerCache; writeMask: Arr },
 ): { h: Arr; load?: Arr; balanceLoss?: Arr; cache?: LayerCache } {
   const attnIn = rmsNorm(h, p[`${prefix}.input_layernorm.weight`], c.rmsNormEps);
-  const a = usesMla(c) ? mla(p, `${prefix}.self_attn`, c, attnIn, io, cache) : attention(p, `${prefix}.self_attn`, c, attnIn, io, cache);
+  const a = usesMla(c)
+    ? mla(p, `${prefix}.self_attn`, c, attnIn, io, cache)
+    : attention(p, `${prefix}.self_attn`, c, attnIn, io, cache);
   const h1 = add(h, a.out);
   const ffnIn = rmsNorm(h1, p[`${prefix}.post_attention_layernorm.weight`], c.rmsNormEps);
   if (isMoeLayer(c, layerIndex)) {
@@ -68,7 +70,14 @@ export function block(
  *   logits^k_i = Head(RMSNorm(h^k_i)) predicts t_{i+k+1}                                 -> [B, T-k, V]
  * `ids` [B, T]; `io` the attention inputs for T-k positions (mtpInputs).
  */
-export function mtpModule(p: Params, c: ModelConfig, k: number, prev: Arr, ids: Arr, io: AttnInputs): { h: Arr; logits: Arr; load?: Arr; balanceLoss?: Arr } {
+export function mtpModule(
+  p: Params,
+  c: ModelConfig,
+  k: number,
+  prev: Arr,
+  ids: Arr,
+  io: AttnInputs,
+): { h: Arr; logits: Arr; load?: Arr; balanceLoss?: Arr } {
   const L = c.numHiddenLayers + k - 1;
   const pre = `model.layers.${L}`;
   const T = ids.shape[1];
@@ -76,14 +85,31 @@ export function mtpModule(p: Params, c: ModelConfig, k: number, prev: Arr, ids: 
   const hPrev = slice(prev, null, [0, n], null);
   const embNext = take(p["model.embed_tokens.weight"], slice(ids, null, [k, T]), 0);
   const merged = linear(
-    concat([rmsNorm(embNext, p[`${pre}.enorm.weight`], c.rmsNormEps), rmsNorm(hPrev, p[`${pre}.hnorm.weight`], c.rmsNormEps)], -1),
+    concat(
+      [
+        rmsNorm(embNext, p[`${pre}.enorm.weight`], c.rmsNormEps),
+        rmsNorm(hPrev, p[`${pre}.hnorm.weight`], c.rmsNormEps),
+      ],
+      -1,
+    ),
     p[`${pre}.eh_proj.weight`],
   );
   const r = block(p, pre, c, L, merged, io);
-  return { h: r.h, logits: linear(rmsNorm(r.h, p[`${pre}.shared_head.norm.weight`], c.rmsNormEps), lmHead(p, c)), load: r.load, balanceLoss: r.balanceLoss };
+  return {
+    h: r.h,
+    logits: linear(rmsNorm(r.h, p[`${pre}.shared_head.norm.weight`], c.rmsNormEps), lmHead(p, c)),
+    load: r.load,
+    balanceLoss: r.balanceLoss,
+  };
 }
 
-export function forward(p: Params, c: ModelConfig, ids: Arr, io: AttnInputs, opts: ForwardOptions = {}): ForwardOutput {
+export function forward(
+  p: Params,
+  c: ModelConfig,
+  ids: Arr,
+  io: AttnInputs,
+  opts: ForwardOptions = {},
+): ForwardOutput {
   let h = take(p["model.embed_tokens.weight"], ids, 0);
   const loads: Arr[] = [];
   let balanceLoss: Arr = zeros([]);

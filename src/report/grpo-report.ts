@@ -23,7 +23,11 @@ export interface GrpoSummary {
   device: string;
 }
 
-export async function writeGrpoReport(runDir: string, cfg: Record<string, any>, s: GrpoSummary): Promise<void> {
+export async function writeGrpoReport(
+  runDir: string,
+  cfg: Record<string, any>,
+  s: GrpoSummary,
+): Promise<void> {
   const rl = readJsonl(join(runDir, "metrics.jsonl"));
   const ev = readJsonl(join(runDir, "eval.jsonl"));
   const samples = readJsonl(join(runDir, "samples.jsonl"));
@@ -39,18 +43,66 @@ export async function writeGrpoReport(runDir: string, cfg: Record<string, any>, 
     sections: [
       {
         heading: "Result",
-        text: `${result}\n\n${cfg.use_peft ? `LoRA r=${cfg.lora_r}, alpha ${cfg.lora_alpha}` : "Full fine-tuning"}, loss_type ${cfg.loss_type}, beta ${cfg.beta}, ` +
+        text:
+          `${result}\n\n${cfg.use_peft ? `LoRA r=${cfg.lora_r}, alpha ${cfg.lora_alpha}` : "Full fine-tuning"}, loss_type ${cfg.loss_type}, beta ${cfg.beta}, ` +
           `${cfg.num_generations} completions per prompt, learning rate ${cfg.learning_rate}. Wall time ${s.wall_seconds.toFixed(0)} s on ${s.device}.`,
-        table: ev.map((e) => ({ step: e.step, "pass@1": fmt(e["pass@1"]), format: fmt(e.format_rate), "mean length": fmt(e.mean_length), truncated: fmt(e.truncated_rate) })),
+        table: ev.map((e) => ({
+          step: e.step,
+          "pass@1": fmt(e["pass@1"]),
+          format: fmt(e.format_rate),
+          "mean length": fmt(e.mean_length),
+          truncated: fmt(e.truncated_rate),
+        })),
       },
-      ...(ev.length > 1 ? [{ heading: "Held-out pass@1", svg: await lineChart({ title: "Held-out pass@1", rows: ev, x: "step", ys: ["pass@1", "format_rate"] }) }] : []),
-      { heading: "Rewards", svg: await lineChart({ title: "Reward per function (mean over the round)", rows: rl, x: "step", ys: ["reward", ...rewardKeys] }) },
-      { heading: "Completion length", svg: await lineChart({ title: "Completion length (tokens)", rows: rl, x: "step", ys: ["completions/mean_length", "completions/clipped_ratio"], separate: true }) },
+      ...(ev.length > 1
+        ? [
+            {
+              heading: "Held-out pass@1",
+              svg: await lineChart({
+                title: "Held-out pass@1",
+                rows: ev,
+                x: "step",
+                ys: ["pass@1", "format_rate"],
+              }),
+            },
+          ]
+        : []),
+      {
+        heading: "Rewards",
+        svg: await lineChart({
+          title: "Reward per function (mean over the round)",
+          rows: rl,
+          x: "step",
+          ys: ["reward", ...rewardKeys],
+        }),
+      },
+      {
+        heading: "Completion length",
+        svg: await lineChart({
+          title: "Completion length (tokens)",
+          rows: rl,
+          x: "step",
+          ys: ["completions/mean_length", "completions/clipped_ratio"],
+          separate: true,
+        }),
+      },
       {
         heading: "KL, clipping, entropy",
-        svg: await lineChart({ title: "Policy statistics", rows: rl, x: "step", ys: ["kl", "clip_ratio/region_mean", "entropy", "frac_reward_zero_std", "grad_norm"], separate: true }),
+        svg: await lineChart({
+          title: "Policy statistics",
+          rows: rl,
+          x: "step",
+          ys: ["kl", "clip_ratio/region_mean", "entropy", "frac_reward_zero_std", "grad_norm"],
+          separate: true,
+        }),
       },
-      { heading: "Samples (last logged steps)", pre: samples.slice(-4).map((x) => `[step ${x.step}] reward ${fmt(x.reward)}\n${x.prompt}${x.completion}`).join("\n\n") },
+      {
+        heading: "Samples (last logged steps)",
+        pre: samples
+          .slice(-4)
+          .map((x) => `[step ${x.step}] reward ${fmt(x.reward)}\n${x.prompt}${x.completion}`)
+          .join("\n\n"),
+      },
       { heading: "Config", pre: JSON.stringify(cfg, null, 2) },
     ],
   });

@@ -19,7 +19,10 @@ import { taskForExample } from "../tasks/registry.ts";
 import type { RewardFn } from "./rewards.ts";
 
 /** Share of the characters of `think`'s words that are in the readable vocabulary (0 for empty text). */
-export function consistencyShare(think: string, inVocabulary: (word: string) => boolean = isReadableWord): number {
+export function consistencyShare(
+  think: string,
+  inVocabulary: (word: string) => boolean = isReadableWord,
+): number {
   let inside = 0;
   let total = 0;
   for (const w of think.split(/\s+/)) {

@@ -26,13 +26,21 @@ export interface SyntheticEval {
   shows_work_rate: number;
 }
 
-
 export async function evaluateSynthetic(
   p: Params,
   c: ModelConfig,
   tok: CharTokenizer,
   examples: TaskExample[],
-  o: { k: number; temperature: number; topP: number; maxCompletionLength: number; seed: number; template: string; batchSize?: number; onProgress?: (done: number) => void },
+  o: {
+    k: number;
+    temperature: number;
+    topP: number;
+    maxCompletionLength: number;
+    seed: number;
+    template: string;
+    batchSize?: number;
+    onProgress?: (done: number) => void;
+  },
 ): Promise<{ result: SyntheticEval; samples: Rollout[] }> {
   const samples: Rollout[] = [];
   const per = Math.max(1, Math.floor((o.batchSize ?? 256) / o.k));
@@ -70,7 +78,9 @@ export async function evaluateSynthetic(
     n_problems: examples.length,
     format_rate: samples.filter((s) => s.rewards.format === 1).length / samples.length,
     mean_length: samples.reduce((a, s) => a + s.completionIds.length, 0) / samples.length,
-    faithful_rate: correctOnes.length ? correctOnes.filter((s) => faithfulness(s.completion, s.example).faithful).length / correctOnes.length : 0,
+    faithful_rate: correctOnes.length
+      ? correctOnes.filter((s) => faithfulness(s.completion, s.example).faithful).length / correctOnes.length
+      : 0,
     rechecks_per_completion: samples.reduce((a, s) => a + countRechecks(s.completion), 0) / samples.length,
     shows_work_rate: samples.filter((s) => showsWork(s.completion)).length / samples.length,
   };

@@ -73,7 +73,14 @@ export type GrpoAux = {
 };
 
 /** log pi(target) per position and the policy entropy per position, both [N, T]. */
-export function tokenLogprobs(p: Params, c: ModelConfig, ids: o.Arr, targets: o.Arr, io: AttnInputs, temperature: number) {
+export function tokenLogprobs(
+  p: Params,
+  c: ModelConfig,
+  ids: o.Arr,
+  targets: o.Arr,
+  io: AttnInputs,
+  temperature: number,
+) {
   const logits = forward(p, c, ids, io).logits;
   const scaled = temperature !== 1 ? o.div(logits, temperature) : logits;
   const logp = o.logSoftmax(scaled, -1);
@@ -86,10 +93,14 @@ export function tokenLogprobs(p: Params, c: ModelConfig, ids: o.Arr, targets: o.
 /** Check the parts a configuration needs before anything is traced (beta > 0 without reference log-probs, ...). */
 export function checkGrpoBatch(b: GrpoBatch, cfg: GrpoLossConfig): void {
   if (cfg.beta > 0 && !b.refLogp)
-    throw new Error(`grpo loss: beta = ${cfg.beta} > 0 needs the reference model's log-probs (refLogp); none were given`);
-  if (cfg.beta < 0 || !Number.isFinite(cfg.beta)) throw new Error(`grpo loss: beta must be >= 0, got ${cfg.beta}`);
+    throw new Error(
+      `grpo loss: beta = ${cfg.beta} > 0 needs the reference model's log-probs (refLogp); none were given`,
+    );
+  if (cfg.beta < 0 || !Number.isFinite(cfg.beta))
+    throw new Error(`grpo loss: beta must be >= 0, got ${cfg.beta}`);
   const ga = cfg.gradientAccumulationSteps ?? 1;
-  if (!(Number.isInteger(ga) && ga >= 1)) throw new Error(`grpo loss: gradient_accumulation_steps must be an integer >= 1, got ${ga}`);
+  if (!(Number.isInteger(ga) && ga >= 1))
+    throw new Error(`grpo loss: gradient_accumulation_steps must be an integer >= 1, got ${ga}`);
 }
 
 /**
@@ -151,7 +162,12 @@ export function policyLoss(logp: o.Arr, entropy: o.Arr, b: GrpoBatch, cfg: GrpoL
 }
 
 /** The GRPO loss of a full parameter tree `p` on one micro-batch. */
-export function grpoObjective(p: Params, c: ModelConfig, b: GrpoBatch, cfg: GrpoLossConfig): [o.Arr, GrpoAux] {
+export function grpoObjective(
+  p: Params,
+  c: ModelConfig,
+  b: GrpoBatch,
+  cfg: GrpoLossConfig,
+): [o.Arr, GrpoAux] {
   return tidy(() => {
     const { picked, entropy } = tokenLogprobs(p, c, b.ids, b.targets, b.io, cfg.temperature);
     return policyLoss(picked, entropy, b, cfg);
@@ -159,6 +175,12 @@ export function grpoObjective(p: Params, c: ModelConfig, b: GrpoBatch, cfg: Grpo
 }
 
 /** Trainer's form: trained tensors and buffers (routing biases) are one tree for the model. */
-export function grpoLoss(trainable: Params, buffers: Params, c: ModelConfig, b: GrpoBatch, cfg: GrpoLossConfig): [o.Arr, GrpoAux] {
+export function grpoLoss(
+  trainable: Params,
+  buffers: Params,
+  c: ModelConfig,
+  b: GrpoBatch,
+  cfg: GrpoLossConfig,
+): [o.Arr, GrpoAux] {
   return grpoObjective({ ...trainable, ...buffers }, c, b, cfg);
 }

@@ -27,7 +27,9 @@ export function batchLogprobs(p: Params, c: ModelConfig, b: GrpoBatch, temperatu
   const key = `${JSON.stringify(c)}|${temperature}`;
   let f = logprobFns.get(key);
   if (!f) {
-    f = jit((pp: Params, ids: o.Arr, targets: o.Arr, io: any) => tidy(() => tokenLogprobs(pp, c, ids, targets, io, temperature).picked)) as any;
+    f = jit((pp: Params, ids: o.Arr, targets: o.Arr, io: any) =>
+      tidy(() => tokenLogprobs(pp, c, ids, targets, io, temperature).picked),
+    ) as any;
     logprobFns.set(key, f!);
   }
   return f!(refParams(p), refParams(b.ids), refParams(b.targets), refParams(b.io));
@@ -39,8 +41,14 @@ export function frozenCopy(p: Params): Params {
 }
 
 /** num_iterations updates on `batch` (consumed); returns each update's metrics (loss, kl, clipFrac, ...). */
-export async function grpoUpdate(tr: Trainer<GrpoBatch>, c: ModelConfig, batch: GrpoBatch, u: GrpoUpdateOptions): Promise<Record<string, number>[]> {
-  if (!(Number.isInteger(u.numIterations) && u.numIterations >= 1)) throw new Error(`num_iterations must be an integer >= 1, got ${u.numIterations}`);
+export async function grpoUpdate(
+  tr: Trainer<GrpoBatch>,
+  c: ModelConfig,
+  batch: GrpoBatch,
+  u: GrpoUpdateOptions,
+): Promise<Record<string, number>[]> {
+  if (!(Number.isInteger(u.numIterations) && u.numIterations >= 1))
+    throw new Error(`num_iterations must be an integer >= 1, got ${u.numIterations}`);
   if (u.beta > 0 && !u.ref) throw new Error(`beta = ${u.beta} > 0 needs the reference model's parameters`);
   const b: GrpoBatch = { ...batch };
   if (u.numIterations > 1) b.oldLogp = batchLogprobs(tr.params, c, b, u.temperature);

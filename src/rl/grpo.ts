@@ -93,7 +93,10 @@ export async function grpoRollouts(
     if (!o.dynamicSampling || kept.length >= wanted) break;
   }
   const used = kept.slice(0, wanted);
-  const adv = groupAdvantages(used.map((g) => g.map((x) => x.reward)), o.scaleRewards);
+  const adv = groupAdvantages(
+    used.map((g) => g.map((x) => x.reward)),
+    o.scaleRewards,
+  );
   // Fixed batch shape: pad with masked-out copies when dynamic sampling came up short.
   const rows: Row[] = used.flatMap((g, i) => g.map((r, j) => ({ r, a: adv[i][j], live: true })));
   while (rows.length < wanted * G) rows.push({ r: all[rows.length % all.length], a: 0, live: false });
@@ -112,7 +115,13 @@ export async function grpoRollouts(
  * `compact` (the loss type) leaves the zero-advantage rows out (compactRows), otherwise the batch
  * has every row at the fixed `seqLen`.
  */
-export function updateBatch(c: ModelConfig, padId: number, rows: Row[], seqLen: number, compact?: LossType): GrpoBatch {
+export function updateBatch(
+  c: ModelConfig,
+  padId: number,
+  rows: Row[],
+  seqLen: number,
+  compact?: LossType,
+): GrpoBatch {
   if (compact) ({ rows, seqLen } = compactRows(rows, compact, seqLen));
   const lm = makeLmBatch(
     c,
@@ -124,5 +133,14 @@ export function updateBatch(c: ModelConfig, padId: number, rows: Row[], seqLen: 
     padId,
   );
   for (const a of lm.mtpIo) for (const v of Object.values(a)) (v as o.Arr).dispose();
-  return { ids: lm.ids, targets: lm.targets, mask: lm.lossMask, io: lm.io, advantages: fromArray(rows.map((x) => x.a), [rows.length]) };
+  return {
+    ids: lm.ids,
+    targets: lm.targets,
+    mask: lm.lossMask,
+    io: lm.io,
+    advantages: fromArray(
+      rows.map((x) => x.a),
+      [rows.length],
+    ),
+  };
 }

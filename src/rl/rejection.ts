@@ -36,10 +36,23 @@ export interface RejectionStats {
 }
 
 /** Keep correct + well-formed (+ readable when `requireReadable`) samples, each (prompt, text) once, in input order. */
-export function filterSamples(samples: Sample[], o: { requireReadable: boolean }): { kept: Sample[]; stats: RejectionStats } {
+export function filterSamples(
+  samples: Sample[],
+  o: { requireReadable: boolean },
+): { kept: Sample[]; stats: RejectionStats } {
   const seen = new Set<string>();
   const kept: Sample[] = [];
-  const stats: RejectionStats = { prompts: new Set(samples.map((s) => s.example.id)).size, samples: samples.length, correct: 0, well_formed: 0, readable: 0, accepted: 0, duplicates: 0, kept: 0, prompts_covered: 0 };
+  const stats: RejectionStats = {
+    prompts: new Set(samples.map((s) => s.example.id)).size,
+    samples: samples.length,
+    correct: 0,
+    well_formed: 0,
+    readable: 0,
+    accepted: 0,
+    duplicates: 0,
+    kept: 0,
+    prompts_covered: 0,
+  };
   for (const s of samples) {
     const correct = accuracyReward(s.completion, s.example) === 1;
     const wellFormed = parseCompletion(s.completion).wellFormed;
@@ -83,27 +96,49 @@ export async function rejectionSample(
   tok: CharTokenizer,
   prompts: TaskExample[],
   o: RejectionOptions,
-): Promise<{ all: Sample[]; kept: Sample[]; stats: RejectionStats; pass1: number; consK: number; readability: number; mean_length: number }> {
+): Promise<{
+  all: Sample[];
+  kept: Sample[];
+  stats: RejectionStats;
+  pass1: number;
+  consK: number;
+  readability: number;
+  mean_length: number;
+}> {
   const all: Sample[] = [];
   const groups: { extracted: string | null; correct: boolean }[][] = [];
   const per = o.promptsPerBatch ?? 8;
   for (let i = 0; i < prompts.length; i += per) {
     const chunk = prompts.slice(i, i + per);
     const r = await rollouts(p, c, tok, chunk, {
-      numGenerations: o.numSamples, maxCompletionLength: o.maxCompletionLength, temperature: o.temperature, topP: o.topP, topK: 0,
-      seed: o.seed + i, template: o.template, rewardFns: [{ name: "accuracy", fn: accuracyReward, weight: 1 }],
+      numGenerations: o.numSamples,
+      maxCompletionLength: o.maxCompletionLength,
+      temperature: o.temperature,
+      topP: o.topP,
+      topK: 0,
+      seed: o.seed + i,
+      template: o.template,
+      rewardFns: [{ name: "accuracy", fn: accuracyReward, weight: 1 }],
     });
     for (let j = 0; j < chunk.length; j++) {
       const g = r.slice(j * o.numSamples, (j + 1) * o.numSamples);
-      groups.push(g.map((x) => ({ extracted: parseCompletion(x.completion).answer?.trim() ?? null, correct: x.rewards.accuracy === 1 })));
-      for (const x of g) all.push({ example: x.example, completion: x.completion, length: x.completionIds.length });
+      groups.push(
+        g.map((x) => ({
+          extracted: parseCompletion(x.completion).answer?.trim() ?? null,
+          correct: x.rewards.accuracy === 1,
+        })),
+      );
+      for (const x of g)
+        all.push({ example: x.example, completion: x.completion, length: x.completionIds.length });
     }
     o.onProgress?.(Math.min(prompts.length, i + per));
   }
   const { kept, stats } = filterSamples(all, o);
   const n = Math.max(1, all.length);
   return {
-    all, kept, stats,
+    all,
+    kept,
+    stats,
     pass1: stats.correct / n,
     consK: consAtK(groups),
     readability: stats.readable / n,

@@ -61,7 +61,10 @@ const SCRIPTS: Record<string, RegExp> = {
 /** Share of the reasoning's words (runs of letters; each CJK character counts as one) in the language's script. */
 export function languageShare(text: string, language: string): number {
   const inScript = SCRIPTS[language];
-  if (!inScript) throw new Error(`language_consistency: unknown language '${language}' (known: ${Object.keys(SCRIPTS).join(", ")})`);
+  if (!inScript)
+    throw new Error(
+      `language_consistency: unknown language '${language}' (known: ${Object.keys(SCRIPTS).join(", ")})`,
+    );
   const words = text.match(/[\u3400-\u9FFF\uF900-\uFAFF]|\p{L}+/gu) ?? [];
   if (words.length === 0) return 0;
   return words.filter((w) => inScript.test(w)).length / words.length;
@@ -80,7 +83,9 @@ export function remoteReward(url: string, task: string, timeoutMs: number): Batc
     const body = {
       query: items.map((x) => x.prompt + x.completion),
       prompts: items.map((x) => x.prompt),
-      labels: items.map((x) => (x.problem.meta.example !== undefined ? JSON.stringify(x.problem.meta.example) : x.problem.gold)),
+      labels: items.map((x) =>
+        x.problem.meta.example !== undefined ? JSON.stringify(x.problem.meta.example) : x.problem.gold,
+      ),
       task,
     };
     let res: Response;
@@ -102,8 +107,14 @@ export function remoteReward(url: string, task: string, timeoutMs: number): Batc
     } catch {
       throw new Error(`remote reward ${url}: the reply is not JSON: ${text.slice(0, 200)}`);
     }
-    if (!Array.isArray(rewards) || rewards.length !== items.length || !rewards.every((r) => r === null || typeof r === "number"))
-      throw new Error(`remote reward ${url}: 'rewards' must be ${items.length} numbers, got ${JSON.stringify(rewards)?.slice(0, 200)}`);
+    if (
+      !Array.isArray(rewards) ||
+      rewards.length !== items.length ||
+      !rewards.every((r) => r === null || typeof r === "number")
+    )
+      throw new Error(
+        `remote reward ${url}: 'rewards' must be ${items.length} numbers, got ${JSON.stringify(rewards)?.slice(0, 200)}`,
+      );
     return rewards as (number | null)[];
   };
 }
@@ -112,12 +123,15 @@ export const REWARD_NAMES = ["accuracy", "format", "language_consistency", "leng
 
 /** The reward function called `name` (one of REWARD_NAMES, or remote:URL). */
 export function rewardFunction(name: string, ctx: RewardContext): BatchReward {
-  const perItem = (f: (x: Scored) => number | null | Promise<number | null>): BatchReward => async (items) => {
-    const out: (number | null)[] = [];
-    for (const x of items) out.push(await f(x));
-    return out;
-  };
-  if (name === "accuracy") return perItem(async (x) => ((await ctx.task.score(x.completion, x.problem)).correct ? 1 : 0));
+  const perItem =
+    (f: (x: Scored) => number | null | Promise<number | null>): BatchReward =>
+    async (items) => {
+      const out: (number | null)[] = [];
+      for (const x of items) out.push(await f(x));
+      return out;
+    };
+  if (name === "accuracy")
+    return perItem(async (x) => ((await ctx.task.score(x.completion, x.problem)).correct ? 1 : 0));
   if (name === "format") return perItem((x) => formatScore(x.prompt, x.completion));
   if (name === "language_consistency") {
     const lang = ctx.language ?? "en";
@@ -130,12 +144,15 @@ export function rewardFunction(name: string, ctx: RewardContext): BatchReward {
   if (name === "length") {
     const buffer = ctx.overlongBuffer ?? Math.max(1, Math.floor(ctx.maxCompletionLength / 4));
     if (!(Number.isInteger(buffer) && buffer >= 1 && buffer <= ctx.maxCompletionLength))
-      throw new Error(`overlong_buffer_length must be an integer from 1 to max_completion_length (${ctx.maxCompletionLength}), got ${buffer}`);
+      throw new Error(
+        `overlong_buffer_length must be an integer from 1 to max_completion_length (${ctx.maxCompletionLength}), got ${buffer}`,
+      );
     return perItem((x) => overlongPenalty(x.completionTokens, ctx.maxCompletionLength, buffer));
   }
   if (name.startsWith("remote:")) {
     const url = name.slice("remote:".length);
-    if (!/^https?:\/\/\S+$/.test(url)) throw new Error(`reward '${name}': expected remote:http(s)://host:port/get_reward`);
+    if (!/^https?:\/\/\S+$/.test(url))
+      throw new Error(`reward '${name}': expected remote:http(s)://host:port/get_reward`);
     return remoteReward(url, ctx.task.name, ctx.remoteTimeoutMs ?? 60_000);
   }
   throw new Error(`unknown reward function '${name}' (known: ${REWARD_NAMES.join(", ")}, remote:URL)`);
@@ -148,7 +165,10 @@ export interface NamedReward {
 }
 
 /** Score a batch with every function: per-function values (null kept) and the weighted totals. */
-export async function scoreBatch(fns: NamedReward[], items: Scored[]): Promise<{ perFn: Record<string, (number | null)[]>; total: number[] }> {
+export async function scoreBatch(
+  fns: NamedReward[],
+  items: Scored[],
+): Promise<{ perFn: Record<string, (number | null)[]>; total: number[] }> {
   const perFn: Record<string, (number | null)[]> = {};
   const total = items.map(() => 0);
   for (const f of fns) {

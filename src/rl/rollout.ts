@@ -48,7 +48,11 @@ export interface RolloutPolicy {
 
 /** An r1lab model with its character tokenizer, prompted with `template` after BOS. */
 export function charPolicy(c: ModelConfig, tok: CharTokenizer, template: string): RolloutPolicy {
-  return { config: c, padId: tok.padId, rollouts: (p, examples, o) => rollouts(p, c, tok, examples, { ...o, template }) };
+  return {
+    config: c,
+    padId: tok.padId,
+    rollouts: (p, examples, o) => rollouts(p, c, tok, examples, { ...o, template }),
+  };
 }
 
 export async function rollouts(
@@ -85,6 +89,14 @@ export async function rollouts(
       rewards[rf.name] = v;
       reward += rf.weight * v;
     }
-    return { example: examples[i], promptIds: promptIds[i], completionIds, completion, rewards, reward, finishReason: res.finishReasons[r] };
+    return {
+      example: examples[i],
+      promptIds: promptIds[i],
+      completionIds,
+      completion,
+      rewards,
+      reward,
+      finishReason: res.finishReasons[r],
+    };
   });
 }

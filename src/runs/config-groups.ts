@@ -21,7 +21,12 @@ export const taskFields = (d: { min_terms: number; max_terms: number; max_number
   ),
 });
 
-export const modelGroup = (d: { hidden_size: number; num_hidden_layers: number; moe_intermediate_size: number; intermediate_size: number }) =>
+export const modelGroup = (d: {
+  hidden_size: number;
+  num_hidden_layers: number;
+  moe_intermediate_size: number;
+  intermediate_size: number;
+}) =>
   group("the tiny DeepSeek-style model (Hugging Face config names)", {
     hidden_size: num(d.hidden_size, "model width", { int: true, min: 8 }),
     num_hidden_layers: num(d.num_hidden_layers, "decoder layers", { int: true, min: 1 }),
@@ -53,20 +58,41 @@ export const grpoGroup = (help: string, d: GrpoDefaults, flags?: string) =>
   group(
     help,
     {
-      steps: num(d.steps, "GRPO steps", { int: true, min: 1, ...(flags === "" ? { flag: "grpo-steps" } : {}) }),
+      steps: num(d.steps, "GRPO steps", {
+        int: true,
+        min: 1,
+        ...(flags === "" ? { flag: "grpo-steps" } : {}),
+      }),
       prompts_per_step: num(8, "prompts per step", { int: true, min: 1 }),
       num_generations: num(8, "completions per prompt (G)", { int: true, min: 2 }),
-      max_completion_length: num(d.max_completion_length, "most tokens per completion", { int: true, min: 1 }),
+      max_completion_length: num(d.max_completion_length, "most tokens per completion", {
+        int: true,
+        min: 1,
+      }),
       temperature: num(1.0, "sampling temperature of the rollouts", { min: 0 }),
       top_p: num(1.0, "nucleus sampling of the rollouts", { min: 0, max: 1 }),
       learning_rate: num(d.learning_rate, "policy learning rate (constant)", { above: 0 }),
       beta: num(0.0, "KL penalty weight against the stage's starting model (k3 estimator)", { min: 0 }),
       epsilon: num(0.2, "lower clip range", { min: 0 }),
       epsilon_high: num(0.28, "upper clip range (DAPO's clip-higher)", { min: 0 }),
-      loss_type: oneOf(LOSS_TYPES, "grpo", "how token losses are averaged, as in TRL: grpo (per sequence), bnpo, dr_grpo (constant), dapo (tokens of the batch), cispo"),
-      scale_rewards: oneOf(SCALE_REWARDS, d.scale_rewards, "advantages divided by the std of the group, the batch, or not at all (Dr. GRPO: none)"),
-      dynamic_sampling: bool(false, "DAPO's dynamic sampling: replace groups whose rewards are all equal by fresh prompts"),
-      max_resample_rounds: num(1, "with dynamic sampling: extra rounds of fresh prompts per step", { int: true, min: 0 }),
+      loss_type: oneOf(
+        LOSS_TYPES,
+        "grpo",
+        "how token losses are averaged, as in TRL: grpo (per sequence), bnpo, dr_grpo (constant), dapo (tokens of the batch), cispo",
+      ),
+      scale_rewards: oneOf(
+        SCALE_REWARDS,
+        d.scale_rewards,
+        "advantages divided by the std of the group, the batch, or not at all (Dr. GRPO: none)",
+      ),
+      dynamic_sampling: bool(
+        false,
+        "DAPO's dynamic sampling: replace groups whose rewards are all equal by fresh prompts",
+      ),
+      max_resample_rounds: num(1, "with dynamic sampling: extra rounds of fresh prompts per step", {
+        int: true,
+        min: 0,
+      }),
       num_iterations: num(1, "updates per batch of rollouts (mu)", { int: true, min: 1 }),
       reward_weights: weights(d.reward_weights, "reward functions and their weights"),
       bias_update_gamma: num(0, "routing-bias step during RL (0 = frozen)", { min: 0 }),
@@ -86,7 +112,10 @@ export const sftGroup = (help: string, d: SftDefaults) =>
   group(help, {
     learning_rate: num(d.learning_rate ?? 2e-3, "peak learning rate", { above: 0 }),
     max_steps: num(d.max_steps, "optimizer steps", { int: true, min: 1 }),
-    per_device_train_batch_size: num(d.per_device_train_batch_size, "sequences per micro-batch", { int: true, min: 1 }),
+    per_device_train_batch_size: num(d.per_device_train_batch_size, "sequences per micro-batch", {
+      int: true,
+      min: 1,
+    }),
     gradient_accumulation_steps: num(1, "micro-batches per optimizer step", { int: true, min: 1 }),
     max_seq_length: num(192, "longest sequence in tokens", { int: true, min: 2 }),
     packing: bool(false, "pack several examples per row"),
@@ -99,7 +128,11 @@ export const evalGroup = (d: { n_problems: number }) =>
     k: num(4, "samples per problem (pass@1 over them, pass@k / cons@k)", { int: true, min: 1 }),
     temperature: num(0.6, "sampling temperature", { min: 0 }),
     top_p: num(0.95, "nucleus sampling", { min: 0, max: 1 }),
-    n_problems: num(d.n_problems, "held-out problems (0 = all)", { int: true, min: 0, aliases: ["eval-problems"] }),
+    n_problems: num(d.n_problems, "held-out problems (0 = all)", {
+      int: true,
+      min: 0,
+      aliases: ["eval-problems"],
+    }),
   });
 
 export const runFields = (seed = 1) => ({

@@ -43,13 +43,20 @@ export function teacherRequest(problem: TaskExample, template: string, chat: boo
 }
 
 /** Whether a teacher's completion is kept: verified answer and R1's output format. */
-export function verifyTrace(completion: string, problem: TaskExample): { correct: boolean; well_formed: boolean } {
-  return { correct: accuracyReward(completion, problem) === 1, well_formed: formatReward(completion, problem) === 1 };
+export function verifyTrace(
+  completion: string,
+  problem: TaskExample,
+): { correct: boolean; well_formed: boolean } {
+  return {
+    correct: accuracyReward(completion, problem) === 1,
+    well_formed: formatReward(completion, problem) === 1,
+  };
 }
 
 /** Sample, verify and mark which traces are kept (distinct per problem, up to maxPerProblem). */
 export async function collectTraces(o: CollectOptions): Promise<DistillTrace[]> {
-  if (!(Number.isInteger(o.samples) && o.samples >= 1)) throw new Error(`distill: samples must be an integer >= 1, got ${o.samples}`);
+  if (!(Number.isInteger(o.samples) && o.samples >= 1))
+    throw new Error(`distill: samples must be an integer >= 1, got ${o.samples}`);
   let done = 0;
   const results = await o.backend.generate(
     o.problems.map((p) => teacherRequest(p, o.template, o.chat)),
@@ -62,16 +69,34 @@ export async function collectTraces(o: CollectOptions): Promise<DistillTrace[]> 
     const seen = new Set<string>();
     r.completions.forEach((completion, j) => {
       const v = verifyTrace(completion, p);
-      const kept = v.correct && v.well_formed && !seen.has(completion) && seen.size < (o.maxPerProblem ?? Number.POSITIVE_INFINITY);
+      const kept =
+        v.correct &&
+        v.well_formed &&
+        !seen.has(completion) &&
+        seen.size < (o.maxPerProblem ?? Number.POSITIVE_INFINITY);
       if (kept) seen.add(completion);
-      traces.push({ id: p.id, sample_index: j, prompt: p.prompt, completion, finish_reason: r.finishReasons[j] ?? "", ...v, kept });
+      traces.push({
+        id: p.id,
+        sample_index: j,
+        prompt: p.prompt,
+        completion,
+        finish_reason: r.finishReasons[j] ?? "",
+        ...v,
+        kept,
+      });
     });
   });
   return traces;
 }
 
 /** Counts for reports: samples, verified, kept, and problems with at least one kept trace. */
-export function traceStats(traces: DistillTrace[]): { samples: number; correct: number; well_formed: number; kept: number; problems_covered: number } {
+export function traceStats(traces: DistillTrace[]): {
+  samples: number;
+  correct: number;
+  well_formed: number;
+  kept: number;
+  problems_covered: number;
+} {
   return {
     samples: traces.length,
     correct: traces.filter((t) => t.correct).length,

@@ -25,7 +25,13 @@ import { applyTemplate } from "../tasks/template.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { getSyntheticTask, problemsOf } from "../tasks/registry.ts";
 import type { TaskExample } from "../tasks/types.ts";
-import { type DistillTrace, collectTraces, teacherRequest, traceStats, verifyTrace } from "./distill-traces.ts";
+import {
+  type DistillTrace,
+  collectTraces,
+  teacherRequest,
+  traceStats,
+  verifyTrace,
+} from "./distill-traces.ts";
 import type { SftExample } from "../train/sft-batch.ts";
 import { promptCompletionToExample } from "../train/sft-data.ts";
 import { type SftConfig, sftTrain } from "../train/sft.ts";
@@ -61,12 +67,25 @@ export interface TeacherEval {
 }
 
 /** The student's character tokenizer: covers the template, the problems and the kept traces. */
-export function studentTokenizer(template: string, problems: TaskExample[], traces: DistillTrace[]): CharTokenizer {
-  return CharTokenizer.forTexts([applyTemplate("", template), ...problems.map((p) => p.prompt), ...traces.map((t) => t.completion), "0123456789+-*/() =;"]);
+export function studentTokenizer(
+  template: string,
+  problems: TaskExample[],
+  traces: DistillTrace[],
+): CharTokenizer {
+  return CharTokenizer.forTexts([
+    applyTemplate("", template),
+    ...problems.map((p) => p.prompt),
+    ...traces.map((t) => t.completion),
+    "0123456789+-*/() =;",
+  ]);
 }
 
 /** The student: its config and initial weights (random for a preset or config file, loaded for a folder). */
-export async function loadStudent(spec: string | null, tok: CharTokenizer, seed: number): Promise<{ config: ModelConfig; params: Params; tok: CharTokenizer }> {
+export async function loadStudent(
+  spec: string | null,
+  tok: CharTokenizer,
+  seed: number,
+): Promise<{ config: ModelConfig; params: Params; tok: CharTokenizer }> {
   const ids = { bosTokenId: tok.bosId, eosTokenId: tok.eosId, padTokenId: tok.padId };
   if (spec === null) {
     const config = tinyDense(tok.vocabSize, ids);
@@ -74,16 +93,26 @@ export async function loadStudent(spec: string | null, tok: CharTokenizer, seed:
   }
   if (spec.endsWith(".json")) {
     const config = { ...parseHfConfig(JSON.parse(readFileSync(spec, "utf8")), spec), ...ids };
-    if (config.vocabSize < tok.vocabSize) throw new Error(`${spec}: vocab_size ${config.vocabSize} is smaller than the student tokenizer's ${tok.vocabSize}`);
+    if (config.vocabSize < tok.vocabSize)
+      throw new Error(
+        `${spec}: vocab_size ${config.vocabSize} is smaller than the student tokenizer's ${tok.vocabSize}`,
+      );
     return { config, params: initParams(config, seed), tok };
   }
   const m = await loadModel(spec);
-  const own = CharTokenizer.fromTokenizerJson(JSON.parse(readFileSync(join(m.dir, "tokenizer.json"), "utf8")), join(m.dir, "tokenizer.json"));
+  const own = CharTokenizer.fromTokenizerJson(
+    JSON.parse(readFileSync(join(m.dir, "tokenizer.json"), "utf8")),
+    join(m.dir, "tokenizer.json"),
+  );
   return { config: m.config, params: m.params, tok: own };
 }
 
 /** SFT examples from kept traces; traces the tokenizer cannot encode are skipped and counted. */
-export function traceExamples(tok: CharTokenizer, traces: DistillTrace[], template: string): { examples: SftExample[]; skipped: number } {
+export function traceExamples(
+  tok: CharTokenizer,
+  traces: DistillTrace[],
+  template: string,
+): { examples: SftExample[]; skipped: number } {
   const examples: SftExample[] = [];
   let skipped = 0;
   for (const t of traces.filter((x) => x.kept)) {
@@ -97,8 +126,23 @@ export function traceExamples(tok: CharTokenizer, traces: DistillTrace[], templa
 }
 
 /** The teacher on held-out problems, scored exactly as the student (accuracy + format rewards). */
-export async function evaluateTeacher(backend: GenerationBackend, problems: TaskExample[], o: { k: number; temperature: number; topP: number; maxTokens: number; seed: number; template: string; chat: boolean }): Promise<TeacherEval> {
-  const res = await backend.generate(problems.map((p) => teacherRequest(p, o.template, o.chat)), { temperature: o.temperature, topP: o.topP, maxTokens: o.maxTokens, n: o.k, seed: o.seed });
+export async function evaluateTeacher(
+  backend: GenerationBackend,
+  problems: TaskExample[],
+  o: {
+    k: number;
+    temperature: number;
+    topP: number;
+    maxTokens: number;
+    seed: number;
+    template: string;
+    chat: boolean;
+  },
+): Promise<TeacherEval> {
+  const res = await backend.generate(
+    problems.map((p) => teacherRequest(p, o.template, o.chat)),
+    { temperature: o.temperature, topP: o.topP, maxTokens: o.maxTokens, n: o.k, seed: o.seed },
+  );
   let pass1 = 0;
   let passk = 0;
   let formatted = 0;
@@ -109,7 +153,13 @@ export async function evaluateTeacher(backend: GenerationBackend, problems: Task
     passk += passAtK(v.length, c, o.k);
     formatted += v.filter((x) => x.well_formed).length;
   });
-  return { pass1: pass1 / problems.length, passk: passk / problems.length, k: o.k, n_problems: problems.length, format_rate: formatted / (problems.length * o.k) };
+  return {
+    pass1: pass1 / problems.length,
+    passk: passk / problems.length,
+    k: o.k,
+    n_problems: problems.length,
+    format_rate: formatted / (problems.length * o.k),
+  };
 }
 
 function readTraces(path: string, expected: number): DistillTrace[] | null {
@@ -118,7 +168,12 @@ function readTraces(path: string, expected: number): DistillTrace[] | null {
   return traces.length === expected ? traces : null;
 }
 
-export async function runDistill(cfg: DistillConfig, teacher: GenerationBackend, outDir: string, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
+export async function runDistill(
+  cfg: DistillConfig,
+  teacher: GenerationBackend,
+  outDir: string,
+  log: (s: string) => void = (s) => process.stderr.write(`${s}\n`),
+) {
   const t0 = performance.now();
   const task = getSyntheticTask(cfg.task);
   const chat = cfg.teacher_backend === "openai";
@@ -130,26 +185,72 @@ export async function runDistill(cfg: DistillConfig, teacher: GenerationBackend,
   let traces = readTraces(tracesPath, train.length * cfg.samples);
   if (traces) log(`distill: reusing ${traces.length} teacher samples from ${tracesPath}`);
   else {
-    log(`distill: sampling ${cfg.samples} traces for each of ${train.length} ${cfg.task} problems from ${teacher.name}`);
-    traces = await collectTraces({ backend: teacher, problems: train, samples: cfg.samples, sampling: { ...sampling, seed: deriveSeed(cfg.seed, "traces") }, template: cfg.template, chat, maxPerProblem: cfg.max_per_problem });
+    log(
+      `distill: sampling ${cfg.samples} traces for each of ${train.length} ${cfg.task} problems from ${teacher.name}`,
+    );
+    traces = await collectTraces({
+      backend: teacher,
+      problems: train,
+      samples: cfg.samples,
+      sampling: { ...sampling, seed: deriveSeed(cfg.seed, "traces") },
+      template: cfg.template,
+      chat,
+      maxPerProblem: cfg.max_per_problem,
+    });
     writeJsonl(tracesPath, traces);
   }
   const stats = traceStats(traces);
-  log(`distill: ${stats.kept} kept of ${stats.samples} (${stats.correct} correct, ${stats.well_formed} well formed), ${stats.problems_covered}/${train.length} problems covered`);
-  if (stats.kept === 0) throw new Error(`distill: the teacher produced no verified trace on ${train.length} problems x ${cfg.samples} samples; nothing to train on`);
+  log(
+    `distill: ${stats.kept} kept of ${stats.samples} (${stats.correct} correct, ${stats.well_formed} well formed), ${stats.problems_covered}/${train.length} problems covered`,
+  );
+  if (stats.kept === 0)
+    throw new Error(
+      `distill: the teacher produced no verified trace on ${train.length} problems x ${cfg.samples} samples; nothing to train on`,
+    );
 
-  const student = await loadStudent(cfg.student, studentTokenizer(cfg.template, [...train, ...test], traces), cfg.seed);
+  const student = await loadStudent(
+    cfg.student,
+    studentTokenizer(cfg.template, [...train, ...test], traces),
+    cfg.seed,
+  );
   const { examples, skipped } = traceExamples(student.tok, traces, cfg.template);
-  if (examples.length === 0) throw new Error(`distill: none of the ${stats.kept} kept traces can be encoded by the student's tokenizer`);
-  const sft = await sftTrain({ config: student.config, params: student.params, train: examples, cfg: cfg.sft, outDir: join(outDir, "sft"), padId: student.tok.padId, tokenizerJson: student.tok.toTokenizerJson(), log });
-  await saveModel(join(outDir, "student"), { config: student.config, params: sft.params, tokenizerJson: student.tok.toTokenizerJson() });
+  if (examples.length === 0)
+    throw new Error(
+      `distill: none of the ${stats.kept} kept traces can be encoded by the student's tokenizer`,
+    );
+  const sft = await sftTrain({
+    config: student.config,
+    params: student.params,
+    train: examples,
+    cfg: cfg.sft,
+    outDir: join(outDir, "sft"),
+    padId: student.tok.padId,
+    tokenizerJson: student.tok.toTokenizerJson(),
+    log,
+  });
+  await saveModel(join(outDir, "student"), {
+    config: student.config,
+    params: sft.params,
+    tokenizerJson: student.tok.toTokenizerJson(),
+  });
 
-  const evalOpts = { k: cfg.eval.k, temperature: cfg.temperature, topP: cfg.top_p, seed: deriveSeed(cfg.seed, "eval"), template: cfg.template };
+  const evalOpts = {
+    k: cfg.eval.k,
+    temperature: cfg.temperature,
+    topP: cfg.top_p,
+    seed: deriveSeed(cfg.seed, "eval"),
+    template: cfg.template,
+  };
   const studentPath = join(outDir, "eval_student.json");
   let studentEval: SyntheticEval;
   if (existsSync(studentPath)) studentEval = JSON.parse(readFileSync(studentPath, "utf8"));
   else {
-    studentEval = (await evaluateSynthetic(sft.params, student.config, student.tok, test, { ...evalOpts, maxCompletionLength: cfg.max_tokens })).result;
+    studentEval = (
+      await evaluateSynthetic(sft.params, student.config, student.tok, test, {
+        ...evalOpts,
+        maxCompletionLength: cfg.max_tokens,
+      })
+    ).result;
     writeJsonAtomic(studentPath, studentEval);
   }
   const nParams = paramCount(sft.params);
@@ -167,12 +268,25 @@ export async function runDistill(cfg: DistillConfig, teacher: GenerationBackend,
     task: cfg.task,
     teacher: teacher.name,
     traces: { ...stats, skipped_unencodable: skipped, sft_examples: examples.length },
-    sft: { steps: sft.metrics.length, first_loss: sft.metrics[0]?.loss ?? null, last_loss: sft.metrics.at(-1)?.loss ?? null },
-    student: { pass1: studentEval.pass1, passk: studentEval.passk, k: studentEval.k, format_rate: studentEval.format_rate, param_count: nParams, model_type: student.config.modelType },
+    sft: {
+      steps: sft.metrics.length,
+      first_loss: sft.metrics[0]?.loss ?? null,
+      last_loss: sft.metrics.at(-1)?.loss ?? null,
+    },
+    student: {
+      pass1: studentEval.pass1,
+      passk: studentEval.passk,
+      k: studentEval.k,
+      format_rate: studentEval.format_rate,
+      param_count: nParams,
+      model_type: student.config.modelType,
+    },
     teacher_eval: teacherEval,
     wall_seconds: (performance.now() - t0) / 1000,
   };
   writeJsonAtomic(join(outDir, "summary.json"), summary);
-  log(`distill: student pass@1 ${studentEval.pass1.toFixed(3)} (pass@${studentEval.k} ${studentEval.passk.toFixed(3)})${teacherEval ? `, teacher pass@1 ${teacherEval.pass1.toFixed(3)}` : ""}; ${join(outDir, "summary.json")}`);
+  log(
+    `distill: student pass@1 ${studentEval.pass1.toFixed(3)} (pass@${studentEval.k} ${studentEval.passk.toFixed(3)})${teacherEval ? `, teacher pass@1 ${teacherEval.pass1.toFixed(3)}` : ""}; ${join(outDir, "summary.json")}`,
+  );
   return summary;
 }

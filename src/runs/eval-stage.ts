@@ -50,10 +50,16 @@ export async function evalStage(
   o: EvalOptions,
 ): Promise<{ result: SyntheticEval; stage: StageEval; samples: Rollout[] }> {
   const bar = new Progress({ total: test.length, label: `eval ${label}` });
-  const { result, samples } = await evaluateSynthetic(p, c, tok, test, { ...o, onProgress: (d) => bar.tick(d - bar.current) });
+  const { result, samples } = await evaluateSynthetic(p, c, tok, test, {
+    ...o,
+    onProgress: (d) => bar.tick(d - bar.current),
+  });
   bar.done();
   const groups = test.map((_, i) =>
-    samples.slice(i * o.k, (i + 1) * o.k).map((s) => ({ extracted: parseCompletion(s.completion).answer?.trim() ?? null, correct: s.rewards.accuracy === 1 })),
+    samples.slice(i * o.k, (i + 1) * o.k).map((s) => ({
+      extracted: parseCompletion(s.completion).answer?.trim() ?? null,
+      correct: s.rewards.accuracy === 1,
+    })),
   );
   const n = Math.max(1, samples.length);
   const stage: StageEval = {
@@ -64,8 +70,16 @@ export async function evalStage(
     k: o.k,
     n_problems: test.length,
     format_rate: result.format_rate,
-    consistency: samples.reduce((a, s) => a + (readableConsistencyReward(s.completion, s.example) ?? 0), 0) / n,
-    examples: samples.filter((_, i) => i % o.k === 0).slice(0, 2).map((s) => ({ prompt: s.example.prompt, completion: s.completion, correct: s.rewards.accuracy === 1 })),
+    consistency:
+      samples.reduce((a, s) => a + (readableConsistencyReward(s.completion, s.example) ?? 0), 0) / n,
+    examples: samples
+      .filter((_, i) => i % o.k === 0)
+      .slice(0, 2)
+      .map((s) => ({
+        prompt: s.example.prompt,
+        completion: s.completion,
+        correct: s.rewards.accuracy === 1,
+      })),
   };
   return { result, stage, samples };
 }

@@ -91,7 +91,11 @@ export interface Fp8RunResult {
 
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 
-export async function runFp8Report(cfg: Fp8ReportConfig, outDir: string, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
+export async function runFp8Report(
+  cfg: Fp8ReportConfig,
+  outDir: string,
+  log: (s: string) => void = (s) => process.stderr.write(`${s}\n`),
+) {
   const task = makeTask("arithmetic", cfg.task_options);
   const corpus = buildCorpus({ task, problems: cfg.train_problems, seed: cfg.seed });
   const tok = CharTokenizer.forTexts(corpus.map((it) => it.example.prompt + it.completion));
@@ -102,7 +106,9 @@ export async function runFp8Report(cfg: Fp8ReportConfig, outDir: string, log: (s
   });
   const seqLen = Math.ceil((Math.max(...seqs.map((s) => s.ids.length)) - 1) / 8) * 8;
   const lossW = { mtpLambda: cfg.mtp_lambda, balanceAlpha: cfg.balance_alpha };
-  log(`r1lab fp8-report: ${corpus.length} traces, vocab ${tok.tokens.length}, seq ${seqLen}, ${cfg.steps} steps x ${cfg.modes.length} runs, device ${engineInfo().device}`);
+  log(
+    `r1lab fp8-report: ${corpus.length} traces, vocab ${tok.tokens.length}, seq ${seqLen}, ${cfg.steps} steps x ${cfg.modes.length} runs, device ${engineInfo().device}`,
+  );
 
   const runs: Fp8RunResult[] = [];
   let trained: Params | null = null; // the FP32 run's weights, for the forward-only comparison
@@ -112,14 +118,29 @@ export async function runFp8Report(cfg: Fp8ReportConfig, outDir: string, log: (s
     const losses: number[] = [];
     const ces: number[] = [];
     try {
-      const tr = new Trainer<LmBatch>({ model: mc, params: initParams(mc, cfg.seed), loss: (tp, b, batch) => lmLoss(tp, b, mc, batch, lossW), optimizer: { weightDecay: 0.01 }, biasUpdateGamma: cfg.bias_update_gamma });
+      const tr = new Trainer<LmBatch>({
+        model: mc,
+        params: initParams(mc, cfg.seed),
+        loss: (tp, b, batch) => lmLoss(tp, b, mc, batch, lossW),
+        optimizer: { weightDecay: 0.01 },
+        biasUpdateGamma: cfg.bias_update_gamma,
+      });
       const bar = new Progress({ total: cfg.steps, label: mode === "none" ? "fp32" : mode });
       for (let step = 0; step < cfg.steps; step++) {
         const rng = Rng.stream(cfg.seed, "pretrain-batch", step);
-        const batch = makeLmBatch(mc, Array.from({ length: cfg.batch_size }, () => seqs[rng.int(seqs.length)]), seqLen, tok.padId);
-        const lr = learningRate({ lr: cfg.learning_rate, warmupSteps: cfg.warmup_steps, totalSteps: cfg.steps, decay: "cosine" }, step);
+        const batch = makeLmBatch(
+          mc,
+          Array.from({ length: cfg.batch_size }, () => seqs[rng.int(seqs.length)]),
+          seqLen,
+          tok.padId,
+        );
+        const lr = learningRate(
+          { lr: cfg.learning_rate, warmupSteps: cfg.warmup_steps, totalSteps: cfg.steps, decay: "cosine" },
+          step,
+        );
         const m = await tr.update(batch, lr);
-        if (!Number.isFinite(m.loss)) throw new Error(`fp8-report: loss is ${m.loss} at step ${step + 1} in mode ${mode}`);
+        if (!Number.isFinite(m.loss))
+          throw new Error(`fp8-report: loss is ${m.loss} at step ${step + 1} in mode ${mode}`);
         losses.push(m.loss);
         ces.push(m.ce);
         bar.tick(1, { loss: m.loss });
@@ -132,18 +153,39 @@ export async function runFp8Report(cfg: Fp8ReportConfig, outDir: string, log: (s
       setFp8Mode(prev);
     }
     const w = Math.min(cfg.final_window, losses.length);
-    runs.push({ mode, final_loss: mean(losses.slice(-w)), final_ce: mean(ces.slice(-w)), rel_error: 0, rel_error_vs_bf16: null, mean_step_rel_error: 0, forward_loss: null, forward_rel_error: null, forward_logits_rel_error: null, max_step_rel_error: 0, seconds: (performance.now() - t0) / 1000, losses });
+    runs.push({
+      mode,
+      final_loss: mean(losses.slice(-w)),
+      final_ce: mean(ces.slice(-w)),
+      rel_error: 0,
+      rel_error_vs_bf16: null,
+      mean_step_rel_error: 0,
+      forward_loss: null,
+      forward_rel_error: null,
+      forward_logits_rel_error: null,
+      max_step_rel_error: 0,
+      seconds: (performance.now() - t0) / 1000,
+      losses,
+    });
   }
   if (trained) {
     // The same weights and batch through each mode's GEMMs: the error FP8 adds to one forward pass.
     const rng = Rng.stream(cfg.seed, "fp8-forward-batch");
-    const batch = makeLmBatch(mc, Array.from({ length: cfg.batch_size }, () => seqs[rng.int(seqs.length)]), seqLen, tok.padId);
+    const batch = makeLmBatch(
+      mc,
+      Array.from({ length: cfg.batch_size }, () => seqs[rng.int(seqs.length)]),
+      seqLen,
+      tok.padId,
+    );
     let ref: Float32Array | null = null;
     for (const r of runs) {
       const prev = setFp8Mode(r.mode);
       try {
         // Traced in this mode: [loss, logits [B, T, V]].
-        const f = compile((tp: Params, b: LmBatch) => [lmLoss(tp, {}, mc, b, lossW)[0], forward(tp, mc, b.ids, b.io).logits]);
+        const f = compile((tp: Params, b: LmBatch) => [
+          lmLoss(tp, {}, mc, b, lossW)[0],
+          forward(tp, mc, b.ids, b.io).logits,
+        ]);
         const [loss, logits] = f(refParams(trained as Params), refParams(batch)) as o.Arr[];
         r.forward_loss = await scalar(loss);
         const lg = (await logits.data()) as Float32Array;
@@ -168,8 +210,11 @@ export async function runFp8Report(cfg: Fp8ReportConfig, outDir: string, log: (s
   for (const r of runs) {
     r.rel_error = Math.abs(r.final_loss - base.final_loss) / base.final_loss;
     r.rel_error_vs_bf16 = bf16 ? Math.abs(r.final_loss - bf16.final_loss) / bf16.final_loss : null;
-    if (r.forward_loss !== null && base.forward_loss !== null) r.forward_rel_error = Math.abs(r.forward_loss - base.forward_loss) / base.forward_loss;
-    r.mean_step_rel_error = mean(r.losses.slice(half).map((l, i) => Math.abs(l - base.losses[half + i]) / base.losses[half + i]));
+    if (r.forward_loss !== null && base.forward_loss !== null)
+      r.forward_rel_error = Math.abs(r.forward_loss - base.forward_loss) / base.forward_loss;
+    r.mean_step_rel_error = mean(
+      r.losses.slice(half).map((l, i) => Math.abs(l - base.losses[half + i]) / base.losses[half + i]),
+    );
     r.max_step_rel_error = Math.max(...r.losses.map((l, i) => Math.abs(l - base.losses[i]) / base.losses[i]));
   }
   const cpu = cpus()[0]?.model ?? "unknown CPU";
@@ -182,10 +227,24 @@ export async function runFp8Report(cfg: Fp8ReportConfig, outDir: string, log: (s
     runs: runs.map(({ losses, ...r }) => ({ ...r, losses })),
   };
   writeJsonAtomic(join(outDir, "fp8_report.json"), report);
-  const rows = base.losses.map((_, i) => Object.fromEntries([["step", i + 1], ...runs.map((r) => [r.mode === "none" ? "fp32" : r.mode, r.losses[i]])]));
-  const svg = await lineChart({ title: "Training loss: FP32 vs simulated FP8 GEMMs", rows, x: "step", ys: runs.map((r) => (r.mode === "none" ? "fp32" : r.mode)), yTitle: "loss" });
+  const rows = base.losses.map((_, i) =>
+    Object.fromEntries([
+      ["step", i + 1],
+      ...runs.map((r) => [r.mode === "none" ? "fp32" : r.mode, r.losses[i]]),
+    ]),
+  );
+  const svg = await lineChart({
+    title: "Training loss: FP32 vs simulated FP8 GEMMs",
+    rows,
+    x: "step",
+    ys: runs.map((r) => (r.mode === "none" ? "fp32" : r.mode)),
+    yTitle: "loss",
+  });
   writeFileAtomic(join(outDir, "fp8_loss.png"), svgToPng(svg));
   const pct = (x: number | null) => (x === null ? "-" : `${(100 * x).toFixed(3)}%`);
-  for (const r of runs) log(`${r.mode.padEnd(12)} final loss ${r.final_loss.toFixed(5)}  vs fp32 ${pct(r.rel_error)}  vs bf16 ${pct(r.rel_error_vs_bf16)}  forward loss ${pct(r.forward_rel_error)} logits ${pct(r.forward_logits_rel_error)}  (${r.seconds.toFixed(1)} s)`);
+  for (const r of runs)
+    log(
+      `${r.mode.padEnd(12)} final loss ${r.final_loss.toFixed(5)}  vs fp32 ${pct(r.rel_error)}  vs bf16 ${pct(r.rel_error_vs_bf16)}  forward loss ${pct(r.forward_rel_error)} logits ${pct(r.forward_logits_rel_error)}  (${r.seconds.toFixed(1)} s)`,
+    );
   return report;
 }

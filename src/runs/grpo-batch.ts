@@ -36,11 +36,20 @@ export function microBatches(rows: RoundRow[], perDevice: number): HostMicroBatc
 
 /** Completion tokens in the loss over the whole round (dapo/cispo's num_items_in_batch). */
 export function itemsInRound(rows: RoundRow[], seqLen: number): number {
-  return rows.reduce((s, r) => s + (r.live ? Math.min(r.completionIds.length, seqLen + 1 - r.promptIds.length) : 0), 0);
+  return rows.reduce(
+    (s, r) => s + (r.live ? Math.min(r.completionIds.length, seqLen + 1 - r.promptIds.length) : 0),
+    0,
+  );
 }
 
 /** Engine arrays for a micro-batch. */
-export function toGrpoBatch(c: ModelConfig, mb: HostMicroBatch, seqLen: number, padId: number, numItems: number): GrpoBatch {
+export function toGrpoBatch(
+  c: ModelConfig,
+  mb: HostMicroBatch,
+  seqLen: number,
+  padId: number,
+  numItems: number,
+): GrpoBatch {
   const lm = makeLmBatch(
     c,
     mb.rows.map((r) => {
@@ -58,7 +67,10 @@ export function toGrpoBatch(c: ModelConfig, mb: HostMicroBatch, seqLen: number, 
     targets: lm.targets,
     mask: lm.lossMask,
     io: lm.io,
-    advantages: o.fromArray(mb.rows.map((r) => r.advantage), [N]),
+    advantages: o.fromArray(
+      mb.rows.map((r) => r.advantage),
+      [N],
+    ),
     numItemsInBatch: o.fromArray([numItems], []),
   };
   if (mb.oldLogp) b.oldLogp = o.fromArray(mb.oldLogp, [N, seqLen]);
@@ -68,7 +80,9 @@ export function toGrpoBatch(c: ModelConfig, mb: HostMicroBatch, seqLen: number, 
 
 /** log pi(target) of a micro-batch under `p`, on the host ([rows * seqLen]); a jitted forward without gradients. */
 export function makeLogprobFn(c: ModelConfig, temperature: number, padId: number, seqLen: number) {
-  const f = compile((p: Params, ids: o.Arr, targets: o.Arr, io: any) => tidy(() => tokenLogprobs(p, c, ids, targets, io, temperature).picked));
+  const f = compile((p: Params, ids: o.Arr, targets: o.Arr, io: any) =>
+    tidy(() => tokenLogprobs(p, c, ids, targets, io, temperature).picked),
+  );
   return async (p: Params, mb: HostMicroBatch): Promise<Float32Array> => {
     const b = toGrpoBatch(c, mb, seqLen, padId, 0);
     const lp = (f as any)(refParams(p), b.ids, b.targets, b.io) as o.Arr;

@@ -53,7 +53,15 @@ export async function evaluateHeldOut(
       p,
       c,
       chunk.map((i) => prompts[i].ids),
-      { maxNewTokens: o.maxNewTokens, eosTokenIds: codec.eosIds, seed: o.seed + b, temperature: o.temperature, topP: o.topP, topK: 0, padTokenId: codec.padId },
+      {
+        maxNewTokens: o.maxNewTokens,
+        eosTokenIds: codec.eosIds,
+        seed: o.seed + b,
+        temperature: o.temperature,
+        topP: o.topP,
+        topK: 0,
+        padTokenId: codec.padId,
+      },
     );
     for (let j = 0; j < chunk.length; j++) {
       const pr = prompts[chunk[j]];
@@ -68,5 +76,13 @@ export async function evaluateHeldOut(
   }
   bar.done();
   const n = rows.length;
-  return { step, n_problems: prompts.length, k: o.k, "pass@1": correct / n, format_rate: formatted / n, mean_length: length / n, truncated_rate: truncated / n };
+  return {
+    step,
+    n_problems: prompts.length,
+    k: o.k,
+    "pass@1": correct / n,
+    format_rate: formatted / n,
+    mean_length: length / n,
+    truncated_rate: truncated / n,
+  };
 }

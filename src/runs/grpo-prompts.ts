@@ -52,7 +52,12 @@ export function runProblems(modelDir: string, data: string, task: string): EvalP
   const gen = /^gen:(train|test):(\d+)$/.exec(data);
   const run = gen ? runConfigOf(modelDir) : null;
   if (!gen || !run || run.task !== task || typeof run.task_options !== "object") return null;
-  const examples = problemsOf(makeTask(run.task, run.task_options), gen[1] as "train" | "test", Number(gen[2]), run.seed ?? 0);
+  const examples = problemsOf(
+    makeTask(run.task, run.task_options),
+    gen[1] as "train" | "test",
+    Number(gen[2]),
+    run.seed ?? 0,
+  );
   return examples.map((ex) => ({ id: ex.id, prompt: ex.prompt, gold: ex.answer, meta: { example: ex } }));
 }
 
@@ -61,18 +66,29 @@ export function promptMode(codec: Codec, s: PromptSettings, modelDir: string, ch
   if (s.format === "chat" && !codec.chat)
     throw new Error(`prompt_format chat: ${modelDir} has no chat template (use prompt_format plain)`);
   const chat = s.format === "chat" || (s.format === "auto" && codec.chat !== null);
-  const template = chat ? null : (s.template ?? (charModel ? (runTemplateOf(modelDir) ?? ZERO_TEMPLATE) : null));
+  const template = chat
+    ? null
+    : (s.template ?? (charModel ? (runTemplateOf(modelDir) ?? ZERO_TEMPLATE) : null));
   return { chat, template, bosPrefix: charModel && codec.bosId !== null };
 }
 
-export function buildPrompts(task: EvalTask, problems: EvalProblem[], codec: Codec, mode: ReturnType<typeof promptMode>, s: PromptSettings): { prompts: Prompt[]; truncated: number } {
+export function buildPrompts(
+  task: EvalTask,
+  problems: EvalProblem[],
+  codec: Codec,
+  mode: ReturnType<typeof promptMode>,
+  s: PromptSettings,
+): { prompts: Prompt[]; truncated: number } {
   let truncated = 0;
   const prompts = problems.map((problem) => {
     const user = task.buildPrompt(problem);
     let text: string;
     let ids: number[];
     if (mode.chat) {
-      const messages: ChatMessage[] = [...(s.systemPrompt ? [{ role: "system", content: s.systemPrompt }] : []), { role: "user", content: user }];
+      const messages: ChatMessage[] = [
+        ...(s.systemPrompt ? [{ role: "system", content: s.systemPrompt }] : []),
+        { role: "user", content: user },
+      ];
       text = codec.chat!.applyChatTemplate(messages, { addGenerationPrompt: true });
       ids = codec.chat!.encodeChat(messages, { addGenerationPrompt: true });
     } else {

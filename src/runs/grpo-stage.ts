@@ -52,7 +52,11 @@ export interface NamedReward {
 }
 
 /** The config's reward_weights as named reward functions; an unknown name is an error naming `field`. */
-export function namedRewards(weights: Record<string, number>, known: Record<string, RewardFn>, field: string): NamedReward[] {
+export function namedRewards(
+  weights: Record<string, number>,
+  known: Record<string, RewardFn>,
+  field: string,
+): NamedReward[] {
   return Object.entries(weights).map(([name, weight]) => {
     const fn = known[name];
     if (!fn) throw new Error(`${field}: unknown reward '${name}' (known: ${Object.keys(known).join(", ")})`);
@@ -106,7 +110,14 @@ export async function grpoStage(a: GrpoStageArgs): Promise<Params> {
   const step0 = from?.step ?? 0;
   truncateJsonl(a.metricsFile, step0);
   if (a.samplesFile) truncateJsonl(a.samplesFile, step0);
-  const lossCfg = { lossType: g.loss_type, beta: g.beta, epsilon: g.epsilon, epsilonHigh: g.epsilon_high, maxCompletionLength: g.max_completion_length, temperature: g.temperature };
+  const lossCfg = {
+    lossType: g.loss_type,
+    beta: g.beta,
+    epsilon: g.epsilon,
+    epsilonHigh: g.epsilon_high,
+    maxCompletionLength: g.max_completion_length,
+    temperature: g.temperature,
+  };
   const tr = new Trainer<GrpoBatch>({
     model: mc,
     params: from?.params ?? a.params,
@@ -119,16 +130,41 @@ export async function grpoStage(a: GrpoStageArgs): Promise<Params> {
   bar.tick(step0);
   for (let step = step0; step < g.steps; step++) {
     const ts = performance.now();
-    const res = await grpoRollouts(tr.params, policy, (round) => Rng.stream(a.seed, `${a.stage}-prompts`, step * 16 + round).shuffle([...a.prompts]).slice(0, g.prompts_per_step), {
-      numGenerations: g.num_generations, maxCompletionLength: g.max_completion_length, temperature: g.temperature, topP: g.top_p, topK: 0,
-      seed: deriveSeed(a.seed, `${a.stage}-sample`, step), rewardFns: a.rewards,
-      scaleRewards: g.scale_rewards, dynamicSampling: g.dynamic_sampling, maxResampleRounds: g.max_resample_rounds, seqLen: a.seqLen,
-      // Leaving zero-advantage rows out is exact only when they carry no gradient: beta = 0, one update per batch.
-      compact: g.beta === 0 && g.num_iterations === 1 ? { lossType: g.loss_type } : undefined,
-    });
+    const res = await grpoRollouts(
+      tr.params,
+      policy,
+      (round) =>
+        Rng.stream(a.seed, `${a.stage}-prompts`, step * 16 + round)
+          .shuffle([...a.prompts])
+          .slice(0, g.prompts_per_step),
+      {
+        numGenerations: g.num_generations,
+        maxCompletionLength: g.max_completion_length,
+        temperature: g.temperature,
+        topP: g.top_p,
+        topK: 0,
+        seed: deriveSeed(a.seed, `${a.stage}-sample`, step),
+        rewardFns: a.rewards,
+        scaleRewards: g.scale_rewards,
+        dynamicSampling: g.dynamic_sampling,
+        maxResampleRounds: g.max_resample_rounds,
+        seqLen: a.seqLen,
+        // Leaving zero-advantage rows out is exact only when they carry no gradient: beta = 0, one update per batch.
+        compact: g.beta === 0 && g.num_iterations === 1 ? { lossType: g.loss_type } : undefined,
+      },
+    );
     const tGen = (performance.now() - ts) / 1000;
-    const lr = learningRate({ lr: g.learning_rate, warmupSteps: 0, totalSteps: g.steps, decay: "constant" }, step);
-    const updates = await grpoUpdate(tr, mc, res.batch, { beta: g.beta, numIterations: g.num_iterations, temperature: g.temperature, lr, ref });
+    const lr = learningRate(
+      { lr: g.learning_rate, warmupSteps: 0, totalSteps: g.steps, decay: "constant" },
+      step,
+    );
+    const updates = await grpoUpdate(tr, mc, res.batch, {
+      beta: g.beta,
+      numIterations: g.num_iterations,
+      temperature: g.temperature,
+      lr,
+      ref,
+    });
     const m = updates[updates.length - 1];
     const all = res.all;
     const rewards = all.map((r) => r.reward);
@@ -138,26 +174,60 @@ export async function grpoStage(a: GrpoStageArgs): Promise<Params> {
       step: step + 1,
       reward_mean: rewardMean,
       reward_std: Math.sqrt(mean(rewards.map((r) => (r - rewardMean) ** 2))),
-      ...Object.fromEntries(a.rewards.map((f) => [`rewards/${f.name}/mean`, mean(all.map((r) => r.rewards[f.name] ?? 0))])),
+      ...Object.fromEntries(
+        a.rewards.map((f) => [`rewards/${f.name}/mean`, mean(all.map((r) => r.rewards[f.name] ?? 0))]),
+      ),
       accuracy: mean(all.map((r) => (r.rewards.accuracy === 1 ? 1 : 0))),
       format_rate: mean(all.map((r) => (r.rewards.format === 1 ? 1 : 0))),
       completion_length: mean(all.map((r) => r.completionIds.length)),
-      kl: m.kl, clip_fraction: m.clipFrac, entropy: m.entropy, zero_variance_fraction: res.zeroVarianceFraction,
-      expert_imbalance: m.expert_imbalance ?? 1, loss: m.loss, grad_norm: m.grad_norm, lr,
+      kl: m.kl,
+      clip_fraction: m.clipFrac,
+      entropy: m.entropy,
+      zero_variance_fraction: res.zeroVarianceFraction,
+      expert_imbalance: m.expert_imbalance ?? 1,
+      loss: m.loss,
+      grad_norm: m.grad_norm,
+      lr,
       ...a.metrics?.(all),
-      tokens_per_s: res.generatedTokens / dt, rollout_seconds: tGen, step_seconds: dt,
+      tokens_per_s: res.generatedTokens / dt,
+      rollout_seconds: tGen,
+      step_seconds: dt,
     };
     appendJsonl(a.metricsFile, row);
-    if (a.samplesFile) for (const r of all.slice(0, 2)) appendJsonl(a.samplesFile, { step: step + 1, prompt: r.example.prompt, completion: r.completion, reward: r.reward });
-    bar.tick(1, { reward: row.reward_mean, acc: row.accuracy, len: row.completion_length, kl: row.kl, "tok/s": Math.round(row.tokens_per_s) });
+    if (a.samplesFile)
+      for (const r of all.slice(0, 2))
+        appendJsonl(a.samplesFile, {
+          step: step + 1,
+          prompt: r.example.prompt,
+          completion: r.completion,
+          reward: r.reward,
+        });
+    bar.tick(1, {
+      reward: row.reward_mean,
+      acc: row.accuracy,
+      len: row.completion_length,
+      kl: row.kl,
+      "tok/s": Math.round(row.tokens_per_s),
+    });
     if ((step + 1) % a.checkpointEvery === 0 && step + 1 < g.steps) {
-      await saveCheckpoint(partial, { config: mc, params: tr.params, opt: tr.optState, state: { phase: a.stage, step: step + 1 }, tokenizerJson: a.tokenizerJson });
+      await saveCheckpoint(partial, {
+        config: mc,
+        params: tr.params,
+        opt: tr.optState,
+        state: { phase: a.stage, step: step + 1 },
+        tokenizerJson: a.tokenizerJson,
+      });
     }
   }
   bar.done();
   disposeParams({ m: tr.optState.m, v: tr.optState.v });
   if (ref) disposeParams(ref);
-  await saveCheckpoint(a.dir, { config: mc, params: tr.params, state: { phase: a.stage, step: g.steps, done: true }, tokenizerJson: a.tokenizerJson });
+  await saveCheckpoint(a.dir, {
+    config: mc,
+    params: tr.params,
+    state: { phase: a.stage, step: g.steps, done: true },
+    tokenizerJson: a.tokenizerJson,
+  });
   rmSync(partial, { recursive: true, force: true }); // the finished checkpoint supersedes it
   return tr.params;
 }

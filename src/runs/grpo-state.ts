@@ -44,7 +44,15 @@ function readTree(path: string): Params {
 
 export async function saveGrpoState(
   dir: string,
-  o: { trainable: Params; opt: AdamWState; state: GrpoState; config: ModelConfig; lora: LoraConfig | null; baseModel: string; tokenizer: Tokenizer | null },
+  o: {
+    trainable: Params;
+    opt: AdamWState;
+    state: GrpoState;
+    config: ModelConfig;
+    lora: LoraConfig | null;
+    baseModel: string;
+    tokenizer: Tokenizer | null;
+  },
 ): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
@@ -68,13 +76,17 @@ export async function saveGrpoState(
 }
 
 /** The checkpoint in `dir`, or null when there is none. */
-export function loadGrpoState(dir: string, peft: boolean): { trainable: Params; opt: AdamWState; state: GrpoState } | null {
+export function loadGrpoState(
+  dir: string,
+  peft: boolean,
+): { trainable: Params; opt: AdamWState; state: GrpoState } | null {
   const stateFile = join(dir, "trainer_state.json");
   if (!existsSync(stateFile)) return null;
   const state = JSON.parse(readFileSync(stateFile, "utf8")) as GrpoState & { optimizer_step: number };
   const trainable = peft ? loadAdapter(dir).lora : readTree(join(dir, "model.safetensors"));
   const m: Params = {};
   const v: Params = {};
-  for (const [k, a] of Object.entries(readTree(join(dir, "optimizer.safetensors")))) (k.startsWith("m.") ? m : v)[k.slice(2)] = a;
+  for (const [k, a] of Object.entries(readTree(join(dir, "optimizer.safetensors"))))
+    (k.startsWith("m.") ? m : v)[k.slice(2)] = a;
   return { trainable, opt: { m, v, step: state.optimizer_step }, state };
 }

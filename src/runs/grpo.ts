@@ -35,9 +35,13 @@ import { evaluateHeldOut, type HeldOutResult } from "./grpo-eval.ts";
 import { buildPrompts, promptMode, runProblems } from "./grpo-prompts.ts";
 import { loadGrpoState, saveGrpoState } from "./grpo-state.ts";
 
-const PEFT_DEFAULT_TARGETS: Record<string, string[]> = { qwen2: ["q_proj", "v_proj"], llama: ["q_proj", "v_proj"] };
+const PEFT_DEFAULT_TARGETS: Record<string, string[]> = {
+  qwen2: ["q_proj", "v_proj"],
+  llama: ["q_proj", "v_proj"],
+};
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
-const std = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)) * (xs.length / Math.max(1, xs.length - 1)));
+const std = (xs: number[]) =>
+  Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)) * (xs.length / Math.max(1, xs.length - 1)));
 
 /** Refuse to resume a run folder written with other settings (names the first option that differs). */
 function checkSameConfig(path: string, cfg: GrpoRunConfig): void {
@@ -46,7 +50,9 @@ function checkSameConfig(path: string, cfg: GrpoRunConfig): void {
   for (const k of Object.keys(cfg) as (keyof GrpoRunConfig)[]) {
     if (k === "device" || k === "eval_steps") continue; // may change between a run and its resume
     if (JSON.stringify(old[k] ?? null) !== JSON.stringify(cfg[k] ?? null))
-      throw new Error(`${path}: this run folder was started with ${k} = ${JSON.stringify(old[k])}, now ${JSON.stringify(cfg[k])}; use another --out, or the same settings to resume`);
+      throw new Error(
+        `${path}: this run folder was started with ${k} = ${JSON.stringify(old[k])}, now ${JSON.stringify(cfg[k])}; use another --out, or the same settings to resume`,
+      );
   }
 }
 
@@ -59,7 +65,10 @@ async function input<T>(setup: () => Promise<T> | T): Promise<T> {
   }
 }
 
-export async function runGrpo(cfg: GrpoRunConfig, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
+export async function runGrpo(
+  cfg: GrpoRunConfig,
+  log: (s: string) => void = (s) => process.stderr.write(`${s}\n`),
+) {
   const t0 = performance.now();
   const out = cfg.output_dir;
   mkdirSync(out, { recursive: true });
@@ -70,20 +79,49 @@ export async function runGrpo(cfg: GrpoRunConfig, log: (s: string) => void = (s)
   const mc = m.config;
   const codec = await input(() => modelCodec(m));
   const charModel = codec.chars;
-  const ps = { format: cfg.prompt_format, systemPrompt: cfg.system_prompt, template: cfg.prompt_template, maxPromptLength: cfg.max_prompt_length };
+  const ps = {
+    format: cfg.prompt_format,
+    systemPrompt: cfg.system_prompt,
+    template: cfg.prompt_template,
+    maxPromptLength: cfg.max_prompt_length,
+  };
   const mode = await input(() => promptMode(codec, ps, m.dir, charModel));
-  const problems = async (data: string, split: string) => runProblems(m.dir, data, cfg.task) ?? (await task.load(data, { split, seed: cfg.seed }));
-  const train = await input(async () => buildPrompts(task, await problems(cfg.data, cfg.split), codec, mode, ps));
-  if (train.prompts.length === 0) throw new GrpoInputError(`${cfg.data}: no problems in split '${cfg.split}'`);
+  const problems = async (data: string, split: string) =>
+    runProblems(m.dir, data, cfg.task) ?? (await task.load(data, { split, seed: cfg.seed }));
+  const train = await input(async () =>
+    buildPrompts(task, await problems(cfg.data, cfg.split), codec, mode, ps),
+  );
+  if (train.prompts.length === 0)
+    throw new GrpoInputError(`${cfg.data}: no problems in split '${cfg.split}'`);
   const held = cfg.eval_data
-    ? (await input(async () => buildPrompts(task, (await problems(cfg.eval_data!, cfg.eval_split)).slice(0, cfg.eval_limit), codec, mode, ps))).prompts
+    ? (
+        await input(async () =>
+          buildPrompts(
+            task,
+            (await problems(cfg.eval_data!, cfg.eval_split)).slice(0, cfg.eval_limit),
+            codec,
+            mode,
+            ps,
+          ),
+        )
+      ).prompts
     : [];
-  if (train.truncated) log(`warning: ${train.truncated} prompts are longer than max_prompt_length ${cfg.max_prompt_length} and keep their last tokens`);
-  const rewards: NamedReward[] = await input(() => cfg.reward_funcs.map((name, i) => ({
-    name,
-    weight: cfg.reward_weights[i],
-    fn: rewardFunction(name, { task, maxCompletionLength: cfg.max_completion_length, overlongBuffer: cfg.overlong_buffer_length ?? undefined, language: cfg.language }),
-  })));
+  if (train.truncated)
+    log(
+      `warning: ${train.truncated} prompts are longer than max_prompt_length ${cfg.max_prompt_length} and keep their last tokens`,
+    );
+  const rewards: NamedReward[] = await input(() =>
+    cfg.reward_funcs.map((name, i) => ({
+      name,
+      weight: cfg.reward_weights[i],
+      fn: rewardFunction(name, {
+        task,
+        maxCompletionLength: cfg.max_completion_length,
+        overlongBuffer: cfg.overlong_buffer_length ?? undefined,
+        language: cfg.language,
+      }),
+    })),
+  );
 
   // Trained tensors: LoRA adapters over a frozen base (which is also pi_ref), or every weight.
   let lora: LoraConfig | null = null;
@@ -91,8 +129,17 @@ export async function runGrpo(cfg: GrpoRunConfig, log: (s: string) => void = (s)
   let frozen: Params = {};
   let ref: Params | null = null;
   if (cfg.use_peft) {
-    const targets = cfg.lora_target_modules ?? PEFT_DEFAULT_TARGETS[mc.modelType] ?? (mc.qLoraRank !== null ? ["q_b_proj", "kv_b_proj"] : ["q_proj", "kv_b_proj"]);
-    lora = { r: cfg.lora_r, alpha: cfg.lora_alpha, dropout: cfg.lora_dropout, targetModules: targets[0] === "all-linear" ? "all-linear" : targets, useRslora: cfg.use_rslora };
+    const targets =
+      cfg.lora_target_modules ??
+      PEFT_DEFAULT_TARGETS[mc.modelType] ??
+      (mc.qLoraRank !== null ? ["q_b_proj", "kv_b_proj"] : ["q_proj", "kv_b_proj"]);
+    lora = {
+      r: cfg.lora_r,
+      alpha: cfg.lora_alpha,
+      dropout: cfg.lora_dropout,
+      targetModules: targets[0] === "all-linear" ? "all-linear" : targets,
+      useRslora: cfg.use_rslora,
+    };
     const modules = await input(() => resolveTargets(m.params, lora!.targetModules, mc.numHiddenLayers));
     trainable = initLora(m.params, modules, lora, deriveSeed(cfg.seed, "lora"));
     frozen = m.params;
@@ -115,31 +162,68 @@ export async function runGrpo(cfg: GrpoRunConfig, log: (s: string) => void = (s)
   const rowsPerRound = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps;
   const promptsPerRound = rowsPerRound / G;
   const roundsPerEpoch = Math.ceil(train.prompts.length / promptsPerRound);
-  const maxSteps = cfg.max_steps > 0 ? cfg.max_steps : Math.max(1, Math.ceil(cfg.num_train_epochs * roundsPerEpoch)) * cfg.num_iterations;
+  const maxSteps =
+    cfg.max_steps > 0
+      ? cfg.max_steps
+      : Math.max(1, Math.ceil(cfg.num_train_epochs * roundsPerEpoch)) * cfg.num_iterations;
   const seqLen = Math.max(...train.prompts.map((p) => p.ids.length)) + cfg.max_completion_length;
   const longest = Math.max(seqLen, ...held.map((p) => p.ids.length + cfg.max_completion_length));
   if (longest > mc.maxPositionEmbeddings)
-    throw new GrpoInputError(`the longest prompt + max_completion_length = ${longest} tokens, over the model's ${mc.maxPositionEmbeddings} positions (lower max_prompt_length or max_completion_length)`);
+    throw new GrpoInputError(
+      `the longest prompt + max_completion_length = ${longest} tokens, over the model's ${mc.maxPositionEmbeddings} positions (lower max_prompt_length or max_completion_length)`,
+    );
   const lossCfg: GrpoLossConfig = {
-    lossType: cfg.loss_type, beta: cfg.beta, epsilon: cfg.epsilon, epsilonHigh: cfg.epsilon_high, maxCompletionLength: cfg.max_completion_length,
-    temperature: cfg.temperature, importanceSamplingLevel: cfg.importance_sampling_level, gradientAccumulationSteps: cfg.gradient_accumulation_steps,
+    lossType: cfg.loss_type,
+    beta: cfg.beta,
+    epsilon: cfg.epsilon,
+    epsilonHigh: cfg.epsilon_high,
+    maxCompletionLength: cfg.max_completion_length,
+    temperature: cfg.temperature,
+    importanceSamplingLevel: cfg.importance_sampling_level,
+    gradientAccumulationSteps: cfg.gradient_accumulation_steps,
   };
   const scaling = lora ? loraScaling(lora) : 1;
   const loss = lora
     ? (t: Params, b: Params, batch: GrpoBatch) => grpoObjective(mergeLora(b, t, scaling), mc, batch, lossCfg)
     : (t: Params, b: Params, batch: GrpoBatch) => grpoObjective({ ...t, ...b }, mc, batch, lossCfg);
-  const opt = { beta1: cfg.adam_beta1, beta2: cfg.adam_beta2, weightDecay: cfg.weight_decay, maxGradNorm: cfg.max_grad_norm };
-  const tr = new Trainer<GrpoBatch>({ model: mc, params: trainable, loss, optimizer: opt, optState: resumed?.opt, withMtp: false, frozen });
+  const opt = {
+    beta1: cfg.adam_beta1,
+    beta2: cfg.adam_beta2,
+    weightDecay: cfg.weight_decay,
+    maxGradNorm: cfg.max_grad_norm,
+  };
+  const tr = new Trainer<GrpoBatch>({
+    model: mc,
+    params: trainable,
+    loss,
+    optimizer: opt,
+    optState: resumed?.opt,
+    withMtp: false,
+    frozen,
+  });
   const policy = () => (lora ? mergedParams(m.params, tr.trainable, lora) : tr.params);
   const dropPolicy = (p: Params) => {
     if (lora) for (const k of Object.keys(p)) if (p[k] !== m.params[k]) p[k].dispose();
   };
   const logprobs = makeLogprobFn(mc, cfg.temperature, codec.padId, seqLen);
-  const heldOpts = { k: cfg.eval_num_generations, temperature: cfg.eval_temperature, topP: cfg.eval_top_p, maxNewTokens: cfg.max_completion_length, seed: deriveSeed(cfg.seed, "eval"), batchRows: 32 };
+  const heldOpts = {
+    k: cfg.eval_num_generations,
+    temperature: cfg.eval_temperature,
+    topP: cfg.eval_top_p,
+    maxNewTokens: cfg.max_completion_length,
+    seed: deriveSeed(cfg.seed, "eval"),
+    batchRows: 32,
+  };
   const evalFile = join(out, "eval.jsonl");
-  const evals: HeldOutResult[] = existsSync(evalFile) ? readFileSync(evalFile, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l)) : [];
+  const evals: HeldOutResult[] = existsSync(evalFile)
+    ? readFileSync(evalFile, "utf8")
+        .split("\n")
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l))
+    : [];
   // A round of num_iterations steps that ends at `step` crossed a multiple of `every` (rounds are whole but the last).
-  const crossed = (step: number, every: number) => every > 0 && Math.floor(step / every) > Math.floor((step - cfg.num_iterations) / every);
+  const crossed = (step: number, every: number) =>
+    every > 0 && Math.floor(step / every) > Math.floor((step - cfg.num_iterations) / every);
   const evalDue = (step: number) => step === 0 || step === maxSteps || crossed(step, cfg.eval_steps);
   const evaluate = async (step: number) => {
     if (held.length === 0) return;
@@ -148,10 +232,14 @@ export async function runGrpo(cfg: GrpoRunConfig, log: (s: string) => void = (s)
     dropPolicy(p);
     evals.push(r);
     appendJsonl(evalFile, r);
-    log(`eval @ step ${step}: pass@1 ${r["pass@1"].toFixed(3)} (${r.n_problems} problems x ${r.k}), format ${r.format_rate.toFixed(2)}, length ${r.mean_length.toFixed(1)}`);
+    log(
+      `eval @ step ${step}: pass@1 ${r["pass@1"].toFixed(3)} (${r.n_problems} problems x ${r.k}), format ${r.format_rate.toFixed(2)}, length ${r.mean_length.toFixed(1)}`,
+    );
   };
-  log(`r1lab grpo: ${mc.modelType} from ${m.dir}, ${cfg.use_peft ? `LoRA r=${cfg.lora_r} on ${Object.keys(tr.trainable).length / 2} projections` : "full fine-tuning"}, ` +
-    `${train.prompts.length} prompts (${mode.chat ? "chat template" : "plain text"}), ${promptsPerRound} prompts x ${G} per round, ${maxSteps} steps, device ${engineInfo().device}`);
+  log(
+    `r1lab grpo: ${mc.modelType} from ${m.dir}, ${cfg.use_peft ? `LoRA r=${cfg.lora_r} on ${Object.keys(tr.trainable).length / 2} projections` : "full fine-tuning"}, ` +
+      `${train.prompts.length} prompts (${mode.chat ? "chat template" : "plain text"}), ${promptsPerRound} prompts x ${G} per round, ${maxSteps} steps, device ${engineInfo().device}`,
+  );
   // Before training, and the evaluation a killed run may have missed at its checkpoint's step.
   if (evalDue(state.step) && !evals.some((e) => e.step === state.step)) await evaluate(state.step);
 
@@ -162,24 +250,41 @@ export async function runGrpo(cfg: GrpoRunConfig, log: (s: string) => void = (s)
     // ---- rollouts: the prompts of this round, in an order drawn per epoch ----
     const picks = Array.from({ length: promptsPerRound }, (_, j) => {
       const idx = state.round * promptsPerRound + j;
-      const order = Rng.stream(cfg.seed, "grpo-order", Math.floor(idx / train.prompts.length)).shuffle([...train.prompts.keys()]);
+      const order = Rng.stream(cfg.seed, "grpo-order", Math.floor(idx / train.prompts.length)).shuffle([
+        ...train.prompts.keys(),
+      ]);
       return train.prompts[order[idx % train.prompts.length]];
     });
     const genParams = policy();
-    const gen = await generate(genParams, mc, picks.flatMap((p) => Array.from({ length: G }, () => p.ids)), {
-      maxNewTokens: cfg.max_completion_length, eosTokenIds: codec.eosIds, seed: deriveSeed(cfg.seed, "grpo-sample", state.round),
-      temperature: cfg.temperature, topP: cfg.top_p, topK: cfg.top_k, padTokenId: codec.padId,
-    });
+    const gen = await generate(
+      genParams,
+      mc,
+      picks.flatMap((p) => Array.from({ length: G }, () => p.ids)),
+      {
+        maxNewTokens: cfg.max_completion_length,
+        eosTokenIds: codec.eosIds,
+        seed: deriveSeed(cfg.seed, "grpo-sample", state.round),
+        temperature: cfg.temperature,
+        topP: cfg.top_p,
+        topK: cfg.top_k,
+        padTokenId: codec.padId,
+      },
+    );
     const tRollout = (performance.now() - ts) / 1000;
     const items: Scored[] = gen.ids.map((ids, r) => ({
-      prompt: picks[Math.floor(r / G)].text, problem: picks[Math.floor(r / G)].problem, completion: codec.decode(ids.filter((t) => !codec.eosIds.includes(t))),
-      completionTokens: ids.length, finishReason: gen.finishReasons[r],
+      prompt: picks[Math.floor(r / G)].text,
+      problem: picks[Math.floor(r / G)].problem,
+      completion: codec.decode(ids.filter((t) => !codec.eosIds.includes(t))),
+      completionTokens: ids.length,
+      finishReason: gen.finishReasons[r],
     }));
     const scored = await scoreBatch(rewards, items);
     const groups = picks.map((_, i) => scored.total.slice(i * G, (i + 1) * G));
     const adv = groupAdvantages(groups, cfg.scale_rewards).flat();
     const rows: RoundRow[] = gen.ids.map((ids, r) => ({
-      promptIds: picks[Math.floor(r / G)].ids, completionIds: ids, advantage: adv[r],
+      promptIds: picks[Math.floor(r / G)].ids,
+      completionIds: ids,
+      advantage: adv[r],
       live: !(cfg.mask_truncated_completions && gen.finishReasons[r] === "length"),
     }));
     const mbs = microBatches(rows, cfg.per_device_train_batch_size);
@@ -192,18 +297,36 @@ export async function runGrpo(cfg: GrpoRunConfig, log: (s: string) => void = (s)
     const lengths = gen.ids.map((x) => x.length);
     const terminated = lengths.filter((_, r) => gen.finishReasons[r] === "stop");
     const rolloutRow: Record<string, number> = {
-      reward: mean(scored.total), reward_std: std(scored.total),
-      ...Object.fromEntries(rewards.flatMap((f) => {
-        const v = scored.perFn[f.name].filter((x): x is number => x !== null);
-        return [[`rewards/${f.name}/mean`, mean(v)], [`rewards/${f.name}/std`, std(v)]];
-      })),
-      "completions/mean_length": mean(lengths), "completions/min_length": Math.min(...lengths), "completions/max_length": Math.max(...lengths),
-      "completions/clipped_ratio": 1 - terminated.length / lengths.length, "completions/mean_terminated_length": mean(terminated),
+      reward: mean(scored.total),
+      reward_std: std(scored.total),
+      ...Object.fromEntries(
+        rewards.flatMap((f) => {
+          const v = scored.perFn[f.name].filter((x): x is number => x !== null);
+          return [
+            [`rewards/${f.name}/mean`, mean(v)],
+            [`rewards/${f.name}/std`, std(v)],
+          ];
+        }),
+      ),
+      "completions/mean_length": mean(lengths),
+      "completions/min_length": Math.min(...lengths),
+      "completions/max_length": Math.max(...lengths),
+      "completions/clipped_ratio": 1 - terminated.length / lengths.length,
+      "completions/mean_terminated_length": mean(terminated),
       frac_reward_zero_std: groups.filter(isZeroVariance).length / groups.length,
     };
     // ---- num_iterations optimizer steps on this round ----
     for (let it = 0; it < cfg.num_iterations && state.step < maxSteps; it++) {
-      const lr = learningRate({ lr: cfg.learning_rate, warmupSteps: Math.ceil(cfg.warmup_ratio * maxSteps), totalSteps: maxSteps, decay: cfg.lr_scheduler_type, minLrRatio: 0 }, state.step);
+      const lr = learningRate(
+        {
+          lr: cfg.learning_rate,
+          warmupSteps: Math.ceil(cfg.warmup_ratio * maxSteps),
+          totalSteps: maxSteps,
+          decay: cfg.lr_scheduler_type,
+          minLrRatio: 0,
+        },
+        state.step,
+      );
       const aux: Record<string, number>[] = [];
       for (const mb of mbs) aux.push(await tr.accumulate(toGrpoBatch(mc, mb, seqLen, codec.padId, numItems)));
       const gradNorm = await tr.applyAccumulated(lr);
@@ -211,24 +334,54 @@ export async function runGrpo(cfg: GrpoRunConfig, log: (s: string) => void = (s)
       state.num_tokens += rows.reduce((s, r) => s + r.promptIds.length + r.completionIds.length, 0);
       const avg = (k: string) => mean(aux.map((a) => a[k]));
       const row: Record<string, number> = {
-        step: state.step, epoch: ((state.round + 1) * promptsPerRound) / train.prompts.length, loss: aux.reduce((s, a) => s + a.loss, 0), grad_norm: gradNorm, learning_rate: lr,
-        num_tokens: state.num_tokens, ...rolloutRow, kl: avg("kl"), entropy: avg("entropy"),
-        "clip_ratio/low_mean": avg("clipLow"), "clip_ratio/high_mean": avg("clipHigh"), "clip_ratio/region_mean": avg("clipFrac"),
-        rollout_seconds: tRollout, step_seconds: (performance.now() - ts) / 1000, tokens_per_s: lengths.reduce((a, b) => a + b, 0) / tRollout,
+        step: state.step,
+        epoch: ((state.round + 1) * promptsPerRound) / train.prompts.length,
+        loss: aux.reduce((s, a) => s + a.loss, 0),
+        grad_norm: gradNorm,
+        learning_rate: lr,
+        num_tokens: state.num_tokens,
+        ...rolloutRow,
+        kl: avg("kl"),
+        entropy: avg("entropy"),
+        "clip_ratio/low_mean": avg("clipLow"),
+        "clip_ratio/high_mean": avg("clipHigh"),
+        "clip_ratio/region_mean": avg("clipFrac"),
+        rollout_seconds: tRollout,
+        step_seconds: (performance.now() - ts) / 1000,
+        tokens_per_s: lengths.reduce((a, b) => a + b, 0) / tRollout,
       };
       appendJsonl(join(out, "metrics.jsonl"), row);
       bar.update(state.step, {
-        reward: row.reward, ...(scored.perFn.accuracy ? { acc: row["rewards/accuracy/mean"] } : {}), len: row["completions/mean_length"],
-        kl: row.kl, clip: row["clip_ratio/region_mean"], ent: row.entropy,
+        reward: row.reward,
+        ...(scored.perFn.accuracy ? { acc: row["rewards/accuracy/mean"] } : {}),
+        len: row["completions/mean_length"],
+        kl: row.kl,
+        clip: row["clip_ratio/region_mean"],
+        ent: row.entropy,
       });
       if (state.step % cfg.logging_steps === 0 || state.step === 1) {
         for (let r = 0; r < G; r++)
-          appendJsonl(join(out, "samples.jsonl"), { step: state.step, prompt: items[r].prompt, completion: items[r].completion, reward: scored.total[r], advantage: adv[r], rewards: Object.fromEntries(rewards.map((f) => [f.name, scored.perFn[f.name][r]])) });
+          appendJsonl(join(out, "samples.jsonl"), {
+            step: state.step,
+            prompt: items[r].prompt,
+            completion: items[r].completion,
+            reward: scored.total[r],
+            advantage: adv[r],
+            rewards: Object.fromEntries(rewards.map((f) => [f.name, scored.perFn[f.name][r]])),
+          });
       }
     }
     state.round++;
     if (crossed(state.step, cfg.save_steps) || state.step >= maxSteps)
-      await saveGrpoState(join(out, "checkpoint"), { trainable: lora ? tr.trainable : tr.params, opt: tr.optState, state, config: mc, lora, baseModel: cfg.model, tokenizer: m.tokenizer });
+      await saveGrpoState(join(out, "checkpoint"), {
+        trainable: lora ? tr.trainable : tr.params,
+        opt: tr.optState,
+        state,
+        config: mc,
+        lora,
+        baseModel: cfg.model,
+        tokenizer: m.tokenizer,
+      });
     if (evalDue(state.step) && !evals.some((e) => e.step === state.step)) await evaluate(state.step);
   }
   bar.done();
@@ -250,6 +403,8 @@ export async function runGrpo(cfg: GrpoRunConfig, log: (s: string) => void = (s)
   };
   writeJsonAtomic(join(out, "summary.json"), summary);
   await writeGrpoReport(out, cfg as unknown as Record<string, unknown>, summary as any);
-  log(`done: ${state.step} steps${summary.gain_pass1 !== null ? `, held-out pass@1 ${summary.eval_before!["pass@1"].toFixed(3)} -> ${summary.eval_after!["pass@1"].toFixed(3)}` : ""}; ${join(out, "report.html")}`);
+  log(
+    `done: ${state.step} steps${summary.gain_pass1 !== null ? `, held-out pass@1 ${summary.eval_before!["pass@1"].toFixed(3)} -> ${summary.eval_after!["pass@1"].toFixed(3)}` : ""}; ${join(out, "report.html")}`,
+  );
   return summary;
 }

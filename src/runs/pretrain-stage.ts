@@ -61,7 +61,8 @@ export async function pretrainStage(a: PretrainStageArgs): Promise<Params> {
   const tr = new Trainer<LmBatch>({
     model: mc,
     params: from?.params ?? initParams(mc, a.seed),
-    loss: (t, b, batch) => lmLoss(t, b, mc, batch, { mtpLambda: p.mtp_lambda, balanceAlpha: p.balance_alpha }),
+    loss: (t, b, batch) =>
+      lmLoss(t, b, mc, batch, { mtpLambda: p.mtp_lambda, balanceAlpha: p.balance_alpha }),
     optimizer: { weightDecay: 0.01 },
     optState: from?.opt,
     biasUpdateGamma: p.bias_update_gamma,
@@ -71,18 +72,38 @@ export async function pretrainStage(a: PretrainStageArgs): Promise<Params> {
   for (let step = step0; step < p.steps; step++) {
     const ts = performance.now();
     const { batch, tokens, row } = a.batchAt(step);
-    const lr = learningRate({ lr: p.learning_rate, warmupSteps: p.warmup_steps, totalSteps: p.steps, decay: "cosine" }, step);
+    const lr = learningRate(
+      { lr: p.learning_rate, warmupSteps: p.warmup_steps, totalSteps: p.steps, decay: "cosine" },
+      step,
+    );
     const m = await tr.update(batch, lr);
     const tokensPerS = tokens / ((performance.now() - ts) / 1000);
     appendJsonl(a.metricsFile, { step: step + 1, ...m, lr, ...row, tokens_per_s: tokensPerS });
-    bar.tick(1, { loss: m.loss, ce: m.ce, mtp: m.mtp, imb: m.expert_imbalance ?? 1, "tok/s": Math.round(tokensPerS) });
+    bar.tick(1, {
+      loss: m.loss,
+      ce: m.ce,
+      mtp: m.mtp,
+      imb: m.expert_imbalance ?? 1,
+      "tok/s": Math.round(tokensPerS),
+    });
     if ((step + 1) % a.checkpointEvery === 0 && step + 1 < p.steps) {
-      await saveCheckpoint(partial, { config: mc, params: tr.params, opt: tr.optState, state: { phase: a.stage, step: step + 1 }, tokenizerJson: a.tokenizerJson });
+      await saveCheckpoint(partial, {
+        config: mc,
+        params: tr.params,
+        opt: tr.optState,
+        state: { phase: a.stage, step: step + 1 },
+        tokenizerJson: a.tokenizerJson,
+      });
     }
   }
   bar.done();
   disposeParams({ m: tr.optState.m, v: tr.optState.v });
-  await saveCheckpoint(a.dir, { config: mc, params: tr.params, state: { phase: a.stage, step: p.steps, done: true }, tokenizerJson: a.tokenizerJson });
+  await saveCheckpoint(a.dir, {
+    config: mc,
+    params: tr.params,
+    state: { phase: a.stage, step: p.steps, done: true },
+    tokenizerJson: a.tokenizerJson,
+  });
   rmSync(partial, { recursive: true, force: true }); // the finished checkpoint supersedes it
   return tr.params;
 }

@@ -26,16 +26,35 @@ export interface R1BaseArgs {
 /** Pretrain (or resume, or load) the base and return its parameters. */
 export async function pretrainBase(a: R1BaseArgs): Promise<Params> {
   const P = a.cfg.pretrain;
-  const lenOf = (seqs: TokenSequence[]) => Math.ceil((Math.max(...seqs.map((s) => s.ids.length)) - 1) / 8) * 8;
-  const pools = [a.pools.terse, a.pools.readable].filter((p) => p.length > 0).map((seqs) => ({ seqs, seqLen: lenOf(seqs) }));
+  const lenOf = (seqs: TokenSequence[]) =>
+    Math.ceil((Math.max(...seqs.map((s) => s.ids.length)) - 1) / 8) * 8;
+  const pools = [a.pools.terse, a.pools.readable]
+    .filter((p) => p.length > 0)
+    .map((seqs) => ({ seqs, seqLen: lenOf(seqs) }));
   if (pools.length === 0) throw new Error("pretrain: the corpus is empty");
   const readableShare = a.pools.readable.length / (a.pools.terse.length + a.pools.readable.length);
   return pretrainStage({
-    stage: "pretrain", p: P, mc: a.mc, seed: a.cfg.seed, checkpointEvery: a.cfg.checkpoint_every * 5, tokenizerJson: a.tokenizerJson, dir: a.dir, metricsFile: a.metricsFile, log: a.log,
+    stage: "pretrain",
+    p: P,
+    mc: a.mc,
+    seed: a.cfg.seed,
+    checkpointEvery: a.cfg.checkpoint_every * 5,
+    tokenizerJson: a.tokenizerJson,
+    dir: a.dir,
+    metricsFile: a.metricsFile,
+    log: a.log,
     batchAt: (step) => {
       const rng = Rng.stream(a.cfg.seed, "r1-pretrain-batch", step);
       const { seqs, seqLen } = pools.length === 2 && rng.float() < readableShare ? pools[1] : pools[0];
-      return { batch: makeLmBatch(a.mc, Array.from({ length: P.batch_size }, () => seqs[rng.int(seqs.length)]), seqLen, a.padId), tokens: P.batch_size * seqLen };
+      return {
+        batch: makeLmBatch(
+          a.mc,
+          Array.from({ length: P.batch_size }, () => seqs[rng.int(seqs.length)]),
+          seqLen,
+          a.padId,
+        ),
+        tokens: P.batch_size * seqLen,
+      };
     },
   });
 }

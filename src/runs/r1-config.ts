@@ -3,7 +3,15 @@
 // scale_rewards, learning_rate, temperature), SFTConfig for the SFT stages (learning_rate,
 // max_steps, per_device_train_batch_size, gradient_accumulation_steps, max_seq_length, packing).
 // The presets (R1_PRESETS): default, tiny (every stage in a few minutes), micro (tests, seconds).
-import { evalGroup, grpoGroup, modelGroup, pretrainFields, runFields, sftGroup, taskFields } from "./config-groups.ts";
+import {
+  evalGroup,
+  grpoGroup,
+  modelGroup,
+  pretrainFields,
+  runFields,
+  sftGroup,
+  taskFields,
+} from "./config-groups.ts";
 import type { GrpoSettings } from "./grpo-stage.ts";
 import { type Infer, bool, defaults, group, merge, num, str } from "./schema.ts";
 
@@ -16,14 +24,24 @@ export type R1Grpo = GrpoSettings;
  */
 export const R1_TEMPLATE = "Q: {problem}\nA:";
 
-const RL = { max_completion_length: 112, learning_rate: 3e-4, scale_rewards: "group", reward_weights: { accuracy: 1.0, format: 0.1, consistency: 0.2 } } as const;
+const RL = {
+  max_completion_length: 112,
+  learning_rate: 3e-4,
+  scale_rewards: "group",
+  reward_weights: { accuracy: 1.0, format: 0.1, consistency: 0.2 },
+} as const;
 
 export const R1_SCHEMA = group("r1lab r1", {
   ...runFields(),
   ...taskFields({ min_terms: 2, max_terms: 3, max_number: 6 }),
   train_problems: num(400, "distinct training problems", { int: true, min: 1 }),
   template: str(R1_TEMPLATE, "prompt template; {problem} is replaced by the problem"),
-  model: modelGroup({ hidden_size: 96, num_hidden_layers: 3, moe_intermediate_size: 64, intermediate_size: 256 }),
+  model: modelGroup({
+    hidden_size: 96,
+    num_hidden_layers: 3,
+    moe_intermediate_size: 64,
+    intermediate_size: 256,
+  }),
   /**
    * The base model: next-token + MTP pretraining on the noisy corpus of `r1lab zero`, where a share
    * `readable_fraction` of the traces (right or wrong) is rewritten in the readable format: the base
@@ -32,20 +50,40 @@ export const R1_SCHEMA = group("r1lab r1", {
   pretrain: group("the base model", {
     ...pretrainFields({ steps: 200, batch_size: 32 }),
     traces_per_problem: num(1, "corpus traces per training problem", { int: true, min: 1 }),
-    readable_fraction: num(0.3, "share of corpus traces rewritten in the readable format", { min: 0, max: 1 }),
+    readable_fraction: num(0.3, "share of corpus traces rewritten in the readable format", {
+      min: 0,
+      max: 1,
+    }),
   }),
-  cold_start: group("stage 1 data: long readable traces (tasks/cold-start.ts)", { n_examples: num(200, "cold-start examples", { int: true, min: 1 }) }),
-  cold_start_sft: sftGroup("stage 1: SFT of the base on the cold-start traces", { max_steps: 60, per_device_train_batch_size: 16 }),
-  reasoning_rl: grpoGroup("stage 2: reasoning-oriented RL (runs/grpo-stage.ts); reward_weights include consistency (rl/consistency.ts)", { ...RL, steps: 20 }),
-  rejection_sampling: group("stage 3: K = num_samples per training prompt; keep correct + well-formed (+ readable), deduplicated", {
-    prompts: num(96, "training prompts sampled", { int: true, min: 1 }),
-    num_samples: num(4, "samples per prompt (K)", { int: true, min: 1 }),
-    temperature: num(1.0, "sampling temperature", { min: 0 }),
-    top_p: num(1.0, "nucleus sampling", { min: 0, max: 1 }),
-    require_readable: bool(true, "keep readable samples only"),
-    mix_cold_start: bool(true, "the SFT data is the kept set plus the cold-start set (R1 mixed its reasoning samples with other SFT data)"),
+  cold_start: group("stage 1 data: long readable traces (tasks/cold-start.ts)", {
+    n_examples: num(200, "cold-start examples", { int: true, min: 1 }),
   }),
-  sft: sftGroup("stage 4: SFT of the base on what rejection sampling kept", { max_steps: 80, per_device_train_batch_size: 16 }),
+  cold_start_sft: sftGroup("stage 1: SFT of the base on the cold-start traces", {
+    max_steps: 60,
+    per_device_train_batch_size: 16,
+  }),
+  reasoning_rl: grpoGroup(
+    "stage 2: reasoning-oriented RL (runs/grpo-stage.ts); reward_weights include consistency (rl/consistency.ts)",
+    { ...RL, steps: 20 },
+  ),
+  rejection_sampling: group(
+    "stage 3: K = num_samples per training prompt; keep correct + well-formed (+ readable), deduplicated",
+    {
+      prompts: num(96, "training prompts sampled", { int: true, min: 1 }),
+      num_samples: num(4, "samples per prompt (K)", { int: true, min: 1 }),
+      temperature: num(1.0, "sampling temperature", { min: 0 }),
+      top_p: num(1.0, "nucleus sampling", { min: 0, max: 1 }),
+      require_readable: bool(true, "keep readable samples only"),
+      mix_cold_start: bool(
+        true,
+        "the SFT data is the kept set plus the cold-start set (R1 mixed its reasoning samples with other SFT data)",
+      ),
+    },
+  ),
+  sft: sftGroup("stage 4: SFT of the base on what rejection sampling kept", {
+    max_steps: 80,
+    per_device_train_batch_size: 16,
+  }),
   final_rl: grpoGroup("stage 5: the final RL stage from the SFT model", { ...RL, steps: 10 }),
   /**
    * After the pipeline (runs/r1-distill.ts): a smaller dense student, pretrained for pretrain_steps on
@@ -63,10 +101,17 @@ export const R1_SCHEMA = group("r1lab r1", {
     pretrain_steps: num(150, "student pretraining steps", { int: true, min: 1 }),
     prompts: num(96, "teacher prompts", { int: true, min: 1 }),
     samples: num(4, "teacher samples per prompt", { int: true, min: 1 }),
-    sft: sftGroup("SFT of the student on the teacher's kept traces", { max_steps: 20, per_device_train_batch_size: 16 }),
+    sft: sftGroup("SFT of the student on the teacher's kept traces", {
+      max_steps: 20,
+      per_device_train_batch_size: 16,
+    }),
   }),
   eval: evalGroup({ n_problems: 64 }),
-  max_completion_length: num(112, "completion budget of the evaluations and of rejection sampling (RL stages: their own)", { int: true, min: 1 }),
+  max_completion_length: num(
+    112,
+    "completion budget of the evaluations and of rejection sampling (RL stages: their own)",
+    { int: true, min: 1 },
+  ),
   checkpoint_every: num(5, "RL steps between partial checkpoints (pretraining: 5x)", { int: true, min: 1 }),
 });
 
@@ -110,7 +155,14 @@ export const R1_PRESETS = {
     rejection_sampling: { prompts: 4, num_samples: 2, require_readable: false },
     sft: MICRO_SFT,
     final_rl: { steps: 2, ...MICRO_RL },
-    distill: { enabled: false, student: { hidden_size: 32, num_hidden_layers: 1, intermediate_size: 64 }, pretrain_steps: 2, prompts: 4, samples: 2, sft: MICRO_SFT },
+    distill: {
+      enabled: false,
+      student: { hidden_size: 32, num_hidden_layers: 1, intermediate_size: 64 },
+      pretrain_steps: 2,
+      prompts: 4,
+      samples: 2,
+      sft: MICRO_SFT,
+    },
     eval: { k: 2, n_problems: 4 },
     max_completion_length: 40,
     checkpoint_every: 1,

@@ -40,7 +40,13 @@ export interface DistillArgs {
   log: (s: string) => void;
 }
 
-const pick = (e: StageEval, wall: number) => ({ pass1: e.pass1, consK: e.consK, mean_length: e.mean_length, readability: e.readability, wall_seconds: wall });
+const pick = (e: StageEval, wall: number) => ({
+  pass1: e.pass1,
+  consK: e.consK,
+  mean_length: e.mean_length,
+  readability: e.readability,
+  wall_seconds: wall,
+});
 
 export async function distillComparison(a: DistillArgs) {
   const { cfg, tok } = a;
@@ -49,10 +55,29 @@ export async function distillComparison(a: DistillArgs) {
   const out = join(a.runDir, "distill.json");
   if (existsSync(out)) return JSON.parse(readFileSync(out, "utf8"));
   const s = D.student;
-  const mc = tinyDense(tok.vocabSize, { hiddenSize: s.hidden_size, numHiddenLayers: s.num_hidden_layers, intermediateSize: s.intermediate_size, numAttentionHeads: s.num_attention_heads, numKeyValueHeads: s.num_attention_heads, headDim: s.hidden_size / s.num_attention_heads, bosTokenId: tok.bosId, eosTokenId: tok.eosId, padTokenId: tok.padId });
+  const mc = tinyDense(tok.vocabSize, {
+    hiddenSize: s.hidden_size,
+    numHiddenLayers: s.num_hidden_layers,
+    intermediateSize: s.intermediate_size,
+    numAttentionHeads: s.num_attention_heads,
+    numKeyValueHeads: s.num_attention_heads,
+    headDim: s.hidden_size / s.num_attention_heads,
+    bosTokenId: tok.bosId,
+    eosTokenId: tok.eosId,
+    padTokenId: tok.padId,
+  });
 
   let t = performance.now();
-  const baseParams = await pretrainBase({ cfg: { ...cfg, pretrain: { ...cfg.pretrain, steps: D.pretrain_steps } }, mc, pools: a.pools, padId: tok.padId, tokenizerJson: a.tokenizerJson, dir: ck("distill_student_base"), metricsFile: join(a.runDir, "distill_pretrain.jsonl"), log: a.log });
+  const baseParams = await pretrainBase({
+    cfg: { ...cfg, pretrain: { ...cfg.pretrain, steps: D.pretrain_steps } },
+    mc,
+    pools: a.pools,
+    padId: tok.padId,
+    tokenizerJson: a.tokenizerJson,
+    dir: ck("distill_student_base"),
+    metricsFile: join(a.runDir, "distill_pretrain.jsonl"),
+    log: a.log,
+  });
   const nParams = paramCount(baseParams);
   const base = pick(await a.evalModel("student base", baseParams, mc), (performance.now() - t) / 1000);
   disposeParams(baseParams);
@@ -65,20 +90,48 @@ export async function distillComparison(a: DistillArgs) {
   else {
     const teacher = await NativeBackend.load({ model: ck("final_rl"), bosPrefix: true, batchSize: 64 });
     const problems = a.trainProblems.slice(0, D.prompts);
-    traces = await collectTraces({ backend: teacher, problems, samples: D.samples, sampling: { temperature: cfg.eval.temperature, topP: cfg.eval.top_p, maxTokens: cfg.max_completion_length, seed: deriveSeed(cfg.seed, "distill-traces") }, template: cfg.template, chat: false });
+    traces = await collectTraces({
+      backend: teacher,
+      problems,
+      samples: D.samples,
+      sampling: {
+        temperature: cfg.eval.temperature,
+        topP: cfg.eval.top_p,
+        maxTokens: cfg.max_completion_length,
+        seed: deriveSeed(cfg.seed, "distill-traces"),
+      },
+      template: cfg.template,
+      chat: false,
+    });
     writeJsonl(tracesPath, traces);
   }
   const stats = traceStats(traces);
   const { examples } = traceExamples(tok, traces, cfg.template);
   const traceSeconds = (performance.now() - t) / 1000;
-  a.log(`distill: teacher kept ${stats.kept} of ${stats.samples} traces over ${stats.problems_covered} problems`);
+  a.log(
+    `distill: teacher kept ${stats.kept} of ${stats.samples} traces over ${stats.problems_covered} problems`,
+  );
 
   // Arm 1: distillation (SFT on the teacher's kept traces).
   t = performance.now();
   let distilled = null;
   if (examples.length > 0) {
-    const r = await sftTrain({ config: mc, params: loadCheckpoint(ck("distill_student_base")).params, train: examples, cfg: { ...D.sft, seed: deriveSeed(cfg.seed, "distill-sft") }, outDir: join(a.runDir, "sft", "distill_student"), padId: tok.padId, tokenizerJson: a.tokenizerJson, log: a.log });
-    await saveCheckpoint(ck("distill_student"), { config: mc, params: r.params, state: { phase: "distill_student", step: D.sft.max_steps, done: true }, tokenizerJson: a.tokenizerJson });
+    const r = await sftTrain({
+      config: mc,
+      params: loadCheckpoint(ck("distill_student_base")).params,
+      train: examples,
+      cfg: { ...D.sft, seed: deriveSeed(cfg.seed, "distill-sft") },
+      outDir: join(a.runDir, "sft", "distill_student"),
+      padId: tok.padId,
+      tokenizerJson: a.tokenizerJson,
+      log: a.log,
+    });
+    await saveCheckpoint(ck("distill_student"), {
+      config: mc,
+      params: r.params,
+      state: { phase: "distill_student", step: D.sft.max_steps, done: true },
+      tokenizerJson: a.tokenizerJson,
+    });
     distilled = pick(await a.evalModel("distilled student", r.params, mc), (performance.now() - t) / 1000);
     disposeParams(r.params);
   }
@@ -86,15 +139,32 @@ export async function distillComparison(a: DistillArgs) {
   // Arm 2: RL only, as many GRPO updates as the distillation's SFT steps.
   t = performance.now();
   const rl = await r1RlStage({
-    stage: "distill_rl_only", g: { ...cfg.final_rl, steps: D.sft.max_steps }, seed: cfg.seed, template: cfg.template, checkpointEvery: cfg.checkpoint_every,
-    params: loadCheckpoint(ck("distill_student_base")).params, mc, tok, tokenizerJson: a.tokenizerJson, prompts: a.trainProblems, maxPromptTokens: a.maxPromptTokens,
-    dir: ck("distill_rl_only"), metricsFile: join(a.runDir, "distill_rl_only.jsonl"), log: a.log,
+    stage: "distill_rl_only",
+    g: { ...cfg.final_rl, steps: D.sft.max_steps },
+    seed: cfg.seed,
+    template: cfg.template,
+    checkpointEvery: cfg.checkpoint_every,
+    params: loadCheckpoint(ck("distill_student_base")).params,
+    mc,
+    tok,
+    tokenizerJson: a.tokenizerJson,
+    prompts: a.trainProblems,
+    maxPromptTokens: a.maxPromptTokens,
+    dir: ck("distill_rl_only"),
+    metricsFile: join(a.runDir, "distill_rl_only.jsonl"),
+    log: a.log,
   });
   const rlOnly = pick(await a.evalModel("RL-only student", rl, mc), (performance.now() - t) / 1000);
   disposeParams(rl);
 
   const result = {
-    student: { model_type: mc.modelType, hidden_size: mc.hiddenSize, num_hidden_layers: mc.numHiddenLayers, param_count: nParams, pretrain_steps: D.pretrain_steps },
+    student: {
+      model_type: mc.modelType,
+      hidden_size: mc.hiddenSize,
+      num_hidden_layers: mc.numHiddenLayers,
+      param_count: nParams,
+      pretrain_steps: D.pretrain_steps,
+    },
     teacher: "final_rl",
     traces: { ...stats, sft_examples: examples.length, seconds: traceSeconds },
     student_base: base,

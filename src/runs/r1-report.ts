@@ -43,37 +43,104 @@ export async function writeR1Report(runDir: string, cfg: R1Config, s: R1ReportIn
         `Wall time ${s.wall_seconds.toFixed(0)} s on ${s.device}.`,
       table,
     },
-    { heading: "pass@1 by stage", svg: await barChart({ title: "pass@1 (held-out)", rows: evalRows, x: "name", y: "pass1" }) },
-    { heading: "cons@K by stage", svg: await barChart({ title: `cons@${K} (held-out)`, rows: evalRows, x: "name", y: "consK" }) },
-    { heading: "Response length by stage", svg: await barChart({ title: "Mean completion length (tokens)", rows: evalRows, x: "name", y: "mean_length" }) },
-    { heading: "Readability by stage", svg: await barChart({ title: "Readability (share readable)", rows: evalRows, x: "name", y: "readability" }) },
+    {
+      heading: "pass@1 by stage",
+      svg: await barChart({ title: "pass@1 (held-out)", rows: evalRows, x: "name", y: "pass1" }),
+    },
+    {
+      heading: "cons@K by stage",
+      svg: await barChart({ title: `cons@${K} (held-out)`, rows: evalRows, x: "name", y: "consK" }),
+    },
+    {
+      heading: "Response length by stage",
+      svg: await barChart({
+        title: "Mean completion length (tokens)",
+        rows: evalRows,
+        x: "name",
+        y: "mean_length",
+      }),
+    },
+    {
+      heading: "Readability by stage",
+      svg: await barChart({
+        title: "Readability (share readable)",
+        rows: evalRows,
+        x: "name",
+        y: "readability",
+      }),
+    },
   ];
   for (const stage of ["reasoning_rl", "final_rl"]) {
     const rows = readJsonl(join(runDir, `${stage}.jsonl`));
-    if (rows.length) sections.push({ heading: `${stage}: rewards`, svg: await lineChart({ title: `${stage}: reward, accuracy, consistency, readability`, rows, x: "step", ys: ["reward_mean", "accuracy", "consistency", "readability"] }) });
-    if (rows.length) sections.push({ heading: `${stage}: length`, svg: await lineChart({ title: `${stage}: completion length (tokens)`, rows, x: "step", ys: ["completion_length"] }) });
+    if (rows.length)
+      sections.push({
+        heading: `${stage}: rewards`,
+        svg: await lineChart({
+          title: `${stage}: reward, accuracy, consistency, readability`,
+          rows,
+          x: "step",
+          ys: ["reward_mean", "accuracy", "consistency", "readability"],
+        }),
+      });
+    if (rows.length)
+      sections.push({
+        heading: `${stage}: length`,
+        svg: await lineChart({
+          title: `${stage}: completion length (tokens)`,
+          rows,
+          x: "step",
+          ys: ["completion_length"],
+        }),
+      });
   }
   for (const stage of ["cold_start_sft", "sft"]) {
     const rows = readJsonl(join(runDir, "sft", stage, "sft_metrics.jsonl"));
-    if (rows.length) sections.push({ heading: `${stage}: loss`, svg: await lineChart({ title: `${stage}: cross-entropy on targets`, rows, x: "step", ys: ["ce"] }) });
+    if (rows.length)
+      sections.push({
+        heading: `${stage}: loss`,
+        svg: await lineChart({ title: `${stage}: cross-entropy on targets`, rows, x: "step", ys: ["ce"] }),
+      });
   }
   const pre = readJsonl(join(runDir, "pretrain.jsonl"));
-  if (pre.length) sections.push({ heading: "Pretraining", svg: await lineChart({ title: "Base pretraining loss", rows: pre, x: "step", ys: ["ce", "mtp"] }) });
+  if (pre.length)
+    sections.push({
+      heading: "Pretraining",
+      svg: await lineChart({ title: "Base pretraining loss", rows: pre, x: "step", ys: ["ce", "mtp"] }),
+    });
   const d = s.distill as any;
   if (d) {
-    const fmt = (name: string, r: any) => (r ? { model: name, "pass@1": r.pass1.toFixed(3), "cons@K": r.consK.toFixed(3), "mean length": r.mean_length.toFixed(1), readability: r.readability.toFixed(3), "wall s": r.wall_seconds.toFixed(0) } : { model: name, "pass@1": "no kept traces" });
+    const fmt = (name: string, r: any) =>
+      r
+        ? {
+            model: name,
+            "pass@1": r.pass1.toFixed(3),
+            "cons@K": r.consK.toFixed(3),
+            "mean length": r.mean_length.toFixed(1),
+            readability: r.readability.toFixed(3),
+            "wall s": r.wall_seconds.toFixed(0),
+          }
+        : { model: name, "pass@1": "no kept traces" };
     sections.push({
       heading: "Distillation vs RL on a small student",
       text:
         `Teacher: the final_rl model. Student: ${d.student.model_type}, hidden ${d.student.hidden_size}, ${d.student.num_hidden_layers} layers, ${d.student.param_count} parameters, pretrained ${d.student.pretrain_steps} steps on the same corpus. ` +
         `Teacher traces: ${d.traces.kept} kept of ${d.traces.samples} (correct and well-formed, distinct) over ${d.traces.problems_covered} problems. ` +
         "Distilled = SFT on the kept traces; RL only = GRPO for as many steps as the SFT. Same held-out problems and protocol as the stage table.",
-      table: [fmt("student base", d.student_base), fmt("distilled student", d.distilled), fmt("RL-only student", d.rl_only), fmt("teacher (final_rl)", d.teacher_eval)],
+      table: [
+        fmt("student base", d.student_base),
+        fmt("distilled student", d.distilled),
+        fmt("RL-only student", d.rl_only),
+        fmt("teacher (final_rl)", d.teacher_eval),
+      ],
     });
   }
   const samples = s.stages
     .filter((r) => Array.isArray(s.stage_details[r.name]?.examples))
-    .flatMap((r) => s.stage_details[r.name].examples.map((e: any) => `[${r.name}] ${e.correct ? "correct" : "wrong"}\n${e.prompt}\n${e.completion}`));
+    .flatMap((r) =>
+      s.stage_details[r.name].examples.map(
+        (e: any) => `[${r.name}] ${e.correct ? "correct" : "wrong"}\n${e.prompt}\n${e.completion}`,
+      ),
+    );
   sections.push({ heading: "Sample completions (held-out)", pre: samples.join("\n\n") });
   sections.push({ heading: "Config", pre: JSON.stringify(cfg, null, 2) });
   writeReport(runDir, { title: `r1lab R1 pipeline: ${cfg.name}`, sections });

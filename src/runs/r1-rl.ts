@@ -13,12 +13,18 @@ import type { TaskExample } from "../tasks/types.ts";
 import { type GrpoSettings, grpoStage, namedRewards } from "./grpo-stage.ts";
 
 /** The rewards an R1 RL stage may weight: `consistency` is the readable-vocabulary share. */
-export const R1_REWARDS: Record<string, RewardFn> = { accuracy: accuracyReward, format: formatReward, consistency: readableConsistencyReward };
+export const R1_REWARDS: Record<string, RewardFn> = {
+  accuracy: accuracyReward,
+  format: formatReward,
+  consistency: readableConsistencyReward,
+};
 
 function rlMetrics(all: Rollout[]): Record<string, number> {
   const mean = (f: (r: Rollout) => number) => all.reduce((s, r) => s + f(r), 0) / all.length;
   return {
-    consistency: mean((r) => r.rewards.consistency ?? readableConsistencyReward(r.completion, r.example) ?? 0),
+    consistency: mean(
+      (r) => r.rewards.consistency ?? readableConsistencyReward(r.completion, r.example) ?? 0,
+    ),
     readability: mean((r) => (isReadable(r.completion) ? 1 : 0)),
   };
 }
@@ -44,9 +50,19 @@ export interface R1RlArgs {
 
 export function r1RlStage(a: R1RlArgs): Promise<Params> {
   return grpoStage({
-    stage: a.stage, g: a.g, seed: a.seed, params: a.params, policy: charPolicy(a.mc, a.tok, a.template),
-    rewards: namedRewards(a.g.reward_weights, R1_REWARDS, `${a.stage}.reward_weights`), prompts: a.prompts, seqLen: a.maxPromptTokens + a.g.max_completion_length,
-    checkpointEvery: a.checkpointEvery, tokenizerJson: a.tokenizerJson, dir: a.dir, metricsFile: a.metricsFile, log: a.log,
+    stage: a.stage,
+    g: a.g,
+    seed: a.seed,
+    params: a.params,
+    policy: charPolicy(a.mc, a.tok, a.template),
+    rewards: namedRewards(a.g.reward_weights, R1_REWARDS, `${a.stage}.reward_weights`),
+    prompts: a.prompts,
+    seqLen: a.maxPromptTokens + a.g.max_completion_length,
+    checkpointEvery: a.checkpointEvery,
+    tokenizerJson: a.tokenizerJson,
+    dir: a.dir,
+    metricsFile: a.metricsFile,
+    log: a.log,
     metrics: rlMetrics,
   });
 }

@@ -32,7 +32,14 @@ import { r1RlStage } from "./r1-rl.ts";
 import { writeR1Report } from "./r1-report.ts";
 import { encoder, heldOut, makeTask, runModelConfig, trainCount } from "./setup.ts";
 
-export const R1_STAGES = ["base", "cold_start_sft", "reasoning_rl", "rejection_sampling", "sft", "final_rl"] as const;
+export const R1_STAGES = [
+  "base",
+  "cold_start_sft",
+  "reasoning_rl",
+  "rejection_sampling",
+  "sft",
+  "final_rl",
+] as const;
 export type R1Stage = (typeof R1_STAGES)[number];
 
 /** One row of summary.json `stages`. */
@@ -45,22 +52,44 @@ export interface StageRow {
   wall_seconds: number;
 }
 
-
-export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
+export async function runR1(
+  cfg: R1Config,
+  runDir: string,
+  log: (s: string) => void = (s) => process.stderr.write(`${s}\n`),
+) {
   const t0 = performance.now();
   const task = makeTask(cfg.task, cfg.task_options);
   const test = heldOut(task, cfg.eval.n_problems, cfg.seed);
   // Worked traces only (no bare-answer guesses): the pipeline's stages were measured on that base
   // (docs/r1-pipeline.md); the zero run's corpus is mostly guesses (docs/r1-zero.md).
-  const zeroCorpus = buildCorpus({ task, problems: trainCount(task, cfg.train_problems), seed: cfg.seed, tracesPerProblem: cfg.pretrain.traces_per_problem, mix: WORKED_MIX });
+  const zeroCorpus = buildCorpus({
+    task,
+    problems: trainCount(task, cfg.train_problems),
+    seed: cfg.seed,
+    tracesPerProblem: cfg.pretrain.traces_per_problem,
+    mix: WORKED_MIX,
+  });
   const mixRng = new TaskRng(taskSeed(cfg.seed, "r1-readable-mix"));
   const corpus = zeroCorpus.map((it) => {
     const readable = mixRng.chance(cfg.pretrain.readable_fraction) ? readableCompletion(it.completion) : null;
     return readable === null ? { ...it, readable: false } : { ...it, completion: readable, readable: true };
   });
   const trainProblems = [...new Map(corpus.map((it) => [it.example.id, it.example])).values()];
-  const coldStart = buildColdStart({ task, problems: trainProblems, n: cfg.cold_start.n_examples, seed: cfg.seed });
-  const tok = CharTokenizer.forTexts([applyTemplate("", cfg.template), ...corpus.map((it) => it.example.prompt + it.completion), ...coldStart.map((c) => c.completion), ...test.map((e) => e.prompt), READABLE_CHARS, READABLE_WORDS.join(" "), "0123456789+-*/() =;"]);
+  const coldStart = buildColdStart({
+    task,
+    problems: trainProblems,
+    n: cfg.cold_start.n_examples,
+    seed: cfg.seed,
+  });
+  const tok = CharTokenizer.forTexts([
+    applyTemplate("", cfg.template),
+    ...corpus.map((it) => it.example.prompt + it.completion),
+    ...coldStart.map((c) => c.completion),
+    ...test.map((e) => e.prompt),
+    READABLE_CHARS,
+    READABLE_WORDS.join(" "),
+    "0123456789+-*/() =;",
+  ]);
   const tokJson = tok.toTokenizerJson();
   const mc = runModelConfig(cfg.model, tok);
   const encode = encoder(tok, cfg.template);
@@ -68,28 +97,75 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
     const { ids, lossStart } = encode(prompt, completion);
     return { inputIds: ids, lossMask: ids.map((_, i) => (i >= lossStart ? 1 : 0)) };
   };
-  const pools = { terse: corpus.filter((it) => !it.readable).map((it) => encode(it.example.prompt, it.completion)), readable: corpus.filter((it) => it.readable).map((it) => encode(it.example.prompt, it.completion)) };
+  const pools = {
+    terse: corpus.filter((it) => !it.readable).map((it) => encode(it.example.prompt, it.completion)),
+    readable: corpus.filter((it) => it.readable).map((it) => encode(it.example.prompt, it.completion)),
+  };
   const maxPrompt = Math.max(...[...trainProblems, ...test].map((e) => encode(e.prompt, "").lossStart));
   const ck = (n: string) => join(runDir, "checkpoints", n);
   const trained = (n: string) => existsSync(join(ck(n), "trainer_state.json"));
   const rowPath = (n: string) => join(runDir, "stages", `${n}.json`);
   mkdirSync(join(runDir, "stages"), { recursive: true });
   writeJsonl(join(runDir, "test_problems.jsonl"), test);
-  writeJsonl(join(runDir, "cold_start.jsonl"), coldStart.map((c) => ({ prompt: c.example.prompt, style: c.style, completion: c.completion })));
-  log(`r1lab r1: ${task.name}, ${trainProblems.length} train / ${test.length} test problems, corpus ${corpus.length}, cold start ${coldStart.length}, vocab ${tok.tokens.length}, device ${engineInfo().device}`);
+  writeJsonl(
+    join(runDir, "cold_start.jsonl"),
+    coldStart.map((c) => ({ prompt: c.example.prompt, style: c.style, completion: c.completion })),
+  );
+  log(
+    `r1lab r1: ${task.name}, ${trainProblems.length} train / ${test.length} test problems, corpus ${corpus.length}, cold start ${coldStart.length}, vocab ${tok.tokens.length}, device ${engineInfo().device}`,
+  );
 
-  const evalOpts = { k: cfg.eval.k, temperature: cfg.eval.temperature, topP: cfg.eval.top_p, maxCompletionLength: cfg.max_completion_length, seed: deriveSeed(cfg.seed, "eval"), template: cfg.template };
-  const evaluate = async (name: string, p: Params, model = mc): Promise<StageEval> => (await evalStage(name, p, model, tok, test, evalOpts)).stage;
-  const sftStage = async (name: string, from: string, data: SftExample[], s: Omit<SftConfig, "seed">): Promise<Params> => {
+  const evalOpts = {
+    k: cfg.eval.k,
+    temperature: cfg.eval.temperature,
+    topP: cfg.eval.top_p,
+    maxCompletionLength: cfg.max_completion_length,
+    seed: deriveSeed(cfg.seed, "eval"),
+    template: cfg.template,
+  };
+  const evaluate = async (name: string, p: Params, model = mc): Promise<StageEval> =>
+    (await evalStage(name, p, model, tok, test, evalOpts)).stage;
+  const sftStage = async (
+    name: string,
+    from: string,
+    data: SftExample[],
+    s: Omit<SftConfig, "seed">,
+  ): Promise<Params> => {
     if (trained(name)) return loadCheckpoint(ck(name)).params;
-    const r = await sftTrain({ config: mc, params: loadCheckpoint(ck(from)).params, train: data, cfg: { ...s, seed: deriveSeed(cfg.seed, name) }, outDir: join(runDir, "sft", name), padId: tok.padId, tokenizerJson: tokJson, log });
-    await saveCheckpoint(ck(name), { config: mc, params: r.params, state: { phase: name, step: s.max_steps, done: true }, tokenizerJson: tokJson });
+    const r = await sftTrain({
+      config: mc,
+      params: loadCheckpoint(ck(from)).params,
+      train: data,
+      cfg: { ...s, seed: deriveSeed(cfg.seed, name) },
+      outDir: join(runDir, "sft", name),
+      padId: tok.padId,
+      tokenizerJson: tokJson,
+      log,
+    });
+    await saveCheckpoint(ck(name), {
+      config: mc,
+      params: r.params,
+      state: { phase: name, step: s.max_steps, done: true },
+      tokenizerJson: tokJson,
+    });
     return r.params;
   };
   const rlStage = (name: "reasoning_rl" | "final_rl", from: string): Promise<Params> =>
     r1RlStage({
-      stage: name, g: cfg[name], seed: cfg.seed, template: cfg.template, checkpointEvery: cfg.checkpoint_every, params: loadCheckpoint(ck(from)).params,
-      mc, tok, tokenizerJson: tokJson, prompts: trainProblems, maxPromptTokens: maxPrompt, dir: ck(name), metricsFile: join(runDir, `${name}.jsonl`), log,
+      stage: name,
+      g: cfg[name],
+      seed: cfg.seed,
+      template: cfg.template,
+      checkpointEvery: cfg.checkpoint_every,
+      params: loadCheckpoint(ck(from)).params,
+      mc,
+      tok,
+      tokenizerJson: tokJson,
+      prompts: trainProblems,
+      maxPromptTokens: maxPrompt,
+      dir: ck(name),
+      metricsFile: join(runDir, `${name}.jsonl`),
+      log,
     });
 
   const details: Record<string, unknown> = {};
@@ -106,19 +182,56 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
     if (name === "rejection_sampling") {
       params = loadCheckpoint(ck("reasoning_rl")).params;
       const R = cfg.rejection_sampling;
-      const prompts = Rng.stream(cfg.seed, "rejection-prompts").shuffle([...trainProblems]).slice(0, R.prompts);
+      const prompts = Rng.stream(cfg.seed, "rejection-prompts")
+        .shuffle([...trainProblems])
+        .slice(0, R.prompts);
       const bar = new Progress({ total: prompts.length, label: "rejection sampling" });
-      const rs = await rejectionSample(params, mc, tok, prompts, { numSamples: R.num_samples, maxCompletionLength: cfg.max_completion_length, temperature: R.temperature, topP: R.top_p, seed: deriveSeed(cfg.seed, "rejection"), template: cfg.template, requireReadable: R.require_readable, onProgress: (d) => bar.tick(d - bar.current) });
+      const rs = await rejectionSample(params, mc, tok, prompts, {
+        numSamples: R.num_samples,
+        maxCompletionLength: cfg.max_completion_length,
+        temperature: R.temperature,
+        topP: R.top_p,
+        seed: deriveSeed(cfg.seed, "rejection"),
+        template: cfg.template,
+        requireReadable: R.require_readable,
+        onProgress: (d) => bar.tick(d - bar.current),
+      });
       bar.done();
       mkdirSync(ck(name), { recursive: true });
-      writeJsonl(join(ck(name), "kept.jsonl"), rs.kept.map((s) => ({ id: s.example.id, prompt: s.example.prompt, completion: s.completion })));
+      writeJsonl(
+        join(ck(name), "kept.jsonl"),
+        rs.kept.map((s) => ({ id: s.example.id, prompt: s.example.prompt, completion: s.completion })),
+      );
       writeJsonAtomic(join(ck(name), "stats.json"), rs.stats);
       row = { pass1: rs.pass1, consK: rs.consK, mean_length: rs.mean_length, readability: rs.readability };
-      detail = { split: "train", k: R.num_samples, ...rs.stats, kept_mean_length: rs.kept.length ? rs.kept.reduce((a, s) => a + s.length, 0) / rs.kept.length : 0 };
-      log(`rejection sampling: ${rs.stats.samples} samples, ${rs.stats.accepted} accepted, ${rs.stats.duplicates} duplicates, ${rs.stats.kept} kept over ${rs.stats.prompts_covered}/${rs.stats.prompts} prompts`);
+      detail = {
+        split: "train",
+        k: R.num_samples,
+        ...rs.stats,
+        kept_mean_length: rs.kept.length ? rs.kept.reduce((a, s) => a + s.length, 0) / rs.kept.length : 0,
+      };
+      log(
+        `rejection sampling: ${rs.stats.samples} samples, ${rs.stats.accepted} accepted, ${rs.stats.duplicates} duplicates, ${rs.stats.kept} kept over ${rs.stats.prompts_covered}/${rs.stats.prompts} prompts`,
+      );
     } else {
-      if (name === "base") params = await pretrainBase({ cfg, mc, pools, padId: tok.padId, tokenizerJson: tokJson, dir: ck("base"), metricsFile: join(runDir, "pretrain.jsonl"), log });
-      else if (name === "cold_start_sft") params = await sftStage(name, "base", coldStart.map((c) => toSft(c.example.prompt, c.completion)), cfg.cold_start_sft);
+      if (name === "base")
+        params = await pretrainBase({
+          cfg,
+          mc,
+          pools,
+          padId: tok.padId,
+          tokenizerJson: tokJson,
+          dir: ck("base"),
+          metricsFile: join(runDir, "pretrain.jsonl"),
+          log,
+        });
+      else if (name === "cold_start_sft")
+        params = await sftStage(
+          name,
+          "base",
+          coldStart.map((c) => toSft(c.example.prompt, c.completion)),
+          cfg.cold_start_sft,
+        );
       else if (name === "sft") params = await sftStage(name, "base", sftData(), cfg.sft);
       else params = await rlStage(name, name === "reasoning_rl" ? "cold_start_sft" : "sft");
       const e = await evaluate(name, params);
@@ -128,13 +241,25 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
     disposeParams(params);
     const full: StageRow = { name, ...row, wall_seconds: (performance.now() - ts) / 1000 };
     writeJsonAtomic(rowPath(name), { row: full, detail });
-    log(`${name}: pass@1 ${full.pass1.toFixed(3)}, cons@${name === "rejection_sampling" ? cfg.rejection_sampling.num_samples : cfg.eval.k} ${full.consK.toFixed(3)}, length ${full.mean_length.toFixed(1)}, readability ${full.readability.toFixed(3)} (${full.wall_seconds.toFixed(0)} s)`);
+    log(
+      `${name}: pass@1 ${full.pass1.toFixed(3)}, cons@${name === "rejection_sampling" ? cfg.rejection_sampling.num_samples : cfg.eval.k} ${full.consK.toFixed(3)}, length ${full.mean_length.toFixed(1)}, readability ${full.readability.toFixed(3)} (${full.wall_seconds.toFixed(0)} s)`,
+    );
   }
 
   function sftData(): SftExample[] {
-    const kept = readJsonl<{ prompt: string; completion: string }>(join(ck("rejection_sampling"), "kept.jsonl"));
-    const mixed = [...kept, ...(cfg.rejection_sampling.mix_cold_start ? coldStart.map((c) => ({ prompt: c.example.prompt, completion: c.completion })) : [])];
-    if (mixed.length === 0) throw new Error("sft: rejection sampling kept nothing and rejection_sampling.mix_cold_start is false: no SFT data");
+    const kept = readJsonl<{ prompt: string; completion: string }>(
+      join(ck("rejection_sampling"), "kept.jsonl"),
+    );
+    const mixed = [
+      ...kept,
+      ...(cfg.rejection_sampling.mix_cold_start
+        ? coldStart.map((c) => ({ prompt: c.example.prompt, completion: c.completion }))
+        : []),
+    ];
+    if (mixed.length === 0)
+      throw new Error(
+        "sft: rejection sampling kept nothing and rejection_sampling.mix_cold_start is false: no SFT data",
+      );
     return mixed.map((x) => toSft(x.prompt, x.completion));
   }
 
@@ -145,14 +270,29 @@ export async function runR1(cfg: R1Config, runDir: string, log: (s: string) => v
     details[name] = saved.detail;
   }
   const distill = cfg.distill?.enabled
-    ? await distillComparison({ cfg, runDir, tok, tokenizerJson: tokJson, trainProblems, maxPromptTokens: maxPrompt, pools, evalModel: evaluate, log })
+    ? await distillComparison({
+        cfg,
+        runDir,
+        tok,
+        tokenizerJson: tokJson,
+        trainProblems,
+        maxPromptTokens: maxPrompt,
+        pools,
+        evalModel: evaluate,
+        log,
+      })
     : null;
   if (distill) distill.teacher_eval = stages.find((r) => r.name === "final_rl");
   const info = engineInfo();
   const summary = {
     stages,
     stage_details: details,
-    eval: { k: cfg.eval.k, n_problems: test.length, temperature: cfg.eval.temperature, top_p: cfg.eval.top_p },
+    eval: {
+      k: cfg.eval.k,
+      n_problems: test.length,
+      temperature: cfg.eval.temperature,
+      top_p: cfg.eval.top_p,
+    },
     wall_seconds: (performance.now() - t0) / 1000,
     device: info.device + (info.adapter ? ` (${info.adapter})` : ` (${info.threads} threads)`),
     resumed,

@@ -26,18 +26,40 @@ export interface Group<F extends Fields = Fields> {
   flagPrefix?: string;
 }
 export type Fields = { [k: string]: Field<any> | Group<any> };
-export type Infer<S> = S extends Field<infer T> ? T : S extends Group<infer F> ? { -readonly [K in keyof F]: Infer<F[K]> } : never;
+export type Infer<S> =
+  S extends Field<infer T> ? T : S extends Group<infer F> ? { -readonly [K in keyof F]: Infer<F[K]> } : never;
 
-type NumOpts = { int?: boolean; min?: number; above?: number; max?: number; aliases?: string[]; flag?: string };
+type NumOpts = {
+  int?: boolean;
+  min?: number;
+  above?: number;
+  max?: number;
+  aliases?: string[];
+  flag?: string;
+};
 
 /** A number; messages as the CLI's numberFlag writes them ("must be a number > 0, got -1"). */
 export function num(def: number, help: string, o: NumOpts = {}): Field<number> {
-  const range = [o.min !== undefined ? `>= ${o.min}` : null, o.above !== undefined ? `> ${o.above}` : null, o.max !== undefined ? `<= ${o.max}` : null].filter(Boolean);
+  const range = [
+    o.min !== undefined ? `>= ${o.min}` : null,
+    o.above !== undefined ? `> ${o.above}` : null,
+    o.max !== undefined ? `<= ${o.max}` : null,
+  ].filter(Boolean);
   const want = `must be ${o.int ? "an integer" : "a number"}${range.length > 0 ? ` ${range.join(" and ")}` : ""}`;
-  const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && (!o.int || Number.isInteger(v));
-  const inRange = (v: number) => !((o.min !== undefined && v < o.min) || (o.above !== undefined && v <= o.above) || (o.max !== undefined && v > o.max));
+  const isNum = (v: unknown): v is number =>
+    typeof v === "number" && Number.isFinite(v) && (!o.int || Number.isInteger(v));
+  const inRange = (v: number) =>
+    !(
+      (o.min !== undefined && v < o.min) ||
+      (o.above !== undefined && v <= o.above) ||
+      (o.max !== undefined && v > o.max)
+    );
   return {
-    kind: "number", default: def, help, aliases: o.aliases, flag: o.flag,
+    kind: "number",
+    default: def,
+    help,
+    aliases: o.aliases,
+    flag: o.flag,
     check: (v) => (!isNum(v) ? `${want}, got ${JSON.stringify(v)}` : inRange(v) ? null : `${want}, got ${v}`),
     fromFlag: (t) => {
       const v = t.trim() === "" ? Number.NaN : Number(t);
@@ -53,10 +75,23 @@ export function str(def: string, help: string, o: { aliases?: string[]; flag?: s
   return { kind: "string", default: def, help, check, fromFlag: (t) => t, ...o };
 }
 
-export function oneOf<const V extends readonly string[]>(values: V, def: V[number], help: string, o: { aliases?: string[]; flag?: string } = {}): Field<V[number]> & { values: V } {
-  const check = (v: unknown) => (typeof v === "string" && values.includes(v) ? null : `must be one of ${values.join(", ")}, got ${JSON.stringify(v)}`);
+export function oneOf<const V extends readonly string[]>(
+  values: V,
+  def: V[number],
+  help: string,
+  o: { aliases?: string[]; flag?: string } = {},
+): Field<V[number]> & { values: V } {
+  const check = (v: unknown) =>
+    typeof v === "string" && values.includes(v)
+      ? null
+      : `must be one of ${values.join(", ")}, got ${JSON.stringify(v)}`;
   return {
-    kind: "enum", default: def, help, check, values, ...o,
+    kind: "enum",
+    default: def,
+    help,
+    check,
+    values,
+    ...o,
     fromFlag: (t) => {
       if (check(t)) throw new Error(`must be one of ${values.join(", ")}, got '${t}'`);
       return t as V[number];
@@ -64,10 +99,19 @@ export function oneOf<const V extends readonly string[]>(values: V, def: V[numbe
   };
 }
 
-export function bool(def: boolean, help: string, o: { aliases?: string[]; flag?: string } = {}): Field<boolean> {
-  const check = (v: unknown) => (typeof v === "boolean" ? null : `must be true or false, got ${JSON.stringify(v)}`);
+export function bool(
+  def: boolean,
+  help: string,
+  o: { aliases?: string[]; flag?: string } = {},
+): Field<boolean> {
+  const check = (v: unknown) =>
+    typeof v === "boolean" ? null : `must be true or false, got ${JSON.stringify(v)}`;
   return {
-    kind: "boolean", default: def, help, check, ...o,
+    kind: "boolean",
+    default: def,
+    help,
+    check,
+    ...o,
     fromFlag: (t) => {
       if (["true", "on", "1", "yes"].includes(t)) return true;
       if (["false", "off", "0", "no"].includes(t)) return false;
@@ -79,18 +123,25 @@ export function bool(def: boolean, help: string, o: { aliases?: string[]; flag?:
 /** Named weights, e.g. reward_weights {accuracy: 1, format: 0.1}; as a flag "accuracy=1,format=0.1". */
 export function weights(def: Record<string, number>, help: string): Field<Record<string, number>> {
   const check = (v: unknown) => {
-    if (v === null || typeof v !== "object" || Array.isArray(v)) return `must be an object of name: weight, got ${JSON.stringify(v)}`;
-    for (const [k, w] of Object.entries(v)) if (typeof w !== "number" || !Number.isFinite(w)) return `weight '${k}' must be a number, got ${JSON.stringify(w)}`;
+    if (v === null || typeof v !== "object" || Array.isArray(v))
+      return `must be an object of name: weight, got ${JSON.stringify(v)}`;
+    for (const [k, w] of Object.entries(v))
+      if (typeof w !== "number" || !Number.isFinite(w))
+        return `weight '${k}' must be a number, got ${JSON.stringify(w)}`;
     return null;
   };
   return {
-    kind: "weights", default: def, help, check,
+    kind: "weights",
+    default: def,
+    help,
+    check,
     fromFlag: (t) => {
       const out: Record<string, number> = {};
       for (const part of t.split(",").filter((p) => p.trim())) {
         const [k, w] = part.split("=");
         const v = Number(w);
-        if (!k?.trim() || w === undefined || !Number.isFinite(v)) throw new Error(`must be name=weight pairs separated by commas, got '${t}'`);
+        if (!k?.trim() || w === undefined || !Number.isFinite(v))
+          throw new Error(`must be name=weight pairs separated by commas, got '${t}'`);
         out[k.trim()] = v;
       }
       return out;
@@ -105,7 +156,8 @@ export function group<F extends Fields>(help: string, fields: F, o: { flagPrefix
 /** The defaults of a schema, as a fresh object. */
 export function defaults<F extends Fields>(g: Group<F>): Infer<Group<F>> {
   const out: Record<string, unknown> = {};
-  for (const [k, f] of Object.entries(g.fields)) out[k] = f.kind === "group" ? defaults(f) : structuredClone(f.default);
+  for (const [k, f] of Object.entries(g.fields))
+    out[k] = f.kind === "group" ? defaults(f) : structuredClone(f.default);
   return out as Infer<Group<F>>;
 }
 
@@ -114,20 +166,29 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+const isObj = (x: unknown): x is Record<string, unknown> =>
+  typeof x === "object" && x !== null && !Array.isArray(x);
 
 /**
  * `base` with the (partial) `over` merged in, checked against the schema: an unknown key, a wrong
  * type or a value outside an enum throws a ConfigError naming `where` and the field. `complete`:
  * every field must be present after the merge (a resumed run's config.json).
  */
-export function merge<F extends Fields>(g: Group<F>, base: Infer<Group<F>>, over: unknown, where: string, at = ""): Infer<Group<F>> {
-  if (!isObj(over)) throw new ConfigError(`${where}: ${at || "the config"} must be an object, got ${JSON.stringify(over)}`);
+export function merge<F extends Fields>(
+  g: Group<F>,
+  base: Infer<Group<F>>,
+  over: unknown,
+  where: string,
+  at = "",
+): Infer<Group<F>> {
+  if (!isObj(over))
+    throw new ConfigError(`${where}: ${at || "the config"} must be an object, got ${JSON.stringify(over)}`);
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [k, v] of Object.entries(over)) {
     const path = at ? `${at}.${k}` : k;
     const f = g.fields[k];
-    if (!f) throw new ConfigError(`${where}: unknown field '${path}' (known: ${Object.keys(g.fields).join(", ")})`);
+    if (!f)
+      throw new ConfigError(`${where}: unknown field '${path}' (known: ${Object.keys(g.fields).join(", ")})`);
     if (f.kind === "group") out[k] = merge(f, (out[k] ?? defaults(f)) as never, v, where, path);
     else {
       const err = f.check(v);
@@ -139,10 +200,15 @@ export function merge<F extends Fields>(g: Group<F>, base: Infer<Group<F>>, over
 }
 
 /** Every leaf of a schema with its path and flag prefix, e.g. {path: ["grpo", "loss_type"], prefix: ""}. */
-export function leaves(g: Group, at: string[] = [], prefix = ""): { path: string[]; field: Field; prefix: string }[] {
+export function leaves(
+  g: Group,
+  at: string[] = [],
+  prefix = "",
+): { path: string[]; field: Field; prefix: string }[] {
   const out: { path: string[]; field: Field; prefix: string }[] = [];
   for (const [k, f] of Object.entries(g.fields)) {
-    if (f.kind === "group") out.push(...leaves(f, [...at, k], f.flagPrefix ?? (prefix ? `${prefix}-${k}` : k)));
+    if (f.kind === "group")
+      out.push(...leaves(f, [...at, k], f.flagPrefix ?? (prefix ? `${prefix}-${k}` : k)));
     else out.push({ path: [...at, k], field: f, prefix });
   }
   return out;
@@ -167,7 +233,10 @@ export function setPath(obj: Record<string, unknown>, path: string[], v: unknown
 
 /** The default as text for help and docs. */
 export function showDefault(f: Field): string {
-  if (f.kind === "weights") return Object.entries(f.default as Record<string, number>).map(([k, w]) => `${k}=${w}`).join(",");
+  if (f.kind === "weights")
+    return Object.entries(f.default as Record<string, number>)
+      .map(([k, w]) => `${k}=${w}`)
+      .join(",");
   if (f.kind === "string" && /[\s"]/.test(f.default as string)) return JSON.stringify(f.default);
   return String(f.default);
 }

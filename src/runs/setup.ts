@@ -32,8 +32,22 @@ export interface ModelSizes {
 export function makeTask(task: string, t: TaskOptions): SyntheticTask {
   const ops = [...t.ops].filter((x) => x !== " ") as ("+" | "-" | "*")[];
   if (task === "arithmetic")
-    return new ArithmeticTask({ minTerms: t.min_terms, maxTerms: t.max_terms, min: 1, max: t.max_number, ops, testFraction: t.test_fraction });
-  if (task === "countdown") return new CountdownTask({ count: t.max_terms, min: 1, max: t.max_number, ops, testFraction: t.test_fraction });
+    return new ArithmeticTask({
+      minTerms: t.min_terms,
+      maxTerms: t.max_terms,
+      min: 1,
+      max: t.max_number,
+      ops,
+      testFraction: t.test_fraction,
+    });
+  if (task === "countdown")
+    return new CountdownTask({
+      count: t.max_terms,
+      min: 1,
+      max: t.max_number,
+      ops,
+      testFraction: t.test_fraction,
+    });
   throw new Error(`config.task: unknown task '${task}' (arithmetic or countdown)`);
 }
 
@@ -62,7 +76,10 @@ export function runModelConfig(m: ModelSizes, tok: CharTokenizer): ModelConfig {
 }
 
 /** [BOS] + template(prompt) + completion + [EOS], with the loss from the completion on. */
-export function encoder(tok: CharTokenizer, template: string): (prompt: string, completion: string) => TokenSequence {
+export function encoder(
+  tok: CharTokenizer,
+  template: string,
+): (prompt: string, completion: string) => TokenSequence {
   return (prompt, completion) => {
     const p = [tok.bosId, ...tok.encode(applyTemplate(prompt, template))];
     return { ids: [...p, ...tok.encode(completion), tok.eosId], lossStart: p.length };

@@ -13,7 +13,12 @@ export const ZERO_SCHEMA = group("r1lab zero", {
   // on the train side of the split (the other 136 are held out).
   train_problems: num(264, "distinct training problems (corpus and GRPO prompts)", { int: true, min: 1 }),
   template: str(ZERO_TEMPLATE, "prompt template; {problem} is replaced by the problem"),
-  model: modelGroup({ hidden_size: 96, num_hidden_layers: 3, moe_intermediate_size: 64, intermediate_size: 256 }),
+  model: modelGroup({
+    hidden_size: 96,
+    num_hidden_layers: 3,
+    moe_intermediate_size: 64,
+    intermediate_size: 256,
+  }),
   pretrain: group("pretraining of the base model", {
     ...pretrainFields({ steps: 380, batch_size: 24 }),
     max_length: num(96, "tokens per packed row", { int: true, min: 2 }),
@@ -22,9 +27,22 @@ export const ZERO_SCHEMA = group("r1lab zero", {
   // scale_rewards "batch": one std for the whole batch. Per-group std ("group", R1's choice) turns a
   // group whose answers are all wrong but one of which is malformed into full-size advantages for
   // the format reward alone (docs/r1-zero.md).
-  grpo: grpoGroup("GRPO with rule rewards (TRL's GRPOConfig names)", { steps: 36, max_completion_length: 48, learning_rate: 5e-4, scale_rewards: "batch", reward_weights: { accuracy: 1.0, format: 0.1 } }, ""),
+  grpo: grpoGroup(
+    "GRPO with rule rewards (TRL's GRPOConfig names)",
+    {
+      steps: 36,
+      max_completion_length: 48,
+      learning_rate: 5e-4,
+      scale_rewards: "batch",
+      reward_weights: { accuracy: 1.0, format: 0.1 },
+    },
+    "",
+  ),
   eval: evalGroup({ n_problems: 100 }),
-  checkpoint_every: num(20, "GRPO steps between partial checkpoints (pretraining: 5x)", { int: true, min: 1 }),
+  checkpoint_every: num(20, "GRPO steps between partial checkpoints (pretraining: 5x)", {
+    int: true,
+    min: 1,
+  }),
 });
 
 /** The resolved configuration of a run (config.json): the schema's fields and the run's name. */

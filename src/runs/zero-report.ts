@@ -15,8 +15,13 @@ export async function writeZeroReport(runDir: string, cfg: ZeroConfig, summary: 
   const b = summary.base_detail;
   const f = summary.final_detail;
   const row = (name: string, e: any) => ({
-    model: name, "pass@1": e.pass1.toFixed(3), [`pass@${e.k}`]: e.passk.toFixed(3), format: e.format_rate.toFixed(3),
-    "mean length": e.mean_length.toFixed(1), "faithful (of correct)": e.faithful_rate.toFixed(3), "re-checks": e.rechecks_per_completion.toFixed(3),
+    model: name,
+    "pass@1": e.pass1.toFixed(3),
+    [`pass@${e.k}`]: e.passk.toFixed(3),
+    format: e.format_rate.toFixed(3),
+    "mean length": e.mean_length.toFixed(1),
+    "faithful (of correct)": e.faithful_rate.toFixed(3),
+    "re-checks": e.rechecks_per_completion.toFixed(3),
     "shows work": e.shows_work_rate === undefined ? "-" : e.shows_work_rate.toFixed(3),
   });
   const grew = (k: string) => (rl.length > 1 ? Number(rl[rl.length - 1][k]) - Number(rl[0][k]) : 0);
@@ -32,16 +37,73 @@ export async function writeZeroReport(runDir: string, cfg: ZeroConfig, summary: 
           `During RL the mean completion length changed by ${grew("completion_length").toFixed(1)} tokens and re-checking steps per completion by ${grew("rechecks").toFixed(3)} (first to last step).`,
         table: [row("base", b), row("after GRPO", f)],
       },
-      { heading: "Reward and accuracy", svg: await lineChart({ title: "GRPO reward and accuracy", rows: rl, x: "step", ys: ["reward_mean", "accuracy", "format_rate"] }) },
-      { heading: "Response length", svg: await lineChart({ title: "Mean completion length (tokens)", rows: rl, x: "step", ys: ["completion_length"] }) },
+      {
+        heading: "Reward and accuracy",
+        svg: await lineChart({
+          title: "GRPO reward and accuracy",
+          rows: rl,
+          x: "step",
+          ys: ["reward_mean", "accuracy", "format_rate"],
+        }),
+      },
+      {
+        heading: "Response length",
+        svg: await lineChart({
+          title: "Mean completion length (tokens)",
+          rows: rl,
+          x: "step",
+          ys: ["completion_length"],
+        }),
+      },
       ...(rl.length > 0 && rl[0].shows_work_rate !== undefined
-        ? [{ heading: "Working it out", text: "Share of rollouts whose think text holds a worked step, against bare guesses.", svg: await lineChart({ title: "Rollouts that show work", rows: rl, x: "step", ys: ["shows_work_rate"] }) }]
+        ? [
+            {
+              heading: "Working it out",
+              text: "Share of rollouts whose think text holds a worked step, against bare guesses.",
+              svg: await lineChart({
+                title: "Rollouts that show work",
+                rows: rl,
+                x: "step",
+                ys: ["shows_work_rate"],
+              }),
+            },
+          ]
         : []),
-      { heading: "KL, clipping, entropy", svg: await lineChart({ title: "Policy statistics", rows: rl, x: "step", ys: ["kl", "clip_fraction", "entropy", "zero_variance_fraction"], separate: true }) },
-      { heading: "Faithfulness and re-checks", svg: await lineChart({ title: "Scratchpad", rows: rl, x: "step", ys: ["faithful_rate", "rechecks"] }) },
-      { heading: "Expert load", text: "Max expert load over mean load (1 = balanced), averaged over MoE layers.", svg: await lineChart({ title: "Expert load imbalance (pretraining)", rows: pre, x: "step", ys: ["expert_imbalance"] }) },
-      { heading: "Pretraining", svg: await lineChart({ title: "Pretraining loss", rows: pre, x: "step", ys: ["ce", "mtp"] }) },
-      { heading: "Samples (last steps)", pre: samples.slice(-6).map((s) => `[step ${s.step}] reward ${s.reward}\n${s.prompt}\n${s.completion}`).join("\n\n") },
+      {
+        heading: "KL, clipping, entropy",
+        svg: await lineChart({
+          title: "Policy statistics",
+          rows: rl,
+          x: "step",
+          ys: ["kl", "clip_fraction", "entropy", "zero_variance_fraction"],
+          separate: true,
+        }),
+      },
+      {
+        heading: "Faithfulness and re-checks",
+        svg: await lineChart({ title: "Scratchpad", rows: rl, x: "step", ys: ["faithful_rate", "rechecks"] }),
+      },
+      {
+        heading: "Expert load",
+        text: "Max expert load over mean load (1 = balanced), averaged over MoE layers.",
+        svg: await lineChart({
+          title: "Expert load imbalance (pretraining)",
+          rows: pre,
+          x: "step",
+          ys: ["expert_imbalance"],
+        }),
+      },
+      {
+        heading: "Pretraining",
+        svg: await lineChart({ title: "Pretraining loss", rows: pre, x: "step", ys: ["ce", "mtp"] }),
+      },
+      {
+        heading: "Samples (last steps)",
+        pre: samples
+          .slice(-6)
+          .map((s) => `[step ${s.step}] reward ${s.reward}\n${s.prompt}\n${s.completion}`)
+          .join("\n\n"),
+      },
       { heading: "Config", pre: JSON.stringify(cfg, null, 2) },
     ],
   });

@@ -28,15 +28,29 @@ import { encoder, heldOut, makeTask, runModelConfig, trainCount } from "./setup.
 import type { ZeroConfig } from "./zero-config.ts";
 import { writeZeroReport } from "./zero-report.ts";
 
-export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
+export async function runZero(
+  cfg: ZeroConfig,
+  runDir: string,
+  log: (s: string) => void = (s) => process.stderr.write(`${s}\n`),
+) {
   const t0 = performance.now();
   const ck = (n: string) => join(runDir, "checkpoints", n);
   const resumed = ["base", "base.partial", "final.partial", "final"].some((n) => existsSync(ck(n)));
   const task = makeTask(cfg.task, cfg.task_options);
   const test = heldOut(task, cfg.eval.n_problems, cfg.seed);
-  const corpus = buildCorpus({ task, problems: trainCount(task, cfg.train_problems), seed: cfg.seed, tracesPerProblem: cfg.pretrain.traces_per_problem });
+  const corpus = buildCorpus({
+    task,
+    problems: trainCount(task, cfg.train_problems),
+    seed: cfg.seed,
+    tracesPerProblem: cfg.pretrain.traces_per_problem,
+  });
   const trainProblems = [...new Map(corpus.map((it) => [it.example.id, it.example])).values()];
-  const tok = CharTokenizer.forTexts([applyTemplate("", cfg.template), ...corpus.map((it) => it.example.prompt + it.completion), ...test.map((e) => e.prompt), "0123456789+-*/() =;"]);
+  const tok = CharTokenizer.forTexts([
+    applyTemplate("", cfg.template),
+    ...corpus.map((it) => it.example.prompt + it.completion),
+    ...test.map((e) => e.prompt),
+    "0123456789+-*/() =;",
+  ]);
   const tokenizerJson = tok.toTokenizerJson();
   const mc = runModelConfig(cfg.model, tok);
   const encode = encoder(tok, cfg.template);
@@ -44,42 +58,84 @@ export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) 
   const maxPrompt = Math.max(...[...trainProblems, ...test].map((e) => encode(e.prompt, "").lossStart));
   const P = cfg.pretrain;
   if (!Number.isInteger(P.max_length) || P.max_length < 2)
-    throw new Error(`config.json: pretrain.max_length must be a positive integer (rows of packed sequences), got ${P.max_length}; a run from an older r1lab needs a new run`);
+    throw new Error(
+      `config.json: pretrain.max_length must be a positive integer (rows of packed sequences), got ${P.max_length}; a run from an older r1lab needs a new run`,
+    );
   const longest = Math.max(...seqs.map((s) => s.ids.length));
-  if (longest > P.max_length) throw new Error(`pretrain.max_length ${P.max_length} is shorter than the longest corpus sequence (${longest} tokens)`);
+  if (longest > P.max_length)
+    throw new Error(
+      `pretrain.max_length ${P.max_length} is shorter than the longest corpus sequence (${longest} tokens)`,
+    );
   // The held-out problems, so `r1lab eval` can score a checkpoint on exactly these (same task settings).
   writeJsonl(join(runDir, "test_problems.jsonl"), test);
-  log(`r1lab zero: ${task.name}, ${trainProblems.length} train / ${test.length} test problems, corpus ${corpus.length} traces, vocab ${tok.tokens.length}, device ${engineInfo().device}`);
+  log(
+    `r1lab zero: ${task.name}, ${trainProblems.length} train / ${test.length} test problems, corpus ${corpus.length} traces, vocab ${tok.tokens.length}, device ${engineInfo().device}`,
+  );
 
   // 1. Pretraining: rows packed with whole corpus sequences, a pure function of (seed, step).
   const baseParams = await pretrainStage({
-    stage: "pretrain", p: P, mc, seed: cfg.seed, checkpointEvery: cfg.checkpoint_every * 5, tokenizerJson, dir: ck("base"), metricsFile: join(runDir, "pretrain.jsonl"), log,
+    stage: "pretrain",
+    p: P,
+    mc,
+    seed: cfg.seed,
+    checkpointEvery: cfg.checkpoint_every * 5,
+    tokenizerJson,
+    dir: ck("base"),
+    metricsFile: join(runDir, "pretrain.jsonl"),
+    log,
     batchAt: (step) => {
       const rng = Rng.stream(cfg.seed, "pretrain-batch", step);
       const rows = packSequences(() => seqs[rng.int(seqs.length)], P.batch_size, P.max_length);
       const sequences = rows.reduce((a, r) => a + r.segments[r.segments.length - 1] + 1, 0);
-      return { batch: makeSftBatch(mc, rows, P.max_length, tok.padId).batch, tokens: rows.reduce((a, r) => a + r.ids.length, 0), row: { sequences } };
+      return {
+        batch: makeSftBatch(mc, rows, P.max_length, tok.padId).batch,
+        tokens: rows.reduce((a, r) => a + r.ids.length, 0),
+        row: { sequences },
+      };
     },
   });
 
   // 2. The base model on held-out problems.
-  const evalOpts = { k: cfg.eval.k, temperature: cfg.eval.temperature, topP: cfg.eval.top_p, maxCompletionLength: cfg.grpo.max_completion_length, template: cfg.template, seed: deriveSeed(cfg.seed, "eval") };
+  const evalOpts = {
+    k: cfg.eval.k,
+    temperature: cfg.eval.temperature,
+    topP: cfg.eval.top_p,
+    maxCompletionLength: cfg.grpo.max_completion_length,
+    template: cfg.template,
+    seed: deriveSeed(cfg.seed, "eval"),
+  };
   const evalFile = join(runDir, "eval_base.json");
-  const base: SyntheticEval = existsSync(evalFile) ? JSON.parse(readFileSync(evalFile, "utf8")) : (await evalStage("base", baseParams, mc, tok, test, evalOpts)).result;
+  const base: SyntheticEval = existsSync(evalFile)
+    ? JSON.parse(readFileSync(evalFile, "utf8"))
+    : (await evalStage("base", baseParams, mc, tok, test, evalOpts)).result;
   writeJsonAtomic(evalFile, base);
-  log(`base: pass@1 ${base.pass1.toFixed(3)}, pass@${base.k} ${base.passk.toFixed(3)}, format ${base.format_rate.toFixed(2)}, length ${base.mean_length.toFixed(1)}, shows work ${(base.shows_work_rate ?? Number.NaN).toFixed(2)}`);
+  log(
+    `base: pass@1 ${base.pass1.toFixed(3)}, pass@${base.k} ${base.passk.toFixed(3)}, format ${base.format_rate.toFixed(2)}, length ${base.mean_length.toFixed(1)}, shows work ${(base.shows_work_rate ?? Number.NaN).toFixed(2)}`,
+  );
 
   // 3. GRPO with rule rewards from the base model.
   const G = cfg.grpo;
   const params = await grpoStage({
-    stage: "grpo", g: G, seed: cfg.seed, params: baseParams, policy: charPolicy(mc, tok, cfg.template),
-    rewards: namedRewards(G.reward_weights, REWARD_FUNCTIONS, "grpo.reward_weights"), prompts: trainProblems, seqLen: maxPrompt + G.max_completion_length,
-    checkpointEvery: cfg.checkpoint_every, tokenizerJson, dir: ck("final"),
-    metricsFile: join(runDir, "metrics.jsonl"), samplesFile: join(runDir, "samples.jsonl"), log,
+    stage: "grpo",
+    g: G,
+    seed: cfg.seed,
+    params: baseParams,
+    policy: charPolicy(mc, tok, cfg.template),
+    rewards: namedRewards(G.reward_weights, REWARD_FUNCTIONS, "grpo.reward_weights"),
+    prompts: trainProblems,
+    seqLen: maxPrompt + G.max_completion_length,
+    checkpointEvery: cfg.checkpoint_every,
+    tokenizerJson,
+    dir: ck("final"),
+    metricsFile: join(runDir, "metrics.jsonl"),
+    samplesFile: join(runDir, "samples.jsonl"),
+    log,
     metrics: (all) => {
       const correct = all.filter((r) => r.rewards.accuracy === 1);
       return {
-        faithful_rate: correct.length ? correct.filter((r) => faithfulness(r.completion, r.example).faithful).length / correct.length : 0,
+        faithful_rate: correct.length
+          ? correct.filter((r) => faithfulness(r.completion, r.example).faithful).length / correct.length
+          : 0,
         rechecks: all.reduce((a, r) => a + countRechecks(r.completion), 0) / all.length,
         shows_work_rate: all.filter((r) => showsWork(r.completion)).length / all.length,
       };
@@ -90,7 +146,14 @@ export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) 
   // its second-token drafts on the final model's own outputs.
   const finalEval = await evalStage("final", params, mc, tok, test, evalOpts);
   const final = finalEval.result;
-  const mtp = await mtpAcceptance(params, mc, finalEval.samples.slice(0, 64).map((s) => ({ ids: [...s.promptIds, ...s.completionIds], from: s.promptIds.length })), tok.padId);
+  const mtp = await mtpAcceptance(
+    params,
+    mc,
+    finalEval.samples
+      .slice(0, 64)
+      .map((s) => ({ ids: [...s.promptIds, ...s.completionIds], from: s.promptIds.length })),
+    tok.padId,
+  );
   const info = engineInfo();
   const summary = {
     base: { pass1: base.pass1, passk: base.passk, k: base.k },
@@ -105,7 +168,8 @@ export async function runZero(cfg: ZeroConfig, runDir: string, log: (s: string) 
   };
   writeJsonAtomic(join(runDir, "summary.json"), summary);
   await writeZeroReport(runDir, cfg, summary);
-  log(`final: pass@1 ${final.pass1.toFixed(3)} (base ${base.pass1.toFixed(3)}), pass@${final.k} ${final.passk.toFixed(3)} (base ${base.passk.toFixed(3)}); ${runDir}/report.html`);
+  log(
+    `final: pass@1 ${final.pass1.toFixed(3)} (base ${base.pass1.toFixed(3)}), pass@${final.k} ${final.passk.toFixed(3)} (base ${base.passk.toFixed(3)}); ${runDir}/report.html`,
+  );
   return summary;
 }
-

@@ -60,7 +60,14 @@ interface Row {
   made: number;
 }
 
-type Step = (p: Params, ids: o.Arr, io: any, cache: LayerCache[], place: o.Arr, at: o.Arr) => [o.Arr, LayerCache[]];
+type Step = (
+  p: Params,
+  ids: o.Arr,
+  io: any,
+  cache: LayerCache[],
+  place: o.Arr,
+  at: o.Arr,
+) => [o.Arr, LayerCache[]];
 
 export interface EngineOptions {
   eosTokenIds: number[];
@@ -92,24 +99,26 @@ export class BatchEngine {
   ) {
     const c = config;
     this.eos = new Set(opts.eosTokenIds);
-    this.step = compile((pp: Params, ids: o.Arr, io: any, cache: LayerCache[], place: o.Arr, at: o.Arr) =>
-      tidy(() => {
-        const out = forward(pp, c, ids, io, { cache: { layers: cache, place } });
-        return [o.take(out.logits, at, 1), out.cache!] as [o.Arr, LayerCache[]];
-      }),
+    this.step = compile(
+      (pp: Params, ids: o.Arr, io: any, cache: LayerCache[], place: o.Arr, at: o.Arr) =>
+        tidy(() => {
+          const out = forward(pp, c, ids, io, { cache: { layers: cache, place } });
+          return [o.take(out.logits, at, 1), out.cache!] as [o.Arr, LayerCache[]];
+        }),
       { name: "serve step" },
     ) as unknown as Step;
-    this.insert = compile((big: LayerCache[], small: LayerCache[], m: o.Arr) =>
-      tidy(() =>
-        big.map((layer, i) => {
-          const out: LayerCache = {};
-          for (const [k, a] of Object.entries(layer)) {
-            const mk = o.reshape(m, [m.shape[0], ...Array(a.ndim - 1).fill(1)]);
-            out[k] = o.add(o.mul(a, o.sub(1, mk)), o.mul(mk, small[i][k]));
-          }
-          return out;
-        }),
-      ),
+    this.insert = compile(
+      (big: LayerCache[], small: LayerCache[], m: o.Arr) =>
+        tidy(() =>
+          big.map((layer, i) => {
+            const out: LayerCache = {};
+            for (const [k, a] of Object.entries(layer)) {
+              const mk = o.reshape(m, [m.shape[0], ...Array(a.ndim - 1).fill(1)]);
+              out[k] = o.add(o.mul(a, o.sub(1, mk)), o.mul(mk, small[i][k]));
+            }
+            return out;
+          }),
+        ),
       { name: "serve insert" },
     ) as unknown as (big: LayerCache[], small: LayerCache[], m: o.Arr) => LayerCache[];
   }
@@ -180,7 +189,8 @@ export class BatchEngine {
       }
     });
     for (let i = this.waiting.length - 1; i >= 0; i--)
-      if (this.waiting[i].signal?.aborted) for (const s of this.waiting.splice(i, 1)[0].seqs) s.onFinish("abort");
+      if (this.waiting[i].signal?.aborted)
+        for (const s of this.waiting.splice(i, 1)[0].seqs) s.onFinish("abort");
     const used = this.rows.filter((r) => r !== null).length;
     if (used === 0) this.freeCache();
     else if (used <= this.rows.length / 2 && this.waiting.length === 0) this.compact();
@@ -197,7 +207,9 @@ export class BatchEngine {
 
   private replaceCache(f: (a: o.Arr) => o.Arr): void {
     const old = this.cache!;
-    this.cache = tidy(() => old.map((layer) => Object.fromEntries(Object.entries(layer).map(([k, a]) => [k, f(a)]))));
+    this.cache = tidy(() =>
+      old.map((layer) => Object.fromEntries(Object.entries(layer).map(([k, a]) => [k, f(a)]))),
+    );
     for (const layer of old) for (const a of Object.values(layer)) a.dispose();
   }
 
@@ -268,7 +280,14 @@ export class BatchEngine {
     for (const i of free) mask[i] = 1;
     this.cache = this.insert(this.cache!, small, o.fromArray(mask, [this.rows.length]));
     job.seqs.forEach((seq, j) => {
-      const row: Row = { seq, job, rng: Rng.stream(seq.seed, `sample/${seq.index}`), len: P, last: 0, made: 0 };
+      const row: Row = {
+        seq,
+        job,
+        rng: Rng.stream(seq.seed, `sample/${seq.index}`),
+        len: P,
+        last: 0,
+        made: 0,
+      };
       this.rows[free[j]] = row;
       this.accept(free[j], row, host, 0);
     });

@@ -34,12 +34,19 @@ export interface RunOptions {
 }
 
 /** Check and encode the prompts; throws ApiError for prompts that do not fit. */
-export function preparePrompts(m: ServedModel, req: GenerationRequest): { ids: number[][]; maxNew: number[] } {
+export function preparePrompts(
+  m: ServedModel,
+  req: GenerationRequest,
+): { ids: number[][]; maxNew: number[] } {
   const positions = m.config.maxPositionEmbeddings;
   const ids = req.prompts.map((p) => encodePrompt(m, p, req.chatTemplateKwargs));
   const maxNew = ids.map((p) => {
     if (p.length >= positions)
-      throw new ApiError(400, `the prompt is ${p.length} tokens; this model's maximum context length is ${positions} tokens`, req.kind === "chat" ? "messages" : "prompt");
+      throw new ApiError(
+        400,
+        `the prompt is ${p.length} tokens; this model's maximum context length is ${positions} tokens`,
+        req.kind === "chat" ? "messages" : "prompt",
+      );
     if (req.maxTokens !== null && p.length + req.maxTokens > positions)
       throw new ApiError(
         400,
@@ -52,7 +59,12 @@ export function preparePrompts(m: ServedModel, req: GenerationRequest): { ids: n
 }
 
 /** Run a request to the end; returns the response object (streaming: the usage, already sent). */
-export async function runCompletion(engine: BatchEngine, m: ServedModel, req: GenerationRequest, o: RunOptions) {
+export async function runCompletion(
+  engine: BatchEngine,
+  m: ServedModel,
+  req: GenerationRequest,
+  o: RunOptions,
+) {
   const { ids, maxNew } = preparePrompts(m, req);
   const chat = req.kind === "chat";
   const id = `${chat ? "chatcmpl" : "cmpl"}-${randomBytes(12).toString("hex")}`;
@@ -86,10 +98,18 @@ export async function runCompletion(engine: BatchEngine, m: ServedModel, req: Ge
         if (part.reasoning) delta.reasoning_content = part.reasoning;
         if (part.content) delta.content = part.content;
       } else if (text) delta.content = text;
-      o.sink.chunk({ ...head, choices: [{ index: c.index, delta, logprobs: lp, finish_reason: last ? c.finish : null }], ...usageOnChunks });
+      o.sink.chunk({
+        ...head,
+        choices: [{ index: c.index, delta, logprobs: lp, finish_reason: last ? c.finish : null }],
+        ...usageOnChunks,
+      });
     } else {
       c.started = true;
-      o.sink.chunk({ ...head, choices: [{ index: c.index, text, logprobs: lp, finish_reason: last ? c.finish : null }], ...usageOnChunks });
+      o.sink.chunk({
+        ...head,
+        choices: [{ index: c.index, text, logprobs: lp, finish_reason: last ? c.finish : null }],
+        ...usageOnChunks,
+      });
     }
   };
 
@@ -145,14 +165,24 @@ export async function runCompletion(engine: BatchEngine, m: ServedModel, req: Ge
   if (req.n > engine.maxBatch)
     throw new ApiError(400, `n: ${req.n} is more than this server's --max-batch ${engine.maxBatch}`, "n");
   if (!engine.canQueue(jobs.length))
-    throw new ApiError(429, "the server is busy (its request queue is full); retry later", null, "rate_limit_error", "queue_full");
+    throw new ApiError(
+      429,
+      "the server is busy (its request queue is full); retry later",
+      null,
+      "rate_limit_error",
+      "queue_full",
+    );
   for (const j of jobs) engine.submit(j);
   await done;
   if (failure) throw new ApiError(500, `generation failed: ${(failure as Error).message}`);
   choices.sort((a, b) => a.index - b.index);
   const completionTokens = choices.reduce((s, c) => s + c.text.ids.length, 0);
   const promptTokens = ids.reduce((s, p) => s + p.length, 0);
-  const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+  const usage = {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+  };
   if (o.sink) {
     if (req.includeUsage) o.sink.chunk({ ...head, choices: [], usage });
     return null;
@@ -183,7 +213,10 @@ function formatLogprobs(m: ServedModel, chat: boolean, lps: { id: number; lp: To
       return { token, logprob, bytes: [...Buffer.from(token, "utf8")] };
     };
     return {
-      content: lps.map(({ id, lp }) => ({ ...entry(id, lp.logprob), top_logprobs: lp.top.map((t) => entry(t.id, t.logprob)) })),
+      content: lps.map(({ id, lp }) => ({
+        ...entry(id, lp.logprob),
+        top_logprobs: lp.top.map((t) => entry(t.id, t.logprob)),
+      })),
     };
   }
   let offset = 0;

@@ -9,7 +9,13 @@ export interface TokenLogprob {
 }
 
 /** logprob of `tok` and the top k of logits row[offset .. offset + n). */
-export function topLogprobs(row: Float32Array, offset: number, n: number, tok: number, k: number): TokenLogprob {
+export function topLogprobs(
+  row: Float32Array,
+  offset: number,
+  n: number,
+  tok: number,
+  k: number,
+): TokenLogprob {
   let m = -Infinity;
   for (let i = 0; i < n; i++) m = Math.max(m, row[offset + i]);
   let s = 0;

@@ -58,7 +58,13 @@ export interface GenerationRequest {
 
 const bad = (param: string, message: string) => new ApiError(400, `${param}: ${message}`, param);
 
-function num(b: Record<string, unknown>, key: string, lo: number, hi: number, int = false): number | undefined {
+function num(
+  b: Record<string, unknown>,
+  key: string,
+  lo: number,
+  hi: number,
+  int = false,
+): number | undefined {
   const v = b[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== "number" || !Number.isFinite(v) || (int && !Number.isInteger(v)))
@@ -76,11 +82,15 @@ function bool(b: Record<string, unknown>, key: string): boolean | undefined {
 
 function refuse(b: Record<string, unknown>): void {
   const nonEmpty = (v: unknown) =>
-    v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0) && !(typeof v === "object" && Object.keys(v as object).length === 0);
+    v !== undefined &&
+    v !== null &&
+    !(Array.isArray(v) && v.length === 0) &&
+    !(typeof v === "object" && Object.keys(v as object).length === 0);
   for (const key of ["tools", "functions", "logit_bias", "suffix"])
     if (nonEmpty(b[key])) throw bad(key, "is not supported by r1lab's server");
   for (const key of ["tool_choice", "function_call"])
-    if (nonEmpty(b[key]) && b[key] !== "none") throw bad(key, "is not supported by r1lab's server (no tools)");
+    if (nonEmpty(b[key]) && b[key] !== "none")
+      throw bad(key, "is not supported by r1lab's server (no tools)");
   for (const key of ["presence_penalty", "frequency_penalty"])
     if (b[key] !== undefined && b[key] !== null && b[key] !== 0) throw bad(key, "only 0 is supported");
   if (b.repetition_penalty !== undefined && b.repetition_penalty !== null && b.repetition_penalty !== 1)
@@ -113,7 +123,10 @@ function messageText(m: unknown, i: number): ChatMessageIn {
     const texts = content.map((part, j) => {
       const p = part as { type?: unknown; text?: unknown };
       if (p?.type !== "text" || typeof p.text !== "string")
-        throw bad(`${param}.content[${j}]`, `only text parts are supported, got type ${JSON.stringify(p?.type)}`);
+        throw bad(
+          `${param}.content[${j}]`,
+          `only text parts are supported, got type ${JSON.stringify(p?.type)}`,
+        );
       return p.text;
     });
     return { role, content: texts.join("\n") };
@@ -122,7 +135,8 @@ function messageText(m: unknown, i: number): ChatMessageIn {
 }
 
 function promptsOf(v: unknown, vocab: number): PromptIn[] {
-  const ids = (x: unknown): x is number[] => Array.isArray(x) && x.length > 0 && x.every((t) => Number.isInteger(t));
+  const ids = (x: unknown): x is number[] =>
+    Array.isArray(x) && x.length > 0 && x.every((t) => Number.isInteger(t));
   const checkIds = (x: number[]) => {
     const out = x.find((t) => t < 0 || t >= vocab);
     if (out !== undefined) throw bad("prompt", `token id ${out} is outside the vocabulary (0..${vocab - 1})`);
@@ -130,7 +144,8 @@ function promptsOf(v: unknown, vocab: number): PromptIn[] {
   };
   if (typeof v === "string") return [{ text: v }];
   if (ids(v)) return [checkIds(v)];
-  if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "string")) return v.map((text) => ({ text }));
+  if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "string"))
+    return v.map((text) => ({ text }));
   if (Array.isArray(v) && v.length > 0 && v.every(ids)) return (v as number[][]).map(checkIds);
   throw bad("prompt", "must be a string, an array of strings, an array of token ids or an array of those");
 }
@@ -145,11 +160,13 @@ export function parseRequest(
   if (typeof body !== "object" || body === null || Array.isArray(body))
     throw new ApiError(400, "the request body must be a JSON object");
   const b = body as Record<string, unknown>;
-  if (typeof b.model !== "string" || b.model === "") throw bad("model", "is required (GET /v1/models lists it)");
+  if (typeof b.model !== "string" || b.model === "")
+    throw bad("model", "is required (GET /v1/models lists it)");
   refuse(b);
   let prompts: PromptIn[];
   if (kind === "chat") {
-    if (!Array.isArray(b.messages) || b.messages.length === 0) throw bad("messages", "must be a non-empty array");
+    if (!Array.isArray(b.messages) || b.messages.length === 0)
+      throw bad("messages", "must be a non-empty array");
     prompts = [{ messages: b.messages.map(messageText) }];
   } else prompts = promptsOf(b.prompt, vocab);
   const n = num(b, "n", 1, 1024, true) ?? 1;
@@ -171,7 +188,8 @@ export function parseRequest(
   } else logprobs = num(b, "logprobs", 0, 20, true) ?? null;
   const so = b.stream_options as { include_usage?: unknown } | undefined | null;
   const stream = bool(b, "stream") ?? false;
-  if (so !== undefined && so !== null && !stream) throw bad("stream_options", "is only allowed with stream: true");
+  if (so !== undefined && so !== null && !stream)
+    throw bad("stream_options", "is only allowed with stream: true");
   const kw = b.chat_template_kwargs;
   if (kw !== undefined && kw !== null && (typeof kw !== "object" || Array.isArray(kw)))
     throw bad("chat_template_kwargs", "must be an object");

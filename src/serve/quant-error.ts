@@ -76,7 +76,9 @@ export async function measureQuantError(
   const prompt = text.slice(0, o2.promptTokens ?? 16);
   const G = Math.min(o2.greedyTokens ?? 32, c.maxPositionEmbeddings - prompt.length);
   const ref = await logitsOf(base.params, c, text);
-  const refGreedy = (await generate(base.params, c, [prompt], { ...GREEDY, maxNewTokens: G, eosTokenIds: [], seed: 0 })).ids[0];
+  const refGreedy = (
+    await generate(base.params, c, [prompt], { ...GREEDY, maxNewTokens: G, eosTokenIds: [], seed: 0 })
+  ).ids[0];
   const rows: QuantErrorRow[] = [];
   for (const s of schemes) {
     // Each scheme quantises a fresh copy (quantizeParams frees the float32 arrays it replaces).
@@ -94,7 +96,9 @@ export async function measureQuantError(
     }
     let agree = 0;
     for (let t = 0; t < text.length; t++) if (argmaxRow(got, t * V, V) === argmaxRow(ref, t * V, V)) agree++;
-    const greedy = (await generate(q.params, c, [prompt], { ...GREEDY, maxNewTokens: G, eosTokenIds: [], seed: 0 })).ids[0];
+    const greedy = (
+      await generate(q.params, c, [prompt], { ...GREEDY, maxNewTokens: G, eosTokenIds: [], seed: 0 })
+    ).ids[0];
     let same = 0;
     while (same < G && greedy[same] === refGreedy[same]) same++;
     rows.push({

@@ -25,7 +25,8 @@ export function splitReasoning(text: string): ReasoningSplit {
 
 /** Length of the longest tail of `s` that is a proper prefix of `tag`. */
 function partialTail(s: string, tag: string): number {
-  for (let n = Math.min(tag.length - 1, s.length); n > 0; n--) if (tag.startsWith(s.slice(s.length - n))) return n;
+  for (let n = Math.min(tag.length - 1, s.length); n > 0; n--)
+    if (tag.startsWith(s.slice(s.length - n))) return n;
   return 0;
 }
 
@@ -40,7 +41,8 @@ export class ReasoningStream {
     this.full += delta;
     let { reasoning, content } = splitReasoning(this.full);
     if (!final) {
-      if (THINK_START.startsWith(this.full)) reasoning = ""; // maybe a "<think>" still arriving
+      if (THINK_START.startsWith(this.full))
+        reasoning = ""; // maybe a "<think>" still arriving
       else if (content === null && reasoning !== null)
         reasoning = reasoning.slice(0, reasoning.length - partialTail(reasoning, THINK_END));
     }

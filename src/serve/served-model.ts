@@ -58,11 +58,18 @@ export async function loadServedModel(o: LoadServedOptions): Promise<ServedModel
 }
 
 /** The prompt ids of one API prompt; errors are 400s naming the field. */
-export function encodePrompt(m: ServedModel, p: PromptIn, templateKwargs: Record<string, unknown> | null): number[] {
+export function encodePrompt(
+  m: ServedModel,
+  p: PromptIn,
+  templateKwargs: Record<string, unknown> | null,
+): number[] {
   if ("ids" in p) return p.ids;
   try {
     if ("messages" in p && m.codec.chat && templateKwargs)
-      return m.codec.chat.encodeChat(p.messages.map((x) => ({ ...x })), { addGenerationPrompt: true, extra: templateKwargs });
+      return m.codec.chat.encodeChat(
+        p.messages.map((x) => ({ ...x })),
+        { addGenerationPrompt: true, extra: templateKwargs },
+      );
     const req = "messages" in p ? { messages: p.messages } : { prompt: p.text };
     return encodeRequest("server", m.codec, m.bosPrefix, req);
   } catch (e) {

@@ -29,10 +29,19 @@ export interface ModelServerOptions {
   maxBodyBytes?: number;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent || res.writableEnded) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -58,7 +67,10 @@ function keyMatches(header: string | undefined, key: string): boolean {
   return given.length === want.length && timingSafeEqual(given, want);
 }
 
-export function createModelServer(m: ServedModel, opts: ModelServerOptions = {}): { server: Server; engine: BatchEngine } {
+export function createModelServer(
+  m: ServedModel,
+  opts: ModelServerOptions = {},
+): { server: Server; engine: BatchEngine } {
   const engine = new BatchEngine(m.params, m.config, {
     eosTokenIds: m.codec.eosIds,
     padTokenId: m.codec.padId,
@@ -82,13 +94,32 @@ export function createModelServer(m: ServedModel, opts: ModelServerOptions = {})
       "/v1/completions": "POST",
     };
     const method = routes[path];
-    if (!method) throw new ApiError(404, `no route ${path}; try GET /v1/models, POST /v1/chat/completions or POST /v1/completions`);
-    if (req.method !== method) throw Object.assign(new ApiError(405, `${path} takes ${method}, not ${req.method}`), { allow: method });
+    if (!method)
+      throw new ApiError(
+        404,
+        `no route ${path}; try GET /v1/models, POST /v1/chat/completions or POST /v1/completions`,
+      );
+    if (req.method !== method)
+      throw Object.assign(new ApiError(405, `${path} takes ${method}, not ${req.method}`), { allow: method });
     if (path === "/health") return sendJson(res, 200, { status: "ok", ...engine.load });
     if (opts.apiKey !== undefined && !keyMatches(req.headers.authorization, opts.apiKey))
-      throw new ApiError(401, "missing or wrong API key (send Authorization: Bearer <key>)", null, "authentication_error", "invalid_api_key");
+      throw new ApiError(
+        401,
+        "missing or wrong API key (send Authorization: Bearer <key>)",
+        null,
+        "authentication_error",
+        "invalid_api_key",
+      );
     if (path === "/v1/models") {
-      const card = { id: m.name, object: "model", created, owned_by: "r1lab", root: m.dir, parent: null, max_model_len: m.config.maxPositionEmbeddings };
+      const card = {
+        id: m.name,
+        object: "model",
+        created,
+        owned_by: "r1lab",
+        root: m.dir,
+        parent: null,
+        max_model_len: m.config.maxPositionEmbeddings,
+      };
       return sendJson(res, 200, { object: "list", data: [card] });
     }
     const text = await readBody(req, limit);
@@ -101,7 +132,13 @@ export function createModelServer(m: ServedModel, opts: ModelServerOptions = {})
     const kind = path === "/v1/chat/completions" ? "chat" : "completions";
     const r = parseRequest(kind, body, m.defaults, m.config.vocabSize);
     if (r.model !== m.name)
-      throw new ApiError(404, `the model '${r.model}' does not exist; this server serves '${m.name}'`, "model", "not_found_error", "model_not_found");
+      throw new ApiError(
+        404,
+        `the model '${r.model}' does not exist; this server serves '${m.name}'`,
+        "model",
+        "not_found_error",
+        "model_not_found",
+      );
     const ac = new AbortController();
     res.on("close", () => {
       if (!res.writableFinished) ac.abort();
@@ -111,7 +148,11 @@ export function createModelServer(m: ServedModel, opts: ModelServerOptions = {})
       ? {
           chunk(obj: unknown) {
             if (!streaming) {
-              res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+              res.writeHead(200, {
+                "content-type": "text/event-stream",
+                "cache-control": "no-cache",
+                connection: "keep-alive",
+              });
               streaming = true;
             }
             if (!res.writableEnded) res.write(`data: ${JSON.stringify(obj)}\n\n`);
@@ -119,10 +160,15 @@ export function createModelServer(m: ServedModel, opts: ModelServerOptions = {})
         }
       : null;
     try {
-      const out = await runCompletion(engine, m, r, { reasoningParser: opts.reasoningParser ?? false, signal: ac.signal, sink });
+      const out = await runCompletion(engine, m, r, {
+        reasoningParser: opts.reasoningParser ?? false,
+        signal: ac.signal,
+        sink,
+      });
       if (ac.signal.aborted) return;
       if (sink) {
-        if (!streaming) res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+        if (!streaming)
+          res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
         res.end("data: [DONE]\n\n");
       } else sendJson(res, 200, out);
     } catch (e) {

@@ -13,7 +13,22 @@ import { readChains } from "./scratchpad.ts";
 import type { SyntheticTask, TaskExample, TraceStyle } from "./types.ts";
 
 /** The words of the readable format: the "language" the consistency reward asks for (rl/consistency.ts). */
-export const READABLE_WORDS = ["first", "then", "next", "check", "ok", "wait", "that", "is", "wrong", "not", "the", "target", "so", "answer"] as const;
+export const READABLE_WORDS = [
+  "first",
+  "then",
+  "next",
+  "check",
+  "ok",
+  "wait",
+  "that",
+  "is",
+  "wrong",
+  "not",
+  "the",
+  "target",
+  "so",
+  "answer",
+] as const;
 /** Characters of the equations and layout of readable traces. */
 export const READABLE_CHARS = "0123456789+-*/()=. ";
 
@@ -86,9 +101,19 @@ export function isReadable(completion: string): boolean {
 }
 
 /** Whether a cold-start item is usable: readable, its answer verifies, and its terse source was faithful. */
-export function verifyColdStart(task: SyntheticTask, terse: string, readable: string, ex: TaskExample): boolean {
+export function verifyColdStart(
+  task: SyntheticTask,
+  terse: string,
+  readable: string,
+  ex: TaskExample,
+): boolean {
   const { answer } = parseCompletion(readable);
-  return answer !== null && task.verify(answer, ex) && isReadable(readable) && task.faithfulness(terse, ex).faithful;
+  return (
+    answer !== null &&
+    task.verify(answer, ex) &&
+    isReadable(readable) &&
+    task.faithfulness(terse, ex).faithful
+  );
 }
 
 export interface ColdStartOptions {
@@ -106,7 +131,8 @@ export interface ColdStartOptions {
 export function buildColdStart(o: ColdStartOptions): ColdStartItem[] {
   const mix = { correct: 0.5, recheck: 0.3, wait: 0.2, ...o.mix };
   const styles = ["correct", "recheck", "wait"] as const;
-  for (const s of styles) if (!(mix[s] >= 0)) throw new Error(`cold start mix: weight of '${s}' must be >= 0, got ${mix[s]}`);
+  for (const s of styles)
+    if (!(mix[s] >= 0)) throw new Error(`cold start mix: weight of '${s}' must be >= 0, got ${mix[s]}`);
   const rng = new TaskRng(taskSeed(o.seed, `cold-start/${o.task.name}`));
   const out: ColdStartItem[] = [];
   for (const example of o.problems) {
@@ -114,7 +140,8 @@ export function buildColdStart(o: ColdStartOptions): ColdStartItem[] {
     const style = styles[rng.weighted(styles.map((s) => mix[s]))];
     const terse = o.task.trace(example, rng, style);
     const completion = readableCompletion(terse);
-    if (completion !== null && verifyColdStart(o.task, terse, completion, example)) out.push({ example, style, completion });
+    if (completion !== null && verifyColdStart(o.task, terse, completion, example))
+      out.push({ example, style, completion });
   }
   return out;
 }

@@ -26,7 +26,12 @@ export function taskForExample(ex: TaskExample): SyntheticTask | null {
 }
 
 /** Up to `cap` problems of a split: all of them when the task can count its (small) problem space. */
-export function problemsOf(task: SyntheticTask, split: "train" | "test", cap: number, seed: number): TaskExample[] {
+export function problemsOf(
+  task: SyntheticTask,
+  split: "train" | "test",
+  cap: number,
+  seed: number,
+): TaskExample[] {
   const n = Math.min(cap, task.countProblems?.(split) ?? cap);
   return task.generate(split, n, seed);
 }

@@ -5,6 +5,7 @@
 export const ZERO_TEMPLATE = "{problem}. <think> then <answer>.\n";
 
 export function applyTemplate(problem: string, template = ZERO_TEMPLATE): string {
-  if (!template.includes("{problem}")) throw new Error(`prompt template must contain {problem}: '${template}'`);
+  if (!template.includes("{problem}"))
+    throw new Error(`prompt template must contain {problem}: '${template}'`);
   return template.replace("{problem}", problem);
 }

@@ -29,7 +29,15 @@ export type Split = "train" | "test";
  * - guess: no work at all (an empty think), just an answer drawn from the range answers take, so
  *   right only by chance: the bare, unreliable answers scraped text is full of.
  */
-export type TraceStyle = "correct" | "recheck" | "wait" | "slip" | "wrongPick" | "giveUp" | "unfinished" | "guess";
+export type TraceStyle =
+  | "correct"
+  | "recheck"
+  | "wait"
+  | "slip"
+  | "wrongPick"
+  | "giveUp"
+  | "unfinished"
+  | "guess";
 
 export const TRACE_STYLES: readonly TraceStyle[] = [
   "correct",

@@ -21,14 +21,17 @@ export function makeLmBatch(c: ModelConfig, seqs: TokenSequence[], seqLen: numbe
   const targets = new Int32Array(B * seqLen).fill(padId);
   const mask = new Float32Array(B * seqLen);
   seqs.forEach((s, b) => {
-    if (s.ids.length > seqLen + 1) throw new Error(`sequence ${b} has ${s.ids.length} tokens; seqLen is ${seqLen} (+1)`);
+    if (s.ids.length > seqLen + 1)
+      throw new Error(`sequence ${b} has ${s.ids.length} tokens; seqLen is ${seqLen} (+1)`);
     for (let t = 0; t < Math.min(seqLen, s.ids.length); t++) ids[b * seqLen + t] = s.ids[t];
     for (let t = 0; t + 1 < s.ids.length && t < seqLen; t++) {
       targets[b * seqLen + t] = s.ids[t + 1];
       if (t + 1 >= s.lossStart) mask[b * seqLen + t] = s.weights ? s.weights[t] : 1;
     }
   });
-  const mtpIo = Array.from({ length: c.numNextnPredictLayers }, (_, i) => causalInputs(c, B, seqLen - (i + 1)));
+  const mtpIo = Array.from({ length: c.numNextnPredictLayers }, (_, i) =>
+    causalInputs(c, B, seqLen - (i + 1)),
+  );
   return {
     ids: o.fromArray(ids, [B, seqLen], "int32"),
     targets: o.fromArray(targets, [B, seqLen], "int32"),
@@ -47,18 +50,24 @@ export function makeLmBatch(c: ModelConfig, seqs: TokenSequence[], seqLen: numbe
  * Attention stays inside each sequence and RoPE positions restart (sft-batch.ts, block-diagonal).
  */
 export function packSequences(draw: () => TokenSequence, rows: number, rowLen: number): SftRow[] {
-  if (!Number.isInteger(rowLen) || rowLen < 1) throw new Error(`packSequences: the row length must be a positive integer, got ${rowLen}`);
+  if (!Number.isInteger(rowLen) || rowLen < 1)
+    throw new Error(`packSequences: the row length must be a positive integer, got ${rowLen}`);
   const out: SftRow[] = [];
   let cur = emptyRow();
   while (out.length < rows) {
     const s = draw();
-    if (s.ids.length > rowLen) throw new Error(`packSequences: a sequence has ${s.ids.length} tokens; the row length is ${rowLen}`);
+    if (s.ids.length > rowLen)
+      throw new Error(`packSequences: a sequence has ${s.ids.length} tokens; the row length is ${rowLen}`);
     if (cur.ids.length + s.ids.length > rowLen) {
       out.push(cur);
       if (out.length === rows) break;
       cur = emptyRow();
     }
-    appendSegment(cur, s.ids, s.ids.map((_, t) => (t >= s.lossStart ? 1 : 0)));
+    appendSegment(
+      cur,
+      s.ids,
+      s.ids.map((_, t) => (t >= s.lossStart ? 1 : 0)),
+    );
   }
   return out;
 }

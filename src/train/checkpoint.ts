@@ -59,7 +59,9 @@ export async function saveCheckpoint(
 }
 
 export function loadCheckpoint(dir: string): { params: Params; opt: AdamWState | null; state: TrainerState } {
-  const state = JSON.parse(readFileSync(join(dir, "trainer_state.json"), "utf8")) as TrainerState & { optimizer_step: number };
+  const state = JSON.parse(readFileSync(join(dir, "trainer_state.json"), "utf8")) as TrainerState & {
+    optimizer_step: number;
+  };
   const params = readTree(join(dir, "model.safetensors"));
   let opt: AdamWState | null = null;
   if (existsSync(join(dir, "optimizer.safetensors"))) {
@@ -76,7 +78,9 @@ export function loadCheckpoint(dir: string): { params: Params; opt: AdamWState |
  * Where an interrupted loop picks up: the parameters, AdamW moments and step of the checkpoint in
  * `dir` (a stage's partial checkpoint), or null when there is none.
  */
-export function resumeFrom(dir: string): { params: Params; opt: AdamWState | undefined; step: number } | null {
+export function resumeFrom(
+  dir: string,
+): { params: Params; opt: AdamWState | undefined; step: number } | null {
   if (!existsSync(join(dir, "trainer_state.json"))) return null;
   const c = loadCheckpoint(dir);
   return { params: c.params, opt: c.opt ?? undefined, step: c.state.step };

@@ -37,19 +37,29 @@ export function appendSegment(row: SftRow, ids: number[], targetFlags: number[])
 
 function checkExample(e: SftExample, i: number): void {
   if (e.inputIds.length !== e.lossMask.length)
-    throw new Error(`SFT example ${i}: inputIds has ${e.inputIds.length} tokens but lossMask has ${e.lossMask.length}`);
-  if (e.inputIds.length < 2) throw new Error(`SFT example ${i}: needs at least 2 tokens, got ${e.inputIds.length}`);
+    throw new Error(
+      `SFT example ${i}: inputIds has ${e.inputIds.length} tokens but lossMask has ${e.lossMask.length}`,
+    );
+  if (e.inputIds.length < 2)
+    throw new Error(`SFT example ${i}: needs at least 2 tokens, got ${e.inputIds.length}`);
 }
 
 /** TRL's truncation: keep the first maxLen tokens. */
-const cut = (e: SftExample, maxLen: number): SftExample => ({ inputIds: e.inputIds.slice(0, maxLen), lossMask: e.lossMask.slice(0, maxLen) });
+const cut = (e: SftExample, maxLen: number): SftExample => ({
+  inputIds: e.inputIds.slice(0, maxLen),
+  lossMask: e.lossMask.slice(0, maxLen),
+});
 
 /**
  * Rows for training: one example per row, or (packing) examples concatenated greedily in the given
  * order until the next one would not fit in maxLen. Examples with no target token after truncation
  * are dropped (they would carry no gradient); `truncated` and `dropped` count what happened.
  */
-export function buildRows(examples: SftExample[], maxLen: number, packing: boolean): { rows: SftRow[]; truncated: number; dropped: number } {
+export function buildRows(
+  examples: SftExample[],
+  maxLen: number,
+  packing: boolean,
+): { rows: SftRow[]; truncated: number; dropped: number } {
   const rows: SftRow[] = [];
   let truncated = 0;
   let dropped = 0;
@@ -84,7 +94,12 @@ function trained(r: SftRow, t: number, depth: number): boolean {
 }
 
 /** An LmBatch of rows padded to T tokens, and the number of trained (main-head) targets in it. */
-export function makeSftBatch(c: ModelConfig, rows: SftRow[], T: number, padId: number): { batch: LmBatch; targetTokens: number } {
+export function makeSftBatch(
+  c: ModelConfig,
+  rows: SftRow[],
+  T: number,
+  padId: number,
+): { batch: LmBatch; targetTokens: number } {
   const B = rows.length;
   const ids = new Int32Array(B * T).fill(padId);
   const targets = new Int32Array(B * T).fill(padId);
@@ -95,7 +110,8 @@ export function makeSftBatch(c: ModelConfig, rows: SftRow[], T: number, padId: n
   const segments: number[][] = [];
   let targetTokens = 0;
   rows.forEach((r, b) => {
-    if (r.ids.length > T) throw new Error(`SFT row ${b} has ${r.ids.length} tokens; the batch length is ${T}`);
+    if (r.ids.length > T)
+      throw new Error(`SFT row ${b} has ${r.ids.length} tokens; the batch length is ${T}`);
     const pos: number[] = [];
     const seg: number[] = [];
     for (let t = 0; t < T; t++) {
@@ -106,7 +122,8 @@ export function makeSftBatch(c: ModelConfig, rows: SftRow[], T: number, padId: n
         mask[b * T + t] = 1;
         targetTokens++;
       }
-      for (let k = 1; k <= D; k++) if (t < T - k && real && trained(r, t, k + 1)) mtpMasks[k - 1][b * (T - k) + t] = 1;
+      for (let k = 1; k <= D; k++)
+        if (t < T - k && real && trained(r, t, k + 1)) mtpMasks[k - 1][b * (T - k) + t] = 1;
       pos.push(real ? r.positions[t] : t);
       seg.push(real ? r.segments[t] : -1); // padding: its own segment, never seen by real tokens
     }

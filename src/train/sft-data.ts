@@ -36,10 +36,18 @@ function piecesToExample(tok: Tokenizer, pieces: { text: string; target: boolean
  * the template's end-of-turn tokens) are targets, everything else is context. `what` names the
  * conversation in errors (e.g. "data.jsonl line 3").
  */
-export function chatToExamples(tok: Tokenizer, messages: readonly ChatMessage[], what = "conversation"): SftExample[] {
+export function chatToExamples(
+  tok: Tokenizer,
+  messages: readonly ChatMessage[],
+  what = "conversation",
+): SftExample[] {
   const turns = messages.flatMap((m, i) => (m.role === "assistant" ? [i] : []));
-  if (turns.length === 0) throw new Error(`${what}: no assistant message to train on (roles: ${messages.map((m) => m.role).join(", ")})`);
-  const render = (n: number, gen: boolean) => tok.applyChatTemplate(messages.slice(0, n), { addGenerationPrompt: gen });
+  if (turns.length === 0)
+    throw new Error(
+      `${what}: no assistant message to train on (roles: ${messages.map((m) => m.role).join(", ")})`,
+    );
+  const render = (n: number, gen: boolean) =>
+    tok.applyChatTemplate(messages.slice(0, n), { addGenerationPrompt: gen });
   const whole = render(messages.length, false);
   const spans = turns.map((i) => {
     const end = render(i + 1, false);
@@ -47,14 +55,19 @@ export function chatToExamples(tok: Tokenizer, messages: readonly ChatMessage[],
     // the text before the turn, so the assistant header is trained too.
     const start = [render(i, true), render(i, false)].find((s) => end.startsWith(s));
     if (start === undefined)
-      throw new Error(`${what}: the chat template's rendering of the messages before assistant turn ${i} is not a prefix of the rendering through it; cannot mask that turn`);
+      throw new Error(
+        `${what}: the chat template's rendering of the messages before assistant turn ${i} is not a prefix of the rendering through it; cannot mask that turn`,
+      );
     return { start: start.length, end };
   });
   if (spans.every((s) => whole.startsWith(s.end))) {
     const pieces: { text: string; target: boolean }[] = [];
     let at = 0;
     for (const s of spans) {
-      pieces.push({ text: whole.slice(at, s.start), target: false }, { text: whole.slice(s.start, s.end.length), target: true });
+      pieces.push(
+        { text: whole.slice(at, s.start), target: false },
+        { text: whole.slice(s.start, s.end.length), target: true },
+      );
       at = s.end.length;
     }
     pieces.push({ text: whole.slice(at), target: false });
@@ -70,7 +83,12 @@ export function chatToExamples(tok: Tokenizer, messages: readonly ChatMessage[],
 }
 
 /** A {prompt, completion} pair for r1lab's character-level models, in the R1-Zero template. */
-export function promptCompletionToExample(tok: CharTokenizer, prompt: string, completion: string, template?: string): SftExample {
+export function promptCompletionToExample(
+  tok: CharTokenizer,
+  prompt: string,
+  completion: string,
+  template?: string,
+): SftExample {
   const context = [tok.bosId, ...tok.encode(applyTemplate(prompt, template))];
   const target = [...tok.encode(completion), tok.eosId];
   return { inputIds: [...context, ...target], lossMask: [...context.map(() => 0), ...target.map(() => 1)] };

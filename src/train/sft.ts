@@ -93,7 +93,8 @@ export function stepRows(rows: SftRow[], cfg: SftConfig, step: number): { micro:
   const perms = new Map<number, number[]>();
   const at = (s: number): SftRow => {
     const epoch = Math.floor(s / rows.length);
-    if (!perms.has(epoch)) perms.set(epoch, Rng.stream(cfg.seed, "sft-epoch", epoch).shuffle(rows.map((_, i) => i)));
+    if (!perms.has(epoch))
+      perms.set(epoch, Rng.stream(cfg.seed, "sft-epoch", epoch).shuffle(rows.map((_, i) => i)));
     return rows[perms.get(epoch)![s % rows.length]];
   };
   const micro = Array.from({ length: cfg.gradient_accumulation_steps }, (_, j) =>
@@ -103,8 +104,15 @@ export function stepRows(rows: SftRow[], cfg: SftConfig, step: number): { micro:
 }
 
 function checkConfig(cfg: SftConfig): void {
-  for (const k of ["learning_rate", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "max_seq_length"] as const) {
-    if (!(Number.isFinite(cfg[k]) && cfg[k] > 0)) throw new Error(`SftConfig.${k} must be > 0, got ${cfg[k]}`);
+  for (const k of [
+    "learning_rate",
+    "max_steps",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "max_seq_length",
+  ] as const) {
+    if (!(Number.isFinite(cfg[k]) && cfg[k] > 0))
+      throw new Error(`SftConfig.${k} must be > 0, got ${cfg[k]}`);
   }
 }
 
@@ -121,7 +129,9 @@ export async function sftTrain(args: SftArgs): Promise<{ params: Params; metrics
   const { rows, truncated, dropped } = buildRows(args.train, cfg.max_seq_length, cfg.packing);
   if (rows.length === 0) throw new Error(`SFT: none of the ${args.train.length} examples has a target token`);
   const T = rowLength(rows, cfg.max_seq_length);
-  log(`sft: ${args.train.length} examples -> ${rows.length} rows of <= ${T} tokens${cfg.packing ? " (packed)" : ""}; ${truncated} truncated, ${dropped} without targets dropped`);
+  log(
+    `sft: ${args.train.length} examples -> ${rows.length} rows of <= ${T} tokens${cfg.packing ? " (packed)" : ""}; ${truncated} truncated, ${dropped} without targets dropped`,
+  );
 
   let params = args.params;
   let optState: AdamWState | undefined;
@@ -132,7 +142,10 @@ export async function sftTrain(args: SftArgs): Promise<{ params: Params; metrics
   if (ckDir && existsSync(join(ckDir, "trainer_state.json"))) {
     const ck = loadCheckpoint(ckDir);
     const saved = JSON.stringify(ck.state.sft_config);
-    if (saved !== JSON.stringify(cfg)) throw new Error(`${ckDir}: checkpoint was written with SFT config ${saved}, this run has ${JSON.stringify(cfg)}; use another --out or the same settings`);
+    if (saved !== JSON.stringify(cfg))
+      throw new Error(
+        `${ckDir}: checkpoint was written with SFT config ${saved}, this run has ${JSON.stringify(cfg)}; use another --out or the same settings`,
+      );
     disposeParams(params);
     params = ck.params;
     optState = ck.opt ?? undefined;
@@ -144,24 +157,42 @@ export async function sftTrain(args: SftArgs): Promise<{ params: Params; metrics
 
   // Sorted names: a checkpoint reads tensors back in sorted order, and the gradient norm sums over
   // the tree in key order, so a fresh and a resumed run must see the same order to match bit for bit.
-  const sorted = (p: Params): Params => Object.fromEntries(Object.keys(p).sort().map((k) => [k, p[k]]));
+  const sorted = (p: Params): Params =>
+    Object.fromEntries(
+      Object.keys(p)
+        .sort()
+        .map((k) => [k, p[k]]),
+    );
   const split = splitParams(params);
   let trainable = sorted(split.trainable);
   const buffers = sorted(split.buffers);
   const opt = new AdamW({ weightDecay: cfg.weight_decay ?? 0 });
   optState ??= opt.init(trainable);
-  const hasMtp = c.numNextnPredictLayers > 0 && `model.layers.${c.numHiddenLayers}.eh_proj.weight` in trainable;
+  const hasMtp =
+    c.numNextnPredictLayers > 0 && `model.layers.${c.numHiddenLayers}.eh_proj.weight` in trainable;
   const w = { mtpLambda: hasMtp ? (cfg.mtp_lambda ?? 0.1) : 0, balanceAlpha: 0 };
   const loss = (t: Params, b: Params, batch: SftBatch) =>
     tidy(() => {
       const [l, aux] = lmLoss(t, b, c, batch.lm, w);
       return [o.mul(l, batch.scale), { ce: aux.ce, mtp: aux.mtp }] as [o.Arr, { ce: o.Arr; mtp: o.Arr }];
     });
-  const grad = compile(valueAndGrad(loss, { hasAux: true }) as any, { name: "SFT step" }) as unknown as (t: Params, b: Params, batch: SftBatch) => [[o.Arr, { ce: o.Arr; mtp: o.Arr }], Params];
-  const addTrees = compile((a: Params, b: Params) => tidy(() => Object.fromEntries(Object.keys(a).map((k) => [k, o.add(a[k], b[k])])))) as unknown as (a: Params, b: Params) => Params;
+  const grad = compile(valueAndGrad(loss, { hasAux: true }) as any, { name: "SFT step" }) as unknown as (
+    t: Params,
+    b: Params,
+    batch: SftBatch,
+  ) => [[o.Arr, { ce: o.Arr; mtp: o.Arr }], Params];
+  const addTrees = compile((a: Params, b: Params) =>
+    tidy(() => Object.fromEntries(Object.keys(a).map((k) => [k, o.add(a[k], b[k])]))),
+  ) as unknown as (a: Params, b: Params) => Params;
   const save = async (step: number) => {
     if (!ckDir) return;
-    await saveCheckpoint(ckDir, { config: c, params: { ...trainable, ...buffers }, opt: optState, state: { phase: "sft", step, sft_config: cfg }, tokenizerJson: args.tokenizerJson });
+    await saveCheckpoint(ckDir, {
+      config: c,
+      params: { ...trainable, ...buffers },
+      opt: optState,
+      state: { phase: "sft", step, sft_config: cfg },
+      tokenizerJson: args.tokenizerJson,
+    });
   };
 
   const bar = args.progress === false ? null : new Progress({ total: cfg.max_steps, label: "sft" });
@@ -175,22 +206,43 @@ export async function sftTrain(args: SftArgs): Promise<{ params: Params; metrics
     const sums = { loss: 0, ce: 0, mtp: 0 };
     for (const b of batches) {
       const share = b.targetTokens / N;
-      const [[l, aux], g] = grad(refParams(trainable), refParams(buffers), { lm: b.batch, scale: o.fromArray([share], []) });
+      const [[l, aux], g] = grad(refParams(trainable), refParams(buffers), {
+        lm: b.batch,
+        scale: o.fromArray([share], []),
+      });
       sums.loss += (await l.data())[0];
       sums.ce += share * (await aux.ce.data())[0];
       sums.mtp += share * (await aux.mtp.data())[0];
       grads = grads ? addTrees(grads, g) : g;
     }
-    const lr = learningRate({ lr: cfg.learning_rate, warmupSteps: cfg.warmup_steps ?? 0, totalSteps: cfg.max_steps, decay: cfg.lr_scheduler_type ?? "linear", minLrRatio: cfg.lr_scheduler_type === "cosine" ? 0.1 : 0 }, step);
+    const lr = learningRate(
+      {
+        lr: cfg.learning_rate,
+        warmupSteps: cfg.warmup_steps ?? 0,
+        totalSteps: cfg.max_steps,
+        decay: cfg.lr_scheduler_type ?? "linear",
+        minLrRatio: cfg.lr_scheduler_type === "cosine" ? 0.1 : 0,
+      },
+      step,
+    );
     const res = opt.update(trainable, grads!, optState, lr);
     trainable = res.params;
     optState = res.state;
     const gradNorm = (await res.gradNorm.data())[0];
     const dt = (performance.now() - ts) / 1000;
-    const row: SftStepMetrics = { step: step + 1, epoch, ...sums, grad_norm: gradNorm, lr, target_tokens: N, tokens_per_s: (batches.length * cfg.per_device_train_batch_size * T) / dt };
+    const row: SftStepMetrics = {
+      step: step + 1,
+      epoch,
+      ...sums,
+      grad_norm: gradNorm,
+      lr,
+      target_tokens: N,
+      tokens_per_s: (batches.length * cfg.per_device_train_batch_size * T) / dt,
+    };
     const last = step + 1 === cfg.max_steps;
     if (args.evaluate && (last || (cfg.eval_steps && (step + 1) % cfg.eval_steps === 0))) {
-      for (const [k, v] of Object.entries(await args.evaluate({ ...trainable, ...buffers }))) row[k.startsWith("eval_") ? k : `eval_${k}`] = v;
+      for (const [k, v] of Object.entries(await args.evaluate({ ...trainable, ...buffers })))
+        row[k.startsWith("eval_") ? k : `eval_${k}`] = v;
     }
     metrics.push(row);
     if (metricsPath) appendJsonl(metricsPath, row);
@@ -208,14 +260,21 @@ const evalCeFns = new WeakMap<ModelConfig, (p: Params, batch: LmBatch) => o.Arr>
 function evalCe(c: ModelConfig): (p: Params, batch: LmBatch) => o.Arr {
   let f = evalCeFns.get(c);
   if (!f) {
-    f = compile((p: Params, batch: LmBatch) => tidy(() => lmLoss(p, {}, c, batch, { mtpLambda: 0, balanceAlpha: 0 })[1].ce)) as unknown as (p: Params, batch: LmBatch) => o.Arr;
+    f = compile((p: Params, batch: LmBatch) =>
+      tidy(() => lmLoss(p, {}, c, batch, { mtpLambda: 0, balanceAlpha: 0 })[1].ce),
+    ) as unknown as (p: Params, batch: LmBatch) => o.Arr;
     evalCeFns.set(c, f);
   }
   return f;
 }
 
 /** Mean cross-entropy over the target tokens of `examples` (no gradient), in batches of `batchSize` rows. */
-export async function sftEvalLoss(c: ModelConfig, params: Params, examples: SftExample[], o: { maxSeqLength: number; batchSize: number; padId?: number }): Promise<number> {
+export async function sftEvalLoss(
+  c: ModelConfig,
+  params: Params,
+  examples: SftExample[],
+  o: { maxSeqLength: number; batchSize: number; padId?: number },
+): Promise<number> {
   const { rows } = buildRows(examples, o.maxSeqLength, false);
   if (rows.length === 0) throw new Error("sftEvalLoss: no example has a target token");
   const T = rowLength(rows, o.maxSeqLength);

@@ -24,12 +24,17 @@ export function splitParams(all: Params): { trainable: Params; buffers: Params }
 export function biasKeys(c: ModelConfig, withMtp: boolean): string[] {
   const keys: string[] = [];
   const n = c.numHiddenLayers + (withMtp ? c.numNextnPredictLayers : 0);
-  for (let i = 0; i < n; i++) if (isMoeLayer(c, i)) keys.push(`model.layers.${i}.mlp.gate.e_score_correction_bias`);
+  for (let i = 0; i < n; i++)
+    if (isMoeLayer(c, i)) keys.push(`model.layers.${i}.mlp.gate.e_score_correction_bias`);
   return keys;
 }
 
 /** A loss over (trainable, buffers, batch): the scalar to minimise and named aux values (scalars, or `loads`: per-layer expert loads). */
-export type LossFn<B> = (trainable: Params, buffers: Params, batch: B) => [o.Arr, Record<string, o.Arr | o.Arr[]>];
+export type LossFn<B> = (
+  trainable: Params,
+  buffers: Params,
+  batch: B,
+) => [o.Arr, Record<string, o.Arr | o.Arr[]>];
 
 export interface TrainerOptions<B> {
   model: ModelConfig;
@@ -67,7 +72,9 @@ export class Trainer<B> {
     this.buffers = { ...opts.frozen, ...buffers };
     this.opt = new AdamW(opts.optimizer ?? {});
     this.optState = opts.optState ?? this.opt.init(trainable);
-    this.step = compile(valueAndGrad(opts.loss, { hasAux: true }) as any, { name: "train step" }) as unknown as typeof this.step;
+    this.step = compile(valueAndGrad(opts.loss, { hasAux: true }) as any, {
+      name: "train step",
+    }) as unknown as typeof this.step;
   }
 
   get params(): Params {
@@ -107,7 +114,10 @@ export class Trainer<B> {
     const res = this.opt.update(this.trainable, grads, this.optState, lr);
     this.trainable = res.params;
     this.optState = res.state;
-    const out: Record<string, number> = { loss: (await loss.data())[0], grad_norm: (await res.gradNorm.data())[0] };
+    const out: Record<string, number> = {
+      loss: (await loss.data())[0],
+      grad_norm: (await res.gradNorm.data())[0],
+    };
     await this.readAux(aux, out);
     return out;
   }

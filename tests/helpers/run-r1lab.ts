@@ -11,7 +11,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runR1lab(args: string[], opts: { env?: Record<string, string>; timeoutMs: number }): Promise<CliResult> {
+export function runR1lab(
+  args: string[],
+  opts: { env?: Record<string, string>; timeoutMs: number },
+): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(ROOT, "bin/r1lab.js"), ...args], {
       cwd: ROOT,

@@ -14,7 +14,6 @@ import { type HostData, SyncSession, tensor } from "./session.ts";
 interface Entry {
   lowered: Lowered;
   session: SyncSession;
-  // biome-ignore lint/suspicious/noExplicitAny: jax-js JsTreeDef.
   outTree: any;
 }
 
@@ -47,7 +46,6 @@ export interface CompileStats {
 }
 
 export interface CompiledFn {
-  // biome-ignore lint/suspicious/noExplicitAny: the same loose signature as jit's result.
   (...args: any[]): any;
   stats: CompileStats;
   dispose(): void;
@@ -65,7 +63,10 @@ export function hostOf(a: JArray): HostData {
 /** A jax-js array over host data (its data is copied in; the host buffer becomes its mirror). */
 export function arrayOf(data: HostData, shape: number[], dtype: string): JArray {
   let a: JArray;
-  if (dtype === "bool") a = np.array(Int32Array.from(data as Uint8Array), { shape, dtype: "int32" } as never).astype("bool" as never) as JArray;
+  if (dtype === "bool")
+    a = np
+      .array(Int32Array.from(data as Uint8Array), { shape, dtype: "int32" } as never)
+      .astype("bool" as never) as JArray;
   else a = np.array(data as Float32Array, { shape, dtype } as never) as JArray;
   mirrors.set(a, data);
   return a;
@@ -79,17 +80,19 @@ function newHost(dtype: string, n: number): HostData {
   throw new Error(`ORT executor: cannot return an output of dtype ${dtype}`);
 }
 
-const isArr = (x: unknown): x is JArray => typeof x === "object" && x !== null && "dataSync" in x && "shape" in x;
+const isArr = (x: unknown): x is JArray =>
+  typeof x === "object" && x !== null && "dataSync" in x && "shape" in x;
 
-// biome-ignore lint/suspicious/noExplicitAny: fn is any traced function, as for jit.
 export function compileOrt(fn: (...args: any[]) => any, opts: { name?: string } = {}): CompiledFn {
   const cache = new Map<string, Entry>();
   const stats: CompileStats = { signatures: 0, calls: 0, traceMs: 0, runMs: 0, ops: {} };
-  // biome-ignore lint/suspicious/noExplicitAny: as above.
   const call = (...args: any[]) => {
     const [leaves, treedef] = tree.flatten(args as never) as [unknown[], unknown];
     for (const [i, l] of leaves.entries())
-      if (!isArr(l)) throw new Error(`ORT executor${opts.name ? ` (${opts.name})` : ""}: argument leaf ${i} is not an array (${typeof l}); pass arrays only`);
+      if (!isArr(l))
+        throw new Error(
+          `ORT executor${opts.name ? ` (${opts.name})` : ""}: argument leaf ${i} is not an array (${typeof l}); pass arrays only`,
+        );
     const arrs = leaves as JArray[];
     const key = `${String(treedef)}|${arrs.map((a) => `${a.dtype}[${a.shape.join(",")}]`).join(";")}`;
     let entry = cache.get(key);
@@ -104,7 +107,9 @@ export function compileOrt(fn: (...args: any[]) => any, opts: { name?: string } 
       if (process.env.R1LAB_ORT_DEBUG) {
         const nodes = Object.values(lowered.ops).reduce((a, b) => a + b, 0);
         const ms = (a: number, b: number) => Math.round(b - a);
-        console.error(`[ort] ${opts.name ?? "compiled fn"}: ${lowered.eqns} eqns -> ${nodes} nodes; trace ${ms(t0, t1)} ms, lower ${ms(t1, t2)} ms, session ${ms(t2, performance.now())} ms`);
+        console.error(
+          `[ort] ${opts.name ?? "compiled fn"}: ${lowered.eqns} eqns -> ${nodes} nodes; trace ${ms(t0, t1)} ms, lower ${ms(t1, t2)} ms, session ${ms(t2, performance.now())} ms`,
+        );
       }
       cache.set(key, entry);
       stats.signatures++;
@@ -118,7 +123,12 @@ export function compileOrt(fn: (...args: any[]) => any, opts: { name?: string } 
       feeds[inp.name] = tensor(inp.dtype, hostOf(arrs[i]), inp.shape);
     });
     const fetches: Record<string, ReturnType<typeof tensor>> = {};
-    const hostOut = lowered.outputs.map((o) => newHost(o.dtype, o.shape.reduce((a, b) => a * b, 1)));
+    const hostOut = lowered.outputs.map((o) =>
+      newHost(
+        o.dtype,
+        o.shape.reduce((a, b) => a * b, 1),
+      ),
+    );
     lowered.outputs.forEach((o, i) => {
       fetches[o.name] = tensor(o.dtype, hostOut[i], o.shape);
     });

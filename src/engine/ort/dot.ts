@@ -7,7 +7,15 @@
 import { prod } from "./graph.ts";
 import type { Shape, Val, Values, View } from "./values.ts";
 
-export function lowerDot(vals: Values, a0: Val, b0: Val, aFull: Shape, bFull: Shape, out: Shape, dtype: string): Val {
+export function lowerDot(
+  vals: Values,
+  a0: Val,
+  b0: Val,
+  aFull: Shape,
+  bFull: Shape,
+  out: Shape,
+  dtype: string,
+): Val {
   const g = vals.g;
   const r = out.length + 1;
   let a = vals.toRank(a0, r);
@@ -15,8 +23,16 @@ export function lowerDot(vals: Values, a0: Val, b0: Val, aFull: Shape, bFull: Sh
   const aF = [...Array(r - aFull.length).fill(1), ...aFull];
   const bF = [...Array(r - bFull.length).fill(1), ...bFull];
   const K = Math.max(aF[r - 1], bF[r - 1]);
-  if (a.shape[r - 1] !== K) a = vals.materialize(a, a.shape.map((d, i) => (i === r - 1 ? K : d)));
-  if (b.shape[r - 1] !== K) b = vals.materialize(b, b.shape.map((d, i) => (i === r - 1 ? K : d)));
+  if (a.shape[r - 1] !== K)
+    a = vals.materialize(
+      a,
+      a.shape.map((d, i) => (i === r - 1 ? K : d)),
+    );
+  if (b.shape[r - 1] !== K)
+    b = vals.materialize(
+      b,
+      b.shape.map((d, i) => (i === r - 1 ? K : d)),
+    );
   const batch: number[] = [];
   const M: number[] = [];
   const N: number[] = [];
@@ -43,7 +59,8 @@ export function lowerDot(vals: Values, a0: Val, b0: Val, aFull: Shape, bFull: Sh
     return g.emit1("Transpose", [v.base.name], { perm });
   };
   // Is K before the other axes in the base (a stored transposed)?
-  const kFirst = (v: View, others: number[]) => others.length > 0 && posIn(v, r - 1) < Math.min(...others.map((x) => posIn(v, x)));
+  const kFirst = (v: View, others: number[]) =>
+    others.length > 0 && posIn(v, r - 1) < Math.min(...others.map((x) => posIn(v, x)));
   const aT = kFirst(va, mOrder);
   const bKN = kFirst(vb, nOrder) || nOrder.length === 0;
   const sz = (s: Shape, ax: number[]) => prod(ax.map((i) => s[i]));
@@ -65,5 +82,9 @@ export function lowerDot(vals: Values, a0: Val, b0: Val, aFull: Shape, bFull: Sh
   const resDims = resAxes.map((i) => (N.includes(i) ? b.shape[i] : a.shape[i]));
   const shape = out.map((d, i) => (resAxes.includes(i) ? d : 1));
   const base = { name: g.emit1("Reshape", [y, g.i64(resDims)]), shape: resDims };
-  return { shape, dtype, view: { base, groups: shape.map((_, i) => (resAxes.includes(i) ? [resAxes.indexOf(i)] : [])) } };
+  return {
+    shape,
+    dtype,
+    view: { base, groups: shape.map((_, i) => (resAxes.includes(i) ? [resAxes.indexOf(i)] : [])) },
+  };
 }

@@ -1,7 +1,14 @@
 // The ONNX graph a lowering writes into: a list of nodes, initializers (constants), and the
 // helpers every lowering rule needs (fresh names, cached int64/scalar constants, dead-node
 // elimination, encoding to model bytes with onnx-proto.ts).
-import { DType, type DTypeCode, type NodeSpec, type TensorInit, byteLength, modelProto } from "../onnx-proto.ts";
+import {
+  DType,
+  type DTypeCode,
+  type NodeSpec,
+  type TensorInit,
+  byteLength,
+  modelProto,
+} from "../onnx-proto.ts";
 
 /** jax-js dtype names -> ONNX TensorProto element types. */
 export const ONNX_DTYPE: Record<string, DTypeCode> = {
@@ -18,7 +25,8 @@ export const DTYPE_CODE: Record<string, number> = { ...ONNX_DTYPE, int64: DType.
 
 export function onnxDtype(dtype: string, what: string): DTypeCode {
   const t = ONNX_DTYPE[dtype];
-  if (t === undefined) throw new Error(`ORT executor: ${what} has dtype ${dtype}, which has no ONNX type here`);
+  if (t === undefined)
+    throw new Error(`ORT executor: ${what} has dtype ${dtype}, which has no ONNX type here`);
   return t;
 }
 
@@ -41,7 +49,14 @@ export class Graph {
   /** Append a node; returns its output names. */
   emit(op: string, inputs: string[], attrs?: NodeSpec["attrs"], nOut = 1, domain?: string): string[] {
     const outputs = Array.from({ length: nOut }, () => this.fresh());
-    this.nodes.push({ op, inputs, outputs, name: `n${this.nodes.length}`, attrs, ...(domain ? { domain } : {}) });
+    this.nodes.push({
+      op,
+      inputs,
+      outputs,
+      name: `n${this.nodes.length}`,
+      attrs,
+      ...(domain ? { domain } : {}),
+    });
     return outputs;
   }
 
@@ -55,7 +70,12 @@ export class Graph {
     let n = this.consts.get(key);
     if (!n) {
       n = this.fresh("c");
-      this.inits.push({ name: n, dims: [vs.length], dataType: DType.INT64, raw: new Uint8Array(BigInt64Array.from(vs.map(BigInt)).buffer) });
+      this.inits.push({
+        name: n,
+        dims: [vs.length],
+        dataType: DType.INT64,
+        raw: new Uint8Array(BigInt64Array.from(vs.map(BigInt)).buffer),
+      });
       this.consts.set(key, n);
     }
     return n;
@@ -67,7 +87,12 @@ export class Graph {
     let n = this.consts.get(key);
     if (!n) {
       n = this.fresh("c");
-      this.inits.push({ name: n, dims: [], dataType: onnxDtype(dtype, "a literal"), raw: scalarBytes(v, dtype) });
+      this.inits.push({
+        name: n,
+        dims: [],
+        dataType: onnxDtype(dtype, "a literal"),
+        raw: scalarBytes(v, dtype),
+      });
       this.consts.set(key, n);
     }
     return n;
@@ -117,8 +142,16 @@ export class Graph {
         name: "r1lab",
         nodes: this.nodes,
         initializers: this.inits,
-        inputs: inputs.map((v) => ({ name: v.name, dataType: onnxDtype(v.dtype, `input ${v.name}`), dims: v.shape })),
-        outputs: outputs.map((v) => ({ name: v.name, dataType: onnxDtype(v.dtype, `output ${v.name}`), dims: v.shape })),
+        inputs: inputs.map((v) => ({
+          name: v.name,
+          dataType: onnxDtype(v.dtype, `input ${v.name}`),
+          dims: v.shape,
+        })),
+        outputs: outputs.map((v) => ({
+          name: v.name,
+          dataType: onnxDtype(v.dtype, `output ${v.name}`),
+          dims: v.shape,
+        })),
       },
       {},
       18,

@@ -26,7 +26,6 @@ export interface LowerOptions {
   fuse?: boolean;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: jax-js's Jaxpr types are internal.
 type Atom = any;
 
 export const isLiteral = (a: Atom): boolean => "value" in a && !("id" in a);
@@ -45,11 +44,7 @@ function readInputs(e: Atom, read: (a: Atom) => Val, g: Graph): Val[] {
   });
 }
 
-export function lowerJaxpr(
-  // biome-ignore lint/suspicious/noExplicitAny: jax-js ClosedJaxpr.
-  closed: any,
-  opts: LowerOptions,
-): Lowered {
+export function lowerJaxpr(closed: any, opts: LowerOptions): Lowered {
   const jaxpr = closed.jaxpr.flatten();
   const g = new Graph();
   const vals = new Values(g);
@@ -76,7 +71,10 @@ export function lowerJaxpr(
   for (const e of jaxpr.eqns) {
     const prim = e.primitive as string;
     const rule = RULES[prim];
-    if (!rule) throw new Error(`ORT executor: cannot lower primitive '${prim}' (params ${JSON.stringify(e.params ?? {}).slice(0, 160)})`);
+    if (!rule)
+      throw new Error(
+        `ORT executor: cannot lower primitive '${prim}' (params ${JSON.stringify(e.params ?? {}).slice(0, 160)})`,
+      );
     const outs = rule(vals, {
       ins: readInputs(e, read, g),
       inShapes: e.inputs.map((a: Atom) => [...a.aval.shape]),
@@ -85,7 +83,7 @@ export function lowerJaxpr(
       params: e.params ?? {},
       prim,
     });
-    outs.forEach((v, i) => env.set(e.outBinders[i], v));
+    for (const [i, v] of outs.entries()) env.set(e.outBinders[i], v);
   }
 
   const outputs: GraphIO[] = [];

@@ -12,7 +12,6 @@ export interface Eqn {
   inShapes: Shape[];
   outShapes: Shape[];
   outDtypes: string[];
-  // biome-ignore lint/suspicious/noExplicitAny: primitive params are untyped in jax-js.
   params: any;
   prim: string;
 }
@@ -23,10 +22,29 @@ const BINARY: Record<string, string> = { add: "Add", mul: "Mul", max: "Max", min
 /** Binary ops on bool operands (ONNX arithmetic has no bool kernels). */
 const BOOL_BINARY: Record<string, string> = { add: "Or", mul: "And", max: "Or", min: "And" };
 const UNARY: Record<string, string> = {
-  sqrt: "Sqrt", exp: "Exp", log: "Log", sin: "Sin", cos: "Cos", floor: "Floor", ceil: "Ceil", erf: "Erf", asin: "Asin", atan: "Atan",
+  sqrt: "Sqrt",
+  exp: "Exp",
+  log: "Log",
+  sin: "Sin",
+  cos: "Cos",
+  floor: "Floor",
+  ceil: "Ceil",
+  erf: "Erf",
+  asin: "Asin",
+  atan: "Atan",
 };
-const COMPARE: Record<string, string> = { less: "Less", equal: "Equal", less_equal: "LessOrEqual", not_equal: "Equal" };
-const REDUCE: Record<string, string> = { Add: "ReduceSum", Max: "ReduceMax", Min: "ReduceMin", Mul: "ReduceProd" };
+const COMPARE: Record<string, string> = {
+  less: "Less",
+  equal: "Equal",
+  less_equal: "LessOrEqual",
+  not_equal: "Equal",
+};
+const REDUCE: Record<string, string> = {
+  Add: "ReduceSum",
+  Max: "ReduceMax",
+  Min: "ReduceMin",
+  Mul: "ReduceProd",
+};
 
 const bcastShape = (ss: Shape[]): Shape => {
   const r = Math.max(...ss.map((s) => s.length));
@@ -49,7 +67,8 @@ const elementwise: Rule = (vals, e) => {
     if (p.op === "not_equal") name = g.emit1("Not", [name]);
   } else if (prim === "where") name = g.emit1("Where", a.map(n));
   else if (prim === "mod") name = g.emit1("Mod", [n(a[0]), n(a[1])], { fmod: 1 });
-  else if (a[0].dtype === "bool" && prim in BOOL_BINARY) name = g.emit1(BOOL_BINARY[prim], [n(a[0]), n(a[1])]);
+  else if (a[0].dtype === "bool" && prim in BOOL_BINARY)
+    name = g.emit1(BOOL_BINARY[prim], [n(a[0]), n(a[1])]);
   else if (prim === "add" && (a[0].unary?.op === "Neg" || a[1].unary?.op === "Neg")) {
     const [x, y] = a[1].unary?.op === "Neg" ? [a[0], a[1]] : [a[1], a[0]];
     name = g.emit1("Sub", [n(x), n(y.unary!.x)]); // x + (-y) = x - y
@@ -64,7 +83,9 @@ const elementwise: Rule = (vals, e) => {
   } else if (prim === "bit_shift") {
     // ONNX BitShift takes unsigned integers only.
     if (a[0].dtype !== "uint32" || a[1].dtype !== "uint32")
-      throw new Error(`ORT executor: cannot lower primitive 'bit_shift' on ${a[0].dtype} by ${a[1].dtype} (uint32 only)`);
+      throw new Error(
+        `ORT executor: cannot lower primitive 'bit_shift' on ${a[0].dtype} by ${a[1].dtype} (uint32 only)`,
+      );
     name = g.emit1("BitShift", [n(a[0]), n(a[1])], { direction: p.op === "shl" ? "LEFT" : "RIGHT" });
   } else name = g.emit1(BINARY[prim], [n(a[0]), n(a[1])]);
   return [mat(name, shape, dtype)];
@@ -97,20 +118,29 @@ const reduce: Rule = (vals, e) => {
   const real = axes.filter((a) => x.shape[a] === inFull[a] && inFull[a] !== 1);
   let name = vals.nameOf(x);
   if (real.length > 0) {
-    name = x.dtype === "bool" ? reduceBool(vals, name, op, real) : g.emit1(op, [name, g.i64(real)], { keepdims: 1 });
+    name =
+      x.dtype === "bool"
+        ? reduceBool(vals, name, op, real)
+        : g.emit1(op, [name, g.i64(real)], { keepdims: 1 });
   }
   const kept = x.shape.map((d, i) => (real.includes(i) ? 1 : d));
   const outShape = kept.filter((_, i) => !axes.includes(i));
   name = vals.reshapeName(name, kept, outShape);
-  if (lazy.length > 0 && e.params.op === "Add") name = g.emit1("Mul", [name, g.scalar(prod(lazy.map((a) => inFull[a])), x.dtype)]);
-  if (lazy.length > 0 && e.params.op === "Mul") throw new Error("ORT executor: cannot lower primitive 'reduce' (product over a broadcast axis)");
+  if (lazy.length > 0 && e.params.op === "Add")
+    name = g.emit1("Mul", [name, g.scalar(prod(lazy.map((a) => inFull[a])), x.dtype)]);
+  if (lazy.length > 0 && e.params.op === "Mul")
+    throw new Error("ORT executor: cannot lower primitive 'reduce' (product over a broadcast axis)");
   return [mat(name, outShape, e.outDtypes[0])];
 };
 
 function reduceBool(vals: Values, name: string, op: string, axes: number[]): string {
   const g = vals.g;
   const asInt = g.emit1("Cast", [name], { to: DTYPE_CODE.int32 });
-  const red = g.emit1(op === "ReduceSum" || op === "ReduceMax" ? "ReduceMax" : "ReduceMin", [asInt, g.i64(axes)], { keepdims: 1 });
+  const red = g.emit1(
+    op === "ReduceSum" || op === "ReduceMax" ? "ReduceMax" : "ReduceMin",
+    [asInt, g.i64(axes)],
+    { keepdims: 1 },
+  );
   return g.emit1("Cast", [red], { to: DTYPE_CODE.bool });
 }
 
@@ -135,7 +165,9 @@ const shrink: Rule = (vals, e) => {
     }
   });
   // A slice of a lazy (broadcast) axis is still that broadcast: keep size 1.
-  const shape = x.shape.map((d, i) => (axes.includes(i) ? ends[axes.indexOf(i)] - starts[axes.indexOf(i)] : d));
+  const shape = x.shape.map((d, i) =>
+    axes.includes(i) ? ends[axes.indexOf(i)] - starts[axes.indexOf(i)] : d,
+  );
   if (axes.length === 0) return [x];
   const g = vals.g;
   return [mat(g.emit1("Slice", [vals.nameOf(x), g.i64(starts), g.i64(ends), g.i64(axes)]), shape, x.dtype)];
@@ -147,7 +179,13 @@ const flip: Rule = (vals, e) => {
   if (axes.length === 0) return [x];
   const g = vals.g;
   const big = 2 ** 62;
-  const name = g.emit1("Slice", [vals.nameOf(x), g.i64(axes.map(() => -1)), g.i64(axes.map(() => -big)), g.i64(axes), g.i64(axes.map(() => -1))]);
+  const name = g.emit1("Slice", [
+    vals.nameOf(x),
+    g.i64(axes.map(() => -1)),
+    g.i64(axes.map(() => -big)),
+    g.i64(axes),
+    g.i64(axes.map(() => -1)),
+  ]);
   return [mat(name, x.shape, x.dtype)];
 };
 
@@ -155,14 +193,27 @@ const pad: Rule = (vals, e) => {
   const x = vals.materialize(e.ins[0], e.inShapes[0]);
   const w: [number, number][] = e.params.width;
   const g = vals.g;
-  if (w.some(([lo, hi]) => lo < 0 || hi < 0)) throw new Error("ORT executor: cannot lower primitive 'pad' with negative widths");
-  const name = g.emit1("Pad", [vals.nameOf(x), g.i64([...w.map((q) => q[0]), ...w.map((q) => q[1])])], { mode: "constant" });
+  if (w.some(([lo, hi]) => lo < 0 || hi < 0))
+    throw new Error("ORT executor: cannot lower primitive 'pad' with negative widths");
+  const name = g.emit1("Pad", [vals.nameOf(x), g.i64([...w.map((q) => q[0]), ...w.map((q) => q[1])])], {
+    mode: "constant",
+  });
   return [mat(name, e.outShapes[0], x.dtype)];
 };
 
 const concatenate: Rule = (vals, e) => {
   const xs = e.ins.map((v, i) => vals.materialize(v, e.inShapes[i]));
-  return [mat(vals.g.emit1("Concat", xs.map((v) => vals.nameOf(v)), { axis: e.params.axis }), e.outShapes[0], e.outDtypes[0])];
+  return [
+    mat(
+      vals.g.emit1(
+        "Concat",
+        xs.map((v) => vals.nameOf(v)),
+        { axis: e.params.axis },
+      ),
+      e.outShapes[0],
+      e.outDtypes[0],
+    ),
+  ];
 };
 
 const split: Rule = (vals, e) => {
@@ -171,14 +222,21 @@ const split: Rule = (vals, e) => {
   let x = e.ins[0];
   if (x.shape[ax] !== e.inShapes[0][ax]) x = vals.materialize(x, e.inShapes[0]);
   const outs = vals.g.emit("Split", [vals.nameOf(x), vals.g.i64(sizes)], { axis: ax }, sizes.length);
-  return outs.map((n, i) => mat(n, x.shape.map((d, k) => (k === ax ? sizes[i] : d)), x.dtype));
+  return outs.map((n, i) =>
+    mat(
+      n,
+      x.shape.map((d, k) => (k === ax ? sizes[i] : d)),
+      x.dtype,
+    ),
+  );
 };
 
 /** gather(x, idx; axis=[a], outDim): ONNX Gather puts the index dims at a; move them to outDim. */
 const gather: Rule = (vals, e) => {
   const g = vals.g;
   const axis: number[] = e.params.axis;
-  if (axis.length !== 1) throw new Error(`ORT executor: cannot lower primitive 'gather' over ${axis.length} axes`);
+  if (axis.length !== 1)
+    throw new Error(`ORT executor: cannot lower primitive 'gather' over ${axis.length} axes`);
   const ax = axis[0];
   const outDim: number = e.params.outDim;
   const data = vals.materialize(e.ins[0], e.inShapes[0]);
@@ -216,14 +274,27 @@ const scatter: Rule = (vals, e) => {
     // onehot(idx)^T @ updates: a MatMul, deterministic. onnxruntime's ScatterND runs its updates
     // in parallel, and repeated indices (the same token twice) then add in a varying order.
     const flatIdx = g.emit1("Reshape", [vals.nameOf(idx), g.i64([N])]);
-    const oneHot = g.emit1("OneHot", [flatIdx, g.scalar(V, "int32"), g.emit1("Cast", [g.i64([0, 1])], { to: DTYPE_CODE.float32 })], { axis: 0 });
+    const oneHot = g.emit1(
+      "OneHot",
+      [flatIdx, g.scalar(V, "int32"), g.emit1("Cast", [g.i64([0, 1])], { to: DTYPE_CODE.float32 })],
+      { axis: 0 },
+    );
     const rows = g.emit1("Reshape", [vals.nameOf(upd), g.i64([N, D])]);
     const sum = g.emit1("MatMul", [oneHot, rows]);
     return [mat(g.emit1("Reshape", [sum, g.i64([V, ...rowShape])]), e.outShapes[0], upd.dtype)];
   }
-  const idx64 = g.emit1("Unsqueeze", [g.emit1("Cast", [vals.nameOf(idx)], { to: DTYPE_CODE.int64 }), g.i64([-1])]);
+  const idx64 = g.emit1("Unsqueeze", [
+    g.emit1("Cast", [vals.nameOf(idx)], { to: DTYPE_CODE.int64 }),
+    g.i64([-1]),
+  ]);
   const zero = g.emit1("Expand", [g.scalar(0, upd.dtype), g.i64(p.shape)]);
-  return [mat(g.emit1("ScatterND", [zero, idx64, vals.nameOf(upd)], { reduction: "add" }), e.outShapes[0], upd.dtype)];
+  return [
+    mat(
+      g.emit1("ScatterND", [zero, idx64, vals.nameOf(upd)], { reduction: "add" }),
+      e.outShapes[0],
+      upd.dtype,
+    ),
+  ];
 };
 
 /** sort / argsort along the last axis, ascending and stable: TopK(largest=0) keeps ties in index order. */
@@ -239,14 +310,50 @@ const sort: Rule = (vals, e) => {
 };
 
 export const RULES: Record<string, Rule> = {
-  add: elementwise, mul: elementwise, max: elementwise, min: elementwise, idiv: elementwise, mod: elementwise,
-  compare: elementwise, where: elementwise, bit_combine: elementwise, bit_shift: elementwise,
-  neg: pendingUnary, reciprocal: pendingUnary,
-  sqrt: unary, exp: unary, log: unary, sin: unary, cos: unary, floor: unary, ceil: unary, erf: unary, erfc: unary, asin: unary, atan: unary,
+  add: elementwise,
+  mul: elementwise,
+  max: elementwise,
+  min: elementwise,
+  idiv: elementwise,
+  mod: elementwise,
+  compare: elementwise,
+  where: elementwise,
+  bit_combine: elementwise,
+  bit_shift: elementwise,
+  neg: pendingUnary,
+  reciprocal: pendingUnary,
+  sqrt: unary,
+  exp: unary,
+  log: unary,
+  sin: unary,
+  cos: unary,
+  floor: unary,
+  ceil: unary,
+  erf: unary,
+  erfc: unary,
+  asin: unary,
+  atan: unary,
   stop_gradient: (_v, e) => [e.ins[0]],
-  cast, reduce, shrink, flip, pad, concatenate, split, gather, scatter, sort, argsort: sort,
-  broadcast: (vals, e) => [vals.insertAxes(e.ins[0], [...e.params.axis].sort((a: number, b: number) => a - b))],
+  cast,
+  reduce,
+  shrink,
+  flip,
+  pad,
+  concatenate,
+  split,
+  gather,
+  scatter,
+  sort,
+  argsort: sort,
+  broadcast: (vals, e) => [
+    vals.insertAxes(
+      e.ins[0],
+      [...e.params.axis].sort((a: number, b: number) => a - b),
+    ),
+  ],
   reshape: (vals, e) => [vals.reshape(e.ins[0], e.inShapes[0], e.params.shape)],
   transpose: (vals, e) => [vals.transpose(e.ins[0], e.params.perm)],
-  dot: (vals, e) => [lowerDot(vals, e.ins[0], e.ins[1], e.inShapes[0], e.inShapes[1], e.outShapes[0], e.outDtypes[0])],
+  dot: (vals, e) => [
+    lowerDot(vals, e.ins[0], e.ins[1], e.inShapes[0], e.inShapes[1], e.outShapes[0], e.outDtypes[0]),
+  ],
 };

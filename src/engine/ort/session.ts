@@ -8,7 +8,6 @@ import { availableParallelism } from "node:os";
 import type { Tensor as OrtTensor } from "onnxruntime-node";
 
 const require = createRequire(import.meta.url);
-// biome-ignore lint/suspicious/noExplicitAny: the native binding has no public types.
 type Binding = any;
 let ortMod: typeof import("onnxruntime-node") | null = null;
 let binding: Binding = null;
@@ -26,7 +25,12 @@ function ort(): typeof import("onnxruntime-node") {
 
 export type HostData = Float32Array | Int32Array | Uint8Array | Uint32Array | BigInt64Array;
 
-const ORT_TYPE: Record<string, "float32" | "int32" | "bool" | "uint32"> = { float32: "float32", int32: "int32", bool: "bool", uint32: "uint32" };
+const ORT_TYPE: Record<string, "float32" | "int32" | "bool" | "uint32"> = {
+  float32: "float32",
+  int32: "int32",
+  bool: "bool",
+  uint32: "uint32",
+};
 
 export function tensor(dtype: string, data: HostData, shape: number[]): OrtTensor {
   const t = ORT_TYPE[dtype];

@@ -27,7 +27,8 @@ export interface Val {
   view?: View;
 }
 
-export const sameShape = (a: Shape, b: Shape): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+export const sameShape = (a: Shape, b: Shape): boolean =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
 export const mat = (name: string, shape: Shape, dtype: string): Val => ({ name, shape: [...shape], dtype });
 const nonUnitAxes = (s: Shape): number[] => s.map((d, i) => (d !== 1 ? i : -1)).filter((i) => i >= 0);
 const identityGroups = (shape: Shape): number[][] => shape.map((d, i) => (d !== 1 ? [i] : []));
@@ -78,7 +79,11 @@ export class Values {
     const shape = [...Array(pad).fill(1), ...v.shape];
     if (!v.unary) {
       const w = this.viewOf(v);
-      return { shape, dtype: v.dtype, view: { base: w.base, groups: [...Array.from({ length: pad }, () => []), ...w.groups] } };
+      return {
+        shape,
+        dtype: v.dtype,
+        view: { base: w.base, groups: [...Array.from({ length: pad }, () => []), ...w.groups] },
+      };
     }
     return mat(this.reshapeName(this.nameOf(v), v.shape, shape), shape, v.dtype);
   }

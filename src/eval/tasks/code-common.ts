@@ -11,7 +11,12 @@ export const CODE_TIMEOUT_MS = 10_000;
 export const CODE_MEMORY_MB = 1024;
 
 /** Run `job`; correct when the harness confirmed every test passed. `extracted` is the code that was run. */
-export async function runJob(task: string, code: string, job: CodeJob, opts: ScoreOptions = {}): Promise<ScoreResult> {
+export async function runJob(
+  task: string,
+  code: string,
+  job: CodeJob,
+  opts: ScoreOptions = {},
+): Promise<ScoreResult> {
   const { sandboxAvailable } = await import("../sandbox.ts");
   const { runCodeTests } = await import("../code-tests.ts");
   const avail = sandboxAvailable();
