@@ -251,6 +251,6 @@ describe("r1lab sft", () => {
       { timeoutMs: 60_000 },
     );
     expect(r2.code).toBe(2);
-    expect(r2.stderr).toMatch(/--grad-accum must be >= 1/);
+    expect(r2.stderr).toMatch(/--grad-accum must be an integer >= 1/);
   }, 120_000);
 });
