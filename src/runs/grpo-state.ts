@@ -7,12 +7,12 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs
 import { join } from "node:path";
 import { writeJsonAtomic } from "../engine/atomic.ts";
 import type { AdamWState } from "../engine/optim.ts";
-import { fromHost, type Params, paramsToHost } from "../engine/params.ts";
-import { openSafetensors, writeSafetensors } from "../engine/safetensors.ts";
+import type { Params } from "../engine/params.ts";
 import { toHfConfig } from "../hf/config.ts";
 import { loadAdapter, saveAdapter } from "../hf/peft.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { LoraConfig } from "../model/lora.ts";
+import { readTree, writeTree } from "../train/checkpoint.ts";
 import { saveTokenizer, type Tokenizer } from "../hf/tokenizer.ts";
 
 export interface GrpoState {
@@ -22,24 +22,6 @@ export interface GrpoState {
   round: number;
   /** Completion tokens trained on so far (TRL's num_tokens). */
   num_tokens: number;
-}
-
-async function writeTree(path: string, tree: Params): Promise<void> {
-  const host = await paramsToHost(tree);
-  const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
-  for (const [k, v] of Object.entries(host)) tensors[k] = { dtype: "F32", shape: v.shape, data: v.data };
-  writeSafetensors(path, tensors, { format: "pt" });
-}
-
-function readTree(path: string): Params {
-  const f = openSafetensors(path);
-  try {
-    const out: Params = {};
-    for (const name of f.names()) out[name] = fromHost(f.read(name), f.info(name).shape);
-    return out;
-  } finally {
-    f.close();
-  }
 }
 
 export async function saveGrpoState(

@@ -17,14 +17,16 @@ export interface TrainerState {
   [k: string]: unknown;
 }
 
-async function writeTree(path: string, tree: Params): Promise<void> {
+/** A parameter tree as one f32 safetensors file. */
+export async function writeTree(path: string, tree: Params): Promise<void> {
   const host = await paramsToHost(tree);
   const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
   for (const [k, v] of Object.entries(host)) tensors[k] = { dtype: "F32", shape: v.shape, data: v.data };
   writeSafetensors(path, tensors, { format: "pt" });
 }
 
-function readTree(path: string): Params {
+/** The tree writeTree wrote. */
+export function readTree(path: string): Params {
   const f = openSafetensors(path);
   try {
     const out: Params = {};
