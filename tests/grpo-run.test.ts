@@ -5,7 +5,7 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { initEngine } from "../src/engine/index.ts";
 import { toHost } from "../src/engine/params.ts";
 import { loadModel, saveModel } from "../src/hf/checkpoint.ts";
@@ -69,7 +69,21 @@ const tiny = {
 describe("r1lab grpo on the fixtures", () => {
   it("qwen2, full fine-tuning: run folder, metrics with TRL's names, a changed model in final/", async () => {
     const out = join(tmp, "qwen2-full");
-    const s = await runGrpo(resolveGrpoConfig(null, { ...tiny, model: join(FIX, "tiny-qwen2"), out }), quiet);
+    // The held-out prompts are the first two training prompts: one warning line says so (src/data/overlap.ts).
+    const stderr: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((c: string | Uint8Array) => {
+      stderr.push(String(c));
+      return true;
+    });
+    let s: Awaited<ReturnType<typeof runGrpo>>;
+    try {
+      s = await runGrpo(resolveGrpoConfig(null, { ...tiny, model: join(FIX, "tiny-qwen2"), out }), quiet);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(stderr.join("")).toMatch(
+      /warning: 2 of 4 training rows \(50\.0%\) of .*train\.jsonl share a 8-gram with/,
+    );
     for (const f of [
       "config.json",
       "metrics.jsonl",

@@ -34,6 +34,8 @@ import { GrpoInputError, type GrpoRunConfig } from "./grpo-config.ts";
 import { evaluateHeldOut, type HeldOutResult } from "./grpo-eval.ts";
 import { buildPrompts, promptMode, runProblems } from "./grpo-prompts.ts";
 import { loadGrpoState, saveGrpoState } from "./grpo-state.ts";
+import { warnOverlap } from "../data/overlap.ts";
+import type { EvalProblem } from "../eval/tasks/types.ts";
 
 const PEFT_DEFAULT_TARGETS: Record<string, string[]> = {
   qwen2: ["q_proj", "v_proj"],
@@ -106,6 +108,13 @@ export async function runGrpo(
         )
       ).prompts
     : [];
+  // Training prompts that share an 8-gram with the held-out ones get one warning line (src/data).
+  if (held.length > 0)
+    await warnOverlap(
+      train.prompts.map((p) => problemText(p.problem)),
+      held.map((p) => problemText(p.problem)),
+      { trainLabel: cfg.data, evalLabel: cfg.eval_data ?? "the evaluation data" },
+    );
   if (train.truncated)
     log(
       `warning: ${train.truncated} prompts are longer than max_prompt_length ${cfg.max_prompt_length} and keep their last tokens`,
@@ -407,4 +416,11 @@ export async function runGrpo(
     `done: ${state.step} steps${summary.gain_pass1 !== null ? `, held-out pass@1 ${summary.eval_before!["pass@1"].toFixed(3)} -> ${summary.eval_after!["pass@1"].toFixed(3)}` : ""}; ${join(out, "report.html")}`,
   );
   return summary;
+}
+
+/** A problem's own text, without the task's instruction that every prompt shares (it would match everywhere). */
+function problemText(p: EvalProblem): string {
+  for (const k of ["question", "problem", "prompt", "text"])
+    if (typeof p.meta[k] === "string") return p.meta[k] as string;
+  return p.prompt;
 }
