@@ -10,6 +10,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { readBody, sendJson as send } from "../serve/http.ts";
 import { EVAL_TASK_NAMES, getEvalTask, hasEvalTask } from "./tasks/index.ts";
 import type { EvalTask } from "./tasks/types.ts";
 
@@ -35,51 +36,6 @@ class HttpError extends Error {
 export const LABEL_TASKS: readonly string[] = EVAL_TASK_NAMES.filter(
   (n) => getEvalTask(n).scoreGold !== undefined,
 );
-
-function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  if (res.headersSent || res.writableEnded) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers["content-length"]);
-    if (Number.isFinite(declared) && declared > limit) {
-      req.resume(); // discard what comes
-      reject(new HttpError(413, `request body of ${declared} bytes is over the limit of ${limit}`));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on("data", (c: Buffer) => {
-      if (over) return;
-      size += c.length;
-      if (size > limit) {
-        over = true;
-        chunks.length = 0;
-        reject(new HttpError(413, `request body is over the limit of ${limit} bytes`));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on("end", () => {
-      if (!over) resolve(Buffer.concat(chunks).toString("utf8"));
-    });
-    req.on("error", reject);
-  });
-}
 
 function stringArray(body: Record<string, unknown>, key: string): string[] {
   const v = body[key];
@@ -169,7 +125,7 @@ async function handle(
     throw Object.assign(new HttpError(405, `${path} takes ${method}, not ${req.method}`), { allow: method });
   }
   if (route === "health") return { status: "ok", task: opts.task ?? null, tasks: LABEL_TASKS };
-  const text = await readBody(req, opts.maxBodyBytes);
+  const text = await readBody(req, opts.maxBodyBytes, (m) => new HttpError(413, m));
   let body: unknown;
   try {
     body = JSON.parse(text);

@@ -13,6 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { BatchEngine } from "./batch-engine.ts";
 import { runCompletion } from "./completion.ts";
+import { readBody, sendJson } from "./http.ts";
 import { ApiError, parseRequest } from "./protocol.ts";
 import type { ServedModel } from "./served-model.ts";
 
@@ -27,38 +28,6 @@ export interface ModelServerOptions {
   reasoningParser?: boolean;
   /** Largest request body. Default 10 MB. */
   maxBodyBytes?: number;
-}
-
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  if (res.headersSent || res.writableEnded) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        reject(new ApiError(413, `the request body is over the limit of ${limit} bytes`));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }
 
 function keyMatches(header: string | undefined, key: string): boolean {
@@ -122,7 +91,7 @@ export function createModelServer(
       };
       return sendJson(res, 200, { object: "list", data: [card] });
     }
-    const text = await readBody(req, limit);
+    const text = await readBody(req, limit, (m) => new ApiError(413, m));
     let body: unknown;
     try {
       body = JSON.parse(text);
