@@ -13,7 +13,7 @@ import {
   taskFields,
 } from "./config-groups.ts";
 import type { GrpoSettings } from "./grpo-stage.ts";
-import { type Infer, bool, defaults, group, merge, num, str } from "./schema.ts";
+import { type Infer, bool, defaults, group, merge, num, oneOf, str } from "./schema.ts";
 
 export type R1Grpo = GrpoSettings;
 
@@ -49,6 +49,12 @@ export const R1_SCHEMA = group("r1lab r1", {
    */
   pretrain: group("the base model", {
     ...pretrainFields({ steps: 200, batch_size: 32 }),
+    max_length: num(144, "tokens per packed row (whole traces, terse and readable)", { int: true, min: 2 }),
+    mix: oneOf(
+      ["zero", "worked"],
+      "zero",
+      "corpus styles (tasks/corpus.ts): zero = r1lab zero's (60% bare-answer guesses), worked = worked traces only, 55% right",
+    ),
     traces_per_problem: num(1, "corpus traces per training problem", { int: true, min: 1 }),
     readable_fraction: num(0.3, "share of corpus traces rewritten in the readable format", {
       min: 0,
@@ -85,10 +91,14 @@ export const R1_SCHEMA = group("r1lab r1", {
     per_device_train_batch_size: 16,
   }),
   final_rl: grpoGroup("stage 5: the final RL stage from the SFT model", { ...RL, steps: 10 }),
+  r1_zero_rl: group(
+    "side by side (runs/r1-zero-rl.ts): R1-Zero-style RL from the base, no cold start, accuracy + format rewards, reasoning_rl's settings and steps",
+    { enabled: bool(true, "run the comparison (on/off)", { aliases: ["zero-rl"] }) },
+  ),
   /**
    * After the pipeline (runs/r1-distill.ts): a smaller dense student, pretrained for pretrain_steps on
    * the same corpus, distilled from final_rl's verified traces (`prompts` x `samples`) vs the same
-   * student trained with GRPO for as many steps as the distillation's SFT (sft.max_steps).
+   * student trained with GRPO for `rl_steps` (both arms' CPU time is reported).
    */
   distill: group("after the pipeline: distillation vs RL on a small dense student", {
     enabled: bool(true, "run the comparison (on/off)", { aliases: ["distill"] }),
@@ -100,6 +110,7 @@ export const R1_SCHEMA = group("r1lab r1", {
     }),
     pretrain_steps: num(150, "student pretraining steps", { int: true, min: 1 }),
     prompts: num(96, "teacher prompts", { int: true, min: 1 }),
+    rl_steps: num(20, "GRPO steps of the RL-only student (final_rl's settings)", { int: true, min: 1 }),
     samples: num(4, "teacher samples per prompt", { int: true, min: 1 }),
     sft: sftGroup("SFT of the student on the teacher's kept traces", {
       max_steps: 20,
@@ -160,6 +171,7 @@ export const R1_PRESETS = {
       student: { hidden_size: 32, num_hidden_layers: 1, intermediate_size: 64 },
       pretrain_steps: 2,
       prompts: 4,
+      rl_steps: 2,
       samples: 2,
       sft: MICRO_SFT,
     },
