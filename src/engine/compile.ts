@@ -4,6 +4,7 @@
 import { type ExecutorName, currentExecutor } from "./executor.ts";
 import { jit } from "./jax.ts";
 import { compileOrt } from "./ort/compile.ts";
+import { withOrtTrace } from "./trace-target.ts";
 
 export interface CompileOptions {
   /** Override the process's executor for this function. */
@@ -15,5 +16,7 @@ export interface CompileOptions {
 /** jit's contract on the chosen executor. */
 export function compile<F extends (...args: any[]) => any>(fn: F, opts: CompileOptions = {}): F {
   const executor = opts.executor ?? currentExecutor();
-  return (executor === "ort" ? compileOrt(fn, { name: opts.name }) : jit(fn as any)) as unknown as F;
+  if (executor === "jax") return jit(fn as any) as unknown as F;
+  // compileOrt calls fn only inside makeJaxpr, so the target is set exactly while tracing.
+  return compileOrt((...args: any[]) => withOrtTrace(() => fn(...args)), { name: opts.name }) as unknown as F;
 }
