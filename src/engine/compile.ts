@@ -4,6 +4,7 @@
 import { type ExecutorName, type OrtDevice, currentExecutor, currentOrtDevice } from "./executor.ts";
 import { jit } from "./jax.ts";
 import { compileOrt } from "./ort/compile.ts";
+import { withOrtTrace } from "./trace-target.ts";
 
 export interface CompileOptions {
   /** Override the process's executor for this function. */
@@ -25,11 +26,11 @@ export interface CompileOptions {
 /** jit's contract on the chosen executor. */
 export function compile<F extends (...args: any[]) => any>(fn: F, opts: CompileOptions = {}): F {
   const executor = opts.executor ?? currentExecutor();
-  if (executor !== "ort") return jit(fn as any) as unknown as F;
-  const ep = opts.device ?? currentOrtDevice();
-  return compileOrt(fn, {
+  if (executor === "jax") return jit(fn as any) as unknown as F;
+  // compileOrt calls fn only inside makeJaxpr, so the target is set exactly while tracing.
+  return compileOrt((...args: any[]) => withOrtTrace(() => fn(...args)), {
     name: opts.name,
-    ep,
+    ep: opts.device ?? currentOrtDevice(),
     deviceOutputs: opts.deviceOutputs,
     placement: opts.placement,
   }) as unknown as F;
