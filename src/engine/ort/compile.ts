@@ -186,8 +186,10 @@ export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions 
       const outs = runWebGpu(entry, leaves as (JArray | DeviceTensor)[]);
       if (entry.profiling) {
         entry.profiling = false;
-        stats.placement = readPlacement(entry.session.endProfiling());
-        if (process.env.R1LAB_ORT_DEBUG)
+        // A session shared with an earlier compiled function has already written its profile ('').
+        const path = entry.session.endProfiling();
+        if (path) stats.placement = readPlacement(path);
+        if (process.env.R1LAB_ORT_DEBUG && stats.placement)
           console.error(`[ort] ${opts.name ?? "compiled fn"} on WebGPU: ${formatPlacement(stats.placement)}`);
       }
       stats.calls++;
