@@ -1,6 +1,7 @@
 // The option tables of docs/cli.md that come from the run config schemas, and how they sit in the
 // doc: between `<!-- options:NAME -->` and `<!-- /options:NAME -->` (scripts/cli-tables.ts
 // rewrites them; tests/docs-cli.test.ts checks them).
+import { GRPO_SCHEMA } from "../runs/grpo-config.ts";
 import { R1_SCHEMA } from "../runs/r1-config.ts";
 import { ZERO_SCHEMA } from "../runs/zero-config.ts";
 import { optionTable } from "./config-flags.ts";
@@ -8,6 +9,7 @@ import { optionTable } from "./config-flags.ts";
 export const CONFIG_TABLES: Record<string, () => string> = {
   zero: () => optionTable(ZERO_SCHEMA),
   r1: () => optionTable(R1_SCHEMA),
+  grpo: () => optionTable(GRPO_SCHEMA),
 };
 
 const block = (name: string) =>
