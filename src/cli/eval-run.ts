@@ -1,10 +1,8 @@
 // Running `r1lab eval` on parsed flags (cli/eval.ts's EvalArgs): locate the model before the data
-// is read (so a wrong path fails fast), load the problems, build each request with R1's protocol
-// (no system prompt; synthetic tasks get the R1-Zero template their run trained with), open the
-// backend (cli/eval-backend.ts), and hand it all to eval/run-eval.ts, which writes results.json and
-// samples.jsonl and resumes. Prints the results table.
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+// is read (so a wrong path fails fast), take a synthetic task's template, completion budget and
+// held-out problems from the r1lab run the model came from, load the problems, build each request
+// with R1's protocol (no system prompt), open the backend (cli/eval-backend.ts), and hand it all to
+// eval/run-eval.ts, which writes results.json and samples.jsonl and resumes. Prints the results.
 import type { GenRequest } from "../backends/types.ts";
 import { currentExecutor } from "../engine/executor.ts";
 import { REL_TOL } from "../eval/cas.ts";
@@ -12,45 +10,39 @@ import { writeResultsFormat } from "../eval/output-formats.ts";
 import { formatResultsTable } from "../eval/results.ts";
 import { runEval } from "../eval/run-eval.ts";
 import type { EvalProblem } from "../eval/tasks/types.ts";
+import { runEvalSettings } from "../hf/run-folder.ts";
 import { ZERO_TEMPLATE, applyTemplate } from "../tasks/template.ts";
 import { UsageError } from "./command.ts";
-import type { EvalArgs } from "./eval.ts";
+import { type EvalArgs, SYNTHETIC_DEFAULT_PROBLEMS } from "./eval.ts";
 import { locateModel, openBackend } from "./eval-backend.ts";
 import { r1labVersion } from "./version.ts";
 
-/** R1-Zero template of the run a checkpoint came from (runs/NAME/checkpoints/X -> runs/NAME/config.json). */
-function runTemplate(modelDir: string): { template: string; maxTokens: number | null; source: string } {
-  const cfgPath = join(dirname(dirname(modelDir)), "config.json");
-  if (existsSync(cfgPath)) {
-    try {
-      const cfg = JSON.parse(readFileSync(cfgPath, "utf8"));
-      if (typeof cfg?.template === "string") {
-        const mt = cfg?.grpo?.max_completion_length;
-        return { template: cfg.template, maxTokens: Number.isInteger(mt) ? mt : null, source: cfgPath };
-      }
-    } catch {
-      // not a run folder: the default template
-    }
-  }
-  return { template: ZERO_TEMPLATE, maxTokens: null, source: "default" };
-}
-
 export async function runEvalArgs(a: EvalArgs): Promise<void> {
-  const { task, backendKind, model, data, K, temperature, topP, seed, limit, out } = a;
+  const { task, backendKind, model, K, temperature, topP, seed, limit, out } = a;
   const synthetic = task.kind === "synthetic";
   // The model: checked before the data is read, so a wrong path fails fast.
   const where = await locateModel({ backendKind, model, onnxFile: a.onnxFile });
   const { modelDir, onnxPath } = where;
+  // A synthetic task on a model from an r1lab run (its checkpoint, or an ONNX export of it): the
+  // run's template, completion budget and held-out problems, the same for every backend.
+  let run: ReturnType<typeof runEvalSettings> = null;
+  try {
+    run = synthetic && modelDir ? runEvalSettings(modelDir) : null;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+
+  let data: string;
+  if (a.data !== undefined) data = a.data;
+  else if (run?.problems) data = run.problems;
+  // Generated problems: a draw of N is a prefix of a larger draw, so --limit may grow on resume.
+  else data = `gen:test:${Math.max(limit ?? 0, SYNTHETIC_DEFAULT_PROBLEMS)}`;
 
   const all = await task.load(data, { seed, split: a.split });
   const problems = limit !== undefined ? all.slice(0, limit) : all;
   if (problems.length === 0) throw new UsageError(`${data}: no problems to evaluate`);
 
-  const zero = !synthetic
-    ? null
-    : modelDir
-      ? runTemplate(modelDir)
-      : { template: ZERO_TEMPLATE, maxTokens: null, source: "default" };
+  const zero = !synthetic ? null : (run ?? { template: ZERO_TEMPLATE, maxTokens: null, source: "default" });
   const maxTokens = a.maxTokens ?? zero?.maxTokens ?? 32768;
   // R1: no system prompt, the problem as the user turn. Synthetic tasks: the R1-Zero template, sent
   // as plain text to a native model (r1lab's models have no chat template).
@@ -64,7 +56,7 @@ export async function runEvalArgs(a: EvalArgs): Promise<void> {
   const backend = await openBackend(a, where, synthetic);
   const identity = {
     task: a.taskName,
-    data: !a.dataGiven && !data.endsWith("test_problems.jsonl") ? "gen:test" : data,
+    data: a.data === undefined && !data.endsWith("test_problems.jsonl") ? "gen:test" : data,
     split: a.split ?? null,
     backend: backendKind,
     model: onnxPath ?? modelDir ?? model,

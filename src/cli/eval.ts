@@ -6,7 +6,7 @@
 // docs/evaluation.md. Three steps, three files: the flags become EvalArgs here (parseEvalArgs),
 // eval-backend.ts finds and opens the model, eval-run.ts runs the evaluation and prints it.
 import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { OUTPUT_FORMATS, type OutputFormat, parseOutputFormat } from "../eval/output-formats.ts";
 import { sandboxAvailable } from "../eval/sandbox.ts";
 import { EVAL_TASK_NAMES, getEvalTask, hasEvalTask } from "../eval/tasks/index.ts";
@@ -87,7 +87,9 @@ const cmd: Command = {
   details: [
     "Synthetic tasks (arithmetic, countdown): without --data the problems come from the generator's test",
     `split drawn with --seed (the first --limit, default ${SYNTHETIC_DEFAULT_PROBLEMS}), and the prompt is the R1-Zero template the run trained`,
-    "with (read from the run's config.json beside checkpoints/, else the default); native models get BOS first.",
+    "with (read from the run's config.json beside checkpoints/, or from r1lab_run.json in a folder that",
+    "export-onnx wrote from a run, else the default); a run's held-out problems and completion budget",
+    "likewise (test_problems.jsonl; max_completion_length). Native and ONNX models get BOS first.",
     "Resuming: run the same command again; samples already in DIR/samples.jsonl are not generated again.",
     "--limit and --samples may grow between runs; other settings must match (eval_config.json).",
   ].join("\n"),
@@ -95,12 +97,6 @@ const cmd: Command = {
     await evalCommand(v);
   },
 };
-
-/** The held-out problems of the R1-Zero run a checkpoint came from (runs/NAME/test_problems.jsonl), if any. */
-function modelRunProblems(model: string): string | null {
-  const p = join(dirname(dirname(resolve(model))), "test_problems.jsonl");
-  return existsSync(p) ? p : null;
-}
 
 /** What `r1lab eval` was asked to do, every flag checked and typed. */
 export interface EvalArgs {
@@ -113,10 +109,8 @@ export interface EvalArgs {
   onnxFile: string | undefined;
   out: string;
   format: OutputFormat;
-  /** The data file or folder, or gen:test:N for a synthetic task's generator. */
-  data: string;
-  /** Whether --data was given (the results name the generator otherwise). */
-  dataGiven: boolean;
+  /** --data (resolved, or gen:SPLIT:N as given); undefined: a synthetic task's generator or its run's problems. */
+  data: string | undefined;
   split: string | undefined;
   K: number;
   temperature: number;
@@ -175,12 +169,7 @@ export async function parseEvalArgs(v: Record<string, any>): Promise<EvalArgs> {
     throw new UsageError(`--endpoint must be chat or completions, got '${endpoint}'`);
   const synthetic = task.kind === "synthetic";
 
-  let data: string;
-  if (v.data !== undefined) data = /^gen:/.test(v.data) ? v.data : resolve(v.data);
-  // Generated problems: a draw of N is a prefix of a larger draw, so --limit may grow on resume.
-  else if (synthetic && modelRunProblems(model) !== null) data = modelRunProblems(model)!;
-  else if (synthetic) data = `gen:test:${Math.max(limit ?? 0, SYNTHETIC_DEFAULT_PROBLEMS)}`;
-  else
+  if (v.data === undefined && !synthetic)
     throw new UsageError(
       `r1lab eval: --data is required for --task ${taskName} (a .jsonl, .parquet or dataset folder)`,
     );
@@ -191,7 +180,6 @@ export async function parseEvalArgs(v: Record<string, any>): Promise<EvalArgs> {
         `--task ${taskName} runs generated code, and no sandbox works here: ${sb.reason}. Pass --unsafe-no-sandbox only for trusted models.`,
       );
   }
-
   const maxTokens =
     v["max-tokens"] !== undefined ? numberFlag(v, "max-tokens", { int: true, min: 1 }) : undefined;
   return {
@@ -203,8 +191,7 @@ export async function parseEvalArgs(v: Record<string, any>): Promise<EvalArgs> {
     onnxFile: v["onnx-file"],
     out,
     format,
-    data,
-    dataGiven: v.data !== undefined,
+    data: v.data === undefined || /^gen:/.test(v.data) ? v.data : resolve(v.data),
     split: v.split,
     K,
     temperature,
