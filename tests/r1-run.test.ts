@@ -113,7 +113,7 @@ describe("r1lab r1 (micro preset)", () => {
     expect(html).toContain("rejection_sampling");
     expect(html).toContain("Cold start vs R1-Zero-style RL from the same base");
     expect(html).toContain("pass@1 95% CI");
-  }, 180_000);
+  }, 600_000);
 
   it("resumes a run killed inside reasoning RL with the same stage metrics as an uninterrupted run", async () => {
     const dir = join(runs, "b");
@@ -149,7 +149,7 @@ describe("r1lab r1 (micro preset)", () => {
       .map((l) => JSON.parse(l).step);
     expect(steps).toEqual([1, 2]);
     expect(metricsOf(resumed)).toEqual(metricsOf(summaryOf(join(runs, "a"))));
-  }, 180_000);
+  }, 600_000);
 
   it("refuses an unknown preset and an existing run name with a clear message", () => {
     const bad = spawnSync(process.execPath, [...cli, "r1", "--preset", "huge", "--runs-dir", runs], {

@@ -4,11 +4,13 @@
 // so `--loss-type dapoo` is an error naming the flag and the choices. How a run resolves its config:
 // the preset, then a --config JSON file, then the flags.
 import { existsSync, readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
 import {
   ConfigError,
   type Group,
   defaults,
   flagName,
+  getPath,
   leaves,
   merge,
   setPath,
@@ -16,22 +18,45 @@ import {
 } from "../runs/schema.ts";
 import { type OptionSpec, UsageError } from "./command.ts";
 
-/** The flags of a schema: dash spelling (shown), underscore spelling and old aliases (hidden). */
-export function configOptions(schema: Group, skip: string[] = []): Record<string, OptionSpec> {
+/**
+ * The default a flag's help shows: the schema's, followed by each preset's own where a preset
+ * changes it ("400; tiny: 6"), since the preset a run starts from sets the value a flag left out
+ * gets.
+ */
+function shownDefault(leaf: ReturnType<typeof leaves>[number], presets: Record<string, object>): string {
+  const base = showDefault(leaf.field);
+  const others = Object.entries(presets)
+    .map(([name, cfg]) => [name, showDefault(leaf.field, getPath(cfg, leaf.path))])
+    .filter(([, shown]) => shown !== base);
+  return [base, ...others.map(([name, shown]) => `${name}: ${shown}`)].join("; ");
+}
+
+/**
+ * The flags of a schema: dash spelling (shown), underscore spelling and old aliases (hidden).
+ * `presets`: the resolved configs of the command's presets, so help shows a preset's default
+ * where it differs from the schema's.
+ */
+export function configOptions(
+  schema: Group,
+  skip: string[] = [],
+  presets: Record<string, object> = {},
+): Record<string, OptionSpec> {
   const out: Record<string, OptionSpec> = {};
   for (const leaf of leaves(schema)) {
     const dash = flagName(leaf);
     if (skip.includes(dash)) continue;
     const under = dash.replaceAll("-", "_");
+    const bare = leaf.field.kind === "boolean" ? "true" : undefined; // --use-peft alone switches it on
     out[dash] = {
       type: "string",
       help: leaf.field.help,
-      shownDefault: showDefault(leaf.field),
+      shownDefault: shownDefault(leaf, presets),
       alsoAs: under !== dash ? `--${under}` : undefined,
+      bare,
     };
-    if (under !== dash) out[under] = { type: "string", help: leaf.field.help, hidden: true };
+    if (under !== dash) out[under] = { type: "string", help: leaf.field.help, hidden: true, bare };
     for (const a of leaf.field.aliases ?? [])
-      out[a] = { type: "string", help: leaf.field.help, hidden: true };
+      out[a] = { type: "string", help: leaf.field.help, hidden: true, bare };
   }
   return out;
 }
@@ -59,13 +84,24 @@ export function flagOverrides(schema: Group, values: Record<string, unknown>): R
   return over;
 }
 
-/** A --config file: a JSON object of overrides. */
+/** The resolved configs of a command's presets other than `default` (for configOptions' help). */
+export function presetConfigs(schema: Group, presets: Record<string, unknown>): Record<string, object> {
+  const out: Record<string, object> = {};
+  for (const [name, over] of Object.entries(presets))
+    if (name !== "default") out[name] = merge(schema, defaults(schema), over, `preset ${name}`);
+  return out;
+}
+
+/** A --config file: an object of overrides in JSON, or YAML (.yaml, .yml) as TRL's recipes are written. */
 export function readConfigFile(path: string): unknown {
   if (!existsSync(path)) throw new UsageError(`--config ${path}: no such file`);
+  const yaml = /\.ya?ml$/i.test(path);
   try {
-    return JSON.parse(readFileSync(path, "utf8"));
+    const text = readFileSync(path, "utf8");
+    return yaml ? parseYaml(text) : JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`--config ${path}: not valid JSON (${(e as Error).message})`);
+    const why = (e as Error).message.split("\n")[0];
+    throw new UsageError(`--config ${path}: not valid ${yaml ? "YAML" : "JSON"} (${why})`);
   }
 }
 
@@ -101,9 +137,9 @@ export function checkSavedConfig<C>(schema: Group, saved: Record<string, unknown
 }
 
 /** The option table of docs/cli.md for a schema: | flag | default | meaning |. */
-export function optionTable(schema: Group, skip: string[] = []): string {
+export function optionTable(schema: Group, presets: Record<string, object> = {}): string {
   const rows = ["| option | default | meaning |", "|---|---|---|"];
-  for (const [name, o] of Object.entries(configOptions(schema, skip))) {
+  for (const [name, o] of Object.entries(configOptions(schema, [], presets))) {
     if (o.hidden) continue;
     rows.push(
       `| \`--${name}\` | ${o.shownDefault === "" ? "" : `\`${o.shownDefault}\``} | ${o.help.replaceAll("|", "\\|")} |`,

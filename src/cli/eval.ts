@@ -1,24 +1,19 @@
 // `r1lab eval`: evaluate a model on a benchmark with R1's protocol (no system prompt, K sampled
 // completions per problem at temperature 0.6 / top-p 0.95, pass@1 = mean over the K, cons@K,
 // unbiased pass@k). The model is an r1lab / Hugging Face folder run in-process (native), an ONNX
-// folder or file run by onnxruntime (onnx), or any OpenAI-compatible server (openai). Writes DIR/results.json and DIR/samples.jsonl; rerunning
-// with the same --out resumes. See docs/evaluation.md.
-import { currentExecutor } from "../engine/executor.ts";
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import type { GenRequest } from "../backends/types.ts";
-import { REL_TOL } from "../eval/cas.ts";
-import { formatResultsTable } from "../eval/results.ts";
-import { OUTPUT_FORMATS, parseOutputFormat, writeResultsFormat } from "../eval/output-formats.ts";
-import { runEval } from "../eval/run-eval.ts";
+// folder or file run by onnxruntime (onnx), or any OpenAI-compatible server (openai). Writes
+// DIR/results.json and DIR/samples.jsonl; rerunning with the same --out resumes. See
+// docs/evaluation.md. Three steps, three files: the flags become EvalArgs here (parseEvalArgs),
+// eval-backend.ts finds and opens the model, eval-run.ts runs the evaluation and prints it.
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { OUTPUT_FORMATS, type OutputFormat, parseOutputFormat } from "../eval/output-formats.ts";
 import { sandboxAvailable } from "../eval/sandbox.ts";
 import { EVAL_TASK_NAMES, getEvalTask, hasEvalTask } from "../eval/tasks/index.ts";
-import type { EvalProblem } from "../eval/tasks/types.ts";
-import { applyTemplate, ZERO_TEMPLATE } from "../tasks/template.ts";
-import { type Command, numberFlag, requireFlag, UsageError } from "./command.ts";
-import { type BackendKind, locateModel, openBackend } from "./eval-backend.ts";
-import { r1labVersion } from "./version.ts";
+import type { EvalTask } from "../eval/tasks/types.ts";
 import { runCheckpoint } from "../hf/run-folder.ts";
+import { type Command, numberFlag, requireFlag, UsageError } from "./command.ts";
+import type { BackendKind } from "./eval-backend.ts";
 
 /** Problems drawn from a synthetic task's generator when --data is not given (and no --limit). */
 export const SYNTHETIC_DEFAULT_PROBLEMS = 200;
@@ -92,7 +87,9 @@ const cmd: Command = {
   details: [
     "Synthetic tasks (arithmetic, countdown): without --data the problems come from the generator's test",
     `split drawn with --seed (the first --limit, default ${SYNTHETIC_DEFAULT_PROBLEMS}), and the prompt is the R1-Zero template the run trained`,
-    "with (read from the run's config.json beside checkpoints/, else the default); native models get BOS first.",
+    "with (read from the run's config.json beside checkpoints/, or from r1lab_run.json in a folder that",
+    "export-onnx wrote from a run, else the default); a run's held-out problems and completion budget",
+    "likewise (test_problems.jsonl; max_completion_length). Native and ONNX models get BOS first.",
     "Resuming: run the same command again; samples already in DIR/samples.jsonl are not generated again.",
     "--limit and --samples may grow between runs; other settings must match (eval_config.json).",
   ].join("\n"),
@@ -101,31 +98,39 @@ const cmd: Command = {
   },
 };
 
-/** The held-out problems of the R1-Zero run a checkpoint came from (runs/NAME/test_problems.jsonl), if any. */
-function modelRunProblems(model: string): string | null {
-  const p = join(dirname(dirname(resolve(model))), "test_problems.jsonl");
-  return existsSync(p) ? p : null;
+/** What `r1lab eval` was asked to do, every flag checked and typed. */
+export interface EvalArgs {
+  taskName: string;
+  task: EvalTask;
+  backendKind: BackendKind;
+  /** The model as given (a run folder stands for its final checkpoint); the server URL for openai. */
+  model: string;
+  modelName: string | undefined;
+  onnxFile: string | undefined;
+  out: string;
+  format: OutputFormat;
+  /** --data (resolved, or gen:SPLIT:N as given); undefined: a synthetic task's generator or its run's problems. */
+  data: string | undefined;
+  split: string | undefined;
+  K: number;
+  temperature: number;
+  topP: number;
+  seed: number;
+  limit: number | undefined;
+  /** --max-tokens, when given. */
+  maxTokens: number | undefined;
+  batchSize: number;
+  concurrency: number;
+  timeoutMs: number | undefined;
+  unsafe: boolean;
+  endpoint: "chat" | "completions";
+  device: string | undefined;
+  executor: string | undefined;
+  apiKeyEnv: string | undefined;
 }
 
-/** R1-Zero template of the run a checkpoint came from (runs/NAME/checkpoints/X -> runs/NAME/config.json). */
-function runTemplate(modelDir: string): { template: string; maxTokens: number | null; source: string } {
-  const cfgPath = join(dirname(dirname(modelDir)), "config.json");
-  if (existsSync(cfgPath)) {
-    try {
-      const cfg = JSON.parse(readFileSync(cfgPath, "utf8"));
-      if (typeof cfg?.template === "string") {
-        const mt = cfg?.grpo?.max_completion_length;
-        return { template: cfg.template, maxTokens: Number.isInteger(mt) ? mt : null, source: cfgPath };
-      }
-    } catch {
-      // not a run folder: the default template
-    }
-  }
-  return { template: ZERO_TEMPLATE, maxTokens: null, source: "default" };
-}
-
-/** The whole command, without the process exit (tests call this in-process). */
-export async function evalCommand(v: Record<string, any>): Promise<void> {
+/** The flags as EvalArgs; a bad or missing one is a UsageError naming it. */
+export async function parseEvalArgs(v: Record<string, any>): Promise<EvalArgs> {
   v = { ...defaults(), ...v };
   const taskName = requireFlag(v, "task", "eval");
   if (!hasEvalTask(taskName))
@@ -142,7 +147,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   if (!["native", "openai", "onnx"].includes(backendKind))
     throw new UsageError(`--backend must be native, openai or onnx, got '${backendKind}'`);
   const out = resolve(requireFlag(v, "out", "eval"));
-  let format: ReturnType<typeof parseOutputFormat>;
+  let format: OutputFormat;
   try {
     format = parseOutputFormat(v["output-format"]);
   } catch (e) {
@@ -164,12 +169,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     throw new UsageError(`--endpoint must be chat or completions, got '${endpoint}'`);
   const synthetic = task.kind === "synthetic";
 
-  let data: string;
-  if (v.data !== undefined) data = /^gen:/.test(v.data) ? v.data : resolve(v.data);
-  // Generated problems: a draw of N is a prefix of a larger draw, so --limit may grow on resume.
-  else if (synthetic && modelRunProblems(model) !== null) data = modelRunProblems(model)!;
-  else if (synthetic) data = `gen:test:${Math.max(limit ?? 0, SYNTHETIC_DEFAULT_PROBLEMS)}`;
-  else
+  if (v.data === undefined && !synthetic)
     throw new UsageError(
       `r1lab eval: --data is required for --task ${taskName} (a .jsonl, .parquet or dataset folder)`,
     );
@@ -180,106 +180,40 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
         `--task ${taskName} runs generated code, and no sandbox works here: ${sb.reason}. Pass --unsafe-no-sandbox only for trusted models.`,
       );
   }
-
-  // The model: checked before the data is read, so a wrong path fails fast.
-  const where = await locateModel({
+  const maxTokens =
+    v["max-tokens"] !== undefined ? numberFlag(v, "max-tokens", { int: true, min: 1 }) : undefined;
+  return {
+    taskName,
+    task,
     backendKind: backendKind as BackendKind,
     model,
+    modelName,
     onnxFile: v["onnx-file"],
-  });
-  const { modelDir, onnxPath } = where;
-
-  const all = await task.load(data, { seed, split: v.split });
-  const problems = limit !== undefined ? all.slice(0, limit) : all;
-  if (problems.length === 0) throw new UsageError(`${data}: no problems to evaluate`);
-
-  const zero = !synthetic
-    ? null
-    : modelDir
-      ? runTemplate(modelDir)
-      : { template: ZERO_TEMPLATE, maxTokens: null, source: "default" };
-  const maxTokens =
-    v["max-tokens"] !== undefined
-      ? numberFlag(v, "max-tokens", { int: true, min: 1 })
-      : (zero?.maxTokens ?? 32768);
-  // R1: no system prompt, the problem as the user turn. Synthetic tasks: the R1-Zero template, sent
-  // as plain text to a native model (r1lab's models have no chat template).
-  const request = (p: EvalProblem): GenRequest => {
-    const text = zero ? applyTemplate(task.buildPrompt(p), zero.template) : task.buildPrompt(p);
-    if ((synthetic && backendKind !== "openai") || (backendKind === "openai" && endpoint === "completions"))
-      return { prompt: text };
-    return { messages: [{ role: "user", content: text }] };
-  };
-
-  const backend = await openBackend(
-    {
-      backendKind: backendKind as BackendKind,
-      model,
-      modelName,
-      batchSize,
-      concurrency,
-      endpoint: endpoint as "chat" | "completions",
-      device: v.device,
-      executor: v.executor,
-      apiKeyEnv: v["api-key-env"],
-    },
-    where,
-    synthetic,
-  );
-  const identity = {
-    task: taskName,
-    data: v.data === undefined && !data.endsWith("test_problems.jsonl") ? "gen:test" : data,
-    split: v.split ?? null,
-    backend: backendKind,
-    model: onnxPath ?? modelDir ?? model,
-    model_name: modelName ?? null,
-    endpoint: backendKind === "openai" ? endpoint : null,
+    out,
+    format,
+    data: v.data === undefined || /^gen:/.test(v.data) ? v.data : resolve(v.data),
+    split: v.split,
+    K,
     temperature,
-    top_p: topP,
-    max_tokens: maxTokens,
+    topP,
     seed,
-    prompt_template: zero?.template ?? null,
+    limit,
+    maxTokens,
+    batchSize,
+    concurrency,
+    timeoutMs,
+    unsafe,
+    endpoint,
+    device: v.device,
+    executor: v.executor,
+    apiKeyEnv: v["api-key-env"],
   };
-  const config = {
-    command: "eval",
-    r1lab_version: r1labVersion(),
-    ...identity,
-    samples_per_problem: K,
-    limit: limit ?? null,
-    n_problems_in_data: all.length,
-    batch_size: backendKind !== "openai" ? batchSize : null,
-    concurrency: backendKind === "openai" ? concurrency : null,
-    device: backendKind === "native" ? (v.device ?? process.env.R1LAB_DEVICE ?? "cpu") : null,
-    executor: backendKind === "native" ? currentExecutor() : null,
-    prompt_template_source: zero?.source ?? null,
-    system_prompt: null,
-    unsafe_no_sandbox: unsafe,
-    timeout_ms: timeoutMs ?? null,
-    math_relative_tolerance: REL_TOL,
-  };
-  try {
-    const { results, generated, resumed } = await runEval({
-      task,
-      problems,
-      backend,
-      request,
-      sampling: { temperature, topP, maxTokens, seed },
-      samples: K,
-      outDir: out,
-      scoreOptions: { timeoutMs, unsafeNoSandbox: unsafe },
-      identity,
-      config,
-    });
-    if (resumed > 0)
-      console.error(
-        `resumed: ${resumed} samples were already in ${out}/samples.jsonl, ${generated} generated now`,
-      );
-    console.log(formatResultsTable(results));
-    console.log(`\nwrote ${out}/results.json and ${out}/samples.jsonl`);
-    if (format !== "r1lab") console.log(`wrote ${writeResultsFormat(out, results, format)}`);
-  } finally {
-    await backend.close();
-  }
+}
+
+/** The whole command, without the process exit (tests call this in-process). */
+export async function evalCommand(v: Record<string, any>): Promise<void> {
+  const { runEvalArgs } = await import("./eval-run.ts");
+  await runEvalArgs(await parseEvalArgs(v));
 }
 
 /** The option defaults, for callers that pass values without the flag parser. */
