@@ -4,13 +4,15 @@
 // NumPy/JAX, with no `.ref` bookkeeping, and cannot leak inside a scope.
 // Shapes in comments: [batch, seq, dim] etc. Names follow numpy / jax.nn.
 import { type Array as JArray, lax, nn, numpy as np } from "./jax.ts";
+import { isResident } from "./resident.ts";
 import { isArray, track } from "./scope.ts";
 
 export type Arr = JArray;
 export type DType = "float32" | "float16" | "int32" | "uint32" | "bool";
 type A = Arr | number;
 
-const r = <T>(x: T): T => (isArray(x) ? (x.ref as T) : x);
+// A resident tensor (resident.ts) used eagerly is copied into a jax-js array, which the op consumes.
+const r = <T>(x: T): T => (isResident(x) ? (x.toJax() as T) : isArray(x) ? (x.ref as T) : x);
 
 // --- elementwise ---
 export const add = (a: A, b: A): Arr => track(np.add(r(a), r(b)));

@@ -8,6 +8,7 @@ import { valueAndGrad } from "../engine/jax.ts";
 import { AdamW, type AdamWConfig, type AdamWState } from "../engine/optim.ts";
 import * as o from "../engine/ops.ts";
 import { type Params, disposeParams, fromHost, refParams, scalar, toHost } from "../engine/params.ts";
+import { tidy } from "../engine/scope.ts";
 import { type ModelConfig, isMoeLayer } from "../model/config.ts";
 import { isBuffer } from "../model/init.ts";
 import { loadImbalance, updateRouterBias } from "../model/moe.ts";
@@ -62,6 +63,11 @@ export class Trainer<B> {
   opt: AdamW;
   optState: AdamWState;
   private step: (t: Params, b: Params, batch: B) => [[o.Arr, Record<string, o.Arr | o.Arr[]>], Params];
+  /** pending + grads, compiled, written into pending's buffers where the executor can. */
+  private addGrads = compile(
+    (a: Params, b: Params) => tidy(() => Object.fromEntries(Object.keys(a).map((k) => [k, o.add(a[k], b[k])]))),
+    { name: "gradient sum", donate: [0] },
+  ) as unknown as (a: Params, b: Params) => Params;
 
   constructor(opts: TrainerOptions<B>) {
     this.config = opts.model;
@@ -86,13 +92,7 @@ export class Trainer<B> {
   /** Add one micro-batch's gradients to the pending sum (consumes `batch`); returns its loss and aux values. */
   async accumulate(batch: B): Promise<Record<string, number>> {
     const [[loss, aux], grads] = this.step(refParams(this.trainable), refParams(this.buffers), batch);
-    if (this.pending) {
-      const sum: Params = {};
-      for (const k of Object.keys(grads)) sum[k] = o.add(this.pending[k], grads[k]);
-      disposeParams(this.pending);
-      disposeParams(grads);
-      this.pending = sum;
-    } else this.pending = grads;
+    this.pending = this.pending ? this.addGrads(this.pending, grads) : grads;
     const out: Record<string, number> = { loss: (await loss.data())[0] };
     await this.readAux(aux, out);
     return out;

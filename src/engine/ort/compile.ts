@@ -1,22 +1,29 @@
 // `compileOrt(fn)`: jit's contract on onnxruntime. The first call with a new input signature
-// (tree structure, shapes, dtypes) traces fn with makeJaxpr, lowers the jaxpr to ONNX (lower.ts)
-// and opens an ORT session; later calls with that signature reuse it. A call reads its inputs to
-// host typed arrays, runs the session synchronously, and returns new jax-js arrays (consuming its
-// array arguments, as jit does).
-// Host mirrors: every array this executor returns remembers the host buffer it was made from, so
-// when it comes back as an input (parameters and optimizer moments between steps) it is fed to ORT
-// without reading it out of jax-js again.
+// (tree structure, shapes, dtypes) traces fn with makeJaxpr from the arguments' shapes and dtypes
+// alone, lowers the jaxpr to ONNX (lower.ts) and opens an ORT session; later calls with that
+// signature reuse it. Arguments are resident tensors (resident.ts: host buffers fed to ORT without a
+// copy) or jax-js arrays (read out once); every output is a resident tensor, written by ORT into its
+// host buffer, so parameters, moments and caches never enter jax-js's 4 GiB heap. Array arguments
+// are consumed, as jit does.
+// Donation (JAX's donate_argnums): with `donate`, an output may be written into the buffer of a
+// donated argument of the same shape that nobody else holds, when the graph reads that argument only
+// on the way to that output (checked on the ONNX graph): AdamW updates parameters and moments in
+// place instead of holding two copies of each.
 import { createHash } from "node:crypto";
-import { type Array as JArray, makeJaxpr, numpy as np, tree } from "../jax.ts";
+import { type Array as JArray, makeJaxpr, tree } from "../jax.ts";
+import { type HostData, ResidentTensor, isResident, newHost } from "../resident.ts";
 import { type Lowered, lowerJaxpr } from "./lower.ts";
-import { type HostData, SyncSession, tensor } from "./session.ts";
+import { SyncSession, tensor } from "./session.ts";
 
 interface Entry {
   lowered: Lowered;
   session: SyncSession;
   outTree: any;
+  /** Per output: the flat argument index whose buffer it may take (donation), or -1. */
+  alias: number[];
 }
 
+/** Host buffers read out of jax-js arrays, kept while the array lives (constants, repeated inputs). */
 const mirrors = new WeakMap<JArray, HostData>();
 
 /**
@@ -43,6 +50,8 @@ export interface CompileStats {
   runMs: number;
   /** ONNX operator counts of the most recently compiled signature. */
   ops: Record<string, number>;
+  /** Outputs written into a donated argument's buffer, over all calls. */
+  donated: number;
 }
 
 export interface CompiledFn {
@@ -51,8 +60,18 @@ export interface CompiledFn {
   dispose(): void;
 }
 
-/** Host data of an array, without consuming it (mirror when we made it, else a synchronous read). */
-export function hostOf(a: JArray): HostData {
+export interface CompileOrtOptions {
+  name?: string;
+  /** Argument positions whose buffers outputs may reuse (JAX's donate_argnums). */
+  donate?: number[];
+}
+
+/** Host data of an array or resident tensor, without consuming it. */
+export function hostOf(a: JArray | ResidentTensor): HostData {
+  if (isResident(a)) {
+    if (a.location !== "cpu") throw new Error(`ORT executor: ${a} is not on the CPU`);
+    return a.host;
+  }
   const m = mirrors.get(a);
   if (m) return m;
   const d = a.ref.dataSync() as HostData;
@@ -60,32 +79,72 @@ export function hostOf(a: JArray): HostData {
   return d;
 }
 
-/** A jax-js array over host data (its data is copied in; the host buffer becomes its mirror). */
-export function arrayOf(data: HostData, shape: number[], dtype: string): JArray {
-  let a: JArray;
-  if (dtype === "bool")
-    a = np
-      .array(Int32Array.from(data as Uint8Array), { shape, dtype: "int32" } as never)
-      .astype("bool" as never) as JArray;
-  else a = np.array(data as Float32Array, { shape, dtype } as never) as JArray;
-  mirrors.set(a, data);
-  return a;
+const isArr = (x: unknown): x is JArray | ResidentTensor =>
+  isResident(x) || (typeof x === "object" && x !== null && "dataSync" in x && "shape" in x);
+
+/** The shape and dtype makeJaxpr traces from (a leaf of its argument tree: not a plain object). */
+class Aval {
+  constructor(
+    readonly shape: number[],
+    readonly dtype: string,
+    readonly weakType: boolean,
+  ) {}
 }
 
-function newHost(dtype: string, n: number): HostData {
-  if (dtype === "float32") return new Float32Array(n);
-  if (dtype === "int32") return new Int32Array(n);
-  if (dtype === "uint32") return new Uint32Array(n);
-  if (dtype === "bool") return new Uint8Array(n);
-  throw new Error(`ORT executor: cannot return an output of dtype ${dtype}`);
+/**
+ * Which argument buffer each output may be written into: a donated argument of the same shape and
+ * dtype, in order, that the graph reads only on the way to that output (every node reading it is
+ * an ancestor of the output's producer), so ORT has read it before it writes the output.
+ */
+function planAliases(lowered: Lowered, argIdx: number[], donatedArg: boolean[]): number[] {
+  const producer = new Map<string, number>();
+  lowered.nodes.forEach((n, i) => {
+    for (const o of n.outputs) producer.set(o, i);
+  });
+  const readers = new Map<string, number[]>();
+  lowered.nodes.forEach((n, i) => {
+    for (const x of n.inputs) {
+      const r = readers.get(x) ?? [];
+      r.push(i);
+      readers.set(x, r);
+    }
+  });
+  const ancestors = (start: number): Set<number> => {
+    const seen = new Set<number>([start]);
+    const stack = [start];
+    while (stack.length > 0) {
+      for (const x of lowered.nodes[stack.pop()!].inputs) {
+        const p = producer.get(x);
+        if (p !== undefined && !seen.has(p)) {
+          seen.add(p);
+          stack.push(p);
+        }
+      }
+    }
+    return seen;
+  };
+  const taken = new Set<number>();
+  return lowered.outputs.map((o) => {
+    const prod = producer.get(o.name);
+    if (prod === undefined) return -1;
+    let anc: Set<number> | null = null;
+    for (let j = 0; j < lowered.inputs.length; j++) {
+      const inp = lowered.inputs[j];
+      if (!donatedArg[argIdx[j]] || taken.has(j) || inp.dtype !== o.dtype) continue;
+      if (inp.shape.join(",") !== o.shape.join(",")) continue;
+      anc ??= ancestors(prod);
+      const a = anc;
+      if (!(readers.get(inp.name) ?? []).every((r) => a.has(r))) continue;
+      taken.add(j);
+      return j;
+    }
+    return -1;
+  });
 }
 
-const isArr = (x: unknown): x is JArray =>
-  typeof x === "object" && x !== null && "dataSync" in x && "shape" in x;
-
-export function compileOrt(fn: (...args: any[]) => any, opts: { name?: string } = {}): CompiledFn {
+export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions = {}): CompiledFn {
   const cache = new Map<string, Entry>();
-  const stats: CompileStats = { signatures: 0, calls: 0, traceMs: 0, runMs: 0, ops: {} };
+  const stats: CompileStats = { signatures: 0, calls: 0, traceMs: 0, runMs: 0, ops: {}, donated: 0 };
   const call = (...args: any[]) => {
     const [leaves, treedef] = tree.flatten(args as never) as [unknown[], unknown];
     for (const [i, l] of leaves.entries())
@@ -93,17 +152,27 @@ export function compileOrt(fn: (...args: any[]) => any, opts: { name?: string } 
         throw new Error(
           `ORT executor${opts.name ? ` (${opts.name})` : ""}: argument leaf ${i} is not an array (${typeof l}); pass arrays only`,
         );
-    const arrs = leaves as JArray[];
+    const arrs = leaves as (JArray | ResidentTensor)[];
     const key = `${String(treedef)}|${arrs.map((a) => `${a.dtype}[${a.shape.join(",")}]`).join(";")}`;
+    // Which argument (top-level position) each flat leaf belongs to, for donation.
+    const argOf: number[] = [];
+    args.forEach((a, i) => {
+      for (const _ of tree.leaves(a as never) as unknown[]) argOf.push(i);
+    });
     let entry = cache.get(key);
     if (!entry) {
       const t0 = performance.now();
-      const { jaxpr, treedef: outTree } = makeJaxpr(fn)(...args);
+      const avals = arrs.map((a) => new Aval([...a.shape], a.dtype, Boolean((a as JArray).weakType)));
+      const { jaxpr, treedef: outTree } = makeJaxpr(fn)(
+        ...(tree.unflatten(treedef as never, avals as never) as unknown as any[]),
+      );
       const constValues = (jaxpr.consts as JArray[]).map((c) => hostOf(c));
       const t1 = performance.now();
       const lowered = lowerJaxpr(jaxpr, { constValues });
       const t2 = performance.now();
-      entry = { lowered, session: sessionFor(lowered.model), outTree };
+      const donated = args.map((_, i) => opts.donate?.includes(i) ?? false);
+      const alias = opts.donate ? planAliases(lowered, argOf, donated) : lowered.outputs.map(() => -1);
+      entry = { lowered, session: sessionFor(lowered.model), outTree, alias };
       if (process.env.R1LAB_ORT_DEBUG) {
         const nodes = Object.values(lowered.ops).reduce((a, b) => a + b, 0);
         const ms = (a: number, b: number) => Math.round(b - a);
@@ -117,24 +186,30 @@ export function compileOrt(fn: (...args: any[]) => any, opts: { name?: string } 
       stats.ops = lowered.ops;
     }
     const t1 = performance.now();
-    const { lowered, session } = entry;
+    const { lowered, session, alias } = entry;
     const feeds: Record<string, ReturnType<typeof tensor>> = {};
     lowered.inputs.forEach((inp, i) => {
       feeds[inp.name] = tensor(inp.dtype, hostOf(arrs[i]), inp.shape);
     });
     const fetches: Record<string, ReturnType<typeof tensor>> = {};
-    const hostOut = lowered.outputs.map((o) =>
-      newHost(
+    const hostOut = lowered.outputs.map((o, i) => {
+      const a = alias[i] >= 0 ? arrs[alias[i]] : null;
+      // Donate only a resident buffer this call holds the last reference to.
+      if (a && isResident(a) && a.refs <= 1 && a.location === "cpu") {
+        stats.donated++;
+        return a.host;
+      }
+      return newHost(
         o.dtype,
-        o.shape.reduce((a, b) => a * b, 1),
-      ),
-    );
+        o.shape.reduce((x, y) => x * y, 1),
+      );
+    });
     lowered.outputs.forEach((o, i) => {
       fetches[o.name] = tensor(o.dtype, hostOut[i], o.shape);
     });
     session.run(feeds, fetches);
     for (const a of arrs) a.dispose();
-    const outs = lowered.outputs.map((o, i) => arrayOf(hostOut[i], o.shape, o.dtype));
+    const outs = lowered.outputs.map((o, i) => new ResidentTensor(hostOut[i], o.shape, o.dtype));
     stats.calls++;
     stats.runMs += performance.now() - t1;
     return tree.unflatten(entry.outTree, outs as never);
