@@ -5,9 +5,8 @@
 // `jax` resident arguments (made while the process ran `ort`, or by a test mixing executors) are
 // copied into jax-js arrays first.
 import { type ExecutorName, currentExecutor } from "./executor.ts";
-import { jit, tree } from "./jax.ts";
+import { jit } from "./jax.ts";
 import { compileOrt } from "./ort/compile.ts";
-import { isResident } from "./resident.ts";
 
 export interface CompileOptions {
   /** Override the process's executor for this function. */
@@ -25,8 +24,5 @@ export interface CompileOptions {
 export function compile<F extends (...args: any[]) => any>(fn: F, opts: CompileOptions = {}): F {
   const executor = opts.executor ?? currentExecutor();
   if (executor === "ort") return compileOrt(fn, { name: opts.name, donate: opts.donate }) as unknown as F;
-  const jitted = jit(fn as any) as unknown as (...args: any[]) => any;
-  const call = (...args: any[]) =>
-    jitted(...(tree.map((x: unknown) => (isResident(x) ? x.toJax() : x), args as never) as unknown as any[]));
-  return Object.assign(call, { dispose: () => (jitted as any).dispose?.() }) as unknown as F;
+  return jit(fn as any) as unknown as F; // jax.ts's jit copies resident arguments into jax-js
 }

@@ -84,7 +84,16 @@ export function linear(x: Arr, w: Arr, b?: Arr): Arr {
 
 // --- indexing ---
 export const take = (a: Arr, idx: Arr, axis?: number): Arr => track(np.take(r(a), r(idx), axis));
-export const oneHot = (idx: Arr, n: number): Arr => track(nn.oneHot(r(idx), n));
+/**
+ * One-hot float32 rows: idx [...] -> [..., n]. Written as idx == arange(n) rather than jax-js's
+ * nn.oneHot, which slices an n x n identity matrix: a constant of 92 GB for a 150k vocabulary.
+ */
+export const oneHot = (idx: Arr, n: number): Arr =>
+  track(
+    np
+      .equal(np.expandDims(r(idx), -1), np.arange(0, n, 1, { dtype: "int32" as any }))
+      .astype("float32" as any),
+  );
 /** Top-k along the last axis: [values, indices(int32)]. */
 export function topK(a: Arr, k: number): [Arr, Arr] {
   const [v, i] = lax.topK(r(a), k);

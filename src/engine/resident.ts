@@ -14,7 +14,8 @@ import { type Array as JArray, numpy as np } from "./jax.ts";
 export type HostData = Float32Array | Int32Array | Uint8Array | Uint32Array;
 export type Location = "cpu" | "gpu-buffer";
 
-let created = 0;
+/** Resident tensors made in this process and the bytes they cover (views count their span). */
+const made = { count: 0, bytes: 0 };
 
 export class ResidentTensor {
   readonly shape: number[];
@@ -36,7 +37,8 @@ export class ResidentTensor {
     this.shape = [...shape];
     this.dtype = dtype;
     this.location = location;
-    created++;
+    made.count++;
+    made.bytes += host.byteLength;
   }
 
   get size(): number {
@@ -103,5 +105,5 @@ export function residentOf(a: JArray): ResidentTensor {
   return new ResidentTensor(a.dtype === "bool" ? Uint8Array.from(d) : d, [...a.shape], a.dtype);
 }
 
-/** Resident tensors created in this process (tests check that a program's state is resident). */
-export const residentCount = (): number => created;
+/** Resident tensors made so far and their bytes (tests check how much state a program moves). */
+export const residentStats = (): { count: number; bytes: number } => ({ ...made });

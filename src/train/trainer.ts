@@ -65,7 +65,8 @@ export class Trainer<B> {
   private step: (t: Params, b: Params, batch: B) => [[o.Arr, Record<string, o.Arr | o.Arr[]>], Params];
   /** pending + grads, compiled, written into pending's buffers where the executor can. */
   private addGrads = compile(
-    (a: Params, b: Params) => tidy(() => Object.fromEntries(Object.keys(a).map((k) => [k, o.add(a[k], b[k])]))),
+    (a: Params, b: Params) =>
+      tidy(() => Object.fromEntries(Object.keys(a).map((k) => [k, o.add(a[k], b[k])]))),
     { name: "gradient sum", donate: [0] },
   ) as unknown as (a: Params, b: Params) => Params;
 

@@ -101,5 +101,12 @@ export function lowerJaxpr(closed: any, opts: LowerOptions): Lowered {
     fuse(g);
     g.prune(outputs.map((o) => o.name));
   }
-  return { model: g.encode(inputs, outputs), inputs, outputs, ops: g.opCounts(), eqns: jaxpr.eqns.length, nodes: g.nodes };
+  return {
+    model: g.encode(inputs, outputs),
+    inputs,
+    outputs,
+    ops: g.opCounts(),
+    eqns: jaxpr.eqns.length,
+    nodes: g.nodes,
+  };
 }
