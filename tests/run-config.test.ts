@@ -155,6 +155,22 @@ describe("run config schemas", () => {
     expect(help).toMatch(/--loss-type VALUE\s+.*\(default: grpo\); also --loss_type/);
     expect(help).toMatch(/--learning-rate VALUE\s+.*\(default: 0\.0005\)/);
     expect(help).not.toMatch(/--loss_type VALUE/);
-    expect(commandHelp(r1Cmd)).toMatch(/--final-rl-steps VALUE\s+.*\(default: 10\)/);
+    expect(commandHelp(r1Cmd)).toMatch(/--final-rl-steps VALUE\s+.*\(default: 10; tiny: 4; micro: 2\)/);
+  });
+
+  it("--help shows each preset's default where the preset changes it", () => {
+    const help = commandHelp(zeroCmd);
+    const tiny = zeroPreset("tiny");
+    // A value every preset shares is shown once; one a preset changes is shown per preset.
+    expect(help).toMatch(/--learning-rate VALUE\s+.*\(default: 0\.0005\);/);
+    expect(help).toContain(`(default: ${zeroPreset("default").grpo.steps}; tiny: ${tiny.grpo.steps})`);
+    expect(help).toContain(
+      `(default: ${zeroPreset("default").pretrain.steps}; tiny: ${tiny.pretrain.steps})`,
+    );
+    const r1Help = commandHelp(r1Cmd);
+    const [d, t, m] = (["default", "tiny", "micro"] as const).map((p) => r1Preset(p).model.hidden_size);
+    expect(r1Help).toMatch(
+      new RegExp(`--model-hidden-size VALUE\\s+.*\\(default: ${d}; tiny: ${t}; micro: ${m}\\)`),
+    );
   });
 });

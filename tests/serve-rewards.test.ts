@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { commandHelp } from "../src/cli/command.ts";
+import serveCmd from "../src/cli/serve.ts";
 import { listenRewardServer, responseOf } from "../src/eval/reward-server.ts";
 
 let url: string;
@@ -98,6 +100,16 @@ describe("reward server", () => {
       labels: ["2"],
     });
     expect(b.json).toEqual({ rewards: [1], scores: [1] });
+    // `serve --help` names exactly the fields each route answers with.
+    const help = commandHelp(serveCmd);
+    const fields = (route: string) => {
+      const line = help.split("\n").find((l) => l.includes(route))!;
+      return [...line.split("->")[1].matchAll(/"(\w+)":/g)].map((m) => m[1]).sort();
+    };
+    expect(fields("POST /get_reward")).toEqual(Object.keys(b.json).sort());
+    expect(fields("POST /score/NAME")).toEqual(Object.keys(a.json).sort());
+    const h = await (await fetch(`${url}/health`)).json();
+    expect(fields("GET  /health")).toEqual(Object.keys(h as object).sort());
     expect(responseOf("PROMPT answer", "PROMPT")).toBe(" answer");
     expect(responseOf("x PROMPT answer", "PROMPT")).toBe(" answer");
     expect(responseOf("no prompt here", "PROMPT")).toBe("no prompt here");

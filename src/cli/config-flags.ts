@@ -9,6 +9,7 @@ import {
   type Group,
   defaults,
   flagName,
+  getPath,
   leaves,
   merge,
   setPath,
@@ -16,8 +17,29 @@ import {
 } from "../runs/schema.ts";
 import { type OptionSpec, UsageError } from "./command.ts";
 
-/** The flags of a schema: dash spelling (shown), underscore spelling and old aliases (hidden). */
-export function configOptions(schema: Group, skip: string[] = []): Record<string, OptionSpec> {
+/**
+ * The default a flag's help shows: the schema's, followed by each preset's own where a preset
+ * changes it ("400; tiny: 6"), since the preset a run starts from sets the value a flag left out
+ * gets.
+ */
+function shownDefault(leaf: ReturnType<typeof leaves>[number], presets: Record<string, object>): string {
+  const base = showDefault(leaf.field);
+  const others = Object.entries(presets)
+    .map(([name, cfg]) => [name, showDefault(leaf.field, getPath(cfg, leaf.path))])
+    .filter(([, shown]) => shown !== base);
+  return [base, ...others.map(([name, shown]) => `${name}: ${shown}`)].join("; ");
+}
+
+/**
+ * The flags of a schema: dash spelling (shown), underscore spelling and old aliases (hidden).
+ * `presets`: the resolved configs of the command's presets, so help shows a preset's default
+ * where it differs from the schema's.
+ */
+export function configOptions(
+  schema: Group,
+  skip: string[] = [],
+  presets: Record<string, object> = {},
+): Record<string, OptionSpec> {
   const out: Record<string, OptionSpec> = {};
   for (const leaf of leaves(schema)) {
     const dash = flagName(leaf);
@@ -26,7 +48,7 @@ export function configOptions(schema: Group, skip: string[] = []): Record<string
     out[dash] = {
       type: "string",
       help: leaf.field.help,
-      shownDefault: showDefault(leaf.field),
+      shownDefault: shownDefault(leaf, presets),
       alsoAs: under !== dash ? `--${under}` : undefined,
     };
     if (under !== dash) out[under] = { type: "string", help: leaf.field.help, hidden: true };
@@ -57,6 +79,14 @@ export function flagOverrides(schema: Group, values: Record<string, unknown>): R
     }
   }
   return over;
+}
+
+/** The resolved configs of a command's presets other than `default` (for configOptions' help). */
+export function presetConfigs(schema: Group, presets: Record<string, unknown>): Record<string, object> {
+  const out: Record<string, object> = {};
+  for (const [name, over] of Object.entries(presets))
+    if (name !== "default") out[name] = merge(schema, defaults(schema), over, `preset ${name}`);
+  return out;
 }
 
 /** A --config file: a JSON object of overrides. */
@@ -101,9 +131,9 @@ export function checkSavedConfig<C>(schema: Group, saved: Record<string, unknown
 }
 
 /** The option table of docs/cli.md for a schema: | flag | default | meaning |. */
-export function optionTable(schema: Group, skip: string[] = []): string {
+export function optionTable(schema: Group, presets: Record<string, object> = {}): string {
   const rows = ["| option | default | meaning |", "|---|---|---|"];
-  for (const [name, o] of Object.entries(configOptions(schema, skip))) {
+  for (const [name, o] of Object.entries(configOptions(schema, [], presets))) {
     if (o.hidden) continue;
     rows.push(
       `| \`--${name}\` | ${o.shownDefault === "" ? "" : `\`${o.shownDefault}\``} | ${o.help.replaceAll("|", "\\|")} |`,

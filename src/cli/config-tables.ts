@@ -1,13 +1,13 @@
 // The option tables of docs/cli.md that come from the run config schemas, and how they sit in the
 // doc: between `<!-- options:NAME -->` and `<!-- /options:NAME -->` (scripts/cli-tables.ts
 // rewrites them; tests/docs-cli.test.ts checks them).
-import { R1_SCHEMA } from "../runs/r1-config.ts";
-import { ZERO_SCHEMA } from "../runs/zero-config.ts";
-import { optionTable } from "./config-flags.ts";
+import { R1_PRESETS, R1_SCHEMA } from "../runs/r1-config.ts";
+import { ZERO_PRESETS, ZERO_SCHEMA } from "../runs/zero-config.ts";
+import { optionTable, presetConfigs } from "./config-flags.ts";
 
 export const CONFIG_TABLES: Record<string, () => string> = {
-  zero: () => optionTable(ZERO_SCHEMA),
-  r1: () => optionTable(R1_SCHEMA),
+  zero: () => optionTable(ZERO_SCHEMA, presetConfigs(ZERO_SCHEMA, ZERO_PRESETS)),
+  r1: () => optionTable(R1_SCHEMA, presetConfigs(R1_SCHEMA, R1_PRESETS)),
 };
 
 const block = (name: string) =>

@@ -4,8 +4,8 @@
 // folder or file run by onnxruntime (onnx), or any OpenAI-compatible server (openai). Writes DIR/results.json and DIR/samples.jsonl; rerunning
 // with the same --out resumes. See docs/evaluation.md.
 import { currentExecutor } from "../engine/executor.ts";
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import type { GenRequest } from "../backends/types.ts";
 import { REL_TOL } from "../eval/cas.ts";
 import { formatResultsTable } from "../eval/results.ts";
@@ -18,7 +18,7 @@ import { applyTemplate, ZERO_TEMPLATE } from "../tasks/template.ts";
 import { type Command, numberFlag, requireFlag, UsageError } from "./command.ts";
 import { type BackendKind, locateModel, openBackend } from "./eval-backend.ts";
 import { r1labVersion } from "./version.ts";
-import { runCheckpoint } from "../hf/run-folder.ts";
+import { runCheckpoint, runEvalSettings } from "../hf/run-folder.ts";
 
 /** Problems drawn from a synthetic task's generator when --data is not given (and no --limit). */
 export const SYNTHETIC_DEFAULT_PROBLEMS = 200;
@@ -92,7 +92,9 @@ const cmd: Command = {
   details: [
     "Synthetic tasks (arithmetic, countdown): without --data the problems come from the generator's test",
     `split drawn with --seed (the first --limit, default ${SYNTHETIC_DEFAULT_PROBLEMS}), and the prompt is the R1-Zero template the run trained`,
-    "with (read from the run's config.json beside checkpoints/, else the default); native models get BOS first.",
+    "with (read from the run's config.json beside checkpoints/, or from r1lab_run.json in a folder that",
+    "export-onnx wrote from a run, else the default); a run's held-out problems and completion budget",
+    "likewise (test_problems.jsonl; max_completion_length). Native and ONNX models get BOS first.",
     "Resuming: run the same command again; samples already in DIR/samples.jsonl are not generated again.",
     "--limit and --samples may grow between runs; other settings must match (eval_config.json).",
   ].join("\n"),
@@ -100,29 +102,6 @@ const cmd: Command = {
     await evalCommand(v);
   },
 };
-
-/** The held-out problems of the R1-Zero run a checkpoint came from (runs/NAME/test_problems.jsonl), if any. */
-function modelRunProblems(model: string): string | null {
-  const p = join(dirname(dirname(resolve(model))), "test_problems.jsonl");
-  return existsSync(p) ? p : null;
-}
-
-/** R1-Zero template of the run a checkpoint came from (runs/NAME/checkpoints/X -> runs/NAME/config.json). */
-function runTemplate(modelDir: string): { template: string; maxTokens: number | null; source: string } {
-  const cfgPath = join(dirname(dirname(modelDir)), "config.json");
-  if (existsSync(cfgPath)) {
-    try {
-      const cfg = JSON.parse(readFileSync(cfgPath, "utf8"));
-      if (typeof cfg?.template === "string") {
-        const mt = cfg?.grpo?.max_completion_length;
-        return { template: cfg.template, maxTokens: Number.isInteger(mt) ? mt : null, source: cfgPath };
-      }
-    } catch {
-      // not a run folder: the default template
-    }
-  }
-  return { template: ZERO_TEMPLATE, maxTokens: null, source: "default" };
-}
 
 /** The whole command, without the process exit (tests call this in-process). */
 export async function evalCommand(v: Record<string, any>): Promise<void> {
@@ -164,12 +143,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     throw new UsageError(`--endpoint must be chat or completions, got '${endpoint}'`);
   const synthetic = task.kind === "synthetic";
 
-  let data: string;
-  if (v.data !== undefined) data = /^gen:/.test(v.data) ? v.data : resolve(v.data);
-  // Generated problems: a draw of N is a prefix of a larger draw, so --limit may grow on resume.
-  else if (synthetic && modelRunProblems(model) !== null) data = modelRunProblems(model)!;
-  else if (synthetic) data = `gen:test:${Math.max(limit ?? 0, SYNTHETIC_DEFAULT_PROBLEMS)}`;
-  else
+  if (v.data === undefined && !synthetic)
     throw new UsageError(
       `r1lab eval: --data is required for --task ${taskName} (a .jsonl, .parquet or dataset folder)`,
     );
@@ -188,16 +162,26 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
     onnxFile: v["onnx-file"],
   });
   const { modelDir, onnxPath } = where;
+  // A synthetic task on a model from an r1lab run (its checkpoint, or an ONNX export of it): the
+  // run's template, completion budget and held-out problems, the same for every backend.
+  let run: ReturnType<typeof runEvalSettings> = null;
+  try {
+    run = synthetic && modelDir ? runEvalSettings(modelDir) : null;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+
+  let data: string;
+  if (v.data !== undefined) data = /^gen:/.test(v.data) ? v.data : resolve(v.data);
+  else if (run?.problems) data = run.problems;
+  // Generated problems: a draw of N is a prefix of a larger draw, so --limit may grow on resume.
+  else data = `gen:test:${Math.max(limit ?? 0, SYNTHETIC_DEFAULT_PROBLEMS)}`;
 
   const all = await task.load(data, { seed, split: v.split });
   const problems = limit !== undefined ? all.slice(0, limit) : all;
   if (problems.length === 0) throw new UsageError(`${data}: no problems to evaluate`);
 
-  const zero = !synthetic
-    ? null
-    : modelDir
-      ? runTemplate(modelDir)
-      : { template: ZERO_TEMPLATE, maxTokens: null, source: "default" };
+  const zero = !synthetic ? null : (run ?? { template: ZERO_TEMPLATE, maxTokens: null, source: "default" });
   const maxTokens =
     v["max-tokens"] !== undefined
       ? numberFlag(v, "max-tokens", { int: true, min: 1 })

@@ -8,6 +8,7 @@ import { disposeParams } from "../engine/params.ts";
 import { loadModel } from "../hf/checkpoint.ts";
 import { exportable } from "../hf/onnx-decoder.ts";
 import { exportOnnx } from "../hf/onnx-export.ts";
+import { runEvalSettings } from "../hf/run-folder.ts";
 import { type Command, requireFlag, UsageError } from "./command.ts";
 
 const cmd: Command = {
@@ -35,6 +36,9 @@ const cmd: Command = {
     "Weights are stored as float32 initializers, inline or, for a graph over 2 GiB (protobuf's limit),",
     "in OUT/onnx/model.onnx_data beside it (ONNX external data, the layout of Optimum and transformers.js).",
     "DeepSeek-V3: MLA caches full per-head keys/values; MoE experts run densely; MTP modules are not exported.",
+    "A checkpoint of an r1lab run (or the run folder) carries its prompt template, completion budget and",
+    "held-out problems into OUT (r1lab_run.json, test_problems.jsonl), so eval --backend onnx scores what",
+    "eval of the native checkpoint scores.",
   ].join("\n"),
   async run(v) {
     const model = requireFlag(v, "model", "export-onnx");
@@ -47,6 +51,7 @@ const cmd: Command = {
     try {
       const why = exportable(m.config);
       if (why) throw new UsageError(`--model ${m.dir}: ${why}`);
+      const run = runEvalSettings(m.dir);
       const path = await exportOnnx(
         out,
         { config: m.config, params: m.params, tokenizer: m.tokenizer },
@@ -55,9 +60,15 @@ const cmd: Command = {
           keepSafetensors: Boolean(v["keep-safetensors"]),
           fileName: v.file,
           externalData,
+          run,
         },
       );
       console.log(`wrote ${path} (${v["no-past"] ? "no KV cache" : "with past_key_values"})`);
+      if (run)
+        console.log(
+          `carried the run's prompt template, completion budget (${run.maxTokens ?? "none"})` +
+            `${run.problems ? " and held-out problems" : ""} from ${run.source} into ${out}/r1lab_run.json`,
+        );
     } finally {
       disposeParams(m.params);
     }

@@ -6,7 +6,7 @@ import { initEngine, resolveDevice } from "../engine/device.ts";
 import { resolveExecutor } from "../engine/executor.ts";
 import { R1_PRESETS, R1_SCHEMA, type R1Config } from "../runs/r1-config.ts";
 import { type Command, UsageError } from "./command.ts";
-import { checkSavedConfig, configOptions, resolveConfig } from "./config-flags.ts";
+import { checkSavedConfig, configOptions, presetConfigs, resolveConfig } from "./config-flags.ts";
 import { checkRunName, newRun, pointLatest, resumeRun } from "./run-dir.ts";
 
 const cmd: Command = {
@@ -31,7 +31,7 @@ const cmd: Command = {
       type: "string",
       help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu); recorded in config.json",
     },
-    ...configOptions(R1_SCHEMA),
+    ...configOptions(R1_SCHEMA, [], presetConfigs(R1_SCHEMA, R1_PRESETS)),
   },
   details:
     "Writes runs/<name>/: config.json, summary.json ({stages: [{name, pass1, consK, mean_length, readability,\n" +

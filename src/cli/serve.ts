@@ -68,9 +68,10 @@ const cmd: Command = {
     "serve model routes (OpenAI API):",
     "  GET  /v1/models   POST /v1/chat/completions   POST /v1/completions   GET /health",
     "serve rewards routes:",
-    '  POST /get_reward    {"query": [...], "prompts": [...], "labels": [...], "task"?: NAME} -> {"rewards": [...]}',
-    '  POST /score/NAME    {"completions": [...], "golds": [...]} -> {"rewards": [...], "extracted": [...]}',
-    "  GET  /health",
+    '  POST /get_reward    {"query": [...], "prompts"?: [...], "labels": [...], "task"?: NAME} -> {"rewards": [...], "scores": [...]}',
+    '  POST /score/NAME    {"completions": [...], "golds" | "labels": [...]} -> {"rewards": [...], "extracted": [...]}',
+    '  GET  /health        -> {"status": "ok", "task": NAME | null, "tasks": [...]}',
+    "  rewards are 1 or 0 (scores repeats them, as OpenRLHF reads); extracted: the answer found, or null",
     "See docs/serving.md and docs/evaluation.md.",
   ].join("\n"),
   async run(v, positionals) {

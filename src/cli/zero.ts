@@ -5,7 +5,7 @@ import { initEngine, resolveDevice } from "../engine/device.ts";
 import { resolveExecutor } from "../engine/executor.ts";
 import { ZERO_PRESETS, ZERO_SCHEMA, type ZeroConfig } from "../runs/zero-config.ts";
 import { type Command, UsageError } from "./command.ts";
-import { checkSavedConfig, configOptions, resolveConfig } from "./config-flags.ts";
+import { checkSavedConfig, configOptions, presetConfigs, resolveConfig } from "./config-flags.ts";
 import { checkRunName, newRun, pointLatest, resumeRun } from "./run-dir.ts";
 
 const cmd: Command = {
@@ -30,7 +30,7 @@ const cmd: Command = {
       type: "string",
       help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu); recorded in config.json",
     },
-    ...configOptions(ZERO_SCHEMA),
+    ...configOptions(ZERO_SCHEMA, [], presetConfigs(ZERO_SCHEMA, ZERO_PRESETS)),
   },
   details:
     "Writes runs/<name>/: config.json, pretrain.jsonl, metrics.jsonl, samples.jsonl, eval_base.json,\nsummary.json, report.html, plots/, checkpoints/ (Hugging Face format). See docs/r1-zero.md.",

@@ -1,13 +1,13 @@
 // Streaming rows out of a dataset for the data commands (dedup, decontaminate, classify): JSONL read
-// in 1 MiB chunks, Parquet one row group at a time (hyparquet), a JSON array whole (JSON has no
+// in 1 MiB chunks (engine/jsonl.ts), Parquet one row group at a time (hyparquet), a JSON array whole (JSON has no
 // row boundaries to stream on), and dataset folders file by file through eval/data.ts's split
 // rules. Rows arrive in batches that never span two files, so memory stays bounded by a chunk or a
 // row group whatever the dataset's size. A JSONL row keeps its line as read, so written output
 // is byte-for-byte the input's line. Every error names the file and line.
 import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { extname } from "node:path";
-import { StringDecoder } from "node:string_decoder";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, type FileMetaData } from "hyparquet";
+import { jsonlLines, parseJsonlLine } from "../engine/jsonl.ts";
 import { DataError, resolveDataFiles } from "../eval/data.ts";
 
 export interface Row {
@@ -66,57 +66,23 @@ export function formatOf(file: string): RowFormat {
   return "jsonl";
 }
 
-function parseLine(file: string, line: number, text: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new DataError(`${file}:${line}: not valid JSON (${(e as Error).message})`);
-  }
-  if (v === null || typeof v !== "object" || Array.isArray(v))
-    throw new DataError(`${file}:${line}: expected a JSON object per line`);
-  return v as Record<string, unknown>;
-}
-
-/** JSONL lines in batches, read 1 MiB at a time. */
+/** JSONL rows in batches, streamed by engine/jsonl.ts; each keeps its line as read. */
 function* jsonlBatches(
   file: string,
   first: number,
   batchRows: number,
   onBytes: (n: number) => void,
 ): Generator<Row[]> {
-  const fd = openSync(file, "r");
-  const buf = Buffer.alloc(1 << 20);
-  const utf8 = new StringDecoder("utf8"); // keeps a character cut by the chunk end for the next chunk
-  let carry = "";
-  let line = 0;
   let index = first;
   let batch: Row[] = [];
-  const take = (text: string) => {
-    line++;
-    if (text.endsWith("\r")) text = text.slice(0, -1);
-    if (text.trim() === "") return;
-    batch.push({ fields: parseLine(file, line, text), file, line, index: index++, raw: text });
-  };
-  try {
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      const parts = (carry + utf8.write(buf.subarray(0, n))).split("\n");
-      carry = parts.pop()!;
-      for (const p of parts) take(p);
-      onBytes(n);
-      if (batch.length >= batchRows) {
-        yield batch;
-        batch = [];
-      }
+  for (const { text, line } of jsonlLines(file, onBytes)) {
+    batch.push({ fields: parseJsonlLine(file, line, text), file, line, index: index++, raw: text });
+    if (batch.length >= batchRows) {
+      yield batch;
+      batch = [];
     }
-    carry += utf8.end();
-    if (carry !== "") take(carry);
-    if (batch.length) yield batch;
-  } finally {
-    closeSync(fd);
   }
+  if (batch.length) yield batch;
 }
 
 /**

@@ -13,8 +13,14 @@ export class JsonlError extends Error {
   override name = "JsonlError";
 }
 
-/** The non-blank lines of a file, streamed (1 MiB reads), with 1-based line numbers. */
-export function* jsonlLines(path: string): Generator<{ text: string; line: number }> {
+/**
+ * The non-blank lines of a file (without "\r\n" or "\n"), streamed (1 MiB reads), with 1-based line
+ * numbers; `onBytes` hears of each read (a progress bar's bytes).
+ */
+export function* jsonlLines(
+  path: string,
+  onBytes?: (bytes: number) => void,
+): Generator<{ text: string; line: number }> {
   const fd = openSync(path, "r");
   const buf = Buffer.alloc(1 << 20);
   const utf8 = new StringDecoder("utf8"); // keeps a character cut by the chunk end for the next chunk
@@ -30,10 +36,11 @@ export function* jsonlLines(path: string): Generator<{ text: string; line: numbe
         line++;
         if (text.trim() !== "") yield { text: text.endsWith("\r") ? text.slice(0, -1) : text, line };
       }
+      onBytes?.(n);
     }
     carry += utf8.end();
     line++;
-    if (carry.trim() !== "") yield { text: carry, line };
+    if (carry.trim() !== "") yield { text: carry.endsWith("\r") ? carry.slice(0, -1) : carry, line };
   } finally {
     closeSync(fd);
   }

@@ -83,8 +83,9 @@ export class AdamW {
     const hyper = np.array([lr, 1 - beta1 ** t, 1 - beta2 ** t], { dtype: np.float32 }) as Arr;
     this.compiled ??= compile(
       (p: Params, g: Params, m: Params, v: Params, h: Arr) => tidy(() => this.step(p, g, m, v, h)),
-      // Parameters and moments are updated in their own buffers on the ORT executor.
-      { name: "AdamW update", donate: [0, 2, 3] },
+      // On the CPU parameters and moments are updated in their own buffers (donation); on WebGPU
+      // they stay on the device. Only the norm is read.
+      { name: "AdamW update", donate: [0, 2, 3], deviceOutputs: [0, 1, 2] },
     ) as any;
     const [np_, nm, nv, norm] = this.compiled!(params, grads, state.m, state.v, hyper);
     return { params: np_, state: { m: nm, v: nv, step: t }, gradNorm: norm };

@@ -7,6 +7,7 @@
 import { currentExecutor } from "./executor.ts";
 import { numpy as np, random, tree } from "./jax.ts";
 import type { Arr } from "./ops.ts";
+import { DeviceTensor, download } from "./ort/device-tensors.ts";
 import { ResidentTensor, isResident, residentOf, residentZeros } from "./resident.ts";
 import { Rng, deriveSeed } from "./rng.ts";
 
@@ -21,19 +22,29 @@ export function paramCount(p: Params): number {
   return n;
 }
 
+// A tree may hold resident tensors (resident.ts, the ORT executor's host state) and, with
+// `--device webgpu`, DeviceTensors (ort/device-tensors.ts) where it would hold jax-js arrays: both
+// are reference-counted the same way, and toHost reads them.
+const counted = (x: unknown): x is ResidentTensor | DeviceTensor =>
+  isResident(x) || x instanceof DeviceTensor;
+
 /** A new reference to every array of a tree (for passing it into a consuming call such as jit). */
 export const refParams = <T>(p: T): T =>
-  tree.map((x: unknown) => (isResident(x) ? x.ref : x), tree.ref(p as any) as any) as T;
+  tree.map((x: unknown) => (counted(x) ? x.ref : x), tree.ref(p as any) as any) as T;
 
-/** Free every array of the tree (resident tensors drop one owner). */
+/** Free every array of the tree. */
 export const disposeParams = (p: unknown): void => {
   tree.dispose(p as any);
-  for (const x of tree.leaves(p as any) as unknown[]) if (isResident(x)) x.dispose();
+  for (const x of tree.leaves(p as any) as unknown[]) if (counted(x)) x.dispose();
 };
 
-/** Read an array back to the host without consuming it (a resident tensor's own buffer: do not change it). */
-export async function toHost(a: Arr): Promise<Float32Array | Int32Array> {
+/**
+ * Read an array back to the host without consuming it. A resident tensor gives its own buffer (do
+ * not change it); a WebGPU device tensor is downloaded.
+ */
+export async function toHost(a: Arr | DeviceTensor): Promise<Float32Array | Int32Array> {
   if (isResident(a)) return a.host as Float32Array | Int32Array;
+  if (a instanceof DeviceTensor) return (await download(a)) as Float32Array | Int32Array;
   return (await a.ref.data()) as Float32Array | Int32Array;
 }
 

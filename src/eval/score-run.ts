@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { writeJsonAtomic } from "../engine/atomic.ts";
+import { streamJsonl } from "../engine/jsonl.ts";
 import {
   computeResults,
   type EvalResults,
@@ -39,24 +40,13 @@ export interface CompletionLine {
 /** Read a completions JSONL: one {"id": string|number, "completion": string} per line. */
 export function readCompletions(path: string): CompletionLine[] {
   const out: CompletionLine[] = [];
-  readFileSync(path, "utf8")
-    .split("\n")
-    .forEach((text, i) => {
-      if (text.trim().length === 0) return;
-      let v: any;
-      try {
-        v = JSON.parse(text);
-      } catch (e) {
-        throw new Error(`${path}:${i + 1}: not valid JSON (${(e as Error).message})`);
-      }
-      if (v === null || typeof v !== "object" || Array.isArray(v))
-        throw new Error(`${path}:${i + 1}: expected a JSON object`);
-      if (typeof v.id !== "string" && !Number.isInteger(v.id))
-        throw new Error(`${path}:${i + 1}: field 'id' must be a string or an integer`);
-      if (typeof v.completion !== "string")
-        throw new Error(`${path}:${i + 1}: field 'completion' must be a string`);
-      out.push({ id: String(v.id), completion: v.completion, line: i + 1 });
-    });
+  for (const { row, line } of streamJsonl<Record<string, unknown>>(path)) {
+    if (typeof row.id !== "string" && !Number.isInteger(row.id))
+      throw new Error(`${path}:${line}: field 'id' must be a string or an integer`);
+    if (typeof row.completion !== "string")
+      throw new Error(`${path}:${line}: field 'completion' must be a string`);
+    out.push({ id: String(row.id), completion: row.completion, line });
+  }
   if (out.length === 0) throw new Error(`${path}: no completions (the file is empty)`);
   return out;
 }

@@ -2,12 +2,14 @@
 // cache holds P + maxNewTokens slots. One jitted prefill writes the prompts, then one jitted decode
 // step per token writes one slot and returns the next logits, so each shape compiles once.
 // Sampling, stopping and dropping finished rows are the shared decode loop (decode-loop.ts).
-// Where the cache lives follows the executor: on `ort` it is in host buffers (host-cache.ts), the
-// compiled step returns only the new rows and they are written into their slots in place; on `jax`
-// the step returns the rewritten cache as jax-js arrays.
+// Where the cache lives follows the executor: on `ort` (CPU) it is in host buffers (host-cache.ts),
+// the compiled step returns only the new rows and they are written into their slots in place; on
+// WebGPU it stays on the device; on `jax` the step returns the rewritten cache as jax-js arrays.
 import { compile } from "../engine/compile.ts";
 import * as o from "../engine/ops.ts";
-import { type Params, refParams, residentState } from "../engine/params.ts";
+import { isDeviceTensor } from "../engine/ort/device-tensors.ts";
+import { onWebGpu, residentCopy } from "../engine/ort/resident.ts";
+import { type Params, disposeParams, refParams, residentState } from "../engine/params.ts";
 import { tidy } from "../engine/scope.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { attnInputs } from "../model/inputs.ts";
@@ -56,11 +58,33 @@ function stepFn(c: ModelConfig, rows: boolean): StepFn {
           const next = rows ? out.cacheRows! : out.cache!;
           return [o.slice(out.logits, null, T - 1, null), next] as [o.Arr, LayerCache[]];
         }),
-      { name: rows ? "generation step (cache rows)" : "generation step" },
+      // On WebGPU the KV cache stays on the device.
+      { name: rows ? "generate step (cache rows)" : "generate step", deviceOutputs: [1] },
     ) as unknown as StepFn;
     cache.set(c, f);
   }
   return f;
+}
+
+type ShrinkFn = (cache: LayerCache[], keep: o.Arr) => [LayerCache[]];
+let shrinkOnDevice: ShrinkFn | null = null;
+
+/** Keep rows `keep` of every cache tensor; compiled when the cache lives on the WebGPU device. */
+function shrinkCache(cache: LayerCache[], keep: number[]): LayerCache[] {
+  const keepIdx = o.fromArray(keep, [keep.length], "int32");
+  const take = (c: LayerCache[], idx: o.Arr) =>
+    c.map((layer) => Object.fromEntries(Object.entries(layer).map(([k, a]) => [k, o.take(a, idx, 0)])));
+  if (isDeviceTensor(Object.values(cache[0])[0])) {
+    shrinkOnDevice ??= compile((c: LayerCache[], idx: o.Arr) => [take(c, idx)], {
+      name: "cache shrink",
+      deviceOutputs: [0],
+    }) as unknown as ShrinkFn;
+    return shrinkOnDevice(cache, keepIdx)[0]; // consumes the old cache and the indices
+  }
+  const shrunk = tidy(() => take(cache, keepIdx));
+  for (const layer of cache) for (const a of Object.values(layer)) a.dispose();
+  keepIdx.dispose();
+  return shrunk;
 }
 
 function placement(slots: number[], tmax: number): o.Arr {
@@ -82,12 +106,13 @@ export async function generate(
   if (P === 0) throw new Error("generate: every prompt needs at least one token");
   const tmax = P + opts.maxNewTokens;
   const pad = opts.padTokenId ?? 0;
-  const inPlace = residentState();
+  const inPlace = residentState() && !onWebGpu();
   const step = stepFn(c, inPlace);
   const padOf = prompts.map((x) => P - x.length);
   let cache: LayerCache[] = inPlace
     ? (hostCache(c, B0, tmax) as unknown as LayerCache[])
     : emptyCache(c, B0, tmax);
+  const weights = residentCopy(p); // on WebGPU: uploaded once, not at every step
   const run = async (
     ids: o.Arr,
     io: ReturnType<typeof attnInputs>,
@@ -95,7 +120,7 @@ export async function generate(
     slot0: number,
   ): Promise<Float32Array> => {
     // The host cache is an input the step only reads (its references stay with `cache`).
-    const [logits, next] = step(refParams(p), ids, io, inPlace ? refParams(cache) : cache, place);
+    const [logits, next] = step(refParams(weights), ids, io, inPlace ? refParams(cache) : cache, place);
     if (inPlace) writeRows(cache as never, next, slot0);
     else cache = next;
     return (await logits.data()) as Float32Array;
@@ -114,20 +139,11 @@ export async function generate(
     },
     next: (tokens, keep, _before, rows, t) => {
       let feed = tokens;
-      if (keep && inPlace) {
-        cache = keepRows(cache as never, keep) as unknown as LayerCache[];
-        feed = keep.map((j) => tokens[j]);
-      } else if (keep) {
+      if (keep) {
         // Shrink the batch: keep the running rows of each layer's cache.
-        const keepIdx = o.fromArray(keep, [keep.length], "int32");
-        const shrunk = tidy(() =>
-          cache.map((layer) =>
-            Object.fromEntries(Object.entries(layer).map(([k, a]) => [k, o.take(a, keepIdx, 0)])),
-          ),
-        );
-        for (const layer of cache) for (const a of Object.values(layer)) a.dispose();
-        keepIdx.dispose();
-        cache = shrunk;
+        cache = inPlace
+          ? (keepRows(cache as never, keep) as unknown as LayerCache[])
+          : shrinkCache(cache, keep);
         feed = keep.map((j) => tokens[j]);
       }
       const slot = P + t;
@@ -140,6 +156,7 @@ export async function generate(
     },
     done: () => {
       for (const layer of cache) for (const a of Object.values(layer)) a.dispose();
+      disposeParams(weights);
     },
   });
 }

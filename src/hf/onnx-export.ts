@@ -7,9 +7,12 @@
 // file beside it, the layout Optimum writes for models over 2 GiB. By default the graph has the Optimum
 // decoder-with-past inputs and outputs (KV cache); withPast: false writes the plain
 // input_ids + attention_mask -> logits graph.
+// An export of a run's checkpoint carries the run's evaluation settings (r1lab_run.json: prompt
+// template, completion budget) and its held-out problems (test_problems.jsonl), so `r1lab eval`
+// scores the ONNX model on what it scores the native checkpoint on.
 // The folder is assembled in a temporary sibling and renamed into place; an existing OUT is
 // replaced only when it is a model folder (config.json) or empty.
-import { existsSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { openAtomicWriter } from "../engine/atomic.ts";
 import { type Params, toHost } from "../engine/params.ts";
@@ -18,6 +21,7 @@ import { type ModelToSave, saveModel } from "./checkpoint.ts";
 import { decoderGraph, exportable, type HostWeights } from "./onnx-decoder.ts";
 import { byteLength, modelProto } from "../engine/onnx-proto.ts";
 import { externalize } from "./onnx-external.ts";
+import { RUN_SETTINGS_FILE, type RunEvalSettings } from "./run-folder.ts";
 
 /** protobuf's message size limit. */
 export const ONNX_MAX_BYTES = 2 ** 31 - 1;
@@ -36,6 +40,20 @@ export interface ExportOptions {
   externalData?: "auto" | "always" | "never";
   /** The size above which "auto" moves the weights out (default: protobuf's 2 GiB limit). */
   maxInlineBytes?: number;
+  /** The evaluation settings of the run the model came from (runEvalSettings), carried into the folder. */
+  run?: RunEvalSettings | null;
+}
+
+/** r1lab_run.json and a copy of the run's test_problems.jsonl in the export folder `dir`. */
+function writeRunSettings(dir: string, run: RunEvalSettings): void {
+  if (run.problems) copyFileSync(run.problems, join(dir, "test_problems.jsonl"));
+  const carried = {
+    template: run.template,
+    max_completion_length: run.maxTokens,
+    test_problems: run.problems ? "test_problems.jsonl" : null,
+    from: run.source,
+  };
+  writeFileSync(join(dir, RUN_SETTINGS_FILE), `${JSON.stringify(carried, null, 2)}\n`);
 }
 
 /** Host copies of the parameters, for onnxModelBytes. */
@@ -109,6 +127,7 @@ export async function exportOnnx(outDir: string, m: ModelToSave, opts: ExportOpt
         if (/^model.*\.safetensors(\.index\.json)?$/.test(f)) rmSync(join(stage, f));
     writeChunks(join(stage, "onnx", fileName), chunks);
     if (data) writeChunks(join(stage, "onnx", `${fileName}_data`), data);
+    if (opts.run) writeRunSettings(stage, opts.run);
   } catch (e) {
     rmSync(stage, { recursive: true, force: true });
     throw e;

@@ -1,18 +1,10 @@
 // report.html for an `r1lab grpo` run: held-out pass@1 before/during/after, the reward of each
 // function, completion length, KL / clipping / entropy, sample completions and the resolved config,
 // as one self-contained page (html.ts) with PNG/SVG copies of the plots.
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { readJsonl } from "../engine/jsonl.ts";
 import { writeReport } from "./html.ts";
 import { lineChart, type MetricsRow } from "./plot.ts";
-
-function readJsonl(path: string): MetricsRow[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l));
-}
 
 export interface GrpoSummary {
   steps: number;
@@ -28,9 +20,9 @@ export async function writeGrpoReport(
   cfg: Record<string, any>,
   s: GrpoSummary,
 ): Promise<void> {
-  const rl = readJsonl(join(runDir, "metrics.jsonl"));
-  const ev = readJsonl(join(runDir, "eval.jsonl"));
-  const samples = readJsonl(join(runDir, "samples.jsonl"));
+  const rl = readJsonl<MetricsRow>(join(runDir, "metrics.jsonl"), { missingOk: true });
+  const ev = readJsonl<MetricsRow>(join(runDir, "eval.jsonl"), { missingOk: true });
+  const samples = readJsonl<MetricsRow>(join(runDir, "samples.jsonl"), { missingOk: true });
   const rewardKeys = Object.keys(rl[0] ?? {}).filter((k) => /^rewards\/.*\/mean$/.test(k));
   const fmt = (x: unknown) => (typeof x === "number" ? x.toFixed(3) : "-");
   const result =

@@ -137,5 +137,5 @@ export const evalGroup = (d: { n_problems: number }) =>
 
 export const runFields = (seed = 1) => ({
   seed: num(seed, "random seed", { int: true, min: 0 }),
-  device: oneOf(["cpu", "webgpu"], "cpu", "where to compute (default: R1LAB_DEVICE or cpu)"),
+  device: oneOf(["cpu", "webgpu"], "cpu", "where to compute; without the flag, R1LAB_DEVICE when it is set"),
 });

@@ -6,7 +6,6 @@
 // (`${dir}.partial`) and draws what the uninterrupted run would have drawn; the finished stage is
 // `dir`. beta > 0 adds the k3 KL term against the stage's starting policy; num_iterations > 1
 // trains on each batch of rollouts that many times (rl/grpo-update.ts).
-import { rmSync } from "node:fs";
 import { appendJsonl, truncateJsonl } from "../engine/jsonl.ts";
 import { type Params, disposeParams } from "../engine/params.ts";
 import { Rng, deriveSeed } from "../engine/rng.ts";
@@ -19,7 +18,7 @@ import { frozenCopy, grpoUpdate } from "../rl/grpo-update.ts";
 import type { RewardFn } from "../rl/rewards.ts";
 import type { Rollout, RolloutPolicy } from "../rl/rollout.ts";
 import type { TaskExample } from "../tasks/types.ts";
-import { isFinished, loadCheckpoint, resumeFrom, saveCheckpoint } from "../train/checkpoint.ts";
+import { finishStage, isFinished, loadCheckpoint, resumeFrom, savePartial } from "../train/checkpoint.ts";
 import { Trainer } from "../train/trainer.ts";
 
 /** A stage's GRPO settings, named after TRL's GRPOConfig. */
@@ -99,8 +98,7 @@ export async function grpoStage(a: GrpoStageArgs): Promise<Params> {
     disposeParams(a.params);
     return loadCheckpoint(a.dir).params;
   }
-  const partial = `${a.dir}.partial`;
-  const from = resumeFrom(partial);
+  const from = resumeFrom(`${a.dir}.partial`);
   // pi_ref for beta > 0: the stage's starting policy, kept apart from the updates (also when resuming).
   const ref = g.beta > 0 ? (from ? a.params : frozenCopy(a.params)) : undefined;
   if (from) {
@@ -126,6 +124,7 @@ export async function grpoStage(a: GrpoStageArgs): Promise<Params> {
     optState: from?.opt,
     biasUpdateGamma: g.bias_update_gamma,
   });
+  const ck = { ...a, config: mc, steps: g.steps };
   const bar = new Progress({ total: g.steps, label: a.stage });
   bar.tick(step0);
   for (let step = step0; step < g.steps; step++) {
@@ -209,25 +208,10 @@ export async function grpoStage(a: GrpoStageArgs): Promise<Params> {
       kl: row.kl,
       "tok/s": Math.round(row.tokens_per_s),
     });
-    if ((step + 1) % a.checkpointEvery === 0 && step + 1 < g.steps) {
-      await saveCheckpoint(partial, {
-        config: mc,
-        params: tr.params,
-        opt: tr.optState,
-        state: { phase: a.stage, step: step + 1 },
-        tokenizerJson: a.tokenizerJson,
-      });
-    }
+    await savePartial(ck, step + 1, tr);
   }
   bar.done();
-  disposeParams({ m: tr.optState.m, v: tr.optState.v });
   if (ref) disposeParams(ref);
-  await saveCheckpoint(a.dir, {
-    config: mc,
-    params: tr.params,
-    state: { phase: a.stage, step: g.steps, done: true },
-    tokenizerJson: a.tokenizerJson,
-  });
-  rmSync(partial, { recursive: true, force: true }); // the finished checkpoint supersedes it
+  await finishStage(ck, tr);
   return tr.params;
 }

@@ -5,14 +5,13 @@
 // `checkpointEvery` steps, with the AdamW moments) and trains on what the uninterrupted run would
 // have. When it finishes it writes `dir` (the model without optimizer state) and drops the partial.
 // Not here: the corpus and how rows are packed (the run's business), data-parallel anything.
-import { rmSync } from "node:fs";
 import { appendJsonl, truncateJsonl } from "../engine/jsonl.ts";
-import { type Params, disposeParams } from "../engine/params.ts";
+import type { Params } from "../engine/params.ts";
 import { learningRate } from "../engine/schedule.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
 import { Progress } from "../report/progress.ts";
-import { isFinished, loadCheckpoint, resumeFrom, saveCheckpoint } from "../train/checkpoint.ts";
+import { finishStage, isFinished, loadCheckpoint, resumeFrom, savePartial } from "../train/checkpoint.ts";
 import { type LmBatch, lmLoss } from "../train/lm-loss.ts";
 import { Trainer } from "../train/trainer.ts";
 
@@ -53,8 +52,7 @@ export interface PretrainStageArgs {
 export async function pretrainStage(a: PretrainStageArgs): Promise<Params> {
   if (isFinished(a.dir)) return loadCheckpoint(a.dir).params;
   const { p, mc } = a;
-  const partial = `${a.dir}.partial`;
-  const from = resumeFrom(partial);
+  const from = resumeFrom(`${a.dir}.partial`);
   if (from) a.log(`${a.stage}: resuming at step ${from.step}`);
   const step0 = from?.step ?? 0;
   truncateJsonl(a.metricsFile, step0);
@@ -67,6 +65,7 @@ export async function pretrainStage(a: PretrainStageArgs): Promise<Params> {
     optState: from?.opt,
     biasUpdateGamma: p.bias_update_gamma,
   });
+  const ck = { ...a, config: mc, steps: p.steps };
   const bar = new Progress({ total: p.steps, label: a.stage });
   bar.tick(step0);
   for (let step = step0; step < p.steps; step++) {
@@ -86,24 +85,9 @@ export async function pretrainStage(a: PretrainStageArgs): Promise<Params> {
       imb: m.expert_imbalance ?? 1,
       "tok/s": Math.round(tokensPerS),
     });
-    if ((step + 1) % a.checkpointEvery === 0 && step + 1 < p.steps) {
-      await saveCheckpoint(partial, {
-        config: mc,
-        params: tr.params,
-        opt: tr.optState,
-        state: { phase: a.stage, step: step + 1 },
-        tokenizerJson: a.tokenizerJson,
-      });
-    }
+    await savePartial(ck, step + 1, tr);
   }
   bar.done();
-  disposeParams({ m: tr.optState.m, v: tr.optState.v });
-  await saveCheckpoint(a.dir, {
-    config: mc,
-    params: tr.params,
-    state: { phase: a.stage, step: p.steps, done: true },
-    tokenizerJson: a.tokenizerJson,
-  });
-  rmSync(partial, { recursive: true, force: true }); // the finished checkpoint supersedes it
+  await finishStage(ck, tr);
   return tr.params;
 }

@@ -231,12 +231,19 @@ export function setPath(obj: Record<string, unknown>, path: string[], v: unknown
   o[path[path.length - 1]] = v;
 }
 
-/** The default as text for help and docs. */
-export function showDefault(f: Field): string {
+/** The default (or another value of the field, e.g. a preset's) as text for help and docs. */
+export function showDefault(f: Field, value: unknown = f.default): string {
   if (f.kind === "weights")
-    return Object.entries(f.default as Record<string, number>)
+    return Object.entries(value as Record<string, number>)
       .map(([k, w]) => `${k}=${w}`)
       .join(",");
-  if (f.kind === "string" && /[\s"]/.test(f.default as string)) return JSON.stringify(f.default);
-  return String(f.default);
+  if (f.kind === "string" && /[\s"]/.test(value as string)) return JSON.stringify(value);
+  return String(value);
+}
+
+/** A leaf's value in a resolved config, e.g. cfg.grpo.steps for ["grpo", "steps"]. */
+export function getPath(obj: unknown, path: string[]): unknown {
+  let o = obj;
+  for (const k of path) o = (o as Record<string, unknown> | undefined)?.[k];
+  return o;
 }

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs
 import { join } from "node:path";
 import { writeJsonAtomic } from "../engine/atomic.ts";
 import type { AdamWState } from "../engine/optim.ts";
-import { type Params, fromHost, paramsToHost } from "../engine/params.ts";
+import { type Params, disposeParams, fromHost, paramsToHost } from "../engine/params.ts";
 import { openSafetensors, writeSafetensors } from "../engine/safetensors.ts";
 import { toHfConfig } from "../hf/config.ts";
 import type { ModelConfig } from "../model/config.ts";
@@ -91,4 +91,48 @@ export function resumeFrom(
 /** Whether a stage finished: its final checkpoint folder holds a trainer state. */
 export function isFinished(dir: string): boolean {
   return existsSync(join(dir, "trainer_state.json"));
+}
+
+/** Where a resumable stage keeps its checkpoints: `${dir}.partial` while it runs, `dir` when it is done. */
+export interface StageCheckpoints {
+  dir: string;
+  /** The stage's name (trainer_state.json's phase). */
+  stage: string;
+  config: ModelConfig;
+  tokenizerJson?: unknown;
+  /** A partial checkpoint every this many steps. */
+  checkpointEvery: number;
+  /** The stage's length in steps. */
+  steps: number;
+}
+
+/** After `done` steps: the partial checkpoint, with AdamW's moments, when one is due and the stage is not over. */
+export async function savePartial(
+  c: StageCheckpoints,
+  done: number,
+  tr: { params: Params; optState: AdamWState },
+): Promise<void> {
+  if (done % c.checkpointEvery !== 0 || done >= c.steps) return;
+  await saveCheckpoint(`${c.dir}.partial`, {
+    config: c.config,
+    params: tr.params,
+    opt: tr.optState,
+    state: { phase: c.stage, step: done },
+    tokenizerJson: c.tokenizerJson,
+  });
+}
+
+/** The stage's end: AdamW's moments freed, `dir` written without them, the partial checkpoint dropped. */
+export async function finishStage(
+  c: StageCheckpoints,
+  tr: { params: Params; optState: AdamWState },
+): Promise<void> {
+  disposeParams({ m: tr.optState.m, v: tr.optState.v });
+  await saveCheckpoint(c.dir, {
+    config: c.config,
+    params: tr.params,
+    state: { phase: c.stage, step: c.steps, done: true },
+    tokenizerJson: c.tokenizerJson,
+  });
+  rmSync(`${c.dir}.partial`, { recursive: true, force: true }); // the finished checkpoint supersedes it
 }

@@ -8,7 +8,6 @@ import { valueAndGrad } from "../engine/jax.ts";
 import { AdamW, type AdamWConfig, type AdamWState } from "../engine/optim.ts";
 import * as o from "../engine/ops.ts";
 import { type Params, disposeParams, fromHost, refParams, scalar, toHost } from "../engine/params.ts";
-import { tidy } from "../engine/scope.ts";
 import { type ModelConfig, isMoeLayer } from "../model/config.ts";
 import { isBuffer } from "../model/init.ts";
 import { loadImbalance, updateRouterBias } from "../model/moe.ts";
@@ -63,12 +62,15 @@ export class Trainer<B> {
   opt: AdamW;
   optState: AdamWState;
   private step: (t: Params, b: Params, batch: B) => [[o.Arr, Record<string, o.Arr | o.Arr[]>], Params];
-  /** pending + grads, compiled, written into pending's buffers where the executor can. */
-  private addGrads = compile(
-    (a: Params, b: Params) =>
-      tidy(() => Object.fromEntries(Object.keys(a).map((k) => [k, o.add(a[k], b[k])]))),
-    { name: "gradient sum", donate: [0] },
-  ) as unknown as (a: Params, b: Params) => Params;
+  /**
+   * pending + grads, compiled: on the CPU written into pending's buffers (donation), on WebGPU kept
+   * on the device.
+   */
+  private addGrads = compile((a: Params, b: Params) => [addTrees(a, b)], {
+    name: "gradient sum",
+    donate: [0],
+    deviceOutputs: [0],
+  }) as unknown as (a: Params, b: Params) => [Params];
 
   constructor(opts: TrainerOptions<B>) {
     this.config = opts.model;
@@ -81,6 +83,7 @@ export class Trainer<B> {
     this.optState = opts.optState ?? this.opt.init(trainable);
     this.step = compile(valueAndGrad(opts.loss, { hasAux: true }) as any, {
       name: "train step",
+      deviceOutputs: [1], // on WebGPU the gradients stay on the device for the update
     }) as unknown as typeof this.step;
   }
 
@@ -93,7 +96,7 @@ export class Trainer<B> {
   /** Add one micro-batch's gradients to the pending sum (consumes `batch`); returns its loss and aux values. */
   async accumulate(batch: B): Promise<Record<string, number>> {
     const [[loss, aux], grads] = this.step(refParams(this.trainable), refParams(this.buffers), batch);
-    this.pending = this.pending ? this.addGrads(this.pending, grads) : grads;
+    this.pending = this.pending ? this.addGrads(this.pending, grads)[0] : grads;
     const out: Record<string, number> = { loss: (await loss.data())[0] };
     await this.readAux(aux, out);
     return out;
@@ -143,4 +146,10 @@ export class Trainer<B> {
     }
     disposeParams(aux);
   }
+}
+
+function addTrees(a: Params, b: Params): Params {
+  const out: Params = {};
+  for (const k of Object.keys(a)) out[k] = o.add(a[k], b[k]);
+  return out;
 }

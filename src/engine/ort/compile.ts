@@ -2,28 +2,36 @@
 // (tree structure, shapes, dtypes) traces fn with makeJaxpr from the arguments' shapes and dtypes
 // alone, lowers the jaxpr to ONNX (lower.ts) and opens an ORT session; later calls with that
 // signature reuse it. Arguments are resident tensors (resident.ts: host buffers fed to ORT without a
-// copy) or jax-js arrays (read out once); every output is a resident tensor, written by ORT into its
-// host buffer, so parameters, moments and caches never enter jax-js's 4 GiB heap. Array arguments
-// are consumed, as jit does.
+// copy), WebGPU device tensors, or jax-js arrays (read out once); on the CPU every output is a
+// resident tensor, written by ORT into its host buffer, so parameters, moments and caches never
+// enter jax-js's 4 GiB heap. Array arguments are consumed, as jit does.
 // Donation (JAX's donate_argnums): with `donate`, an output may be written into the buffer of a
 // donated argument of the same shape that nobody else holds, when the graph reads that argument only
 // on the way to that output (checked on the ONNX graph): AdamW updates parameters and moments in
 // place instead of holding two copies of each.
+// On WebGPU (`ep: "webgpu"`) the session runs on onnxruntime's WebGPU execution provider; outputs
+// named by `deviceOutputs` stay on the GPU as DeviceTensors (device-tensors.ts), which later calls
+// accept as arguments without a copy.
 import { createHash } from "node:crypto";
-import { type Array as JArray, makeJaxpr, tree } from "../jax.ts";
-import { type HostData, ResidentTensor, isResident, newHost } from "../resident.ts";
+import { type Array as JArray, makeJaxpr, numpy as np, tree } from "../jax.ts";
+import { ResidentTensor, isResident, newHost } from "../resident.ts";
+import { DeviceTensor, isDeviceTensor } from "./device-tensors.ts";
 import { type Lowered, lowerJaxpr } from "./lower.ts";
-import { SyncSession, tensor } from "./session.ts";
+import { type Placement, formatPlacement, profilePrefix, readPlacement } from "./placement.ts";
+import { type HostData, type OrtEp, SyncSession, tensor } from "./session.ts";
 
 interface Entry {
   lowered: Lowered;
   session: SyncSession;
   outTree: any;
-  /** Per output: the flat argument index whose buffer it may take (donation), or -1. */
+  /** Flat output indices kept on the device (WebGPU only). */
+  onDevice: Set<number>;
+  /** Profiling the first run to count nodes per execution provider (WebGPU, when asked). */
+  profiling: boolean;
+  /** Per output: the flat argument index whose buffer it may take (donation, CPU), or -1. */
   alias: number[];
 }
 
-/** Host buffers read out of jax-js arrays, kept while the array lives (constants, repeated inputs). */
 const mirrors = new WeakMap<JArray, HostData>();
 
 /**
@@ -32,11 +40,16 @@ const mirrors = new WeakMap<JArray, HostData>();
  * creating a session costs seconds for a large graph.
  */
 const sessions = new Map<string, SyncSession>();
-function sessionFor(model: Uint8Array): SyncSession {
-  const key = createHash("sha256").update(model).digest("hex");
+function sessionFor(
+  model: Uint8Array,
+  ep: OrtEp = "cpu",
+  outputLocations?: Record<string, "cpu" | "gpu-buffer">,
+  profile = false,
+): SyncSession {
+  const key = `${createHash("sha256").update(model).digest("hex")}|${ep}|${JSON.stringify(outputLocations ?? {})}${profile ? "|profiled" : ""}`;
   let s = sessions.get(key);
   if (!s) {
-    s = new SyncSession(model);
+    s = new SyncSession(model, { ep, outputLocations, profilePrefix: profile ? profilePrefix() : undefined });
     sessions.set(key, s);
   }
   return s;
@@ -50,20 +63,28 @@ export interface CompileStats {
   runMs: number;
   /** ONNX operator counts of the most recently compiled signature. */
   ops: Record<string, number>;
+  /** WebGPU with `placement` (or R1LAB_ORT_DEBUG): nodes per execution provider of the last new signature. */
+  placement?: Placement;
   /** Outputs written into a donated argument's buffer, over all calls. */
   donated: number;
+}
+
+export interface CompileOrtOptions {
+  name?: string;
+  /** onnxruntime's execution provider: cpu (default) or webgpu. */
+  ep?: OrtEp;
+  /** WebGPU: top-level outputs that stay on the device (see compile.ts). */
+  deviceOutputs?: number[];
+  /** WebGPU: count the nodes each provider ran in a new signature's first run (stats.placement). */
+  placement?: boolean;
+  /** CPU: argument positions whose buffers outputs may reuse (JAX's donate_argnums). */
+  donate?: number[];
 }
 
 export interface CompiledFn {
   (...args: any[]): any;
   stats: CompileStats;
   dispose(): void;
-}
-
-export interface CompileOrtOptions {
-  name?: string;
-  /** Argument positions whose buffers outputs may reuse (JAX's donate_argnums). */
-  donate?: number[];
 }
 
 /** Host data of an array or resident tensor, without consuming it. */
@@ -79,6 +100,18 @@ export function hostOf(a: JArray | ResidentTensor): HostData {
   return d;
 }
 
+/** A jax-js array over host data (its data is copied in; the host buffer becomes its mirror). */
+export function arrayOf(data: HostData, shape: number[], dtype: string): JArray {
+  let a: JArray;
+  if (dtype === "bool")
+    a = np
+      .array(Int32Array.from(data as Uint8Array), { shape, dtype: "int32" } as never)
+      .astype("bool" as never) as JArray;
+  else a = np.array(data as Float32Array, { shape, dtype } as never) as JArray;
+  mirrors.set(a, data);
+  return a;
+}
+
 const isArr = (x: unknown): x is JArray | ResidentTensor =>
   isResident(x) || (typeof x === "object" && x !== null && "dataSync" in x && "shape" in x);
 
@@ -89,6 +122,17 @@ class Aval {
     readonly dtype: string,
     readonly weakType: boolean,
   ) {}
+}
+
+/** Flat output indices under the given top-level outputs of a tree. */
+function flatIndicesOf(outTree: any, top: number[] | undefined): Set<number> {
+  const set = new Set<number>();
+  if (!top || top.length === 0) return set;
+  const n = (outTree as { size: number }).size;
+  const shaped = tree.unflatten(outTree, Array.from({ length: n }, (_, i) => i) as never) as unknown;
+  if (!Array.isArray(shaped)) throw new Error("deviceOutputs needs a function that returns a tuple");
+  for (const i of top) for (const j of tree.flatten(shaped[i] as never)[0] as number[]) set.add(j);
+  return set;
 }
 
 /**
@@ -143,26 +187,30 @@ function planAliases(lowered: Lowered, argIdx: number[], donatedArg: boolean[]):
 }
 
 export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions = {}): CompiledFn {
+  const ep = opts.ep ?? "cpu";
   const cache = new Map<string, Entry>();
   const stats: CompileStats = { signatures: 0, calls: 0, traceMs: 0, runMs: 0, ops: {}, donated: 0 };
   const call = (...args: any[]) => {
     const [leaves, treedef] = tree.flatten(args as never) as [unknown[], unknown];
-    for (const [i, l] of leaves.entries())
-      if (!isArr(l))
+    for (const [i, l] of leaves.entries()) {
+      if (isDeviceTensor(l) && ep !== "webgpu")
+        throw new Error(
+          `ORT executor${opts.name ? ` (${opts.name})` : ""}: argument leaf ${i} is a WebGPU device tensor, but this function runs on the CPU`,
+        );
+      if (!isArr(l) && !isDeviceTensor(l))
         throw new Error(
           `ORT executor${opts.name ? ` (${opts.name})` : ""}: argument leaf ${i} is not an array (${typeof l}); pass arrays only`,
         );
+    }
     const arrs = leaves as (JArray | ResidentTensor)[];
     const key = `${String(treedef)}|${arrs.map((a) => `${a.dtype}[${a.shape.join(",")}]`).join(";")}`;
-    // Which argument (top-level position) each flat leaf belongs to, for donation.
-    const argOf: number[] = [];
-    args.forEach((a, i) => {
-      for (const _ of tree.leaves(a as never) as unknown[]) argOf.push(i);
-    });
     let entry = cache.get(key);
     if (!entry) {
       const t0 = performance.now();
-      const avals = arrs.map((a) => new Aval([...a.shape], a.dtype, Boolean((a as JArray).weakType)));
+      // Traced from shapes and dtypes alone: no argument's values are read (or need to exist).
+      const avals = leaves.map(
+        (l) => new Aval([...(l as JArray).shape], (l as JArray).dtype, Boolean((l as JArray).weakType)),
+      );
       const { jaxpr, treedef: outTree } = makeJaxpr(fn)(
         ...(tree.unflatten(treedef as never, avals as never) as unknown as any[]),
       );
@@ -170,9 +218,28 @@ export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions 
       const t1 = performance.now();
       const lowered = lowerJaxpr(jaxpr, { constValues });
       const t2 = performance.now();
-      const donated = args.map((_, i) => opts.donate?.includes(i) ?? false);
-      const alias = opts.donate ? planAliases(lowered, argOf, donated) : lowered.outputs.map(() => -1);
-      entry = { lowered, session: sessionFor(lowered.model), outTree, alias };
+      const onDevice = ep === "webgpu" ? flatIndicesOf(outTree, opts.deviceOutputs) : new Set<number>();
+      const profiling = ep === "webgpu" && (opts.placement === true || !!process.env.R1LAB_ORT_DEBUG);
+      const locations =
+        ep === "webgpu"
+          ? Object.fromEntries(
+              lowered.outputs.map((o, i) => [o.name, onDevice.has(i) ? "gpu-buffer" : "cpu"] as const),
+            )
+          : undefined;
+      // Which argument (top-level position) each flat leaf belongs to, for donation.
+      const argOf: number[] = [];
+      args.forEach((a, i) => {
+        for (const _ of tree.leaves(a as never) as unknown[]) argOf.push(i);
+      });
+      const donated = args.map((_, i) => ep === "cpu" && (opts.donate?.includes(i) ?? false));
+      entry = {
+        lowered,
+        session: sessionFor(lowered.model, ep, locations, profiling),
+        outTree,
+        onDevice,
+        profiling,
+        alias: donated.some((d) => d) ? planAliases(lowered, argOf, donated) : lowered.outputs.map(() => -1),
+      };
       if (process.env.R1LAB_ORT_DEBUG) {
         const nodes = Object.values(lowered.ops).reduce((a, b) => a + b, 0);
         const ms = (a: number, b: number) => Math.round(b - a);
@@ -186,6 +253,20 @@ export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions 
       stats.ops = lowered.ops;
     }
     const t1 = performance.now();
+    if (ep === "webgpu") {
+      const outs = runWebGpu(entry, leaves as (JArray | DeviceTensor)[]);
+      if (entry.profiling) {
+        entry.profiling = false;
+        // A session shared with an earlier compiled function has already written its profile ('').
+        const path = entry.session.endProfiling();
+        if (path) stats.placement = readPlacement(path);
+        if (process.env.R1LAB_ORT_DEBUG && stats.placement)
+          console.error(`[ort] ${opts.name ?? "compiled fn"} on WebGPU: ${formatPlacement(stats.placement)}`);
+      }
+      stats.calls++;
+      stats.runMs += performance.now() - t1;
+      return tree.unflatten(entry.outTree, outs as never);
+    }
     const { lowered, session, alias } = entry;
     const feeds: Record<string, ReturnType<typeof tensor>> = {};
     lowered.inputs.forEach((inp, i) => {
@@ -218,4 +299,27 @@ export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions 
   compiled.stats = stats;
   compiled.dispose = () => cache.clear(); // sessions stay shared (see sessionFor)
   return compiled;
+}
+
+/** One run on the WebGPU EP: device tensors fed as they are, host arrays copied in by ORT. */
+function runWebGpu(
+  entry: Entry,
+  args: (JArray | ResidentTensor | DeviceTensor)[],
+): (JArray | DeviceTensor)[] {
+  const { lowered, session, onDevice } = entry;
+  const feeds: Record<string, ReturnType<typeof tensor>> = {};
+  lowered.inputs.forEach((inp, i) => {
+    const a = args[i];
+    feeds[inp.name] = isDeviceTensor(a) ? a.ort() : tensor(inp.dtype, hostOf(a), inp.shape);
+  });
+  const res = session.runReturning(
+    feeds,
+    lowered.outputs.map((o) => o.name),
+  );
+  for (const a of args) a.dispose();
+  return lowered.outputs.map((o, i) => {
+    const t = res[o.name];
+    if (onDevice.has(i)) return new DeviceTensor(t, o.shape, o.dtype);
+    return arrayOf(t.data as HostData, o.shape, o.dtype);
+  });
 }
