@@ -98,7 +98,7 @@ export function lowerJaxpr(closed: any, opts: LowerOptions): Lowered {
   });
   g.prune(outputs.map((o) => o.name));
   if (opts.fuse ?? true) {
-    fuse(g);
+    fuse(g, new Map(inputs.map((i) => [i.name, i.shape])));
     g.prune(outputs.map((o) => o.name));
   }
   return {
