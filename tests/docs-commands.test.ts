@@ -6,6 +6,8 @@
 // takes minutes, so it runs with `pnpm test:docs` (R1LAB_DOCS_RUN=1): in document order (README,
 // getting-started, then the other docs), with bash -e, in a scratch copy of the checkout (links to
 // its files; runs/, evals/, dist/ are its own), offline (HF_HUB_OFFLINE=1).
+// R1LAB_DOCS_ONLY=docs/grpo.md,docs/cli.md runs the blocks of those pages only (a block that uses
+// what an earlier page made, such as runs/latest, then needs that page too).
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -90,7 +92,8 @@ describe.skipIf(!run)("docs shell blocks, run as pasted", () => {
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  for (const b of all.filter((x) => x.notRun === null)) {
+  const only = process.env.R1LAB_DOCS_ONLY?.split(",").map((f) => f.trim());
+  for (const b of all.filter((x) => x.notRun === null && (!only || only.includes(x.file)))) {
     it(`${b.file}:${b.line}`, async () => {
       let code = b.code;
       for (const [from, to] of b.replacements) code = code.split(from).join(to);
