@@ -99,15 +99,18 @@ describe.skipIf(!run)("docs shell blocks, run as pasted", () => {
       for (const [from, to] of b.replacements) code = code.split(from).join(to);
       const env = { ...process.env, HF_HUB_OFFLINE: "1", HF_HOME: join(work, ".hf"), R1LAB_DOCS_RUN: "" };
       const r = await new Promise<{ code: number | null; out: string }>((done) => {
+        // Its own process group, so a block past its time is killed with everything it started
+        // (pnpm, tsx, node), not only bash: an orphan would keep running and writing files.
         const child = spawn("bash", ["-euo", "pipefail", "-c", code], {
           cwd: work,
           env,
           stdio: ["ignore", "pipe", "pipe"],
+          detached: true,
         });
         let out = "";
         child.stdout.on("data", (d) => (out += d));
         child.stderr.on("data", (d) => (out += d));
-        const timer = setTimeout(() => child.kill("SIGKILL"), 540_000);
+        const timer = setTimeout(() => process.kill(-(child.pid as number), "SIGKILL"), 540_000);
         child.on("close", (c) => {
           clearTimeout(timer);
           done({ code: c, out });
