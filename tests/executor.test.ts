@@ -1,5 +1,5 @@
 // Choosing the executor: --executor, else R1LAB_EXECUTOR, else ort on the CPU and jax on WebGPU;
-// bad names name their source; ort with WebGPU is refused; jax-js gets its worker pool only when
+// bad names name their source; ort runs on WebGPU too (its WebGPU EP); jax-js gets its worker pool only when
 // it computes compiled steps itself.
 import { afterEach, describe, expect, it } from "vitest";
 import { resolveExecutor, wantsWasmWorkers } from "../src/engine/executor.ts";
@@ -25,11 +25,11 @@ describe("executor choice", () => {
     expect(resolveExecutor("ORT")).toBe("ort");
   });
 
-  it("a bad name says where it came from; ort on WebGPU is refused", () => {
+  it("a bad name says where it came from; ort on WebGPU is allowed", () => {
     expect(() => resolveExecutor("tpu")).toThrow(/unknown executor 'tpu' \(from --executor\)/);
     process.env.R1LAB_EXECUTOR = "wasm";
     expect(() => resolveExecutor()).toThrow(/unknown executor 'wasm' \(from R1LAB_EXECUTOR\)/);
-    expect(() => resolveExecutor("ort", "webgpu")).toThrow(/--executor ort runs on the CPU/);
+    expect(resolveExecutor("ort", "webgpu")).toBe("ort");
   });
 
   it("jax-js starts its worker pool only for the jax executor or WebGPU", () => {
@@ -38,8 +38,9 @@ describe("executor choice", () => {
     expect(wantsWasmWorkers()).toBe(false);
     process.env.R1LAB_EXECUTOR = "jax";
     expect(wantsWasmWorkers()).toBe(true);
-    process.env.R1LAB_EXECUTOR = "ort";
     process.env.R1LAB_DEVICE = "webgpu";
-    expect(wantsWasmWorkers()).toBe(true);
+    expect(wantsWasmWorkers()).toBe(true); // jax is the default executor there
+    process.env.R1LAB_EXECUTOR = "ort";
+    expect(wantsWasmWorkers()).toBe(false); // ort on WebGPU: jax-js's eager work stays synchronous
   });
 });

@@ -3,7 +3,7 @@
 // Mesa's llvmpipe). Chosen by `--device`, else R1LAB_DEVICE, else cpu. Call `initEngine` once per
 // process before creating arrays.
 import { availableParallelism } from "node:os";
-import { type ExecutorName, resolveExecutor, setExecutor } from "./executor.ts";
+import { type ExecutorName, resolveExecutor, setExecutor, setOrtDevice } from "./executor.ts";
 import { installPolyfills } from "./polyfills.ts";
 
 export type DeviceName = "cpu" | "webgpu";
@@ -97,7 +97,15 @@ export async function initEngine(
   const threads = opts.threads ?? defaultThreads();
   installPolyfills(threads);
   const jax = await import("./jax.ts");
-  if (device === "cpu") {
+  if (device === "webgpu" && executor === "ort") {
+    // Compiled steps run on onnxruntime's WebGPU EP; jax-js's eager work stays on its Wasm backend.
+    const adapter = await ortWebGpuAdapter();
+    const got = await jax.init("wasm");
+    if (!got.includes("wasm")) throw new Error("the Wasm backend of @jax-js/jax failed to start");
+    jax.defaultDevice("wasm");
+    setOrtDevice("webgpu");
+    current = { device, threads, adapter, executor };
+  } else if (device === "cpu") {
     const got = await jax.init("wasm");
     if (!got.includes("wasm")) throw new Error("the Wasm backend of @jax-js/jax failed to start");
     jax.defaultDevice("wasm");
@@ -112,6 +120,24 @@ export async function initEngine(
     current = { device, threads: null, adapter: describeAdapter(probe.adapter), executor };
   }
   return current;
+}
+
+/**
+ * Check that onnxruntime's WebGPU EP starts (it has its own Dawn; a tiny upload creates its
+ * context) and describe the adapter the `webgpu` package sees on this machine.
+ */
+async function ortWebGpuAdapter(): Promise<string> {
+  const probe = await probeWebGPU();
+  if (!probe.adapter) throw new Error(`--device webgpu: ${probe.reason}`);
+  const { upload } = await import("./ort/device-tensors.ts");
+  try {
+    upload(new Float32Array(1), [1], "float32").dispose();
+  } catch (e) {
+    throw new Error(
+      `--device webgpu: onnxruntime's WebGPU execution provider failed to start (${(e as Error).message.split("\n")[0]}). ${MESA_HINT}`,
+    );
+  }
+  return describeAdapter(probe.adapter);
 }
 
 export function engineInfo(): EngineInfo {

@@ -1,6 +1,7 @@
 // Which executor runs r1lab's compiled steps (train steps, optimizer updates, prefill/decode):
-//   ort: the traced program is lowered to ONNX and run by onnxruntime's CPU execution provider
-//        (src/engine/ort; MLAS GEMMs, no 4 GiB heap). The default on the CPU.
+//   ort: the traced program is lowered to ONNX and run by onnxruntime (src/engine/ort): its CPU
+//        execution provider (MLAS GEMMs, no 4 GiB heap), or with --device webgpu its WebGPU
+//        execution provider (state kept on the GPU between steps). The default on the CPU.
 //   jax: jax-js's own `jit` on its Wasm or WebGPU backend. The default with --device webgpu.
 // Chosen by `--executor`, else R1LAB_EXECUTOR, else by device; compile.ts dispatches on it. This
 // file imports no jax-js (device.ts reads it before jax-js may load).
@@ -17,11 +18,6 @@ export function resolveExecutor(flag?: string, device: "cpu" | "webgpu" = "cpu")
       `unknown executor '${raw}' (from ${flag ? "--executor" : "R1LAB_EXECUTOR"}); use ort or jax`,
     );
   }
-  if (raw === "ort" && device === "webgpu") {
-    throw new Error(
-      "--executor ort runs on the CPU; with --device webgpu use --executor jax (the default there)",
-    );
-  }
   return raw;
 }
 
@@ -31,8 +27,21 @@ export function resolveExecutor(flag?: string, device: "cpu" | "webgpu" = "cpu")
  */
 export function wantsWasmWorkers(): boolean {
   const device = (process.env.R1LAB_DEVICE ?? "cpu").toLowerCase();
-  if (device === "webgpu" || device === "gpu") return true;
-  return (process.env.R1LAB_EXECUTOR ?? "ort").toLowerCase() !== "ort";
+  const gpu = device === "webgpu" || device === "gpu";
+  return (process.env.R1LAB_EXECUTOR ?? (gpu ? "jax" : "ort")).toLowerCase() !== "ort";
+}
+
+/** Where the ort executor runs compiled steps: onnxruntime's CPU or WebGPU execution provider. */
+export type OrtDevice = "cpu" | "webgpu";
+let ortDevice: OrtDevice = "cpu";
+
+/** Fix the ort executor's device for this process (initEngine calls it). */
+export function setOrtDevice(d: OrtDevice): void {
+  ortDevice = d;
+}
+
+export function currentOrtDevice(): OrtDevice {
+  return ortDevice;
 }
 
 /** Fix the executor for this process (initEngine calls it). */

@@ -27,6 +27,7 @@ export const abs = (a: Arr): Arr => track(np.abs(r(a)));
 export const sin = (a: Arr): Arr => track(np.sin(r(a)));
 export const cos = (a: Arr): Arr => track(np.cos(r(a)));
 export const tanh = (a: Arr): Arr => track(np.tanh(r(a)));
+export const floorDivide = (a: A, b: A): Arr => track(np.floorDivide(r(a), r(b)));
 export const maximum = (a: A, b: A): Arr => track(np.maximum(r(a), r(b)));
 export const minimum = (a: A, b: A): Arr => track(np.minimum(r(a), r(b)));
 export const clip = (a: Arr, lo?: number, hi?: number): Arr => track(np.clip(r(a), lo, hi));
@@ -49,6 +50,8 @@ export const sum = (a: Arr, axis?: number | number[], o: Red = {}): Arr => track
 export const mean = (a: Arr, axis?: number | number[], o: Red = {}): Arr => track(r(a).mean(axis as any, o));
 export const max = (a: Arr, axis?: number | number[], o: Red = {}): Arr => track(r(a).max(axis as any, o));
 export const min = (a: Arr, axis?: number | number[], o: Red = {}): Arr => track(r(a).min(axis as any, o));
+/** Indices that sort the last axis ascending (stable). */
+export const argsort = (a: Arr): Arr => track(np.argsort(r(a)));
 export const argmax = (a: Arr, axis?: number): Arr => track(np.argmax(r(a), axis));
 export const cumsum = (a: Arr, axis?: number): Arr => track(np.cumsum(r(a), axis));
 export const softmax = (a: Arr, axis = -1): Arr => track(nn.softmax(r(a), axis));

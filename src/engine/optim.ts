@@ -82,7 +82,8 @@ export class AdamW {
     const hyper = np.array([lr, 1 - beta1 ** t, 1 - beta2 ** t], { dtype: np.float32 }) as Arr;
     this.compiled ??= compile(
       (p: Params, g: Params, m: Params, v: Params, h: Arr) => tidy(() => this.step(p, g, m, v, h)),
-      { name: "AdamW update" },
+      // On WebGPU the new parameters and moments stay on the device; only the norm is read.
+      { name: "AdamW update", deviceOutputs: [0, 1, 2] },
     ) as any;
     const [np_, nm, nv, norm] = this.compiled!(params, grads, state.m, state.v, hyper);
     return { params: np_, state: { m: nm, v: nv, step: t }, gradNorm: norm };

@@ -3,6 +3,7 @@
 // loading and saving checkpoints a rename-free copy, and lets readers map each weight to the paper.
 import { numpy as np, random, tree } from "./jax.ts";
 import type { Arr } from "./ops.ts";
+import { DeviceTensor, download } from "./ort/device-tensors.ts";
 import { deriveSeed } from "./rng.ts";
 
 export type Params = Record<string, Arr>;
@@ -13,14 +14,22 @@ export function paramCount(p: Params): number {
   return n;
 }
 
+// With `--device webgpu` and the ort executor, a tree may hold DeviceTensors (ort/device-tensors.ts)
+// where it would hold arrays: they are reference-counted the same way, and toHost reads them back.
+
 /** A new reference to every array (for passing a tree into a consuming call such as jit). */
-export const refParams = <T>(p: T): T => tree.ref(p as any) as T;
+export const refParams = <T>(p: T): T =>
+  tree.map((x: unknown) => (x instanceof DeviceTensor ? x.ref : x), tree.ref(p as any) as any) as T;
 
 /** Free every array of the tree. */
-export const disposeParams = (p: unknown): void => tree.dispose(p as any);
+export const disposeParams = (p: unknown): void => {
+  tree.dispose(p as any);
+  tree.map((x: unknown) => (x instanceof DeviceTensor ? x.dispose() : undefined), p as any);
+};
 
-/** Read an array back to the host without consuming it. */
-export async function toHost(a: Arr): Promise<Float32Array | Int32Array> {
+/** Read an array (or a WebGPU device tensor) back to the host without consuming it. */
+export async function toHost(a: Arr | DeviceTensor): Promise<Float32Array | Int32Array> {
+  if (a instanceof DeviceTensor) return (await download(a)) as Float32Array | Int32Array;
   return (await a.ref.data()) as Float32Array | Int32Array;
 }
 

@@ -4,7 +4,9 @@
 // Sampling, stopping and dropping finished rows are the shared decode loop (decode-loop.ts).
 import { compile } from "../engine/compile.ts";
 import * as o from "../engine/ops.ts";
-import { type Params, refParams } from "../engine/params.ts";
+import { isDeviceTensor } from "../engine/ort/device-tensors.ts";
+import { residentCopy } from "../engine/ort/resident.ts";
+import { type Params, disposeParams, refParams } from "../engine/params.ts";
 import { tidy } from "../engine/scope.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { attnInputs } from "../model/inputs.ts";
@@ -40,16 +42,39 @@ const compiled = new WeakMap<ModelConfig, StepFn>();
 function stepFn(c: ModelConfig): StepFn {
   let f = compiled.get(c);
   if (!f) {
-    f = compile((pp: Params, ids: o.Arr, io: any, cache: LayerCache[], place: o.Arr) =>
-      tidy(() => {
-        const out = forward(pp, c, ids, io, { cache: { layers: cache, place } });
-        const T = ids.shape[1];
-        return [o.slice(out.logits, null, T - 1, null), out.cache!] as [o.Arr, LayerCache[]];
-      }),
+    f = compile(
+      (pp: Params, ids: o.Arr, io: any, cache: LayerCache[], place: o.Arr) =>
+        tidy(() => {
+          const out = forward(pp, c, ids, io, { cache: { layers: cache, place } });
+          const T = ids.shape[1];
+          return [o.slice(out.logits, null, T - 1, null), out.cache!] as [o.Arr, LayerCache[]];
+        }),
+      { name: "generate step", deviceOutputs: [1] }, // on WebGPU the KV cache stays on the device
     ) as unknown as StepFn;
     compiled.set(c, f);
   }
   return f;
+}
+
+type ShrinkFn = (cache: LayerCache[], keep: o.Arr) => [LayerCache[]];
+let shrinkOnDevice: ShrinkFn | null = null;
+
+/** Keep rows `keep` of every cache tensor; compiled when the cache lives on the WebGPU device. */
+function shrinkCache(cache: LayerCache[], keep: number[]): LayerCache[] {
+  const keepIdx = o.fromArray(keep, [keep.length], "int32");
+  const take = (c: LayerCache[], idx: o.Arr) =>
+    c.map((layer) => Object.fromEntries(Object.entries(layer).map(([k, a]) => [k, o.take(a, idx, 0)])));
+  if (isDeviceTensor(Object.values(cache[0])[0])) {
+    shrinkOnDevice ??= compile((c: LayerCache[], idx: o.Arr) => [take(c, idx)], {
+      name: "cache shrink",
+      deviceOutputs: [0],
+    }) as unknown as ShrinkFn;
+    return shrinkOnDevice(cache, keepIdx)[0]; // consumes the old cache and the indices
+  }
+  const shrunk = tidy(() => take(cache, keepIdx));
+  for (const layer of cache) for (const a of Object.values(layer)) a.dispose();
+  keepIdx.dispose();
+  return shrunk;
 }
 
 function placement(slots: number[], tmax: number): o.Arr {
@@ -74,8 +99,9 @@ export async function generate(
   const step = stepFn(c);
   const padOf = prompts.map((x) => P - x.length);
   let cache = emptyCache(c, B0, tmax);
+  const weights = residentCopy(p); // on WebGPU: uploaded once, not at every step
   const run = async (ids: o.Arr, io: ReturnType<typeof attnInputs>, place: o.Arr): Promise<Float32Array> => {
-    const [logits, nextCache] = step(refParams(p), ids, io, cache, place);
+    const [logits, nextCache] = step(refParams(weights), ids, io, cache, place);
     cache = nextCache;
     return (await logits.data()) as Float32Array;
   };
@@ -95,15 +121,7 @@ export async function generate(
       let feed = tokens;
       if (keep) {
         // Shrink the batch: keep the running rows of each layer's cache.
-        const keepIdx = o.fromArray(keep, [keep.length], "int32");
-        const shrunk = tidy(() =>
-          cache.map((layer) =>
-            Object.fromEntries(Object.entries(layer).map(([k, a]) => [k, o.take(a, keepIdx, 0)])),
-          ),
-        );
-        for (const layer of cache) for (const a of Object.values(layer)) a.dispose();
-        keepIdx.dispose();
-        cache = shrunk;
+        cache = shrinkCache(cache, keep);
         feed = keep.map((j) => tokens[j]);
       }
       const slot = P + t;
@@ -116,6 +134,7 @@ export async function generate(
     },
     done: () => {
       for (const layer of cache) for (const a of Object.values(layer)) a.dispose();
+      disposeParams(weights);
     },
   });
 }

@@ -7,7 +7,9 @@
 //   y = sum_shared FFN(x) + sum_selected g_i FFN_i(x)
 // Auxiliary-loss-free balancing: after each step b_i -= gamma if expert i was overloaded, += gamma
 // if underloaded (updateRouterBias). An optional sequence-wise balance loss (alpha) is returned too.
-// Experts are evaluated densely and masked (jit- and autodiff-friendly; right for small models).
+// On the ORT executor only the chosen experts run (moe-dispatch.ts) wherever that costs less than
+// the dense form; under jax-js's jit and in eager code the experts are evaluated densely and masked
+// (jit cannot compile the scatters of dispatch).
 import {
   type Arr,
   add,
@@ -31,8 +33,10 @@ import {
   where,
 } from "../engine/ops.ts";
 import type { Params } from "../engine/params.ts";
+import { tracingForOrt } from "../engine/trace-target.ts";
 import type { ModelConfig } from "./config.ts";
-import { expertLinear } from "./linear.ts";
+import { expertLinear, fp8Mode } from "./linear.ts";
+import { dispatchExperts, dispatchPays } from "./moe-dispatch.ts";
 import { swiglu } from "./mlp.ts";
 import { weightOf } from "./quantize.ts";
 
@@ -46,6 +50,11 @@ export interface MoeOutput {
 
 /** Selection mask [N, E] (1 for the chosen experts) from affinities used for choice [N, E]. */
 export function routeMask(c: ModelConfig, choice: Arr): Arr {
+  return stopGradient(sum(oneHot(routeChoice(c, choice), c.nRoutedExperts), 1));
+}
+
+/** The chosen experts [N, K] (int32, best first) from affinities used for choice [N, E]. */
+export function routeChoice(c: ModelConfig, choice: Arr): Arr {
   const E = c.nRoutedExperts;
   const N = choice.shape[0];
   let ch = choice;
@@ -60,7 +69,7 @@ export function routeMask(c: ModelConfig, choice: Arr): Arr {
     ch = where(greater(eMask, 0), choice, 0);
   }
   const [, idx] = topK(ch, c.numExpertsPerTok);
-  return stopGradient(sum(oneHot(idx, E), 1));
+  return stopGradient(idx);
 }
 
 export function moe(p: Params, prefix: string, c: ModelConfig, x: Arr): MoeOutput {
@@ -71,23 +80,32 @@ export function moe(p: Params, prefix: string, c: ModelConfig, x: Arr): MoeOutpu
   const scores = c.scoringFunc === "sigmoid" ? sigmoid(logits) : softmax(logits, -1);
   const biasKey = `${prefix}.gate.e_score_correction_bias`;
   const choice = stopGradient(p[biasKey] ? add(scores, p[biasKey]) : scores);
-  const sel = routeMask(c, choice); // [N, E]
+  const idx = routeChoice(c, choice); // [N, K]
+  const sel = stopGradient(sum(oneHot(idx, E), 1)); // [N, E]
   let gates = mul(scores, sel);
   if (c.normTopkProb && c.numExpertsPerTok > 1)
     gates = div(gates, add(sum(gates, -1, { keepdims: true }), 1e-20));
   gates = mul(gates, c.routedScalingFactor);
-  // Dense expert evaluation: [E, F, D] stacks of the per-expert HF weights.
+  // [E, F, D] stacks of the per-expert HF weights.
   const stackW = (n: string) =>
     stack(
       Array.from({ length: E }, (_, e) => weightOf(p[`${prefix}.experts.${e}.${n}.weight`])),
       0,
     );
-  const h = mul(
-    silu(expertLinear("nd,efd->enf", flat, stackW("gate_proj"))),
-    expertLinear("nd,efd->enf", flat, stackW("up_proj")),
-  );
-  const y = expertLinear("enf,edf->end", h, stackW("down_proj"));
-  let out = einsum("ne,end->nd", gates, y);
+  let out: Arr;
+  if (tracingForOrt() && fp8Mode() === "none" && dispatchPays(B * T, c.numExpertsPerTok, E)) {
+    // Only the chosen experts (moe-dispatch.ts); gate of each choice [N, K].
+    const gk = sum(mul(expandDims(gates, 1), oneHot(idx, E)), -1);
+    const w = { gate: stackW("gate_proj"), up: stackW("up_proj"), down: stackW("down_proj") };
+    out = dispatchExperts(flat, idx, gk, w);
+  } else {
+    // Dense: every expert on every token, weighted by the (mostly zero) gates.
+    const h = mul(
+      silu(expertLinear("nd,efd->enf", flat, stackW("gate_proj"))),
+      expertLinear("nd,efd->enf", flat, stackW("up_proj")),
+    );
+    out = einsum("ne,end->nd", gates, expertLinear("enf,edf->end", h, stackW("down_proj")));
+  }
   if (c.nSharedExperts > 0) out = add(out, swiglu(p, `${prefix}.shared_experts`, flat));
   // Balance statistics: f_i = E/(K T) * tokens of the sequence on expert i, P_i = mean_t s'_i.
   const selSeq = reshape(sel, [B, T, E]);

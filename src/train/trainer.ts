@@ -7,6 +7,7 @@ import { compile } from "../engine/compile.ts";
 import { valueAndGrad } from "../engine/jax.ts";
 import { AdamW, type AdamWConfig, type AdamWState } from "../engine/optim.ts";
 import * as o from "../engine/ops.ts";
+import { isDeviceTensor } from "../engine/ort/device-tensors.ts";
 import { type Params, disposeParams, fromHost, refParams, scalar, toHost } from "../engine/params.ts";
 import { type ModelConfig, isMoeLayer } from "../model/config.ts";
 import { isBuffer } from "../model/init.ts";
@@ -74,6 +75,7 @@ export class Trainer<B> {
     this.optState = opts.optState ?? this.opt.init(trainable);
     this.step = compile(valueAndGrad(opts.loss, { hasAux: true }) as any, {
       name: "train step",
+      deviceOutputs: [1], // on WebGPU the gradients stay on the device for the update
     }) as unknown as typeof this.step;
   }
 
@@ -82,11 +84,19 @@ export class Trainer<B> {
   }
 
   private pending: Params | null = null;
+  private addOnDevice: ((a: Params, b: Params) => [Params]) | null = null;
 
   /** Add one micro-batch's gradients to the pending sum (consumes `batch`); returns its loss and aux values. */
   async accumulate(batch: B): Promise<Record<string, number>> {
     const [[loss, aux], grads] = this.step(refParams(this.trainable), refParams(this.buffers), batch);
-    if (this.pending) {
+    if (this.pending && isDeviceTensor(Object.values(grads)[0])) {
+      // Gradients on the WebGPU device: add them there.
+      this.addOnDevice ??= compile((a: Params, b: Params) => [addTrees(a, b)], {
+        name: "gradient sum",
+        deviceOutputs: [0],
+      }) as unknown as (a: Params, b: Params) => [Params];
+      this.pending = this.addOnDevice(this.pending, grads)[0];
+    } else if (this.pending) {
       const sum: Params = {};
       for (const k of Object.keys(grads)) sum[k] = o.add(this.pending[k], grads[k]);
       disposeParams(this.pending);
@@ -142,4 +152,10 @@ export class Trainer<B> {
     }
     disposeParams(aux);
   }
+}
+
+function addTrees(a: Params, b: Params): Params {
+  const out: Params = {};
+  for (const k of Object.keys(a)) out[k] = o.add(a[k], b[k]);
+  return out;
 }

@@ -101,6 +101,8 @@ const pendingUnary: Rule = (_vals, e) => {
 
 const unary: Rule = (vals, e) => {
   const x = e.ins[0];
+  // jax-js's floorDivide of integers traces floor(idiv): ONNX Floor takes floats only.
+  if ((e.prim === "floor" || e.prim === "ceil") && x.dtype !== "float32" && x.dtype !== "float16") return [x];
   let name = vals.g.emit1(UNARY[e.prim] ?? "Erf", [vals.nameOf(x)]);
   if (e.prim === "erfc") name = vals.g.emit1("Sub", [vals.g.scalar(1, x.dtype), name]);
   return [mat(name, x.shape, e.outDtypes[0])];
@@ -148,7 +150,8 @@ const cast: Rule = (vals, e) => {
   const x = e.ins[0];
   const to = e.params.dtype as string;
   if (to === x.dtype) return [x];
-  return [mat(vals.g.emit1("Cast", [vals.nameOf(x)], { to: DTYPE_CODE[to] }), x.shape, to)];
+  const out = mat(vals.g.emit1("Cast", [vals.nameOf(x)], { to: DTYPE_CODE[to] }), x.shape, to);
+  return [{ ...out, distinct: x.distinct && to !== "bool" && !(x.dtype === "float32" && to !== "float32") }];
 };
 
 const shrink: Rule = (vals, e) => {
@@ -170,7 +173,12 @@ const shrink: Rule = (vals, e) => {
   );
   if (axes.length === 0) return [x];
   const g = vals.g;
-  return [mat(g.emit1("Slice", [vals.nameOf(x), g.i64(starts), g.i64(ends), g.i64(axes)]), shape, x.dtype)];
+  const out = mat(
+    g.emit1("Slice", [vals.nameOf(x), g.i64(starts), g.i64(ends), g.i64(axes)]),
+    shape,
+    x.dtype,
+  );
+  return [{ ...out, distinct: x.distinct }];
 };
 
 const flip: Rule = (vals, e) => {
@@ -255,9 +263,10 @@ const gather: Rule = (vals, e) => {
 };
 
 /**
- * scatter-add along axis 0 (the gradient of an embedding gather): a one-hot MatMul while that is
- * small (vocab x tokens x dim <= 2^32), else ScatterND with reduction add (not bitwise reproducible
- * with several threads when indices repeat).
+ * scatter-add along axis 0 (the gradient of an embedding gather): with indices known to be distinct
+ * (values.ts: from an argsort, e.g. MoE dispatch) a plain ScatterND; else a one-hot MatMul while
+ * that is small (vocab x tokens x dim <= 2^32), else ScatterND with reduction add (not bitwise
+ * reproducible with several threads when indices repeat).
  */
 const scatter: Rule = (vals, e) => {
   const g = vals.g;
@@ -270,7 +279,7 @@ const scatter: Rule = (vals, e) => {
   const [V, ...rowShape] = p.shape as number[];
   const N = prod(idx.shape);
   const D = prod(rowShape);
-  if (upd.dtype === "float32" && V * N * D <= 2 ** 32) {
+  if (upd.dtype === "float32" && V * N * D <= 2 ** 32 && !e.ins[1].distinct) {
     // onehot(idx)^T @ updates: a MatMul, deterministic. onnxruntime's ScatterND runs its updates
     // in parallel, and repeated indices (the same token twice) then add in a varying order.
     const flatIdx = g.emit1("Reshape", [vals.nameOf(idx), g.i64([N])]);
@@ -290,7 +299,7 @@ const scatter: Rule = (vals, e) => {
   const zero = g.emit1("Expand", [g.scalar(0, upd.dtype), g.i64(p.shape)]);
   return [
     mat(
-      g.emit1("ScatterND", [zero, idx64, vals.nameOf(upd)], { reduction: "add" }),
+      g.emit1("ScatterND", [zero, idx64, vals.nameOf(upd)], e.ins[1].distinct ? {} : { reduction: "add" }),
       e.outShapes[0],
       upd.dtype,
     ),
@@ -305,7 +314,11 @@ const sort: Rule = (vals, e) => {
   const n = full[full.length - 1];
   const [values, idx] = g.emit("TopK", [vals.nameOf(x), g.i64([n])], { axis: -1, largest: 0, sorted: 1 }, 2);
   const out = [mat(values, full, x.dtype)];
-  if (e.prim === "argsort") out.push(mat(g.emit1("Cast", [idx], { to: DTYPE_CODE.int32 }), full, "int32"));
+  if (e.prim === "argsort") {
+    // A rank-1 argsort is a permutation: scatters by it (its gathers' gradients) need no adds.
+    const perm = mat(g.emit1("Cast", [idx], { to: DTYPE_CODE.int32 }), full, "int32");
+    out.push({ ...perm, distinct: full.length === 1 });
+  }
   return out;
 };
 
@@ -351,7 +364,10 @@ export const RULES: Record<string, Rule> = {
       [...e.params.axis].sort((a: number, b: number) => a - b),
     ),
   ],
-  reshape: (vals, e) => [vals.reshape(e.ins[0], e.inShapes[0], e.params.shape)],
+  reshape: (vals, e) => {
+    const v = vals.reshape(e.ins[0], e.inShapes[0], e.params.shape);
+    return [e.ins[0].distinct ? { ...mat(vals.nameOf(v), v.shape, v.dtype), distinct: true } : v];
+  },
   transpose: (vals, e) => [vals.transpose(e.ins[0], e.params.perm)],
   dot: (vals, e) => [
     lowerDot(vals, e.ins[0], e.ins[1], e.inShapes[0], e.inShapes[1], e.outShapes[0], e.outDtypes[0]),

@@ -3,6 +3,9 @@
 // resolved on a later tick; jit's contract is synchronous (a compiled call returns its arrays), so
 // the executor calls the binding directly, exactly as that wrapper does (dist/backend.js).
 // Outputs are written into caller-owned typed arrays (fetches), so state buffers can be reused.
+// A session can also run on the WebGPU execution provider (bundled in onnxruntime-node on linux
+// x64): then outputs named in `outputLocations` stay on the device ('gpu-buffer') and the rest come
+// back as host arrays (device-tensors.ts holds the device side).
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import type { Tensor as OrtTensor } from "onnxruntime-node";
@@ -44,14 +47,40 @@ export function ortThreads(): number {
   return Number.isInteger(env) && env > 0 ? env : availableParallelism();
 }
 
+/** Sessions that write an onnxruntime profile (R1LAB_ORT_PROFILE), ended once at exit at the latest. */
+const profiled = new Set<SyncSession>();
+
+/**
+ * End every profiling session: onnxruntime writes each one's JSON trace (per-node kernel times)
+ * to `<R1LAB_ORT_PROFILE>_<date>.json`. Called by `pnpm bench --profile` and at process exit.
+ */
+export function endOrtProfiling(): void {
+  for (const s of profiled) s.endProfiling();
+  profiled.clear();
+}
+
+/** Where ORT runs a session: its CPU execution provider, or its WebGPU execution provider. */
+export type OrtEp = "cpu" | "webgpu";
+
+export interface SessionOptions {
+  threads?: number;
+  profilePrefix?: string;
+  ep?: OrtEp;
+  /** WebGPU only: where each output lands ('gpu-buffer' keeps it on the device); default 'cpu'. */
+  outputLocations?: Record<string, "cpu" | "gpu-buffer">;
+}
+
 export class SyncSession {
   private native: Binding;
   readonly inputNames: string[];
   readonly outputNames: string[];
+  readonly ep: OrtEp;
 
-  constructor(model: Uint8Array, opts: { threads?: number; profilePrefix?: string } = {}) {
+  constructor(model: Uint8Array, opts: SessionOptions = {}) {
     ort();
+    const profilePrefix = opts.profilePrefix ?? process.env.R1LAB_ORT_PROFILE;
     this.native = new binding.InferenceSession();
+    this.ep = opts.ep ?? "cpu";
     const options = {
       intraOpNumThreads: opts.threads ?? ortThreads(),
       interOpNumThreads: 1,
@@ -59,11 +88,21 @@ export class SyncSession {
       graphOptimizationLevel: "all",
       // Spinning threads burn the other cores while the main thread works between runs.
       extra: { session: { intra_op: { allow_spinning: "0" } } },
-      ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
+      ...(profilePrefix ? { enableProfiling: true, profileFilePrefix: profilePrefix } : {}),
+      ...(this.ep === "webgpu"
+        ? {
+            executionProviders: [{ name: "webgpu" }],
+            preferredOutputLocation: opts.outputLocations ?? "cpu",
+          }
+        : {}),
     };
     this.native.loadModel(model.buffer, model.byteOffset, model.byteLength, options);
     this.inputNames = this.native.inputMetadata.map((m: { name: string }) => m.name);
     this.outputNames = this.native.outputMetadata.map((m: { name: string }) => m.name);
+    if (profilePrefix && !opts.profilePrefix) {
+      if (profiled.size === 0) process.once("exit", endOrtProfiling);
+      profiled.add(this);
+    }
   }
 
   /** Run with every output written into the given tensors (preallocated, right shape and type). */
@@ -71,8 +110,16 @@ export class SyncSession {
     this.native.run(feeds, fetches, {});
   }
 
-  endProfiling(): void {
-    this.native.endProfiling();
+  /** Run and return ORT's own output tensors (host ones, or device ones per `outputLocations`). */
+  runReturning(feeds: Record<string, OrtTensor>, outputs: readonly string[]): Record<string, OrtTensor> {
+    const fetches: Record<string, null> = {};
+    for (const n of outputs) fetches[n] = null;
+    return this.native.run(feeds, fetches, {});
+  }
+
+  /** Stop profiling; returns the path of the JSON profile ORT wrote. */
+  endProfiling(): string {
+    return this.native.endProfiling();
   }
 
   dispose(): void {

@@ -25,6 +25,8 @@ export interface Val {
   name?: string;
   unary?: { op: "Neg" | "Reciprocal"; x: Val };
   view?: View;
+  /** Integer values known to be pairwise distinct (a rank-1 argsort output, or a slice of one). */
+  distinct?: boolean;
 }
 
 export const sameShape = (a: Shape, b: Shape): boolean =>
