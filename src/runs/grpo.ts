@@ -61,11 +61,13 @@ export async function runGrpo(
 ) {
   const t0 = performance.now();
   const out = cfg.output_dir;
-  mkdirSync(out, { recursive: true });
   await input(() => checkSameConfig(join(out, "config.json"), cfg));
-  writeJsonAtomic(join(out, "config.json"), cfg); // the resolved config, before any work
   const task = await input(() => getEvalTask(cfg.task));
   const m = await input(() => loadModel(cfg.model));
+  // The resolved config, before any work (once the model is found, so a mistyped model leaves no
+  // run folder that a corrected command would then have to match).
+  mkdirSync(out, { recursive: true });
+  writeJsonAtomic(join(out, "config.json"), cfg);
   const mc = m.config;
   const codec = await input(() => modelCodec(m));
   const { train, held, chat } = await input(() => grpoPrompts(cfg, task, m.dir, codec, log));
