@@ -16,6 +16,7 @@ import { writeJsonAtomic } from "../src/engine/atomic.ts";
 import { initEngine, resolveDevice } from "../src/engine/device.ts";
 import { currentExecutor, resolveExecutor } from "../src/engine/executor.ts";
 import { machineInfo } from "./machine.ts";
+import { formatOrtProfile, readOrtProfiles } from "./ort-profile.ts";
 import { runProfile } from "./profile.ts";
 import type { Reps } from "./r1lab-side.ts";
 import { BENCHES, type Row } from "./suite.ts";
@@ -223,7 +224,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (v.help) {
     console.log(
-      "usage: pnpm bench [--device cpu|webgpu] [--executor ort|jax] [--json FILE] [--only NAME,...] [--quick] [--no-torch] [--profile] [--in-process]",
+      "usage: pnpm bench [--device cpu|webgpu] [--executor ort|jax] [--json FILE] [--only NAME,...] [--quick] [--no-torch] [--profile [--only NAME,...]] [--in-process]",
     );
     console.log(`benchmarks: ${BENCHES.map((b) => b.name).join(", ")}`);
     return 0;
@@ -236,17 +237,18 @@ async function main(argv: string[]): Promise<number> {
     });
     return await new Promise<number>((res) => child.on("close", (c) => res(c ?? 1)));
   }
-  if (v.profile) {
-    await initEngine({ device: v.device });
-    console.log(await runProfile(v.quick ? 3 : 6));
-    return 0;
-  }
   const only = v.only
     ? String(v.only)
         .split(",")
         .map((s: string) => s.trim())
         .filter(Boolean)
     : undefined;
+  if (v.profile && only?.length) return await profileRows(only, v.device, v.quick);
+  if (v.profile) {
+    await initEngine({ device: v.device });
+    console.log(await runProfile(v.quick ? 3 : 6));
+    return 0;
+  }
   const opts: BenchOptions = { device: v.device, json: v.json, only, quick: v.quick, torch: !v["no-torch"] };
   const names = BENCHES.filter((b) => (only?.length ? only.includes(b.name) : !v.quick || b.inQuick)).map(
     (b) => b.name,
@@ -266,6 +268,34 @@ async function main(argv: string[]): Promise<number> {
     `\n${report.device === "webgpu" ? `device webgpu (${m.webgpu_adapter ?? "adapter unknown"}); reference: ${report.torch_reference ?? "none"}\n` : ""}executor ${report.executor}; ${m.cpu_model}, ${m.cores} cores, ${m.memory_gib} GiB, node ${m.node}, torch ${m.torch ?? `unavailable (${report.torch_unavailable})`}; load ${m.load_average_start} -> ${m.load_average_end}`,
   );
   return Object.values(report.results).some((r) => r.error) ? 1 : 0;
+}
+
+/** `--profile --only ROW,...`: run the rows without PyTorch under onnxruntime's profiler. */
+async function profileRows(only: string[], device?: string, quick?: boolean): Promise<number> {
+  const unknown = only.find((n) => !BENCHES.some((b) => b.name === n));
+  if (unknown) {
+    console.error(
+      `bench: --only: unknown benchmark '${unknown}' (known: ${BENCHES.map((b) => b.name).join(", ")})`,
+    );
+    return 2;
+  }
+  let code = 0;
+  for (const row of only) {
+    const dir = mkdtempSync(join(tmpdir(), "r1lab-ort-profile-"));
+    try {
+      // Sessions read R1LAB_ORT_PROFILE when created; each row runs in its own child process.
+      process.env.R1LAB_ORT_PROFILE = join(dir, "ort");
+      const report = await runIsolated({ device, only: [row], quick, torch: false }, [row]);
+      delete process.env.R1LAB_ORT_PROFILE;
+      console.log(formatTable(report.results));
+      console.log(formatOrtProfile(row, readOrtProfiles(dir)));
+      if (report.results[row]?.error) code = 1;
+    } finally {
+      delete process.env.R1LAB_ORT_PROFILE;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return code;
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop()!)) {

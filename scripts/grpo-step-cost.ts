@@ -12,13 +12,8 @@ import { parseHfConfig } from "../src/hf/config.ts";
 import { initParams } from "../src/model/init.ts";
 import { initLora, loraScaling, mergeLora, resolveTargets } from "../src/model/lora.ts";
 import { type GrpoBatch, grpoObjective } from "../src/rl/grpo-loss.ts";
-import {
-  itemsInRound,
-  makeLogprobFn,
-  microBatches,
-  type RoundRow,
-  toGrpoBatch,
-} from "../src/runs/grpo-batch.ts";
+import { grpoBatch, itemsInBatch, microBatches, type TokenRow } from "../src/rl/grpo.ts";
+import { batchLogprobs } from "../src/rl/grpo-update.ts";
 import { Trainer } from "../src/train/trainer.ts";
 
 // Qwen/Qwen2.5-0.5B-Instruct's config.json (the fields r1lab reads).
@@ -108,22 +103,22 @@ const gen = await generate(
 const tGen = t() - t0;
 console.log(`rollouts: ${G} x ${L} tokens in ${tGen.toFixed(1)} s (${((G * L) / tGen).toFixed(1)} tokens/s)`);
 
-const rows: RoundRow[] = gen.ids.map((ids, i) => ({
+const rows: TokenRow[] = gen.ids.map((ids, i) => ({
   promptIds: prompt,
   completionIds: ids,
   advantage: i % 2 ? 1 : -1,
   live: true,
 }));
 const seqLen = P + L;
-const mbs = microBatches(rows, micro);
-const numItems = itemsInRound(rows, seqLen);
+const numItems = itemsInBatch(rows, seqLen);
+const mbs = microBatches(rows, micro).map((mb) => grpoBatch(c, 0, mb, seqLen, numItems));
 t0 = t();
-const logprobs = makeLogprobFn(c, 1, 0, seqLen);
-for (const mb of mbs) mb.refLogp = await logprobs(base, mb);
+for (const mb of mbs) mb.refLogp = batchLogprobs(base, c, mb, 1);
+await Promise.all(mbs.map((mb) => mb.refLogp!.blockUntilReady()));
 const tRef = t() - t0;
 console.log(`reference log-probs: ${tRef.toFixed(1)} s`);
 t0 = t();
-for (const mb of mbs) await trainer.accumulate(toGrpoBatch(c, mb, seqLen, 0, numItems));
+for (const mb of mbs) await trainer.accumulate(mb);
 const gn = await trainer.applyAccumulated(1e-5);
 const tStep = t() - t0;
 console.log(

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { readConfigFile, resolveGrpoConfig } from "../src/runs/grpo-config.ts";
 import { parseCommandArgs } from "../src/cli/command.ts";
-import grpoCommand from "../src/cli/grpo.ts";
+import { readConfigFile } from "../src/cli/config-flags.ts";
+import grpoCommand, { resolveGrpoConfig } from "../src/cli/grpo.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "r1lab-grpo-config-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -14,7 +14,7 @@ const need = { model: "m", data: "d", task: "gsm8k", out: "o", reward_funcs: "ac
 
 describe("r1lab grpo options", () => {
   it("has TRL's defaults where r1lab has the same thing", () => {
-    const c = resolveGrpoConfig(null, need);
+    const c = resolveGrpoConfig(need);
     expect(c).toMatchObject({
       learning_rate: 1e-6,
       num_generations: 8,
@@ -60,10 +60,9 @@ describe("r1lab grpo options", () => {
     expect(parsed.values).toMatchObject({
       "learning-rate": "3e-6",
       "loss-type": "dr_grpo",
-      "use-peft": true,
+      "use-peft": "true",
     });
-    const { config, ...flags } = parsed.values;
-    const c = resolveGrpoConfig(readConfigFile(config), flags, config);
+    const c = resolveGrpoConfig(parsed.values);
     expect(c).toMatchObject({
       model: "Qwen/Qwen2.5-0.5B-Instruct",
       reward_funcs: ["accuracy", "format"],
@@ -77,28 +76,34 @@ describe("r1lab grpo options", () => {
     });
     const json = join(tmp, "recipe.json");
     writeFileSync(json, JSON.stringify({ ...need, "num-iterations": 2 }));
-    expect(resolveGrpoConfig(readConfigFile(json), {}).num_iterations).toBe(2);
+    expect(resolveGrpoConfig({ config: json }).num_iterations).toBe(2);
   });
 
   it("bad input gets one line naming the option", () => {
-    const bad = (flags: Record<string, unknown>) => () => resolveGrpoConfig(null, { ...need, ...flags });
+    const bad = (flags: Record<string, unknown>) => () => resolveGrpoConfig({ ...need, ...flags });
     expect(bad({ reward_funcs: undefined, "reward-funcs": "" })).toThrow(
       /^r1lab grpo: no reward function: pass --reward-funcs/,
     );
     expect(bad({ num_generations: 3 })).toThrow(
       /num_generations 3 does not divide the generation batch per_device_train_batch_size x gradient_accumulation_steps = 8/,
     );
-    expect(bad({ loss_type: "ppo" })).toThrow(
-      /--loss-type must be one of grpo, bnpo, dapo, dr_grpo, cispo, got "ppo"/,
+    expect(bad({ "loss-type": "ppo" })).toThrow(
+      /--loss-type must be one of grpo, bnpo, dapo, dr_grpo, cispo, got 'ppo'/,
     );
-    expect(bad({ "max-steps": "ten" })).toThrow(/--max-steps must be an integer, got "ten"/);
+    expect(bad({ "max-steps": "ten" })).toThrow(/--max-steps must be an integer >= -1, got 'ten'/);
     expect(bad({ reward_weights: "1,2" })).toThrow(/reward_weights has 2 values for 1 reward functions/);
     expect(bad({ lora_dropout: 0.05 })).toThrow(/lora_dropout 0.05 is not supported/);
     expect(bad({ merge: true })).toThrow(/--merge needs --use-peft/);
-    expect(() => resolveGrpoConfig({ num_generation: 4 }, need, "r.yaml")).toThrow(
-      /^r.yaml: unknown option 'num_generation'/,
+    const typo = join(tmp, "r.yaml");
+    writeFileSync(typo, "num_generation: 4\n");
+    expect(() => resolveGrpoConfig({ ...need, config: typo })).toThrow(
+      /r.yaml: unknown field 'num_generation' \(known: .*num_generations/,
     );
-    expect(() => resolveGrpoConfig(null, { ...need, task: undefined })).toThrow(/--task is required/);
+    writeFileSync(typo, "loss_type: dapoo\n");
+    expect(() => resolveGrpoConfig({ ...need, config: typo })).toThrow(
+      /r.yaml: loss_type must be one of grpo, bnpo, dapo, dr_grpo, cispo, got "dapoo"/,
+    );
+    expect(() => resolveGrpoConfig({ ...need, task: undefined })).toThrow(/--task is required/);
     const broken = join(tmp, "broken.yaml");
     writeFileSync(broken, "a: [1, 2\n");
     expect(() => readConfigFile(broken)).toThrow(/broken.yaml: not valid YAML/);

@@ -14,7 +14,7 @@ import { runModelConfig } from "../src/runs/setup.ts";
 import { applyTemplate, ZERO_TEMPLATE } from "../src/tasks/template.ts";
 import { CharTokenizer } from "../src/tasks/char-tokenizer.ts";
 import { loadAdapter } from "../src/hf/peft.ts";
-import { resolveGrpoConfig } from "../src/runs/grpo-config.ts";
+import { resolveGrpoConfig } from "../src/cli/grpo.ts";
 import { runGrpo } from "../src/runs/grpo.ts";
 import { ROOT, runR1lab } from "./helpers/run-r1lab.ts";
 
@@ -77,7 +77,7 @@ describe("r1lab grpo on the fixtures", () => {
     });
     let s: Awaited<ReturnType<typeof runGrpo>>;
     try {
-      s = await runGrpo(resolveGrpoConfig(null, { ...tiny, model: join(FIX, "tiny-qwen2"), out }), quiet);
+      s = await runGrpo(resolveGrpoConfig({ ...tiny, model: join(FIX, "tiny-qwen2"), out }), quiet);
     } finally {
       spy.mockRestore();
     }
@@ -131,7 +131,7 @@ describe("r1lab grpo on the fixtures", () => {
   it("llama LoRA through the chat template, beta > 0, num_iterations 2, --merge", async () => {
     const out = join(tmp, "llama-lora");
     await runGrpo(
-      resolveGrpoConfig(null, {
+      resolveGrpoConfig({
         ...tiny,
         model: join(tmp, "llama-chat"),
         out,
@@ -164,7 +164,7 @@ describe("r1lab grpo on the fixtures", () => {
   it("deepseek_v3 LoRA with cispo and sequence-level ratios (GSPO)", async () => {
     const out = join(tmp, "dsv3-lora");
     await runGrpo(
-      resolveGrpoConfig(null, {
+      resolveGrpoConfig({
         ...tiny,
         model: join(FIX, "tiny-deepseek-v3"),
         out,
@@ -212,7 +212,7 @@ describe("r1lab grpo on the fixtures", () => {
     });
     const out = join(tmp, "from-zero");
     await runGrpo(
-      resolveGrpoConfig(null, {
+      resolveGrpoConfig({
         ...tiny,
         model: join(run, "checkpoints", "base"),
         data: "gen:train:8",
@@ -256,7 +256,7 @@ describe("r1lab grpo on the fixtures", () => {
     expect(r.stderr).toMatch(/bad\.jsonl:1: .*question/);
     await expect(
       runGrpo(
-        resolveGrpoConfig(null, {
+        resolveGrpoConfig({
           ...tiny,
           model: join(FIX, "tiny-deepseek-v3"),
           out: join(tmp, "bad2"),

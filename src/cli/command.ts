@@ -20,6 +20,8 @@ export interface OptionSpec {
   alsoAs?: string;
   /** Accepted but not listed in --help (the other spelling of a listed flag). */
   hidden?: boolean;
+  /** A string option's value when it is given bare (a switch: `--use-peft` is `--use-peft true`). */
+  bare?: string;
 }
 
 export interface Command {
@@ -55,6 +57,15 @@ export function commandHelp(cmd: Command): string {
   }
   if (cmd.details) lines.push("", cmd.details.trim());
   return lines.join("\n");
+}
+
+/** A switch given bare (`--use-peft` last, or before another flag) becomes `--use-peft=true`. */
+function fillBareValues(cmd: Command, argv: string[]): string[] {
+  return argv.map((a, i) => {
+    const o = a.startsWith("--") ? cmd.options[a.slice(2)] : undefined;
+    const next = argv[i + 1];
+    return o?.bare !== undefined && (next === undefined || next.startsWith("--")) ? `${a}=${o.bare}` : a;
+  });
 }
 
 /** `--flag -1` and `-f -1` become `--flag=-1`, so parseArgs takes a negative number as the value. */
@@ -99,7 +110,7 @@ export function parseCommandArgs(cmd: Command, argv: string[]) {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: joinNegativeValues(cmd, args),
+      args: joinNegativeValues(cmd, fillBareValues(cmd, args)),
       options,
       allowPositionals: true,
       strict: true,

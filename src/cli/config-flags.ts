@@ -4,6 +4,7 @@
 // so `--loss-type dapoo` is an error naming the flag and the choices. How a run resolves its config:
 // the preset, then a --config JSON file, then the flags.
 import { existsSync, readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
 import {
   ConfigError,
   type Group,
@@ -45,15 +46,17 @@ export function configOptions(
     const dash = flagName(leaf);
     if (skip.includes(dash)) continue;
     const under = dash.replaceAll("-", "_");
+    const bare = leaf.field.kind === "boolean" ? "true" : undefined; // --use-peft alone switches it on
     out[dash] = {
       type: "string",
       help: leaf.field.help,
       shownDefault: shownDefault(leaf, presets),
       alsoAs: under !== dash ? `--${under}` : undefined,
+      bare,
     };
-    if (under !== dash) out[under] = { type: "string", help: leaf.field.help, hidden: true };
+    if (under !== dash) out[under] = { type: "string", help: leaf.field.help, hidden: true, bare };
     for (const a of leaf.field.aliases ?? [])
-      out[a] = { type: "string", help: leaf.field.help, hidden: true };
+      out[a] = { type: "string", help: leaf.field.help, hidden: true, bare };
   }
   return out;
 }
@@ -89,13 +92,16 @@ export function presetConfigs(schema: Group, presets: Record<string, unknown>): 
   return out;
 }
 
-/** A --config file: a JSON object of overrides. */
+/** A --config file: an object of overrides in JSON, or YAML (.yaml, .yml) as TRL's recipes are written. */
 export function readConfigFile(path: string): unknown {
   if (!existsSync(path)) throw new UsageError(`--config ${path}: no such file`);
+  const yaml = /\.ya?ml$/i.test(path);
   try {
-    return JSON.parse(readFileSync(path, "utf8"));
+    const text = readFileSync(path, "utf8");
+    return yaml ? parseYaml(text) : JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`--config ${path}: not valid JSON (${(e as Error).message})`);
+    const why = (e as Error).message.split("\n")[0];
+    throw new UsageError(`--config ${path}: not valid ${yaml ? "YAML" : "JSON"} (${why})`);
   }
 }
 

@@ -1,6 +1,7 @@
 // The option tables of docs/cli.md that come from the run config schemas, and how they sit in the
 // doc: between `<!-- options:NAME -->` and `<!-- /options:NAME -->` (scripts/cli-tables.ts
 // rewrites them; tests/docs-cli.test.ts checks them).
+import { GRPO_SCHEMA } from "../runs/grpo-config.ts";
 import { R1_PRESETS, R1_SCHEMA } from "../runs/r1-config.ts";
 import { ZERO_PRESETS, ZERO_SCHEMA } from "../runs/zero-config.ts";
 import { optionTable, presetConfigs } from "./config-flags.ts";
@@ -8,6 +9,7 @@ import { optionTable, presetConfigs } from "./config-flags.ts";
 export const CONFIG_TABLES: Record<string, () => string> = {
   zero: () => optionTable(ZERO_SCHEMA, presetConfigs(ZERO_SCHEMA, ZERO_PRESETS)),
   r1: () => optionTable(R1_SCHEMA, presetConfigs(R1_SCHEMA, R1_PRESETS)),
+  grpo: () => optionTable(GRPO_SCHEMA),
 };
 
 const block = (name: string) =>

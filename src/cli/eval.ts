@@ -1,24 +1,19 @@
 // `r1lab eval`: evaluate a model on a benchmark with R1's protocol (no system prompt, K sampled
 // completions per problem at temperature 0.6 / top-p 0.95, pass@1 = mean over the K, cons@K,
 // unbiased pass@k). The model is an r1lab / Hugging Face folder run in-process (native), an ONNX
-// folder or file run by onnxruntime (onnx), or any OpenAI-compatible server (openai). Writes DIR/results.json and DIR/samples.jsonl; rerunning
-// with the same --out resumes. See docs/evaluation.md.
-import { currentExecutor } from "../engine/executor.ts";
+// folder or file run by onnxruntime (onnx), or any OpenAI-compatible server (openai). Writes
+// DIR/results.json and DIR/samples.jsonl; rerunning with the same --out resumes. See
+// docs/evaluation.md. Three steps, three files: the flags become EvalArgs here (parseEvalArgs),
+// eval-backend.ts finds and opens the model, eval-run.ts runs the evaluation and prints it.
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import type { GenRequest } from "../backends/types.ts";
-import { REL_TOL } from "../eval/cas.ts";
-import { formatResultsTable } from "../eval/results.ts";
-import { OUTPUT_FORMATS, parseOutputFormat, writeResultsFormat } from "../eval/output-formats.ts";
-import { runEval } from "../eval/run-eval.ts";
+import { OUTPUT_FORMATS, type OutputFormat, parseOutputFormat } from "../eval/output-formats.ts";
 import { sandboxAvailable } from "../eval/sandbox.ts";
 import { EVAL_TASK_NAMES, getEvalTask, hasEvalTask } from "../eval/tasks/index.ts";
-import type { EvalProblem } from "../eval/tasks/types.ts";
-import { applyTemplate, ZERO_TEMPLATE } from "../tasks/template.ts";
+import type { EvalTask } from "../eval/tasks/types.ts";
+import { runCheckpoint } from "../hf/run-folder.ts";
 import { type Command, numberFlag, requireFlag, UsageError } from "./command.ts";
-import { type BackendKind, locateModel, openBackend } from "./eval-backend.ts";
-import { r1labVersion } from "./version.ts";
-import { runCheckpoint, runEvalSettings } from "../hf/run-folder.ts";
+import type { BackendKind } from "./eval-backend.ts";
 
 /** Problems drawn from a synthetic task's generator when --data is not given (and no --limit). */
 export const SYNTHETIC_DEFAULT_PROBLEMS = 200;
@@ -103,8 +98,39 @@ const cmd: Command = {
   },
 };
 
-/** The whole command, without the process exit (tests call this in-process). */
-export async function evalCommand(v: Record<string, any>): Promise<void> {
+/** What `r1lab eval` was asked to do, every flag checked and typed. */
+export interface EvalArgs {
+  taskName: string;
+  task: EvalTask;
+  backendKind: BackendKind;
+  /** The model as given (a run folder stands for its final checkpoint); the server URL for openai. */
+  model: string;
+  modelName: string | undefined;
+  onnxFile: string | undefined;
+  out: string;
+  format: OutputFormat;
+  /** --data (resolved, or gen:SPLIT:N as given); undefined: a synthetic task's generator or its run's problems. */
+  data: string | undefined;
+  split: string | undefined;
+  K: number;
+  temperature: number;
+  topP: number;
+  seed: number;
+  limit: number | undefined;
+  /** --max-tokens, when given. */
+  maxTokens: number | undefined;
+  batchSize: number;
+  concurrency: number;
+  timeoutMs: number | undefined;
+  unsafe: boolean;
+  endpoint: "chat" | "completions";
+  device: string | undefined;
+  executor: string | undefined;
+  apiKeyEnv: string | undefined;
+}
+
+/** The flags as EvalArgs; a bad or missing one is a UsageError naming it. */
+export async function parseEvalArgs(v: Record<string, any>): Promise<EvalArgs> {
   v = { ...defaults(), ...v };
   const taskName = requireFlag(v, "task", "eval");
   if (!hasEvalTask(taskName))
@@ -121,7 +147,7 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
   if (!["native", "openai", "onnx"].includes(backendKind))
     throw new UsageError(`--backend must be native, openai or onnx, got '${backendKind}'`);
   const out = resolve(requireFlag(v, "out", "eval"));
-  let format: ReturnType<typeof parseOutputFormat>;
+  let format: OutputFormat;
   try {
     format = parseOutputFormat(v["output-format"]);
   } catch (e) {
@@ -154,116 +180,40 @@ export async function evalCommand(v: Record<string, any>): Promise<void> {
         `--task ${taskName} runs generated code, and no sandbox works here: ${sb.reason}. Pass --unsafe-no-sandbox only for trusted models.`,
       );
   }
-
-  // The model: checked before the data is read, so a wrong path fails fast.
-  const where = await locateModel({
+  const maxTokens =
+    v["max-tokens"] !== undefined ? numberFlag(v, "max-tokens", { int: true, min: 1 }) : undefined;
+  return {
+    taskName,
+    task,
     backendKind: backendKind as BackendKind,
     model,
+    modelName,
     onnxFile: v["onnx-file"],
-  });
-  const { modelDir, onnxPath } = where;
-  // A synthetic task on a model from an r1lab run (its checkpoint, or an ONNX export of it): the
-  // run's template, completion budget and held-out problems, the same for every backend.
-  let run: ReturnType<typeof runEvalSettings> = null;
-  try {
-    run = synthetic && modelDir ? runEvalSettings(modelDir) : null;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-
-  let data: string;
-  if (v.data !== undefined) data = /^gen:/.test(v.data) ? v.data : resolve(v.data);
-  else if (run?.problems) data = run.problems;
-  // Generated problems: a draw of N is a prefix of a larger draw, so --limit may grow on resume.
-  else data = `gen:test:${Math.max(limit ?? 0, SYNTHETIC_DEFAULT_PROBLEMS)}`;
-
-  const all = await task.load(data, { seed, split: v.split });
-  const problems = limit !== undefined ? all.slice(0, limit) : all;
-  if (problems.length === 0) throw new UsageError(`${data}: no problems to evaluate`);
-
-  const zero = !synthetic ? null : (run ?? { template: ZERO_TEMPLATE, maxTokens: null, source: "default" });
-  const maxTokens =
-    v["max-tokens"] !== undefined
-      ? numberFlag(v, "max-tokens", { int: true, min: 1 })
-      : (zero?.maxTokens ?? 32768);
-  // R1: no system prompt, the problem as the user turn. Synthetic tasks: the R1-Zero template, sent
-  // as plain text to a native model (r1lab's models have no chat template).
-  const request = (p: EvalProblem): GenRequest => {
-    const text = zero ? applyTemplate(task.buildPrompt(p), zero.template) : task.buildPrompt(p);
-    if ((synthetic && backendKind !== "openai") || (backendKind === "openai" && endpoint === "completions"))
-      return { prompt: text };
-    return { messages: [{ role: "user", content: text }] };
-  };
-
-  const backend = await openBackend(
-    {
-      backendKind: backendKind as BackendKind,
-      model,
-      modelName,
-      batchSize,
-      concurrency,
-      endpoint: endpoint as "chat" | "completions",
-      device: v.device,
-      executor: v.executor,
-      apiKeyEnv: v["api-key-env"],
-    },
-    where,
-    synthetic,
-  );
-  const identity = {
-    task: taskName,
-    data: v.data === undefined && !data.endsWith("test_problems.jsonl") ? "gen:test" : data,
-    split: v.split ?? null,
-    backend: backendKind,
-    model: onnxPath ?? modelDir ?? model,
-    model_name: modelName ?? null,
-    endpoint: backendKind === "openai" ? endpoint : null,
+    out,
+    format,
+    data: v.data === undefined || /^gen:/.test(v.data) ? v.data : resolve(v.data),
+    split: v.split,
+    K,
     temperature,
-    top_p: topP,
-    max_tokens: maxTokens,
+    topP,
     seed,
-    prompt_template: zero?.template ?? null,
+    limit,
+    maxTokens,
+    batchSize,
+    concurrency,
+    timeoutMs,
+    unsafe,
+    endpoint,
+    device: v.device,
+    executor: v.executor,
+    apiKeyEnv: v["api-key-env"],
   };
-  const config = {
-    command: "eval",
-    r1lab_version: r1labVersion(),
-    ...identity,
-    samples_per_problem: K,
-    limit: limit ?? null,
-    n_problems_in_data: all.length,
-    batch_size: backendKind !== "openai" ? batchSize : null,
-    concurrency: backendKind === "openai" ? concurrency : null,
-    device: backendKind === "native" ? (v.device ?? process.env.R1LAB_DEVICE ?? "cpu") : null,
-    executor: backendKind === "native" ? currentExecutor() : null,
-    prompt_template_source: zero?.source ?? null,
-    system_prompt: null,
-    unsafe_no_sandbox: unsafe,
-    timeout_ms: timeoutMs ?? null,
-    math_relative_tolerance: REL_TOL,
-  };
-  try {
-    const { results, generated, resumed } = await runEval({
-      task,
-      problems,
-      backend,
-      request,
-      sampling: { temperature, topP, maxTokens, seed },
-      samples: K,
-      outDir: out,
-      scoreOptions: { timeoutMs, unsafeNoSandbox: unsafe },
-      identity,
-      config,
-    });
-    if (resumed > 0)
-      console.error(
-        `resumed: ${resumed} samples were already in ${out}/samples.jsonl, ${generated} generated now`,
-      );
-    console.log(formatResultsTable(results));
-    console.log(`\nwrote ${out}/results.json and ${out}/samples.jsonl`);
-    if (format !== "r1lab") console.log(`wrote ${writeResultsFormat(out, results, format)}`);
-  } finally {
-    await backend.close();
-  }
+}
+
+/** The whole command, without the process exit (tests call this in-process). */
+export async function evalCommand(v: Record<string, any>): Promise<void> {
+  const { runEvalArgs } = await import("./eval-run.ts");
+  await runEvalArgs(await parseEvalArgs(v));
 }
 
 /** The option defaults, for callers that pass values without the flag parser. */

@@ -110,6 +110,16 @@ export async function grpoRollouts(
   };
 }
 
+/** One row of an update batch in tokens: prompt + completion, its advantage, whether it is in the loss. */
+export interface TokenRow {
+  promptIds: number[];
+  /** Generated ids, EOS included when the completion stopped. */
+  completionIds: number[];
+  advantage: number;
+  /** In the loss (false: masked out, e.g. padding or a truncated completion with mask_truncated_completions). */
+  live: boolean;
+}
+
 /**
  * The update batch of one step: prompt + completion per row, loss on completion tokens of live rows.
  * `compact` (the loss type) leaves the zero-advantage rows out (compactRows), otherwise the batch
@@ -123,24 +133,66 @@ export function updateBatch(
   compact?: LossType,
 ): GrpoBatch {
   if (compact) ({ rows, seqLen } = compactRows(rows, compact, seqLen));
+  return grpoBatch(
+    c,
+    padId,
+    rows.map(({ r, a, live }) => ({
+      promptIds: r.promptIds,
+      completionIds: r.completionIds,
+      advantage: a,
+      live,
+    })),
+    seqLen,
+  );
+}
+
+/**
+ * Engine arrays [rows, seqLen] for token rows. `numItems`: the completion tokens in the loss over
+ * all micro-batches of the step (dapo's and cispo's num_items_in_batch), when the step has several.
+ */
+export function grpoBatch(
+  c: ModelConfig,
+  padId: number,
+  rows: TokenRow[],
+  seqLen: number,
+  numItems?: number,
+): GrpoBatch {
   const lm = makeLmBatch(
     c,
-    rows.map(({ r, live }) => {
+    rows.map((r) => {
       const ids = [...r.promptIds, ...r.completionIds].slice(0, seqLen + 1);
-      return { ids, lossStart: live ? r.promptIds.length : ids.length + 1 };
+      return { ids, lossStart: r.live ? r.promptIds.length : ids.length + 1 };
     }),
     seqLen,
     padId,
   );
   for (const a of lm.mtpIo) for (const v of Object.values(a)) (v as o.Arr).dispose();
-  return {
+  // Absent parts are left out of the object (jit's pytrees take no undefined leaves).
+  const b: GrpoBatch = {
     ids: lm.ids,
     targets: lm.targets,
     mask: lm.lossMask,
     io: lm.io,
     advantages: fromArray(
-      rows.map((x) => x.a),
+      rows.map((r) => r.advantage),
       [rows.length],
     ),
   };
+  if (numItems !== undefined) b.numItemsInBatch = fromArray([numItems], []);
+  return b;
+}
+
+/** A step's rows cut into micro-batches of `rows` rows (gradient accumulation). */
+export function microBatches<T>(all: T[], rows: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < all.length; i += rows) out.push(all.slice(i, i + rows));
+  return out;
+}
+
+/** Completion tokens in the loss over a step's rows (dapo's and cispo's num_items_in_batch). */
+export function itemsInBatch(rows: TokenRow[], seqLen: number): number {
+  return rows.reduce(
+    (s, r) => s + (r.live ? Math.min(r.completionIds.length, seqLen + 1 - r.promptIds.length) : 0),
+    0,
+  );
 }

@@ -53,7 +53,42 @@ export interface GrpoDefaults {
   reward_weights: Record<string, number>;
 }
 
-/** GRPO's options, TRL's names; `flags` is the flag prefix ("" = bare TRL names). */
+/**
+ * The options of GRPO's objective and sampling under TRL's GRPOConfig names, shared by zero and r1's
+ * GRPO groups and by `r1lab grpo` (which differ only in the defaults passed here).
+ */
+export const trlGrpoFields = (d: {
+  max_completion_length: number;
+  learning_rate: number;
+  loss_type: (typeof LOSS_TYPES)[number];
+  scale_rewards: (typeof SCALE_REWARDS)[number];
+}) => ({
+  num_generations: num(8, "completions per prompt (G)", { int: true, min: 2 }),
+  max_completion_length: num(d.max_completion_length, "most tokens per completion", { int: true, min: 1 }),
+  temperature: num(1.0, "sampling temperature of the rollouts (the loss divides the logits by it too)", {
+    min: 0,
+  }),
+  top_p: num(1.0, "nucleus sampling of the rollouts", { min: 0, max: 1 }),
+  learning_rate: num(d.learning_rate, "policy learning rate (AdamW)", { above: 0 }),
+  beta: num(0.0, "KL penalty weight against the starting model (k3 estimator)", { min: 0 }),
+  epsilon: num(0.2, "lower clip: ratio >= 1 - epsilon", { min: 0 }),
+  loss_type: oneOf(
+    LOSS_TYPES,
+    d.loss_type,
+    "how token losses are averaged, as in TRL: grpo (per sequence), bnpo, dr_grpo (constant), dapo (tokens of the batch), cispo",
+  ),
+  scale_rewards: oneOf(
+    SCALE_REWARDS,
+    d.scale_rewards,
+    "advantages divided by the std of the group, the batch, or not at all (Dr. GRPO: none)",
+  ),
+  num_iterations: num(1, "updates per batch of rollouts (mu), against the sampling policy's log-probs", {
+    int: true,
+    min: 1,
+  }),
+});
+
+/** GRPO's options in a run with synthetic tasks (zero, r1), TRL's names; `flags` is the flag prefix ("" = bare TRL names). */
 export const grpoGroup = (help: string, d: GrpoDefaults, flags?: string) =>
   group(
     help,
@@ -64,27 +99,8 @@ export const grpoGroup = (help: string, d: GrpoDefaults, flags?: string) =>
         ...(flags === "" ? { flag: "grpo-steps" } : {}),
       }),
       prompts_per_step: num(8, "prompts per step", { int: true, min: 1 }),
-      num_generations: num(8, "completions per prompt (G)", { int: true, min: 2 }),
-      max_completion_length: num(d.max_completion_length, "most tokens per completion", {
-        int: true,
-        min: 1,
-      }),
-      temperature: num(1.0, "sampling temperature of the rollouts", { min: 0 }),
-      top_p: num(1.0, "nucleus sampling of the rollouts", { min: 0, max: 1 }),
-      learning_rate: num(d.learning_rate, "policy learning rate (constant)", { above: 0 }),
-      beta: num(0.0, "KL penalty weight against the stage's starting model (k3 estimator)", { min: 0 }),
-      epsilon: num(0.2, "lower clip range", { min: 0 }),
+      ...trlGrpoFields({ ...d, loss_type: "grpo" }),
       epsilon_high: num(0.28, "upper clip range (DAPO's clip-higher)", { min: 0 }),
-      loss_type: oneOf(
-        LOSS_TYPES,
-        "grpo",
-        "how token losses are averaged, as in TRL: grpo (per sequence), bnpo, dr_grpo (constant), dapo (tokens of the batch), cispo",
-      ),
-      scale_rewards: oneOf(
-        SCALE_REWARDS,
-        d.scale_rewards,
-        "advantages divided by the std of the group, the batch, or not at all (Dr. GRPO: none)",
-      ),
       dynamic_sampling: bool(
         false,
         "DAPO's dynamic sampling: replace groups whose rewards are all equal by fresh prompts",
@@ -93,7 +109,6 @@ export const grpoGroup = (help: string, d: GrpoDefaults, flags?: string) =>
         int: true,
         min: 0,
       }),
-      num_iterations: num(1, "updates per batch of rollouts (mu)", { int: true, min: 1 }),
       reward_weights: weights(d.reward_weights, "reward functions and their weights"),
       bias_update_gamma: num(0, "routing-bias step during RL (0 = frozen)", { min: 0 }),
     },

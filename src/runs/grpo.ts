@@ -11,36 +11,29 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { modelCodec } from "../backends/native.ts";
+import { warnOverlap } from "../data/overlap.ts";
 import { writeJsonAtomic } from "../engine/atomic.ts";
 import { engineInfo } from "../engine/device.ts";
-import { appendJsonl, truncateJsonl } from "../engine/jsonl.ts";
-import * as o from "../engine/ops.ts";
-import { disposeParams, type Params } from "../engine/params.ts";
+import { appendJsonl, readJsonl, truncateJsonl } from "../engine/jsonl.ts";
 import { Rng, deriveSeed } from "../engine/rng.ts";
 import { learningRate } from "../engine/schedule.ts";
 import { getEvalTask } from "../eval/tasks/index.ts";
+import type { EvalProblem } from "../eval/tasks/types.ts";
+import { generate } from "../generate/generate.ts";
 import { loadModel, saveModel } from "../hf/checkpoint.ts";
-import { mergeAdapter, mergedParams, saveAdapter } from "../hf/peft.ts";
-import { initLora, type LoraConfig, loraScaling, mergeLora, resolveTargets } from "../model/lora.ts";
+import { mergeAdapter, saveAdapter } from "../hf/peft.ts";
 import { writeGrpoReport } from "../report/grpo-report.ts";
 import { Progress } from "../report/progress.ts";
 import { groupAdvantages, isZeroVariance } from "../rl/advantages.ts";
-import { type GrpoBatch, type GrpoLossConfig, grpoObjective } from "../rl/grpo-loss.ts";
-import { type NamedReward, rewardFunction, type Scored, scoreBatch } from "../rl/reward-fns.ts";
-import { Trainer } from "../train/trainer.ts";
-import { generate } from "../generate/generate.ts";
-import { type RoundRow, itemsInRound, makeLogprobFn, microBatches, toGrpoBatch } from "./grpo-batch.ts";
+import { type TokenRow, grpoBatch, itemsInBatch, microBatches } from "../rl/grpo.ts";
+import { grpoUpdate } from "../rl/grpo-update.ts";
+import { type NamedReward, type Scored, rewardFunction, scoreBatch } from "../rl/reward-fns.ts";
 import { GrpoInputError, type GrpoRunConfig } from "./grpo-config.ts";
-import { evaluateHeldOut, type HeldOutResult } from "./grpo-eval.ts";
+import { type HeldOutResult, evaluateHeldOut } from "./grpo-eval.ts";
+import { grpoPolicy } from "./grpo-policy.ts";
 import { buildPrompts, promptMode, runProblems } from "./grpo-prompts.ts";
-import { loadGrpoState, saveGrpoState } from "./grpo-state.ts";
-import { warnOverlap } from "../data/overlap.ts";
-import type { EvalProblem } from "../eval/tasks/types.ts";
+import { saveGrpoState } from "./grpo-state.ts";
 
-const PEFT_DEFAULT_TARGETS: Record<string, string[]> = {
-  qwen2: ["q_proj", "v_proj"],
-  llama: ["q_proj", "v_proj"],
-};
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 const std = (xs: number[]) =>
   Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)) * (xs.length / Math.max(1, xs.length - 1)));
@@ -132,39 +125,20 @@ export async function runGrpo(
     })),
   );
 
-  // Trained tensors: LoRA adapters over a frozen base (which is also pi_ref), or every weight.
-  let lora: LoraConfig | null = null;
-  let trainable: Params;
-  let frozen: Params = {};
-  let ref: Params | null = null;
-  if (cfg.use_peft) {
-    const targets =
-      cfg.lora_target_modules ??
-      PEFT_DEFAULT_TARGETS[mc.modelType] ??
-      (mc.qLoraRank !== null ? ["q_b_proj", "kv_b_proj"] : ["q_proj", "kv_b_proj"]);
-    lora = {
-      r: cfg.lora_r,
-      alpha: cfg.lora_alpha,
-      dropout: cfg.lora_dropout,
-      targetModules: targets[0] === "all-linear" ? "all-linear" : targets,
-      useRslora: cfg.use_rslora,
-    };
-    const modules = await input(() => resolveTargets(m.params, lora!.targetModules, mc.numHiddenLayers));
-    trainable = initLora(m.params, modules, lora, deriveSeed(cfg.seed, "lora"));
-    frozen = m.params;
-    ref = m.params;
-  } else {
-    trainable = m.params;
-    if (cfg.beta > 0) ref = Object.fromEntries(Object.entries(m.params).map(([k, a]) => [k, o.add(a, 0)]));
-  }
-  const resumed = loadGrpoState(join(out, "checkpoint"), cfg.use_peft);
-  if (resumed) {
-    if (cfg.use_peft) disposeParams(trainable);
-    else for (const k of Object.keys(resumed.trainable)) m.params[k]?.dispose();
-    trainable = cfg.use_peft ? resumed.trainable : { ...m.params, ...resumed.trainable };
-    log(`resuming at step ${resumed.state.step} from ${join(out, "checkpoint")}`);
-  }
-  const state = resumed?.state ?? { step: 0, round: 0, num_tokens: 0 };
+  // Trained tensors (all, or LoRA adapters over the frozen base), resumed from checkpoint/ when there.
+  const { tr, lora, ref, state, resumed, sampler, release } = grpoPolicy(
+    cfg,
+    m,
+    join(out, "checkpoint"),
+    (f) => {
+      try {
+        return f();
+      } catch (e) {
+        throw new GrpoInputError((e as Error).message);
+      }
+    },
+  );
+  if (resumed) log(`resuming at step ${state.step} from ${join(out, "checkpoint")}`);
   for (const f of ["metrics.jsonl", "samples.jsonl", "eval.jsonl"]) truncateJsonl(join(out, f), state.step);
 
   const G = cfg.num_generations;
@@ -176,45 +150,18 @@ export async function runGrpo(
       ? cfg.max_steps
       : Math.max(1, Math.ceil(cfg.num_train_epochs * roundsPerEpoch)) * cfg.num_iterations;
   const seqLen = Math.max(...train.prompts.map((p) => p.ids.length)) + cfg.max_completion_length;
+  const schedule = {
+    lr: cfg.learning_rate,
+    warmupSteps: Math.ceil(cfg.warmup_ratio * maxSteps),
+    totalSteps: maxSteps,
+    decay: cfg.lr_scheduler_type,
+    minLrRatio: 0,
+  };
   const longest = Math.max(seqLen, ...held.map((p) => p.ids.length + cfg.max_completion_length));
   if (longest > mc.maxPositionEmbeddings)
     throw new GrpoInputError(
       `the longest prompt + max_completion_length = ${longest} tokens, over the model's ${mc.maxPositionEmbeddings} positions (lower max_prompt_length or max_completion_length)`,
     );
-  const lossCfg: GrpoLossConfig = {
-    lossType: cfg.loss_type,
-    beta: cfg.beta,
-    epsilon: cfg.epsilon,
-    epsilonHigh: cfg.epsilon_high,
-    maxCompletionLength: cfg.max_completion_length,
-    temperature: cfg.temperature,
-    importanceSamplingLevel: cfg.importance_sampling_level,
-    gradientAccumulationSteps: cfg.gradient_accumulation_steps,
-  };
-  const scaling = lora ? loraScaling(lora) : 1;
-  const loss = lora
-    ? (t: Params, b: Params, batch: GrpoBatch) => grpoObjective(mergeLora(b, t, scaling), mc, batch, lossCfg)
-    : (t: Params, b: Params, batch: GrpoBatch) => grpoObjective({ ...t, ...b }, mc, batch, lossCfg);
-  const opt = {
-    beta1: cfg.adam_beta1,
-    beta2: cfg.adam_beta2,
-    weightDecay: cfg.weight_decay,
-    maxGradNorm: cfg.max_grad_norm,
-  };
-  const tr = new Trainer<GrpoBatch>({
-    model: mc,
-    params: trainable,
-    loss,
-    optimizer: opt,
-    optState: resumed?.opt,
-    withMtp: false,
-    frozen,
-  });
-  const policy = () => (lora ? mergedParams(m.params, tr.trainable, lora) : tr.params);
-  const dropPolicy = (p: Params) => {
-    if (lora) for (const k of Object.keys(p)) if (p[k] !== m.params[k]) p[k].dispose();
-  };
-  const logprobs = makeLogprobFn(mc, cfg.temperature, codec.padId, seqLen);
   const heldOpts = {
     k: cfg.eval_num_generations,
     temperature: cfg.eval_temperature,
@@ -224,21 +171,16 @@ export async function runGrpo(
     batchRows: 32,
   };
   const evalFile = join(out, "eval.jsonl");
-  const evals: HeldOutResult[] = existsSync(evalFile)
-    ? readFileSync(evalFile, "utf8")
-        .split("\n")
-        .filter((l) => l.trim())
-        .map((l) => JSON.parse(l))
-    : [];
+  const evals = readJsonl<HeldOutResult>(evalFile, { missingOk: true });
   // A round of num_iterations steps that ends at `step` crossed a multiple of `every` (rounds are whole but the last).
   const crossed = (step: number, every: number) =>
     every > 0 && Math.floor(step / every) > Math.floor((step - cfg.num_iterations) / every);
   const evalDue = (step: number) => step === 0 || step === maxSteps || crossed(step, cfg.eval_steps);
   const evaluate = async (step: number) => {
     if (held.length === 0) return;
-    const p = policy();
+    const p = sampler();
     const r = await evaluateHeldOut(p, mc, codec, task, held, step, heldOpts);
-    dropPolicy(p);
+    release(p);
     evals.push(r);
     appendJsonl(evalFile, r);
     log(
@@ -264,7 +206,7 @@ export async function runGrpo(
       ]);
       return train.prompts[order[idx % train.prompts.length]];
     });
-    const genParams = policy();
+    const genParams = sampler();
     const gen = await generate(
       genParams,
       mc,
@@ -290,19 +232,16 @@ export async function runGrpo(
     const scored = await scoreBatch(rewards, items);
     const groups = picks.map((_, i) => scored.total.slice(i * G, (i + 1) * G));
     const adv = groupAdvantages(groups, cfg.scale_rewards).flat();
-    const rows: RoundRow[] = gen.ids.map((ids, r) => ({
+    const rows: TokenRow[] = gen.ids.map((ids, r) => ({
       promptIds: picks[Math.floor(r / G)].ids,
       completionIds: ids,
       advantage: adv[r],
       live: !(cfg.mask_truncated_completions && gen.finishReasons[r] === "length"),
     }));
-    const mbs = microBatches(rows, cfg.per_device_train_batch_size);
-    const numItems = itemsInRound(rows, seqLen);
-    for (const mb of mbs) {
-      if (cfg.num_iterations > 1) mb.oldLogp = await logprobs(genParams, mb);
-      if (cfg.beta > 0) mb.refLogp = await logprobs(ref!, mb);
-    }
-    dropPolicy(genParams);
+    const numItems = itemsInBatch(rows, seqLen);
+    const batches = microBatches(rows, cfg.per_device_train_batch_size).map((mb) =>
+      grpoBatch(mc, codec.padId, mb, seqLen, numItems),
+    );
     const lengths = gen.ids.map((x) => x.length);
     const terminated = lengths.filter((_, r) => gen.finishReasons[r] === "stop");
     const rolloutRow: Record<string, number> = {
@@ -324,62 +263,58 @@ export async function runGrpo(
       "completions/mean_terminated_length": mean(terminated),
       frac_reward_zero_std: groups.filter(isZeroVariance).length / groups.length,
     };
-    // ---- num_iterations optimizer steps on this round ----
-    for (let it = 0; it < cfg.num_iterations && state.step < maxSteps; it++) {
-      const lr = learningRate(
-        {
-          lr: cfg.learning_rate,
-          warmupSteps: Math.ceil(cfg.warmup_ratio * maxSteps),
-          totalSteps: maxSteps,
-          decay: cfg.lr_scheduler_type,
-          minLrRatio: 0,
-        },
-        state.step,
-      );
-      const aux: Record<string, number>[] = [];
-      for (const mb of mbs) aux.push(await tr.accumulate(toGrpoBatch(mc, mb, seqLen, codec.padId, numItems)));
-      const gradNorm = await tr.applyAccumulated(lr);
-      state.step++;
-      state.num_tokens += rows.reduce((s, r) => s + r.promptIds.length + r.completionIds.length, 0);
-      const avg = (k: string) => mean(aux.map((a) => a[k]));
-      const row: Record<string, number> = {
-        step: state.step,
-        epoch: ((state.round + 1) * promptsPerRound) / train.prompts.length,
-        loss: aux.reduce((s, a) => s + a.loss, 0),
-        grad_norm: gradNorm,
-        learning_rate: lr,
-        num_tokens: state.num_tokens,
-        ...rolloutRow,
-        kl: avg("kl"),
-        entropy: avg("entropy"),
-        "clip_ratio/low_mean": avg("clipLow"),
-        "clip_ratio/high_mean": avg("clipHigh"),
-        "clip_ratio/region_mean": avg("clipFrac"),
-        rollout_seconds: tRollout,
-        step_seconds: (performance.now() - ts) / 1000,
-        tokens_per_s: lengths.reduce((a, b) => a + b, 0) / tRollout,
-      };
-      appendJsonl(join(out, "metrics.jsonl"), row);
-      bar.update(state.step, {
-        reward: row.reward,
-        ...(scored.perFn.accuracy ? { acc: row["rewards/accuracy/mean"] } : {}),
-        len: row["completions/mean_length"],
-        kl: row.kl,
-        clip: row["clip_ratio/region_mean"],
-        ent: row.entropy,
-      });
-      if (state.step % cfg.logging_steps === 0 || state.step === 1) {
-        for (let r = 0; r < G; r++)
-          appendJsonl(join(out, "samples.jsonl"), {
-            step: state.step,
-            prompt: items[r].prompt,
-            completion: items[r].completion,
-            reward: scored.total[r],
-            advantage: adv[r],
-            rewards: Object.fromEntries(rewards.map((f) => [f.name, scored.perFn[f.name][r]])),
-          });
-      }
-    }
+    // ---- num_iterations optimizer steps on this round (the last round stops at max_steps) ----
+    const roundTokens = rows.reduce((s, r) => s + r.promptIds.length + r.completionIds.length, 0);
+    const step0 = state.step;
+    await grpoUpdate(tr, mc, batches, {
+      beta: cfg.beta,
+      numIterations: Math.min(cfg.num_iterations, maxSteps - step0),
+      temperature: cfg.temperature,
+      lr: (it) => learningRate(schedule, step0 + it),
+      ref: ref ?? undefined,
+      sampler: genParams,
+      onStep: (it, m) => {
+        state.step++;
+        state.num_tokens += roundTokens;
+        const row: Record<string, number> = {
+          step: state.step,
+          epoch: ((state.round + 1) * promptsPerRound) / train.prompts.length,
+          loss: m.loss,
+          grad_norm: m.grad_norm,
+          learning_rate: learningRate(schedule, step0 + it),
+          num_tokens: state.num_tokens,
+          ...rolloutRow,
+          kl: m.kl,
+          entropy: m.entropy,
+          "clip_ratio/low_mean": m.clipLow,
+          "clip_ratio/high_mean": m.clipHigh,
+          "clip_ratio/region_mean": m.clipFrac,
+          rollout_seconds: tRollout,
+          step_seconds: (performance.now() - ts) / 1000,
+          tokens_per_s: lengths.reduce((a, b) => a + b, 0) / tRollout,
+        };
+        appendJsonl(join(out, "metrics.jsonl"), row);
+        bar.update(state.step, {
+          reward: row.reward,
+          ...(scored.perFn.accuracy ? { acc: row["rewards/accuracy/mean"] } : {}),
+          len: row["completions/mean_length"],
+          kl: row.kl,
+          clip: row["clip_ratio/region_mean"],
+          ent: row.entropy,
+        });
+        if (state.step % cfg.logging_steps === 0 || state.step === 1)
+          for (let r = 0; r < G; r++)
+            appendJsonl(join(out, "samples.jsonl"), {
+              step: state.step,
+              prompt: items[r].prompt,
+              completion: items[r].completion,
+              reward: scored.total[r],
+              advantage: adv[r],
+              rewards: Object.fromEntries(rewards.map((f) => [f.name, scored.perFn[f.name][r]])),
+            });
+      },
+    });
+    release(genParams);
     state.round++;
     if (crossed(state.step, cfg.save_steps) || state.step >= maxSteps)
       await saveGrpoState(join(out, "checkpoint"), {
@@ -408,7 +343,7 @@ export async function runGrpo(
     gain_pass1: allEvals.length > 1 ? allEvals[allEvals.length - 1]["pass@1"] - allEvals[0]["pass@1"] : null,
     wall_seconds: (performance.now() - t0) / 1000,
     device: engineInfo().device,
-    resumed: resumed !== null,
+    resumed,
   };
   writeJsonAtomic(join(out, "summary.json"), summary);
   await writeGrpoReport(out, cfg as unknown as Record<string, unknown>, summary as any);

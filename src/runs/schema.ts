@@ -5,13 +5,15 @@
 // docs/cli.md. Names are TRL's (GRPOConfig, SFTConfig) and Hugging Face's where one exists.
 
 export interface FieldBase<T> {
-  kind: "number" | "string" | "enum" | "boolean" | "weights";
+  kind: "number" | "string" | "enum" | "boolean" | "weights" | "list";
   default: T;
   help: string;
   /** Checks a value (from JSON or a parsed flag); returns an error message or null. */
   check(v: unknown): string | null;
   /** Reads a flag's text; throws an Error naming what is wrong. */
   fromFlag(text: string): T;
+  /** The value a checked JSON/YAML value stands for (a list given as "a,b"); the value itself when left out. */
+  read?(v: unknown): T;
   /** Extra flag spellings, without the leading "--" (old names kept working). */
   aliases?: string[];
   /** The flag name when not the path's (e.g. "grpo-steps"). */
@@ -149,6 +151,60 @@ export function weights(def: Record<string, number>, help: string): Field<Record
   };
 }
 
+const splitList = (t: string) =>
+  t
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x !== "");
+
+/** A list of names, e.g. reward_funcs [accuracy, format]; as a flag (or a string in a file) "accuracy,format". */
+export function names(
+  def: string[],
+  help: string,
+  o: { aliases?: string[]; flag?: string } = {},
+): Field<string[]> {
+  const check = (v: unknown) =>
+    typeof v === "string" || (Array.isArray(v) && v.every((x) => typeof x === "string"))
+      ? null
+      : `must be a list of names, got ${JSON.stringify(v)}`;
+  const read = (v: unknown) => (typeof v === "string" ? splitList(v) : [...(v as string[])]);
+  return { kind: "list", default: def, help, check, read, fromFlag: splitList, ...o };
+}
+
+/** A list of numbers, e.g. reward_weights [1, 0.2]; as a flag "1,0.2". */
+export function numbers(def: number[], help: string): Field<number[]> {
+  const asNums = (xs: unknown[]) => xs.map((x) => (typeof x === "string" && x.trim() !== "" ? Number(x) : x));
+  const ok = (xs: unknown[]) => xs.every((x) => typeof x === "number" && Number.isFinite(x));
+  const check = (v: unknown) =>
+    (typeof v === "string" && ok(asNums(splitList(v)))) || (Array.isArray(v) && ok(v))
+      ? null
+      : `must be a list of numbers, got ${JSON.stringify(v)}`;
+  const read = (v: unknown) =>
+    (typeof v === "string" ? asNums(splitList(v)) : [...(v as number[])]) as number[];
+  return {
+    kind: "list",
+    default: def,
+    help,
+    check,
+    read,
+    fromFlag: (t) => {
+      const xs = asNums(splitList(t));
+      if (!ok(xs)) throw new Error(`must be a list of numbers separated by commas, got '${t}'`);
+      return xs as number[];
+    },
+  };
+}
+
+/** `f` that may also be null, its default (null stands for "not given": a required path, or a derived default). */
+export function optional<T>(f: Field<T>): Field<T | null> {
+  return {
+    ...f,
+    default: null,
+    check: (v) => (v === null ? null : f.check(v)),
+    read: (v) => (v === null ? null : f.read ? f.read(v) : (v as T)),
+  };
+}
+
 export function group<F extends Fields>(help: string, fields: F, o: { flagPrefix?: string } = {}): Group<F> {
   return { kind: "group", help, fields, ...o };
 }
@@ -184,19 +240,31 @@ export function merge<F extends Fields>(
   if (!isObj(over))
     throw new ConfigError(`${where}: ${at || "the config"} must be an object, got ${JSON.stringify(over)}`);
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
-  for (const [k, v] of Object.entries(over)) {
-    const path = at ? `${at}.${k}` : k;
-    const f = g.fields[k];
-    if (!f)
+  for (const [raw, v] of Object.entries(over)) {
+    const k = fieldKey(g, raw);
+    const path = at ? `${at}.${raw}` : raw;
+    const f = k === null ? undefined : g.fields[k];
+    if (k === null || !f)
       throw new ConfigError(`${where}: unknown field '${path}' (known: ${Object.keys(g.fields).join(", ")})`);
     if (f.kind === "group") out[k] = merge(f, (out[k] ?? defaults(f)) as never, v, where, path);
     else {
       const err = f.check(v);
       if (err) throw new ConfigError(`${where}: ${path} ${err}`);
-      out[k] = structuredClone(v);
+      out[k] = f.read ? f.read(v) : structuredClone(v);
     }
   }
   return out as Infer<Group<F>>;
+}
+
+/** The field a config key names: its own name, the dash spelling of it, or its flag or an alias. */
+function fieldKey(g: Group, raw: string): string | null {
+  if (Object.hasOwn(g.fields, raw)) return raw;
+  const under = raw.replaceAll("-", "_");
+  if (Object.hasOwn(g.fields, under)) return under;
+  for (const [k, f] of Object.entries(g.fields))
+    if (f.kind !== "group" && [f.flag, ...(f.aliases ?? [])].some((n) => n?.replaceAll("-", "_") === under))
+      return k;
+  return null;
 }
 
 /** Every leaf of a schema with its path and flag prefix, e.g. {path: ["grpo", "loss_type"], prefix: ""}. */
@@ -233,6 +301,8 @@ export function setPath(obj: Record<string, unknown>, path: string[], v: unknown
 
 /** The default (or another value of the field, e.g. a preset's) as text for help and docs. */
 export function showDefault(f: Field, value: unknown = f.default): string {
+  if (value === null) return "";
+  if (Array.isArray(value)) return value.join(",");
   if (f.kind === "weights")
     return Object.entries(value as Record<string, number>)
       .map(([k, w]) => `${k}=${w}`)

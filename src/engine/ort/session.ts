@@ -47,6 +47,18 @@ export function ortThreads(): number {
   return Number.isInteger(env) && env > 0 ? env : availableParallelism();
 }
 
+/** Sessions that write an onnxruntime profile (R1LAB_ORT_PROFILE), ended once at exit at the latest. */
+const profiled = new Set<SyncSession>();
+
+/**
+ * End every profiling session: onnxruntime writes each one's JSON trace (per-node kernel times)
+ * to `<R1LAB_ORT_PROFILE>_<date>.json`. Called by `pnpm bench --profile` and at process exit.
+ */
+export function endOrtProfiling(): void {
+  for (const s of profiled) s.endProfiling();
+  profiled.clear();
+}
+
 /** Where ORT runs a session: its CPU execution provider, or its WebGPU execution provider. */
 export type OrtEp = "cpu" | "webgpu";
 
@@ -66,6 +78,7 @@ export class SyncSession {
 
   constructor(model: Uint8Array, opts: SessionOptions = {}) {
     ort();
+    const profilePrefix = opts.profilePrefix ?? process.env.R1LAB_ORT_PROFILE;
     this.native = new binding.InferenceSession();
     this.ep = opts.ep ?? "cpu";
     const options = {
@@ -75,7 +88,7 @@ export class SyncSession {
       graphOptimizationLevel: "all",
       // Spinning threads burn the other cores while the main thread works between runs.
       extra: { session: { intra_op: { allow_spinning: "0" } } },
-      ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
+      ...(profilePrefix ? { enableProfiling: true, profileFilePrefix: profilePrefix } : {}),
       ...(this.ep === "webgpu"
         ? {
             executionProviders: [{ name: "webgpu" }],
@@ -86,6 +99,10 @@ export class SyncSession {
     this.native.loadModel(model.buffer, model.byteOffset, model.byteLength, options);
     this.inputNames = this.native.inputMetadata.map((m: { name: string }) => m.name);
     this.outputNames = this.native.outputMetadata.map((m: { name: string }) => m.name);
+    if (profilePrefix && !opts.profilePrefix) {
+      if (profiled.size === 0) process.once("exit", endOrtProfiling);
+      profiled.add(this);
+    }
   }
 
   /** Run with every output written into the given tensors (preallocated, right shape and type). */
