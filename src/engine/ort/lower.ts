@@ -96,7 +96,7 @@ export function lowerJaxpr(closed: any, opts: LowerOptions): Lowered {
   });
   g.prune(outputs.map((o) => o.name));
   if (opts.fuse ?? true) {
-    fuse(g);
+    fuse(g, new Map(inputs.map((i) => [i.name, i.shape])));
     g.prune(outputs.map((o) => o.name));
   }
   return { model: g.encode(inputs, outputs), inputs, outputs, ops: g.opCounts(), eqns: jaxpr.eqns.length };
