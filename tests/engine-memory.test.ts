@@ -1,6 +1,7 @@
 // The memory discipline holds over a real training loop: the number of live device buffers and the
-// process RSS stay flat across many steps (no per-step leak).
-import { beforeAll, describe, expect, it } from "vitest";
+// process RSS stay flat across many steps (no per-step leak). This is jax-js's own memory, so the
+// loop runs on the jax executor (on `ort` the state is resident: tests/ort-resident.test.ts).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AdamW,
   type Params,
@@ -11,12 +12,15 @@ import {
   refParams,
   tidy,
 } from "../src/engine/index.ts";
+import { setExecutor } from "../src/engine/executor.ts";
 import { jit, valueAndGrad } from "../src/engine/jax.ts";
 import { countBuffers, rssMiB } from "../src/engine/memory.ts";
 
 beforeAll(async () => {
   await initEngine({ device: "cpu" });
+  setExecutor("jax");
 });
+afterAll(() => setExecutor("ort"));
 
 function mlpLoss(p: Params, x: o.Arr, y: o.Arr): o.Arr {
   return tidy(() => {

@@ -1,6 +1,9 @@
 // `compile(fn)`: what call sites use instead of jax-js's `jit(fn)`, on the executor the process
 // chose (executor.ts). Same contract as jit: trace once per input signature, consume the array
 // arguments, return arrays. Eager code always runs on jax-js.
+// On `ort` the results are resident tensors (resident.ts: host buffers outside jax-js's heap; on
+// WebGPU, outputs named by deviceOutputs stay on the device); on `jax` resident arguments are copied
+// into jax-js arrays first (jax.ts's jit).
 import { type ExecutorName, type OrtDevice, currentExecutor, currentOrtDevice } from "./executor.ts";
 import { jit } from "./jax.ts";
 import { compileOrt } from "./ort/compile.ts";
@@ -11,6 +14,11 @@ export interface CompileOptions {
   executor?: ExecutorName;
   /** A name for error messages. */
   name?: string;
+  /**
+   * Argument positions whose buffers the results may reuse (JAX's donate_argnums): the caller
+   * gives those arguments up, as it does any consumed argument. Only `ort` on the CPU uses it.
+   */
+  donate?: number[];
   /** ort only: run on onnxruntime's CPU or WebGPU execution provider (default: the process's device). */
   device?: OrtDevice;
   /**
@@ -31,6 +39,7 @@ export function compile<F extends (...args: any[]) => any>(fn: F, opts: CompileO
   return compileOrt((...args: any[]) => withOrtTrace(() => fn(...args)), {
     name: opts.name,
     ep: opts.device ?? currentOrtDevice(),
+    donate: opts.donate,
     deviceOutputs: opts.deviceOutputs,
     placement: opts.placement,
   }) as unknown as F;

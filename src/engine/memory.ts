@@ -19,6 +19,9 @@ export interface BufferCounter {
   live(): number;
   /** Bytes of those buffers. */
   liveBytes(): number;
+  /** The largest single buffer allocated since the counter was installed (or last reset). */
+  largest(): number;
+  resetLargest(): void;
 }
 
 const counters = new Map<string, BufferCounter>();
@@ -49,6 +52,7 @@ export async function countBuffers(device: "wasm" | "webgpu" = "wasm"): Promise<
   const b = await backendFor(device);
   const refs = new Map<number, { ref: number; size: number }>();
   let bytes = 0;
+  let largest = 0;
   const malloc = b.malloc.bind(b);
   const incRef = b.incRef.bind(b);
   const decRef = b.decRef.bind(b);
@@ -56,6 +60,7 @@ export async function countBuffers(device: "wasm" | "webgpu" = "wasm"): Promise<
     const slot = malloc(size, init);
     refs.set(slot, { ref: 1, size });
     bytes += size;
+    largest = Math.max(largest, size);
     return slot;
   };
   b.incRef = (slot) => {
@@ -71,7 +76,14 @@ export async function countBuffers(device: "wasm" | "webgpu" = "wasm"): Promise<
       bytes -= r.size;
     }
   };
-  const counter = { live: () => refs.size, liveBytes: () => bytes };
+  const counter = {
+    live: () => refs.size,
+    liveBytes: () => bytes,
+    largest: () => largest,
+    resetLargest: () => {
+      largest = 0;
+    },
+  };
   counters.set(device, counter);
   return counter;
 }

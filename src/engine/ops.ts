@@ -4,13 +4,18 @@
 // NumPy/JAX, with no `.ref` bookkeeping, and cannot leak inside a scope.
 // Shapes in comments: [batch, seq, dim] etc. Names follow numpy / jax.nn.
 import { type Array as JArray, lax, nn, numpy as np } from "./jax.ts";
+import { isDeviceTensor } from "./ort/device-tensors.ts";
+import { isResident } from "./resident.ts";
 import { isArray, track } from "./scope.ts";
 
 export type Arr = JArray;
 export type DType = "float32" | "float16" | "int32" | "uint32" | "bool";
 type A = Arr | number;
 
-const r = <T>(x: T): T => (isArray(x) ? (x.ref as T) : x);
+// A resident tensor (resident.ts) or a WebGPU device tensor (ort/device-tensors.ts) used eagerly is
+// copied into a jax-js array, which the op consumes.
+const r = <T>(x: T): T =>
+  isResident(x) || isDeviceTensor(x) ? (x.toJax() as T) : isArray(x) ? (x.ref as T) : x;
 
 // --- elementwise ---
 export const add = (a: A, b: A): Arr => track(np.add(r(a), r(b)));
@@ -85,7 +90,16 @@ export function linear(x: Arr, w: Arr, b?: Arr): Arr {
 
 // --- indexing ---
 export const take = (a: Arr, idx: Arr, axis?: number): Arr => track(np.take(r(a), r(idx), axis));
-export const oneHot = (idx: Arr, n: number): Arr => track(nn.oneHot(r(idx), n));
+/**
+ * One-hot float32 rows: idx [...] -> [..., n]. Written as idx == arange(n) rather than jax-js's
+ * nn.oneHot, which slices an n x n identity matrix: a constant of 92 GB for a 150k vocabulary.
+ */
+export const oneHot = (idx: Arr, n: number): Arr =>
+  track(
+    np
+      .equal(np.expandDims(r(idx), -1), np.arange(0, n, 1, { dtype: "int32" as any }))
+      .astype("float32" as any),
+  );
 /** Top-k along the last axis: [values, indices(int32)]. */
 export function topK(a: Arr, k: number): [Arr, Arr] {
   const [v, i] = lax.topK(r(a), k);

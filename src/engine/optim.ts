@@ -1,6 +1,7 @@
 // AdamW (Loshchilov & Hutter: weight decay decoupled from the gradient) with global-norm gradient
 // clipping, as one jitted update over the whole parameter tree. The update consumes the old
-// parameters, gradients and moments (their memory is reused), and returns the new ones.
+// parameters, gradients and moments (their memory is reused: on the ORT executor the new values
+// are written into the old buffers), and returns the new ones.
 //   g <- g * min(1, maxGradNorm / ||g||)
 //   m <- b1 m + (1-b1) g ;  v <- b2 v + (1-b2) g^2
 //   p <- p - lr * ( m/(1-b1^t) / (sqrt(v/(1-b2^t)) + eps) + wd * p )      (wd only on matrices)
@@ -82,8 +83,9 @@ export class AdamW {
     const hyper = np.array([lr, 1 - beta1 ** t, 1 - beta2 ** t], { dtype: np.float32 }) as Arr;
     this.compiled ??= compile(
       (p: Params, g: Params, m: Params, v: Params, h: Arr) => tidy(() => this.step(p, g, m, v, h)),
-      // On WebGPU the new parameters and moments stay on the device; only the norm is read.
-      { name: "AdamW update", deviceOutputs: [0, 1, 2] },
+      // On the CPU parameters and moments are updated in their own buffers (donation); on WebGPU
+      // they stay on the device. Only the norm is read.
+      { name: "AdamW update", donate: [0, 2, 3], deviceOutputs: [0, 1, 2] },
     ) as any;
     const [np_, nm, nv, norm] = this.compiled!(params, grads, state.m, state.v, hyper);
     return { params: np_, state: { m: nm, v: nv, step: t }, gradNorm: norm };

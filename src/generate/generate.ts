@@ -2,17 +2,21 @@
 // cache holds P + maxNewTokens slots. One jitted prefill writes the prompts, then one jitted decode
 // step per token writes one slot and returns the next logits, so each shape compiles once.
 // Sampling, stopping and dropping finished rows are the shared decode loop (decode-loop.ts).
+// Where the cache lives follows the executor: on `ort` (CPU) it is in host buffers (host-cache.ts),
+// the compiled step returns only the new rows and they are written into their slots in place; on
+// WebGPU it stays on the device; on `jax` the step returns the rewritten cache as jax-js arrays.
 import { compile } from "../engine/compile.ts";
 import * as o from "../engine/ops.ts";
 import { isDeviceTensor } from "../engine/ort/device-tensors.ts";
-import { residentCopy } from "../engine/ort/resident.ts";
-import { type Params, disposeParams, refParams } from "../engine/params.ts";
+import { onWebGpu, residentCopy } from "../engine/ort/resident.ts";
+import { type Params, disposeParams, refParams, residentState } from "../engine/params.ts";
 import { tidy } from "../engine/scope.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { attnInputs } from "../model/inputs.ts";
 import { type LayerCache, emptyCache } from "../model/kv-cache.ts";
 import { forward } from "../model/transformer.ts";
 import { decodeLoop } from "./decode-loop.ts";
+import { hostCache, keepRows, writeRows } from "./host-cache.ts";
 import type { SamplingParams } from "./sampling.ts";
 
 export interface GenerateOptions extends SamplingParams {
@@ -36,22 +40,28 @@ export interface GenerateResult {
 
 type StepFn = (p: Params, ids: o.Arr, io: any, cache: LayerCache[], place: o.Arr) => [o.Arr, LayerCache[]];
 
-/** Jitted prefill/decode function, one per model config (parameters are inputs, not constants). */
-const compiled = new WeakMap<ModelConfig, StepFn>();
+/**
+ * Jitted prefill/decode function, one per model config and cache form (parameters are inputs, not
+ * constants). `rows`: return each layer's new cache rows (host cache) instead of the whole cache.
+ */
+const compiled = { whole: new WeakMap<ModelConfig, StepFn>(), rows: new WeakMap<ModelConfig, StepFn>() };
 
-function stepFn(c: ModelConfig): StepFn {
-  let f = compiled.get(c);
+function stepFn(c: ModelConfig, rows: boolean): StepFn {
+  const cache = rows ? compiled.rows : compiled.whole;
+  let f = cache.get(c);
   if (!f) {
     f = compile(
-      (pp: Params, ids: o.Arr, io: any, cache: LayerCache[], place: o.Arr) =>
+      (pp: Params, ids: o.Arr, io: any, layers: LayerCache[], place: o.Arr) =>
         tidy(() => {
-          const out = forward(pp, c, ids, io, { cache: { layers: cache, place } });
+          const out = forward(pp, c, ids, io, { cache: { layers, place } });
           const T = ids.shape[1];
-          return [o.slice(out.logits, null, T - 1, null), out.cache!] as [o.Arr, LayerCache[]];
+          const next = rows ? out.cacheRows! : out.cache!;
+          return [o.slice(out.logits, null, T - 1, null), next] as [o.Arr, LayerCache[]];
         }),
-      { name: "generate step", deviceOutputs: [1] }, // on WebGPU the KV cache stays on the device
+      // On WebGPU the KV cache stays on the device.
+      { name: rows ? "generate step (cache rows)" : "generate step", deviceOutputs: [1] },
     ) as unknown as StepFn;
-    compiled.set(c, f);
+    cache.set(c, f);
   }
   return f;
 }
@@ -96,13 +106,23 @@ export async function generate(
   if (P === 0) throw new Error("generate: every prompt needs at least one token");
   const tmax = P + opts.maxNewTokens;
   const pad = opts.padTokenId ?? 0;
-  const step = stepFn(c);
+  const inPlace = residentState() && !onWebGpu();
+  const step = stepFn(c, inPlace);
   const padOf = prompts.map((x) => P - x.length);
-  let cache = emptyCache(c, B0, tmax);
+  let cache: LayerCache[] = inPlace
+    ? (hostCache(c, B0, tmax) as unknown as LayerCache[])
+    : emptyCache(c, B0, tmax);
   const weights = residentCopy(p); // on WebGPU: uploaded once, not at every step
-  const run = async (ids: o.Arr, io: ReturnType<typeof attnInputs>, place: o.Arr): Promise<Float32Array> => {
-    const [logits, nextCache] = step(refParams(weights), ids, io, cache, place);
-    cache = nextCache;
+  const run = async (
+    ids: o.Arr,
+    io: ReturnType<typeof attnInputs>,
+    place: o.Arr,
+    slot0: number,
+  ): Promise<Float32Array> => {
+    // The host cache is an input the step only reads (its references stay with `cache`).
+    const [logits, next] = step(refParams(weights), ids, io, inPlace ? refParams(cache) : cache, place);
+    if (inPlace) writeRows(cache as never, next, slot0);
+    else cache = next;
     return (await logits.data()) as Float32Array;
   };
   return decodeLoop(B0, opts, {
@@ -115,13 +135,15 @@ export async function generate(
         keyValid: prompts.map((_, i) => Array.from({ length: tmax }, (_, s) => s >= padOf[i] && s < P)),
       });
       const ids = prompts.flatMap((x, i) => [...Array(padOf[i]).fill(pad), ...x]);
-      return run(o.fromArray(ids, [B0, P], "int32"), io, placement(slotsP, tmax));
+      return run(o.fromArray(ids, [B0, P], "int32"), io, placement(slotsP, tmax), 0);
     },
     next: (tokens, keep, _before, rows, t) => {
       let feed = tokens;
       if (keep) {
         // Shrink the batch: keep the running rows of each layer's cache.
-        cache = shrinkCache(cache, keep);
+        cache = inPlace
+          ? (keepRows(cache as never, keep) as unknown as LayerCache[])
+          : shrinkCache(cache, keep);
         feed = keep.map((j) => tokens[j]);
       }
       const slot = P + t;
@@ -130,7 +152,7 @@ export async function generate(
         qSlots: rows.map(() => [slot]),
         keyValid: rows.map((i) => Array.from({ length: tmax }, (_, s) => s >= padOf[i] && s <= slot)),
       });
-      return run(o.fromArray(feed, [rows.length, 1], "int32"), io, placement([slot], tmax));
+      return run(o.fromArray(feed, [rows.length, 1], "int32"), io, placement([slot], tmax), slot);
     },
     done: () => {
       for (const layer of cache) for (const a of Object.values(layer)) a.dispose();

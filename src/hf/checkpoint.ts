@@ -3,9 +3,11 @@
 // saveModel writes one back that transformers and vLLM load (config.json, safetensors, tokenizer
 // files, generation_config.json).
 //
-// Loading holds about one copy of the weights: each tensor is read from disk (F32/F16/BF16 decoded,
-// F8_E4M3 dequantised with its block scales), turned into an engine array and its host buffer
-// dropped before the next is read. The tensor set is checked against config.json first
+// Loading holds one float32 copy of the weights: each tensor is read from disk (F32/F16/BF16 decoded
+// into a float32 buffer, F8_E4M3 dequantised with its block scales) and becomes an engine tensor:
+// on the ORT executor that buffer itself (resident.ts, no copy; a bf16 file costs its float32 size
+// plus one tensor's raw bytes at a time), on `jax` a jax-js array (the buffer dropped before the
+// next tensor is read). The tensor set is checked against config.json first
 // (tensor-set.ts), so a wrong checkpoint fails before anything is loaded, with every problem listed.
 // Saving is atomic for the folder: everything is written into a temporary sibling, which then
 // replaces `dir`; host copies are made one shard at a time.
@@ -13,8 +15,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { basename, dirname, join, resolve } from "node:path";
 import { writeJsonAtomic } from "../engine/atomic.ts";
 import { readDequantized } from "../engine/fp8.ts";
-import { numpy as np } from "../engine/jax.ts";
-import { fromHost, type Params, toHost } from "../engine/params.ts";
+import { filled, fromHost, type Params, toHost } from "../engine/params.ts";
 import type { WriteTensor } from "../engine/safetensors.ts";
 import { writeSafetensors } from "../engine/safetensors.ts";
 import { INDEX_FILE, openCheckpoint, planShards, SINGLE_FILE, shardFileName } from "../engine/sharded.ts";
@@ -94,7 +95,7 @@ export async function loadModel(idOrPath: string, opts: LoadOptions = {}): Promi
       // One host buffer at a time: it is garbage once the engine array holds the values.
       params[name] = fromHost(readDequantized(ckpt, name, block), shape);
     }
-    for (const { name, shape } of plan.zeros) params[name] = np.zeros(shape) as Params[string];
+    for (const { name, shape } of plan.zeros) params[name] = filled(shape, 0);
     const tokenizer = existsSync(join(dir, "tokenizer.json")) ? await loadTokenizer(dir) : null;
     return { config, params, tokenizer, generation: loadGenerationConfig(dir), dir, hasMtp: plan.hasMtp };
   } finally {

@@ -34,7 +34,7 @@ export function attention(
   x: Arr,
   io: AttnInputs,
   cache?: { layer: LayerCache; writeMask: Arr },
-): { out: Arr; cache?: LayerCache } {
+): { out: Arr; cache?: LayerCache; rows?: LayerCache } {
   const [B, T] = x.shape;
   const H = c.numAttentionHeads;
   const Hkv = c.numKeyValueHeads;
@@ -68,5 +68,7 @@ export function attention(
         )
       : sdpa(q, share(newCache?.k ?? k), share(newCache?.v ?? v), io.mask, scale);
   const merged = reshape(transpose(o, [0, 2, 1, 3]), [B, T, H * hd]);
-  return { out: linear(merged, p[`${prefix}.o_proj.weight`], p[`${prefix}.o_proj.bias`]), cache: newCache };
+  const out = linear(merged, p[`${prefix}.o_proj.weight`], p[`${prefix}.o_proj.bias`]);
+  // rows: this call's new cache entries alone, for callers that write them into a host cache in place.
+  return { out, cache: newCache, rows: cache ? { k, v } : undefined };
 }

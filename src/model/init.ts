@@ -1,9 +1,7 @@
 // Parameter shapes of an r1lab model under Hugging Face names, and random initialisation
 // (normal(0, initializerRange), norms at 1, biases at 0, routing bias at 0), as transformers does.
 import { jaxKey } from "../engine/params.ts";
-import { normalInit, type Params } from "../engine/params.ts";
-import { numpy as np } from "../engine/jax.ts";
-import type { Arr } from "../engine/ops.ts";
+import { filled, normalInit, type Params } from "../engine/params.ts";
 import { type ModelConfig, isMoeLayer, usesMla } from "./config.ts";
 
 export type ParamShapes = Record<string, number[]>;
@@ -95,8 +93,8 @@ export function initParams(
   const out: Params = {};
   for (const [name, shape] of Object.entries(paramShapes(c, opts.withMtp ?? true))) {
     const isNormGain = /norm\.weight$/.test(name);
-    if (isNormGain) out[name] = np.ones(shape) as Arr;
-    else if (shape.length === 1) out[name] = np.zeros(shape) as Arr;
+    if (isNormGain) out[name] = filled(shape, 1);
+    else if (shape.length === 1) out[name] = filled(shape, 0);
     else out[name] = normalInit(shape, std, jaxKey(seed, name));
   }
   return out;

@@ -36,7 +36,7 @@ export function mla(
   x: Arr,
   io: AttnInputs,
   cache?: { layer: LayerCache; writeMask: Arr },
-): { out: Arr; cache?: LayerCache } {
+): { out: Arr; cache?: LayerCache; rows?: LayerCache } {
   const [B, T] = x.shape;
   const H = c.numAttentionHeads;
   const nope = c.qkNopeHeadDim;
@@ -80,9 +80,10 @@ export function mla(
     return { out: outProj(sdpa(qFull, k, v, io.mask, scale)) };
   }
   // Absorbed attention over the cached latent.
+  const rows: LayerCache = { ckv, kRope: reshape(kRope, [B, T, rope]) };
   const layer: LayerCache = {
-    ckv: writeCache(cache.layer.ckv, ckv, cache.writeMask),
-    kRope: writeCache(cache.layer.kRope, reshape(kRope, [B, T, rope]), cache.writeMask),
+    ckv: writeCache(cache.layer.ckv, rows.ckv, cache.writeMask),
+    kRope: writeCache(cache.layer.kRope, rows.kRope, cache.writeMask),
   };
   const wkvb = reshape(weightOf(w("kv_b_proj.weight")), [H, nope + c.vHeadDim, R]);
   const wUK = slice(wkvb, null, [0, nope], null); // [H, nope, R]
@@ -106,5 +107,5 @@ export function mla(
       layer.ckv,
     );
   const o = einsum("bhtr,hvr->bhtv", oLatent, wUV);
-  return { out: outProj(o), cache: layer };
+  return { out: outProj(o), cache: layer, rows };
 }

@@ -34,6 +34,8 @@ export interface ForwardOutput {
   /** Sum over MoE layers of the sequence-wise balance loss (0 for dense models). */
   balanceLoss: Arr;
   cache?: LayerCache[];
+  /** With a cache: each layer's new entries alone ([..., T, d], the cache's layout), for in-place writers. */
+  cacheRows?: LayerCache[];
 }
 
 export function lmHead(p: Params, c: ModelConfig): Arr {
@@ -49,7 +51,7 @@ export function block(
   h: Arr,
   io: AttnInputs,
   cache?: { layer: LayerCache; writeMask: Arr },
-): { h: Arr; load?: Arr; balanceLoss?: Arr; cache?: LayerCache } {
+): { h: Arr; load?: Arr; balanceLoss?: Arr; cache?: LayerCache; rows?: LayerCache } {
   const attnIn = rmsNorm(h, p[`${prefix}.input_layernorm.weight`], c.rmsNormEps);
   const a = usesMla(c)
     ? mla(p, `${prefix}.self_attn`, c, attnIn, io, cache)
@@ -58,9 +60,9 @@ export function block(
   const ffnIn = rmsNorm(h1, p[`${prefix}.post_attention_layernorm.weight`], c.rmsNormEps);
   if (isMoeLayer(c, layerIndex)) {
     const m = moe(p, `${prefix}.mlp`, c, ffnIn);
-    return { h: add(h1, m.out), load: m.load, balanceLoss: m.balanceLoss, cache: a.cache };
+    return { h: add(h1, m.out), load: m.load, balanceLoss: m.balanceLoss, cache: a.cache, rows: a.rows };
   }
-  return { h: add(h1, swiglu(p, `${prefix}.mlp`, ffnIn)), cache: a.cache };
+  return { h: add(h1, swiglu(p, `${prefix}.mlp`, ffnIn)), cache: a.cache, rows: a.rows };
 }
 
 /**
@@ -114,6 +116,7 @@ export function forward(
   const loads: Arr[] = [];
   let balanceLoss: Arr = zeros([]);
   const newCache: LayerCache[] = [];
+  const cacheRows: LayerCache[] = [];
   for (let i = 0; i < c.numHiddenLayers; i++) {
     const layerCache = opts.cache ? { layer: opts.cache.layers[i], writeMask: opts.cache.place } : undefined;
     const r = block(p, `model.layers.${i}`, c, i, h, io, layerCache);
@@ -121,6 +124,7 @@ export function forward(
     if (r.load) loads.push(r.load);
     if (r.balanceLoss) balanceLoss = add(balanceLoss, r.balanceLoss);
     if (r.cache) newCache.push(r.cache);
+    if (r.rows) cacheRows.push(r.rows);
   }
   const head = lmHead(p, c);
   const logits = linear(rmsNorm(h, p["model.norm.weight"], c.rmsNormEps), head);
@@ -135,5 +139,13 @@ export function forward(
       prev = m.h;
     }
   }
-  return { logits, hidden: h, mtpLogits, loads, balanceLoss, cache: opts.cache ? newCache : undefined };
+  return {
+    logits,
+    hidden: h,
+    mtpLogits,
+    loads,
+    balanceLoss,
+    cache: opts.cache ? newCache : undefined,
+    cacheRows: opts.cache ? cacheRows : undefined,
+  };
 }

@@ -181,8 +181,10 @@ export async function sftTrain(args: SftArgs): Promise<{ params: Params; metrics
     b: Params,
     batch: SftBatch,
   ) => [[o.Arr, { ce: o.Arr; mtp: o.Arr }], Params];
-  const addTrees = compile((a: Params, b: Params) =>
-    tidy(() => Object.fromEntries(Object.keys(a).map((k) => [k, o.add(a[k], b[k])]))),
+  const addTrees = compile(
+    (a: Params, b: Params) =>
+      tidy(() => Object.fromEntries(Object.keys(a).map((k) => [k, o.add(a[k], b[k])]))),
+    { name: "gradient sum", donate: [0] },
   ) as unknown as (a: Params, b: Params) => Params;
   const save = async (step: number) => {
     if (!ckDir) return;

@@ -7,7 +7,6 @@ import { compile } from "../engine/compile.ts";
 import { valueAndGrad } from "../engine/jax.ts";
 import { AdamW, type AdamWConfig, type AdamWState } from "../engine/optim.ts";
 import * as o from "../engine/ops.ts";
-import { isDeviceTensor } from "../engine/ort/device-tensors.ts";
 import { type Params, disposeParams, fromHost, refParams, scalar, toHost } from "../engine/params.ts";
 import { type ModelConfig, isMoeLayer } from "../model/config.ts";
 import { isBuffer } from "../model/init.ts";
@@ -63,6 +62,15 @@ export class Trainer<B> {
   opt: AdamW;
   optState: AdamWState;
   private step: (t: Params, b: Params, batch: B) => [[o.Arr, Record<string, o.Arr | o.Arr[]>], Params];
+  /**
+   * pending + grads, compiled: on the CPU written into pending's buffers (donation), on WebGPU kept
+   * on the device.
+   */
+  private addGrads = compile((a: Params, b: Params) => [addTrees(a, b)], {
+    name: "gradient sum",
+    donate: [0],
+    deviceOutputs: [0],
+  }) as unknown as (a: Params, b: Params) => [Params];
 
   constructor(opts: TrainerOptions<B>) {
     this.config = opts.model;
@@ -84,25 +92,11 @@ export class Trainer<B> {
   }
 
   private pending: Params | null = null;
-  private addOnDevice: ((a: Params, b: Params) => [Params]) | null = null;
 
   /** Add one micro-batch's gradients to the pending sum (consumes `batch`); returns its loss and aux values. */
   async accumulate(batch: B): Promise<Record<string, number>> {
     const [[loss, aux], grads] = this.step(refParams(this.trainable), refParams(this.buffers), batch);
-    if (this.pending && isDeviceTensor(Object.values(grads)[0])) {
-      // Gradients on the WebGPU device: add them there.
-      this.addOnDevice ??= compile((a: Params, b: Params) => [addTrees(a, b)], {
-        name: "gradient sum",
-        deviceOutputs: [0],
-      }) as unknown as (a: Params, b: Params) => [Params];
-      this.pending = this.addOnDevice(this.pending, grads)[0];
-    } else if (this.pending) {
-      const sum: Params = {};
-      for (const k of Object.keys(grads)) sum[k] = o.add(this.pending[k], grads[k]);
-      disposeParams(this.pending);
-      disposeParams(grads);
-      this.pending = sum;
-    } else this.pending = grads;
+    this.pending = this.pending ? this.addGrads(this.pending, grads)[0] : grads;
     const out: Record<string, number> = { loss: (await loss.data())[0] };
     await this.readAux(aux, out);
     return out;

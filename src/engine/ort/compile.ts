@@ -1,16 +1,20 @@
 // `compileOrt(fn)`: jit's contract on onnxruntime. The first call with a new input signature
-// (tree structure, shapes, dtypes) traces fn with makeJaxpr, lowers the jaxpr to ONNX (lower.ts)
-// and opens an ORT session; later calls with that signature reuse it. A call reads its inputs to
-// host typed arrays, runs the session synchronously, and returns new jax-js arrays (consuming its
-// array arguments, as jit does).
-// Host mirrors: every array this executor returns remembers the host buffer it was made from, so
-// when it comes back as an input (parameters and optimizer moments between steps) it is fed to ORT
-// without reading it out of jax-js again.
+// (tree structure, shapes, dtypes) traces fn with makeJaxpr from the arguments' shapes and dtypes
+// alone, lowers the jaxpr to ONNX (lower.ts) and opens an ORT session; later calls with that
+// signature reuse it. Arguments are resident tensors (resident.ts: host buffers fed to ORT without a
+// copy), WebGPU device tensors, or jax-js arrays (read out once); on the CPU every output is a
+// resident tensor, written by ORT into its host buffer, so parameters, moments and caches never
+// enter jax-js's 4 GiB heap. Array arguments are consumed, as jit does.
+// Donation (JAX's donate_argnums): with `donate`, an output may be written into the buffer of a
+// donated argument of the same shape that nobody else holds, when the graph reads that argument only
+// on the way to that output (checked on the ONNX graph): AdamW updates parameters and moments in
+// place instead of holding two copies of each.
 // On WebGPU (`ep: "webgpu"`) the session runs on onnxruntime's WebGPU execution provider; outputs
 // named by `deviceOutputs` stay on the GPU as DeviceTensors (device-tensors.ts), which later calls
 // accept as arguments without a copy.
 import { createHash } from "node:crypto";
 import { type Array as JArray, makeJaxpr, numpy as np, tree } from "../jax.ts";
+import { ResidentTensor, isResident, newHost } from "../resident.ts";
 import { DeviceTensor, isDeviceTensor } from "./device-tensors.ts";
 import { type Lowered, lowerJaxpr } from "./lower.ts";
 import { type Placement, formatPlacement, profilePrefix, readPlacement } from "./placement.ts";
@@ -24,6 +28,8 @@ interface Entry {
   onDevice: Set<number>;
   /** Profiling the first run to count nodes per execution provider (WebGPU, when asked). */
   profiling: boolean;
+  /** Per output: the flat argument index whose buffer it may take (donation, CPU), or -1. */
+  alias: number[];
 }
 
 const mirrors = new WeakMap<JArray, HostData>();
@@ -59,6 +65,8 @@ export interface CompileStats {
   ops: Record<string, number>;
   /** WebGPU with `placement` (or R1LAB_ORT_DEBUG): nodes per execution provider of the last new signature. */
   placement?: Placement;
+  /** Outputs written into a donated argument's buffer, over all calls. */
+  donated: number;
 }
 
 export interface CompileOrtOptions {
@@ -69,6 +77,8 @@ export interface CompileOrtOptions {
   deviceOutputs?: number[];
   /** WebGPU: count the nodes each provider ran in a new signature's first run (stats.placement). */
   placement?: boolean;
+  /** CPU: argument positions whose buffers outputs may reuse (JAX's donate_argnums). */
+  donate?: number[];
 }
 
 export interface CompiledFn {
@@ -77,8 +87,12 @@ export interface CompiledFn {
   dispose(): void;
 }
 
-/** Host data of an array, without consuming it (mirror when we made it, else a synchronous read). */
-export function hostOf(a: JArray): HostData {
+/** Host data of an array or resident tensor, without consuming it. */
+export function hostOf(a: JArray | ResidentTensor): HostData {
+  if (isResident(a)) {
+    if (a.location !== "cpu") throw new Error(`ORT executor: ${a} is not on the CPU`);
+    return a.host;
+  }
   const m = mirrors.get(a);
   if (m) return m;
   const d = a.ref.dataSync() as HostData;
@@ -98,16 +112,17 @@ export function arrayOf(data: HostData, shape: number[], dtype: string): JArray 
   return a;
 }
 
-function newHost(dtype: string, n: number): HostData {
-  if (dtype === "float32") return new Float32Array(n);
-  if (dtype === "int32") return new Int32Array(n);
-  if (dtype === "uint32") return new Uint32Array(n);
-  if (dtype === "bool") return new Uint8Array(n);
-  throw new Error(`ORT executor: cannot return an output of dtype ${dtype}`);
-}
+const isArr = (x: unknown): x is JArray | ResidentTensor =>
+  isResident(x) || (typeof x === "object" && x !== null && "dataSync" in x && "shape" in x);
 
-const isArr = (x: unknown): x is JArray =>
-  typeof x === "object" && x !== null && "dataSync" in x && "shape" in x;
+/** The shape and dtype makeJaxpr traces from (a leaf of its argument tree: not a plain object). */
+class Aval {
+  constructor(
+    readonly shape: number[],
+    readonly dtype: string,
+    readonly weakType: boolean,
+  ) {}
+}
 
 /** Flat output indices under the given top-level outputs of a tree. */
 function flatIndicesOf(outTree: any, top: number[] | undefined): Set<number> {
@@ -120,10 +135,61 @@ function flatIndicesOf(outTree: any, top: number[] | undefined): Set<number> {
   return set;
 }
 
+/**
+ * Which argument buffer each output may be written into: a donated argument of the same shape and
+ * dtype, in order, that the graph reads only on the way to that output (every node reading it is
+ * an ancestor of the output's producer), so ORT has read it before it writes the output.
+ */
+function planAliases(lowered: Lowered, argIdx: number[], donatedArg: boolean[]): number[] {
+  const producer = new Map<string, number>();
+  lowered.nodes.forEach((n, i) => {
+    for (const o of n.outputs) producer.set(o, i);
+  });
+  const readers = new Map<string, number[]>();
+  lowered.nodes.forEach((n, i) => {
+    for (const x of n.inputs) {
+      const r = readers.get(x) ?? [];
+      r.push(i);
+      readers.set(x, r);
+    }
+  });
+  const ancestors = (start: number): Set<number> => {
+    const seen = new Set<number>([start]);
+    const stack = [start];
+    while (stack.length > 0) {
+      for (const x of lowered.nodes[stack.pop()!].inputs) {
+        const p = producer.get(x);
+        if (p !== undefined && !seen.has(p)) {
+          seen.add(p);
+          stack.push(p);
+        }
+      }
+    }
+    return seen;
+  };
+  const taken = new Set<number>();
+  return lowered.outputs.map((o) => {
+    const prod = producer.get(o.name);
+    if (prod === undefined) return -1;
+    let anc: Set<number> | null = null;
+    for (let j = 0; j < lowered.inputs.length; j++) {
+      const inp = lowered.inputs[j];
+      if (!donatedArg[argIdx[j]] || taken.has(j) || inp.dtype !== o.dtype) continue;
+      if (inp.shape.join(",") !== o.shape.join(",")) continue;
+      anc ??= ancestors(prod);
+      const a = anc;
+      if (!(readers.get(inp.name) ?? []).every((r) => a.has(r))) continue;
+      taken.add(j);
+      return j;
+    }
+    return -1;
+  });
+}
+
 export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions = {}): CompiledFn {
   const ep = opts.ep ?? "cpu";
   const cache = new Map<string, Entry>();
-  const stats: CompileStats = { signatures: 0, calls: 0, traceMs: 0, runMs: 0, ops: {} };
+  const stats: CompileStats = { signatures: 0, calls: 0, traceMs: 0, runMs: 0, ops: {}, donated: 0 };
   const call = (...args: any[]) => {
     const [leaves, treedef] = tree.flatten(args as never) as [unknown[], unknown];
     for (const [i, l] of leaves.entries()) {
@@ -136,20 +202,18 @@ export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions 
           `ORT executor${opts.name ? ` (${opts.name})` : ""}: argument leaf ${i} is not an array (${typeof l}); pass arrays only`,
         );
     }
-    const arrs = leaves as JArray[];
+    const arrs = leaves as (JArray | ResidentTensor)[];
     const key = `${String(treedef)}|${arrs.map((a) => `${a.dtype}[${a.shape.join(",")}]`).join(";")}`;
     let entry = cache.get(key);
     if (!entry) {
       const t0 = performance.now();
-      // Device tensors are traced through stand-ins of their shape and dtype.
-      const stand = leaves.map((l) =>
-        isDeviceTensor(l) ? (np.zeros(l.shape, { dtype: l.dtype } as never) as JArray) : null,
+      // Traced from shapes and dtypes alone: no argument's values are read (or need to exist).
+      const avals = leaves.map(
+        (l) => new Aval([...(l as JArray).shape], (l as JArray).dtype, Boolean((l as JArray).weakType)),
       );
-      const traceArgs = stand.some((x) => x)
-        ? (tree.unflatten(treedef as never, leaves.map((l, i) => stand[i] ?? l) as never) as unknown[])
-        : args;
-      const { jaxpr, treedef: outTree } = makeJaxpr(fn)(...traceArgs);
-      for (const x of stand) x?.dispose();
+      const { jaxpr, treedef: outTree } = makeJaxpr(fn)(
+        ...(tree.unflatten(treedef as never, avals as never) as unknown as any[]),
+      );
       const constValues = (jaxpr.consts as JArray[]).map((c) => hostOf(c));
       const t1 = performance.now();
       const lowered = lowerJaxpr(jaxpr, { constValues });
@@ -162,12 +226,19 @@ export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions 
               lowered.outputs.map((o, i) => [o.name, onDevice.has(i) ? "gpu-buffer" : "cpu"] as const),
             )
           : undefined;
+      // Which argument (top-level position) each flat leaf belongs to, for donation.
+      const argOf: number[] = [];
+      args.forEach((a, i) => {
+        for (const _ of tree.leaves(a as never) as unknown[]) argOf.push(i);
+      });
+      const donated = args.map((_, i) => ep === "cpu" && (opts.donate?.includes(i) ?? false));
       entry = {
         lowered,
         session: sessionFor(lowered.model, ep, locations, profiling),
         outTree,
         onDevice,
         profiling,
+        alias: donated.some((d) => d) ? planAliases(lowered, argOf, donated) : lowered.outputs.map(() => -1),
       };
       if (process.env.R1LAB_ORT_DEBUG) {
         const nodes = Object.values(lowered.ops).reduce((a, b) => a + b, 0);
@@ -196,24 +267,30 @@ export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions 
       stats.runMs += performance.now() - t1;
       return tree.unflatten(entry.outTree, outs as never);
     }
-    const { lowered, session } = entry;
+    const { lowered, session, alias } = entry;
     const feeds: Record<string, ReturnType<typeof tensor>> = {};
     lowered.inputs.forEach((inp, i) => {
       feeds[inp.name] = tensor(inp.dtype, hostOf(arrs[i]), inp.shape);
     });
     const fetches: Record<string, ReturnType<typeof tensor>> = {};
-    const hostOut = lowered.outputs.map((o) =>
-      newHost(
+    const hostOut = lowered.outputs.map((o, i) => {
+      const a = alias[i] >= 0 ? arrs[alias[i]] : null;
+      // Donate only a resident buffer this call holds the last reference to.
+      if (a && isResident(a) && a.refs <= 1 && a.location === "cpu") {
+        stats.donated++;
+        return a.host;
+      }
+      return newHost(
         o.dtype,
-        o.shape.reduce((a, b) => a * b, 1),
-      ),
-    );
+        o.shape.reduce((x, y) => x * y, 1),
+      );
+    });
     lowered.outputs.forEach((o, i) => {
       fetches[o.name] = tensor(o.dtype, hostOut[i], o.shape);
     });
     session.run(feeds, fetches);
     for (const a of arrs) a.dispose();
-    const outs = lowered.outputs.map((o, i) => arrayOf(hostOut[i], o.shape, o.dtype));
+    const outs = lowered.outputs.map((o, i) => new ResidentTensor(hostOut[i], o.shape, o.dtype));
     stats.calls++;
     stats.runMs += performance.now() - t1;
     return tree.unflatten(entry.outTree, outs as never);
@@ -225,7 +302,10 @@ export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions 
 }
 
 /** One run on the WebGPU EP: device tensors fed as they are, host arrays copied in by ORT. */
-function runWebGpu(entry: Entry, args: (JArray | DeviceTensor)[]): (JArray | DeviceTensor)[] {
+function runWebGpu(
+  entry: Entry,
+  args: (JArray | ResidentTensor | DeviceTensor)[],
+): (JArray | DeviceTensor)[] {
   const { lowered, session, onDevice } = entry;
   const feeds: Record<string, ReturnType<typeof tensor>> = {};
   lowered.inputs.forEach((inp, i) => {

@@ -17,6 +17,8 @@ export interface Lowered {
   ops: Record<string, number>;
   /** jaxpr equations lowered. */
   eqns: number;
+  /** The graph's nodes, inputs and outputs by name (compile.ts checks donation on them). */
+  nodes: { inputs: string[]; outputs: string[] }[];
 }
 
 export interface LowerOptions {
@@ -99,5 +101,12 @@ export function lowerJaxpr(closed: any, opts: LowerOptions): Lowered {
     fuse(g, new Map(inputs.map((i) => [i.name, i.shape])));
     g.prune(outputs.map((o) => o.name));
   }
-  return { model: g.encode(inputs, outputs), inputs, outputs, ops: g.opCounts(), eqns: jaxpr.eqns.length };
+  return {
+    model: g.encode(inputs, outputs),
+    inputs,
+    outputs,
+    ops: g.opCounts(),
+    eqns: jaxpr.eqns.length,
+    nodes: g.nodes,
+  };
 }
