@@ -1,6 +1,7 @@
 // Real sizes: load a Hugging Face folder (made by scripts/make-random-checkpoint.ts: Qwen2.5-0.5B's
 // or DeepSeek-R1-Distill-Qwen-1.5B's exact config, random weights), then either generate greedily
-// with the KV cache or run SFT steps (full AdamW, or LoRA over a frozen base with --lora), and print
+// with the KV cache or run SFT steps (full AdamW, or LoRA on q_proj/v_proj over a frozen base with
+// --lora), and print
 // one JSON line: tokens/s, load time and the process's peak RSS. Each measurement runs in its own
 // process (the bench rows spawn this file), so peak RSS is that run's alone.
 //   pnpm tsx bench/real-models.ts DIR gen [--batch 1 --prompt 32 --new 32]
@@ -9,7 +10,7 @@ import { initEngine } from "../src/engine/device.ts";
 import { Rng } from "../src/engine/rng.ts";
 import { generate } from "../src/generate/generate.ts";
 import { loadModel } from "../src/hf/checkpoint.ts";
-import { initLora, linearModules, loraScaling, mergeLora } from "../src/model/lora.ts";
+import { initLora, loraScaling, mergeLora, resolveTargets } from "../src/model/lora.ts";
 import { makeLmBatch } from "../src/train/batch.ts";
 import { type LmBatch, lmLoss } from "../src/train/lm-loss.ts";
 import { Trainer } from "../src/train/trainer.ts";
@@ -31,7 +32,9 @@ async function main(): Promise<void> {
     return i >= 0 ? Number(rest[i + 1]) : d;
   };
   if (!dir || (mode !== "gen" && mode !== "sft")) {
-    console.error("usage: pnpm tsx bench/real-models.ts DIR gen|sft [--batch B --prompt P --new N --seq T --steps S --lora R]");
+    console.error(
+      "usage: pnpm tsx bench/real-models.ts DIR gen|sft [--batch B --prompt P --new N --seq T --steps S --lora R]",
+    );
     process.exit(2);
   }
   await initEngine({ device: "cpu" });
@@ -59,15 +62,29 @@ async function main(): Promise<void> {
     const T = num("--seq", 128);
     const rank = num("--lora", 0);
     const w = { mtpLambda: 0, balanceAlpha: 0 };
-    const lora = { r: rank, alpha: 2 * rank, dropout: 0, targetModules: "all-linear" as const, useRslora: false };
+    // PEFT's default targets for Qwen2 (q_proj, v_proj): W + s B A is formed inside the step, and
+    // with every linear layer adapted the merged copies alone would add the base's size again.
+    const lora = {
+      r: rank,
+      alpha: 2 * rank,
+      dropout: 0,
+      targetModules: ["q_proj", "v_proj"],
+      useRslora: false,
+    };
     const loss = (t: any, b: any, batch: LmBatch) => lmLoss(t, b, c, batch, w);
     // LoRA: the adapters train, the base rides along frozen; W + s B A is formed inside the step.
-    const loraLoss = (t: any, b: any, batch: LmBatch) => lmLoss(mergeLora(b, t, loraScaling(lora)), {}, c, batch, w);
+    const loraLoss = (t: any, b: any, batch: LmBatch) =>
+      lmLoss(mergeLora(b, t, loraScaling(lora)), {}, c, batch, w);
     const trainer =
       rank > 0
         ? new Trainer<LmBatch>({
             model: c,
-            params: initLora(m.params, linearModules(m.params, c.numHiddenLayers), lora, 0),
+            params: initLora(
+              m.params,
+              resolveTargets(m.params, lora.targetModules, c.numHiddenLayers),
+              lora,
+              0,
+            ),
             frozen: m.params,
             loss: loraLoss,
             withMtp: false,

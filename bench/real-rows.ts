@@ -29,10 +29,15 @@ function runR1lab(dir: string, s: Spec): Record<string, any> {
   const args = [join(here, "real-models.ts"), dir, s.mode, "--batch", String(s.batch)];
   if (s.mode === "gen") args.push("--prompt", String(s.prompt), "--new", String(s.newTokens));
   else args.push("--seq", String(s.seq), "--lora", String(s.lora ?? 0));
-  const r = spawnSync(process.execPath, ["--import", "tsx", ...args], { encoding: "utf8", maxBuffer: 1 << 24 });
+  const r = spawnSync(process.execPath, ["--import", "tsx", ...args], {
+    encoding: "utf8",
+    maxBuffer: 1 << 24,
+  });
   const last = r.stdout.trim().split("\n").pop() ?? "";
   if (r.status !== 0 || !last.startsWith("{"))
-    throw new Error(`bench/real-models.ts exited ${r.status}: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+    throw new Error(
+      `bench/real-models.ts exited ${r.status}: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`,
+    );
   return JSON.parse(last);
 }
 
@@ -44,7 +49,9 @@ export function realBench(name: string, model: string, s: Spec): Bench {
     async run(torch) {
       const dir = join(realModelsDir(), model);
       if (!existsSync(join(dir, "config.json")))
-        return { skipped: `no ${dir}: make it with pnpm tsx scripts/make-random-checkpoint.ts ${model} ${dir}` };
+        return {
+          skipped: `no ${dir}: make it with pnpm tsx scripts/make-random-checkpoint.ts ${model} ${dir}`,
+        };
       const config = parseHfConfig(JSON.parse(readFileSync(join(dir, "config.json"), "utf8")), dir);
       let mine: Record<string, any> | null = null;
       let error: string | null = null;
