@@ -40,6 +40,8 @@ export interface BenchReport {
   executor: string;
   mode: "quick" | "full";
   torch_unavailable?: string;
+  /** With --device webgpu: what PyTorch ran on (CUDA when torch.cuda is available, else its CPU, said so). */
+  torch_reference?: string;
   results: Record<string, Row>;
 }
 
@@ -110,6 +112,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         torch_threads: started.hello.threads,
         torch_env: started.hello.env,
       });
+      if (engine.device === "webgpu") {
+        const cuda = started.hello.device !== "cpu";
+        report.torch_reference = cuda
+          ? `PyTorch CUDA (${started.hello.device})`
+          : "PyTorch on the CPU: torch.cuda is not available here, so the ratios compare the GPU path with CPU torch, not with CUDA";
+        if (!cuda) log(`bench: ${report.torch_reference}`);
+      }
     } else {
       report.torch_unavailable = started.reason;
       log(`bench: PyTorch side skipped: ${started.reason}`);
@@ -256,7 +265,7 @@ async function main(argv: string[]): Promise<number> {
   console.log(formatTable(report.results));
   const m = report.machine;
   console.log(
-    `\nexecutor ${report.executor}; ${m.cpu_model}, ${m.cores} cores, ${m.memory_gib} GiB, node ${m.node}, torch ${m.torch ?? `unavailable (${report.torch_unavailable})`}; load ${m.load_average_start} -> ${m.load_average_end}`,
+    `\n${report.device === "webgpu" ? `device webgpu (${m.webgpu_adapter ?? "adapter unknown"}); reference: ${report.torch_reference ?? "none"}\n` : ""}executor ${report.executor}; ${m.cpu_model}, ${m.cores} cores, ${m.memory_gib} GiB, node ${m.node}, torch ${m.torch ?? `unavailable (${report.torch_unavailable})`}; load ${m.load_average_start} -> ${m.load_average_end}`,
   );
   return Object.values(report.results).some((r) => r.error) ? 1 : 0;
 }

@@ -2,16 +2,26 @@
 
 Called by scripts/test-notebooks.sh (which installs the Deno kernelspec and picks the Python that
 has nbclient). Each notebook is read from notebooks/, executed with its own folder as the kernel's
-working directory (so `../src/...` imports resolve), and the executed copy is written to OUT_DIR;
-the committed notebooks are never modified. Every notebook is run even when an earlier one fails,
-and the failing notebook, cell number and error are printed at the end.
+working directory (so `../src/...` imports resolve), and the executed copy is written to OUT_DIR.
+Every notebook is run even when an earlier one fails, and the failing notebook, cell number and
+error are printed at the end.
 
-usage: test-notebooks.py --out OUT_DIR --kernel NAME --cell-timeout SECONDS NOTEBOOK...
+The committed notebooks hold their outputs, so they read on GitHub without Jupyter. --write-back
+(`pnpm notebooks:run`) writes each notebook that ran without error back in place with its outputs,
+the volatile parts made stable: no per-cell timing metadata, execution counts 1, 2, ... in order,
+temporary folders and the checkout's absolute path replaced, durations ("24.4 s") replaced by
+"... s", consecutive writes to a stream merged. Without --write-back, a notebook whose committed plots
+no longer match what it draws (another number or kind of images) fails, so stale outputs are caught
+in CI.
+
+usage: test-notebooks.py --out OUT_DIR --kernel NAME --cell-timeout SECONDS [--write-back] NOTEBOOK...
 """
 
 import argparse
 import os
+import re
 import sys
+import tempfile
 import time
 
 import nbformat
@@ -30,15 +40,72 @@ def error_outputs(cell) -> list:
     return [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
 
 
-def run_one(path: str, out_dir: str, kernel: str, cell_timeout: int) -> str | None:
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DURATION = re.compile(r"\b\d+(?:\.\d+)? (ms|s)\b")
+
+
+def stable_text(text: str) -> str:
+    """Text output without what changes from run to run or machine to machine: paths, durations."""
+    for tmp in {tempfile.gettempdir(), "/tmp"}:
+        # Deno.makeTempDirSync({prefix: "r1lab-nb02-"}) -> $TMPDIR/r1lab-nb02-<random>
+        text = re.sub(re.escape(tmp) + r"/(r1lab-[\w-]*?)-?[0-9a-f]{8,}", r"$TMPDIR/\1", text)
+    text = text.replace(ROOT + "/", "").replace(ROOT, ".")
+    return DURATION.sub(lambda m: f"... {m.group(1)}", text)
+
+
+def stabilize(nb) -> None:
+    """Make an executed notebook's outputs stable for committing (see the module's docstring)."""
+    count = 0
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        if cell.cell_type != "code":
+            continue
+        count += 1
+        cell.execution_count = count
+        # Consecutive writes to one stream as one output (the kernel splits them by timing).
+        merged = []
+        for out in cell.outputs:
+            prev = merged[-1] if merged else None
+            if out.output_type == "stream" and prev is not None and prev.output_type == "stream" and prev.name == out.name:
+                prev["text"] += out["text"]
+            else:
+                merged.append(out)
+        cell.outputs = merged
+        for out in cell.outputs:
+            if out.get("execution_count") is not None:
+                out["execution_count"] = count
+            if out.output_type == "stream":
+                out["text"] = stable_text(out["text"])
+            for mime in ("text/plain", "text/html", "text/markdown"):
+                if mime in out.get("data", {}):
+                    out["data"][mime] = stable_text(out["data"][mime])
+
+
+def plots(nb) -> list:
+    """The images a notebook shows, in order, by kind (e.g. ["image/png", "image/png"]). Only these
+    are compared with the committed notebook: streams and execute results are left out because the
+    kernel may split the one and, now and then, report the other after the cell has finished."""
+    return [
+        k
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for o in cell.outputs
+        for k in sorted(o.get("data", {}))
+        if k.startswith("image/")
+    ]
+
+
+def run_one(path: str, out_dir: str, kernel: str, cell_timeout: int, write_back: bool) -> str | None:
     """Execute one notebook; return None on success, else a message naming the cell and the error."""
     nb = nbformat.read(path, as_version=4)
+    committed = plots(nb)
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     client = NotebookClient(
         nb,
         timeout=cell_timeout,
         kernel_name=kernel,
         allow_errors=False,
+        record_timing=False,
         resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}},
     )
     running = {"index": None}  # the cell being executed, for errors that leave no error output (timeouts)
@@ -76,6 +143,16 @@ def run_one(path: str, out_dir: str, kernel: str, cell_timeout: int) -> str | No
     for i in code_cells:
         if nb.cells[i].get("execution_count") is None:
             return f"{where(i)}: did not run"
+    stabilize(nb)
+    if write_back:
+        nbformat.write(nb, path)
+        return None
+    now = plots(nb)
+    if committed != now:
+        return (
+            f"the committed outputs are stale: {len(committed)} plots committed, {len(now)} drawn now "
+            f"({committed} against {now}); run `pnpm notebooks:run` and commit the notebook"
+        )
     return None
 
 
@@ -85,6 +162,7 @@ def main() -> int:
     ap.add_argument("--kernel", default="deno")
     ap.add_argument("--cell-timeout", type=int, default=300)
     ap.add_argument("--keep", action="store_true", help="say where the executed copies are (OUT_DIR is kept)")
+    ap.add_argument("--write-back", action="store_true", help="write each executed notebook back in place")
     ap.add_argument("notebooks", nargs="+")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -95,12 +173,12 @@ def main() -> int:
         print(f"notebook {name} ...", flush=True)
         t0 = time.time()
         try:
-            msg = run_one(path, a.out, a.kernel, a.cell_timeout)
+            msg = run_one(path, a.out, a.kernel, a.cell_timeout, a.write_back)
         except Exception as e:  # a notebook that cannot be read or a kernel that cannot start
             msg = f"{type(e).__name__}: {e}"
         dt = time.time() - t0
         if msg is None:
-            print(f"ok      {name} ({dt:.1f} s)", flush=True)
+            print(f"ok      {name} ({dt:.1f} s){' written back' if a.write_back else ''}", flush=True)
         else:
             print(f"FAILED  {name} ({dt:.1f} s): {msg}", flush=True)
             failures.append(name)

@@ -3,13 +3,17 @@
 # fail when any cell errors. Self-contained: the kernelspec is installed under
 # node_modules/.cache/r1lab-jupyter (no root, nothing in ~/.local), the kernel is the deno binary of
 # the pinned `deno` devDependency, and executed copies go to a temporary folder, so the committed
-# notebooks (saved without outputs) stay untouched. The notebooks run their small configs
-# (R1LAB_NOTEBOOK_SMALL=1) unless the caller sets R1LAB_NOTEBOOK_SMALL=0.
+# notebooks stay untouched, unless R1LAB_NOTEBOOK_WRITE=1 (`pnpm notebooks:run`): then each notebook
+# that runs without error is written back in place with its outputs, made stable (see
+# test-notebooks.py). Otherwise a notebook whose committed plots and results no longer match what it
+# produces fails. The notebooks run their small configs (R1LAB_NOTEBOOK_SMALL=1) unless the caller
+# sets R1LAB_NOTEBOOK_SMALL=0.
 # Needs Python 3 with nbclient and nbformat (Debian: jupyter-core jupyter-client jupyter-nbconvert
 # python3-nbclient python3-ipykernel).
 #   scripts/test-notebooks.sh [NOTEBOOK...]    default: notebooks/*.ipynb
 #   env: R1LAB_NOTEBOOK_CELL_TIMEOUT (seconds per cell, default 300), R1LAB_NOTEBOOK_OUT (keep the
-#        executed copies there instead of a temporary folder), R1LAB_PYTHON (the Python to use).
+#        executed copies there instead of a temporary folder), R1LAB_PYTHON (the Python to use),
+#        R1LAB_NOTEBOOK_WRITE=1 (write the executed notebooks back into notebooks/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -49,9 +53,10 @@ export R1LAB_NOTEBOOK_SMALL=${R1LAB_NOTEBOOK_SMALL:-1}
 
 if [ $# -gt 0 ]; then NOTEBOOKS=("$@"); else NOTEBOOKS=(notebooks/*.ipynb); fi
 KEEP=()
+if [ "${R1LAB_NOTEBOOK_WRITE:-0}" = 1 ]; then KEEP+=(--write-back); fi
 if [ -n "${R1LAB_NOTEBOOK_OUT:-}" ]; then
   OUT=$R1LAB_NOTEBOOK_OUT
-  KEEP=(--keep)
+  KEEP+=(--keep)
 else
   OUT=$(mktemp -d "${TMPDIR:-/tmp}/r1lab-notebooks.XXXXXX")
   trap 'rm -rf "$OUT"' EXIT

@@ -242,6 +242,13 @@ describe("r1lab doctor", () => {
     expect(typeof d.cpu.multiThreaded).toBe("boolean");
     expect(d.cpu.matmulMs).toBeGreaterThan(0);
     if (d.webgpu.adapter === null) expect(d.webgpu.reason.length).toBeGreaterThan(10);
+    else {
+      // With an adapter, onnxruntime's WebGPU EP ran a device-resident matmul chain and counted its nodes.
+      expect(d.webgpu.ortEp.error).toBeUndefined();
+      expect(d.webgpu.ortEp.ok).toBe(true);
+      expect(d.webgpu.ortEp.placement).toMatch(/^\d+ nodes on WebGPU, \d+ on the CPU/);
+      expect(d.webgpu.software).toBe(/llvmpipe/i.test(d.webgpu.adapter));
+    }
     // Dawn's own warnings (printed by the WebGPU probe) stay out of doctor's output.
     expect((await runs.doctorJson).stderr).not.toMatch(/artificially reduced/);
     // The sandbox's memory bound: a cgroup per run, or rlimits with the gap stated (docs/security.md).

@@ -6,6 +6,8 @@
 // takes minutes, so it runs with `pnpm test:docs` (R1LAB_DOCS_RUN=1): in document order (README,
 // getting-started, then the other docs), with bash -e, in a scratch copy of the checkout (links to
 // its files; runs/, evals/, dist/ are its own), offline (HF_HUB_OFFLINE=1).
+// R1LAB_DOCS_ONLY=docs/grpo.md,docs/cli.md runs the blocks of those pages only (a block that uses
+// what an earlier page made, such as runs/latest, then needs that page too).
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -90,21 +92,25 @@ describe.skipIf(!run)("docs shell blocks, run as pasted", () => {
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  for (const b of all.filter((x) => x.notRun === null)) {
+  const only = process.env.R1LAB_DOCS_ONLY?.split(",").map((f) => f.trim());
+  for (const b of all.filter((x) => x.notRun === null && (!only || only.includes(x.file)))) {
     it(`${b.file}:${b.line}`, async () => {
       let code = b.code;
       for (const [from, to] of b.replacements) code = code.split(from).join(to);
       const env = { ...process.env, HF_HUB_OFFLINE: "1", HF_HOME: join(work, ".hf"), R1LAB_DOCS_RUN: "" };
       const r = await new Promise<{ code: number | null; out: string }>((done) => {
+        // Its own process group, so a block past its time is killed with everything it started
+        // (pnpm, tsx, node), not only bash: an orphan would keep running and writing files.
         const child = spawn("bash", ["-euo", "pipefail", "-c", code], {
           cwd: work,
           env,
           stdio: ["ignore", "pipe", "pipe"],
+          detached: true,
         });
         let out = "";
         child.stdout.on("data", (d) => (out += d));
         child.stderr.on("data", (d) => (out += d));
-        const timer = setTimeout(() => child.kill("SIGKILL"), 540_000);
+        const timer = setTimeout(() => process.kill(-(child.pid as number), "SIGKILL"), 540_000);
         child.on("close", (c) => {
           clearTimeout(timer);
           done({ code: c, out });

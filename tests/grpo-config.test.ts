@@ -1,12 +1,13 @@
 // `r1lab grpo`'s options: TRL's names with dashes or underscores, a YAML/JSON --config under the
 // flags, TRL's defaults, and one clear line for each kind of bad input.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseCommandArgs } from "../src/cli/command.ts";
 import { readConfigFile } from "../src/cli/config-flags.ts";
 import grpoCommand, { resolveGrpoConfig } from "../src/cli/grpo.ts";
+import { runGrpo } from "../src/runs/grpo.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "r1lab-grpo-config-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -110,5 +111,13 @@ describe("r1lab grpo options", () => {
     expect(() => parseCommandArgs(grpoCommand, ["--num_generation", "4"])).toThrow(
       /Unknown option '--num_generation'/,
     );
+  });
+
+  it("a model that is not found leaves no run folder behind", async () => {
+    const out = join(tmp, "never-started");
+    const cfg = resolveGrpoConfig({ ...need, model: join(tmp, "no-such-model"), out });
+    await expect(runGrpo(cfg, () => {})).rejects.toThrow(/no-such-model/);
+    // A corrected command with other settings must not meet "this run folder was started with ...".
+    expect(existsSync(out)).toBe(false);
   });
 });

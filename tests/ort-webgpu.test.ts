@@ -10,6 +10,7 @@ import { describeAdapter, initEngine, probeWebGPU } from "../src/engine/device.t
 import { setExecutor, setOrtDevice } from "../src/engine/executor.ts";
 import { type Array as JArray, tree, valueAndGrad } from "../src/engine/jax.ts";
 import { DeviceTensor, upload } from "../src/engine/ort/device-tensors.ts";
+import * as o from "../src/engine/ops.ts";
 import { type Params, refParams, toHost } from "../src/engine/params.ts";
 import { Rng } from "../src/engine/rng.ts";
 import { generate } from "../src/generate/generate.ts";
@@ -151,12 +152,16 @@ describe.skipIf(unavailable !== null).each(MODELS)("ORT WebGPU EP on the %s mode
       );
       const params: Record<string, Float32Array> = {};
       for (const [k, v] of Object.entries(tr.params)) params[k] = Float32Array.from(await toHost(v));
+      // Eager code may use a device tensor too (ops.ts reads it back first).
+      const [k0, w0] = Object.entries(tr.trainable)[0];
+      const eagerSum = (await toHost(o.sum(w0)))[0];
       setOrtDevice("cpu");
-      return { logs, params, resident };
+      return { logs, params, resident, eagerSum, hostSum: params[k0].reduce((a, b) => a + b, 0) };
     };
     const g = await runTrainer("webgpu");
     const cpu = await runTrainer("cpu");
     expect(g.resident).toBe(true);
+    expect(g.eagerSum).toBeCloseTo(g.hostSum, 3);
     expect(cpu.resident).toBe(false);
     for (let s = 0; s < 3; s++) {
       expect(Object.keys(g.logs[s]).sort()).toEqual(Object.keys(cpu.logs[s]).sort());

@@ -17,6 +17,7 @@ import { compile } from "../engine/compile.ts";
 import { defaultThreads, initEngine } from "../engine/device.ts";
 import { currentExecutor } from "../engine/executor.ts";
 import { ops as o, tidy, toHost } from "../engine/index.ts";
+import type { WebGpuEpCheck } from "../engine/ort/webgpu-check.ts";
 import type { Command } from "./command.ts";
 import { packageVersion, r1labVersion } from "./version.ts";
 
@@ -35,15 +36,22 @@ export function which(name: string): string | null {
   return null;
 }
 
+type WebGpuReport = DoctorReport["webgpu"];
+
 /**
- * The WebGPU adapter, probed in a child process: Dawn prints warnings of its own ("maxDynamic...
- * artificially reduced") straight to the process's stderr, which doctor's report should not carry.
+ * The WebGPU adapter and onnxruntime's WebGPU EP, probed in a child process: Dawn prints warnings
+ * of its own ("maxDynamic... artificially reduced") straight to the process's stderr, which
+ * doctor's report should not carry.
  */
-function probeWebGPUQuietly(): { adapter: string | null; reason: string } {
+function probeWebGPUQuietly(): WebGpuReport {
   const self = fileURLToPath(import.meta.url);
-  const device = join(self, "..", "..", "engine", `device${self.endsWith(".ts") ? ".ts" : ".js"}`);
-  const code = `const d = await import(${JSON.stringify(`file://${device}`)}); const p = await d.probeWebGPU();
-process.stdout.write(JSON.stringify({ adapter: p.adapter ? d.describeAdapter(p.adapter) : null, reason: p.reason }) + "\\n");
+  const ext = self.endsWith(".ts") ? ".ts" : ".js";
+  const url = (...p: string[]) => JSON.stringify(`file://${join(self, "..", "..", "engine", ...p)}${ext}`);
+  const code = `const d = await import(${url("device")}); const p = await d.probeWebGPU();
+const adapter = p.adapter ? d.describeAdapter(p.adapter) : null;
+let ortEp = null;
+if (adapter) { await d.initEngine({ device: "cpu", executor: "ort" }); ortEp = await (await import(${url("ort", "webgpu-check")})).checkOrtWebGpu(); }
+process.stdout.write(JSON.stringify({ adapter, reason: p.reason, software: /llvmpipe|lavapipe|swiftshader|software/i.test(adapter ?? ""), ortEp }) + "\\n");
 process.exit(0);`;
   const r = spawnSync(process.execPath, [...process.execArgv, "--input-type=module", "-e", code], {
     encoding: "utf8",
@@ -56,6 +64,8 @@ process.exit(0);`;
     return {
       adapter: null,
       reason: `the WebGPU probe failed: ${err.slice(-3).join(" ") || `exit ${r.status}`}`,
+      software: false,
+      ortEp: null,
     };
   }
 }
@@ -112,7 +122,8 @@ export interface DoctorReport {
     matmulMs: number | null;
     error?: string;
   };
-  webgpu: { adapter: string | null; reason: string };
+  /** The WebGPU adapter (software: Mesa's llvmpipe or another CPU rasteriser) and a computed check of onnxruntime's WebGPU EP. */
+  webgpu: { adapter: string | null; reason: string; software: boolean; ortEp: WebGpuEpCheck | null };
   /** The code sandbox: whether bwrap works here, and what bounds a run's memory. */
   sandbox: { ok: boolean; reason: string; cgroup: boolean; memory: string };
   /** What runs compiled steps, where the choice came from, and a check that it computes. */
@@ -178,6 +189,11 @@ export async function doctorReport(): Promise<DoctorReport> {
   };
 }
 
+function formatEp(c: WebGpuEpCheck, version: string): string {
+  if (!c.ok) return `onnxruntime's WebGPU execution provider FAILED: ${c.error}`;
+  return `onnxruntime ${version} WebGPU execution provider works (--device webgpu --executor ort); device-resident matmul check ok (${c.ms!.toFixed(0)} ms incl. session and shaders; ${c.placement ?? "placement unknown"})`;
+}
+
 export function formatDoctor(r: DoctorReport): string {
   const c = r.cpu;
   const pool = c.multiThreaded ? "multi-threaded Wasm pool" : "single-threaded (no Wasm worker pool)";
@@ -198,9 +214,12 @@ export function formatDoctor(r: DoctorReport): string {
     [
       "webgpu",
       r.webgpu.adapter
-        ? `${r.webgpu.adapter} (webgpu ${r.webgpuPackage})`
+        ? `${r.webgpu.adapter} (webgpu ${r.webgpuPackage})${r.webgpu.software ? "; a software rasteriser on the CPU (llvmpipe): correct but slow" : ""}`
         : `unavailable: ${r.webgpu.reason}`,
     ],
+    ...(r.webgpu.ortEp
+      ? [["webgpu EP", formatEp(r.webgpu.ortEp, r.executor.onnxruntime)] as [string, string]]
+      : []),
     ["sandbox", r.sandbox.ok ? `works (${r.sandbox.reason})` : `UNAVAILABLE: ${r.sandbox.reason}`],
     ["sandbox mem", r.sandbox.memory],
     ...r.tools.map((t): [string, string] => [t.name, t.detail]),

@@ -4,6 +4,7 @@
 // NumPy/JAX, with no `.ref` bookkeeping, and cannot leak inside a scope.
 // Shapes in comments: [batch, seq, dim] etc. Names follow numpy / jax.nn.
 import { type Array as JArray, lax, nn, numpy as np } from "./jax.ts";
+import { isDeviceTensor } from "./ort/device-tensors.ts";
 import { isResident } from "./resident.ts";
 import { isArray, track } from "./scope.ts";
 
@@ -11,8 +12,10 @@ export type Arr = JArray;
 export type DType = "float32" | "float16" | "int32" | "uint32" | "bool";
 type A = Arr | number;
 
-// A resident tensor (resident.ts) used eagerly is copied into a jax-js array, which the op consumes.
-const r = <T>(x: T): T => (isResident(x) ? (x.toJax() as T) : isArray(x) ? (x.ref as T) : x);
+// A resident tensor (resident.ts) or a WebGPU device tensor (ort/device-tensors.ts) used eagerly is
+// copied into a jax-js array, which the op consumes.
+const r = <T>(x: T): T =>
+  isResident(x) || isDeviceTensor(x) ? (x.toJax() as T) : isArray(x) ? (x.ref as T) : x;
 
 // --- elementwise ---
 export const add = (a: A, b: A): Arr => track(np.add(r(a), r(b)));

@@ -6,11 +6,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Codec } from "../backends/token-rows.ts";
+import { warnOverlap } from "../data/overlap.ts";
 import type { EvalProblem, EvalTask } from "../eval/tasks/types.ts";
 import type { ChatMessage } from "../hf/chat-template.ts";
 import { makeTask } from "./setup.ts";
 import { applyTemplate, ZERO_TEMPLATE } from "../tasks/template.ts";
 import { problemsOf } from "../tasks/registry.ts";
+import type { GrpoRunConfig } from "./grpo-config.ts";
 
 export interface Prompt {
   problem: EvalProblem;
@@ -104,4 +106,56 @@ export function buildPrompts(
     return { problem, text, ids };
   });
   return { prompts, truncated };
+}
+
+/** A problem's own text, without the task's instruction that every prompt shares (it would match everywhere). */
+function problemText(p: EvalProblem): string {
+  for (const k of ["question", "problem", "prompt", "text"])
+    if (typeof p.meta[k] === "string") return p.meta[k] as string;
+  return p.prompt;
+}
+
+/**
+ * A run's training and held-out prompts (--data and --eval-data through the task's loader, or
+ * `gen:SPLIT:N` of an r1lab run), with one warning line when they share 8-grams and one when
+ * prompts were cut to max_prompt_length.
+ */
+export async function grpoPrompts(
+  cfg: GrpoRunConfig,
+  task: EvalTask,
+  modelDir: string,
+  codec: Codec & { chars: boolean },
+  log: (s: string) => void,
+): Promise<{ train: Prompt[]; held: Prompt[]; chat: boolean }> {
+  const ps: PromptSettings = {
+    format: cfg.prompt_format,
+    systemPrompt: cfg.system_prompt,
+    template: cfg.prompt_template,
+    maxPromptLength: cfg.max_prompt_length,
+  };
+  const mode = promptMode(codec, ps, modelDir, codec.chars);
+  const problems = async (data: string, split: string) =>
+    runProblems(modelDir, data, cfg.task) ?? (await task.load(data, { split, seed: cfg.seed }));
+  const train = buildPrompts(task, await problems(cfg.data, cfg.split), codec, mode, ps);
+  if (train.prompts.length === 0) throw new Error(`${cfg.data}: no problems in split '${cfg.split}'`);
+  const held = cfg.eval_data
+    ? buildPrompts(
+        task,
+        (await problems(cfg.eval_data, cfg.eval_split)).slice(0, cfg.eval_limit),
+        codec,
+        mode,
+        ps,
+      ).prompts
+    : [];
+  if (held.length > 0)
+    await warnOverlap(
+      train.prompts.map((p) => problemText(p.problem)),
+      held.map((p) => problemText(p.problem)),
+      { trainLabel: cfg.data, evalLabel: cfg.eval_data ?? "the evaluation data" },
+    );
+  if (train.truncated)
+    log(
+      `warning: ${train.truncated} prompts are longer than max_prompt_length ${cfg.max_prompt_length} and keep their last tokens`,
+    );
+  return { train: train.prompts, held, chat: mode.chat };
 }

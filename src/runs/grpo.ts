@@ -1,42 +1,37 @@
-// `r1lab grpo`: GRPO on any Hugging Face model, as TRL's GRPOTrainer does it. Load the model (all
-// weights trained, or LoRA adapters with use_peft), build prompts from the task's dataset (chat
-// template or plain text), then repeat: sample G completions per prompt, score them with the named
-// reward functions (the task's own scorer is `accuracy`), compute group-relative advantages and take
+// `r1lab grpo`: GRPO on any Hugging Face model, as TRL's GRPOTrainer does it. Load the model and
+// set up what is trained (all weights, or LoRA adapters with use_peft: grpo-policy.ts), build
+// prompts from the task's dataset (chat template or plain text: grpo-prompts.ts), then repeat per
+// round: sample G completions per prompt, score them with the named reward functions (the task's
+// own scorer is `accuracy`) and compute group-relative advantages (grpo-round.ts), then take
 // num_iterations optimizer steps of gradient_accumulation_steps micro-batches each on the GRPO
-// objective (rl/grpo-loss.ts). Held-out pass@1 before, during and after; metrics.jsonl (TRL's
-// names), samples.jsonl, report.html, checkpoint/ (resumable after kill -9 with identical metrics)
-// and final/ (a Hugging Face model, or a PEFT adapter; --merge adds final-merged/).
+// objective through rl/grpo-update.ts, the same update zero's and r1's GRPO stage use. Held-out
+// pass@1 before, during and after (grpo-eval.ts); metrics.jsonl (TRL's names), samples.jsonl,
+// report.html, checkpoint/ (grpo-state.ts: resumable after kill -9 with identical metrics) and
+// final/ (a Hugging Face model, or a PEFT adapter; --merge adds final-merged/).
 // Left out: multi-GPU, vLLM, sampler-side importance-sampling correction (the sampler is this
-// model), lora_dropout, entropy bonuses and multi-turn tool use.
+// model), dynamic sampling (zero's stage has it), lora_dropout, entropy bonuses, multi-turn tools.
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { modelCodec } from "../backends/native.ts";
-import { warnOverlap } from "../data/overlap.ts";
 import { writeJsonAtomic } from "../engine/atomic.ts";
 import { engineInfo } from "../engine/device.ts";
 import { appendJsonl, readJsonl, truncateJsonl } from "../engine/jsonl.ts";
-import { Rng, deriveSeed } from "../engine/rng.ts";
+import { deriveSeed } from "../engine/rng.ts";
 import { learningRate } from "../engine/schedule.ts";
 import { getEvalTask } from "../eval/tasks/index.ts";
-import type { EvalProblem } from "../eval/tasks/types.ts";
-import { generate } from "../generate/generate.ts";
 import { loadModel, saveModel } from "../hf/checkpoint.ts";
 import { mergeAdapter, saveAdapter } from "../hf/peft.ts";
-import { writeGrpoReport } from "../report/grpo-report.ts";
+import { writeGrpoReport } from "./grpo-report.ts";
 import { Progress } from "../report/progress.ts";
-import { groupAdvantages, isZeroVariance } from "../rl/advantages.ts";
-import { type TokenRow, grpoBatch, itemsInBatch, microBatches } from "../rl/grpo.ts";
+import { grpoBatch, itemsInBatch, microBatches } from "../rl/grpo.ts";
 import { grpoUpdate } from "../rl/grpo-update.ts";
-import { type NamedReward, type Scored, rewardFunction, scoreBatch } from "../rl/reward-fns.ts";
+import { type NamedReward, rewardFunction } from "../rl/reward-fns.ts";
 import { GrpoInputError, type GrpoRunConfig } from "./grpo-config.ts";
 import { type HeldOutResult, evaluateHeldOut } from "./grpo-eval.ts";
 import { grpoPolicy } from "./grpo-policy.ts";
-import { buildPrompts, promptMode, runProblems } from "./grpo-prompts.ts";
+import { grpoRound, roundPrompts } from "./grpo-round.ts";
+import { grpoPrompts } from "./grpo-prompts.ts";
 import { saveGrpoState } from "./grpo-state.ts";
-
-const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
-const std = (xs: number[]) =>
-  Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)) * (xs.length / Math.max(1, xs.length - 1)));
 
 /** Refuse to resume a run folder written with other settings (names the first option that differs). */
 function checkSameConfig(path: string, cfg: GrpoRunConfig): void {
@@ -66,52 +61,16 @@ export async function runGrpo(
 ) {
   const t0 = performance.now();
   const out = cfg.output_dir;
-  mkdirSync(out, { recursive: true });
   await input(() => checkSameConfig(join(out, "config.json"), cfg));
-  writeJsonAtomic(join(out, "config.json"), cfg); // the resolved config, before any work
   const task = await input(() => getEvalTask(cfg.task));
   const m = await input(() => loadModel(cfg.model));
+  // The resolved config, before any work (once the model is found, so a mistyped model leaves no
+  // run folder that a corrected command would then have to match).
+  mkdirSync(out, { recursive: true });
+  writeJsonAtomic(join(out, "config.json"), cfg);
   const mc = m.config;
   const codec = await input(() => modelCodec(m));
-  const charModel = codec.chars;
-  const ps = {
-    format: cfg.prompt_format,
-    systemPrompt: cfg.system_prompt,
-    template: cfg.prompt_template,
-    maxPromptLength: cfg.max_prompt_length,
-  };
-  const mode = await input(() => promptMode(codec, ps, m.dir, charModel));
-  const problems = async (data: string, split: string) =>
-    runProblems(m.dir, data, cfg.task) ?? (await task.load(data, { split, seed: cfg.seed }));
-  const train = await input(async () =>
-    buildPrompts(task, await problems(cfg.data, cfg.split), codec, mode, ps),
-  );
-  if (train.prompts.length === 0)
-    throw new GrpoInputError(`${cfg.data}: no problems in split '${cfg.split}'`);
-  const held = cfg.eval_data
-    ? (
-        await input(async () =>
-          buildPrompts(
-            task,
-            (await problems(cfg.eval_data!, cfg.eval_split)).slice(0, cfg.eval_limit),
-            codec,
-            mode,
-            ps,
-          ),
-        )
-      ).prompts
-    : [];
-  // Training prompts that share an 8-gram with the held-out ones get one warning line (src/data).
-  if (held.length > 0)
-    await warnOverlap(
-      train.prompts.map((p) => problemText(p.problem)),
-      held.map((p) => problemText(p.problem)),
-      { trainLabel: cfg.data, evalLabel: cfg.eval_data ?? "the evaluation data" },
-    );
-  if (train.truncated)
-    log(
-      `warning: ${train.truncated} prompts are longer than max_prompt_length ${cfg.max_prompt_length} and keep their last tokens`,
-    );
+  const { train, held, chat } = await input(() => grpoPrompts(cfg, task, m.dir, codec, log));
   const rewards: NamedReward[] = await input(() =>
     cfg.reward_funcs.map((name, i) => ({
       name,
@@ -144,12 +103,12 @@ export async function runGrpo(
   const G = cfg.num_generations;
   const rowsPerRound = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps;
   const promptsPerRound = rowsPerRound / G;
-  const roundsPerEpoch = Math.ceil(train.prompts.length / promptsPerRound);
+  const roundsPerEpoch = Math.ceil(train.length / promptsPerRound);
   const maxSteps =
     cfg.max_steps > 0
       ? cfg.max_steps
       : Math.max(1, Math.ceil(cfg.num_train_epochs * roundsPerEpoch)) * cfg.num_iterations;
-  const seqLen = Math.max(...train.prompts.map((p) => p.ids.length)) + cfg.max_completion_length;
+  const seqLen = Math.max(...train.map((p) => p.ids.length)) + cfg.max_completion_length;
   const schedule = {
     lr: cfg.learning_rate,
     warmupSteps: Math.ceil(cfg.warmup_ratio * maxSteps),
@@ -189,7 +148,7 @@ export async function runGrpo(
   };
   log(
     `r1lab grpo: ${mc.modelType} from ${m.dir}, ${cfg.use_peft ? `LoRA r=${cfg.lora_r} on ${Object.keys(tr.trainable).length / 2} projections` : "full fine-tuning"}, ` +
-      `${train.prompts.length} prompts (${mode.chat ? "chat template" : "plain text"}), ${promptsPerRound} prompts x ${G} per round, ${maxSteps} steps, device ${engineInfo().device}`,
+      `${train.length} prompts (${chat ? "chat template" : "plain text"}), ${promptsPerRound} prompts x ${G} per round, ${maxSteps} steps, device ${engineInfo().device}`,
   );
   // Before training, and the evaluation a killed run may have missed at its checkpoint's step.
   if (evalDue(state.step) && !evals.some((e) => e.step === state.step)) await evaluate(state.step);
@@ -198,71 +157,15 @@ export async function runGrpo(
   bar.update(state.step);
   while (state.step < maxSteps) {
     const ts = performance.now();
-    // ---- rollouts: the prompts of this round, in an order drawn per epoch ----
-    const picks = Array.from({ length: promptsPerRound }, (_, j) => {
-      const idx = state.round * promptsPerRound + j;
-      const order = Rng.stream(cfg.seed, "grpo-order", Math.floor(idx / train.prompts.length)).shuffle([
-        ...train.prompts.keys(),
-      ]);
-      return train.prompts[order[idx % train.prompts.length]];
-    });
+    // ---- rollouts: G completions for each prompt of the round, scored, advantages, update rows ----
+    const picks = roundPrompts(train, state.round, promptsPerRound, cfg.seed);
     const genParams = sampler();
-    const gen = await generate(
-      genParams,
-      mc,
-      picks.flatMap((p) => Array.from({ length: G }, () => p.ids)),
-      {
-        maxNewTokens: cfg.max_completion_length,
-        eosTokenIds: codec.eosIds,
-        seed: deriveSeed(cfg.seed, "grpo-sample", state.round),
-        temperature: cfg.temperature,
-        topP: cfg.top_p,
-        topK: cfg.top_k,
-        padTokenId: codec.padId,
-      },
-    );
-    const tRollout = (performance.now() - ts) / 1000;
-    const items: Scored[] = gen.ids.map((ids, r) => ({
-      prompt: picks[Math.floor(r / G)].text,
-      problem: picks[Math.floor(r / G)].problem,
-      completion: codec.decode(ids.filter((t) => !codec.eosIds.includes(t))),
-      completionTokens: ids.length,
-      finishReason: gen.finishReasons[r],
-    }));
-    const scored = await scoreBatch(rewards, items);
-    const groups = picks.map((_, i) => scored.total.slice(i * G, (i + 1) * G));
-    const adv = groupAdvantages(groups, cfg.scale_rewards).flat();
-    const rows: TokenRow[] = gen.ids.map((ids, r) => ({
-      promptIds: picks[Math.floor(r / G)].ids,
-      completionIds: ids,
-      advantage: adv[r],
-      live: !(cfg.mask_truncated_completions && gen.finishReasons[r] === "length"),
-    }));
+    const round = await grpoRound(genParams, mc, codec, picks, rewards, cfg, state.round);
+    const { items, rows, advantages: adv } = round;
     const numItems = itemsInBatch(rows, seqLen);
     const batches = microBatches(rows, cfg.per_device_train_batch_size).map((mb) =>
       grpoBatch(mc, codec.padId, mb, seqLen, numItems),
     );
-    const lengths = gen.ids.map((x) => x.length);
-    const terminated = lengths.filter((_, r) => gen.finishReasons[r] === "stop");
-    const rolloutRow: Record<string, number> = {
-      reward: mean(scored.total),
-      reward_std: std(scored.total),
-      ...Object.fromEntries(
-        rewards.flatMap((f) => {
-          const v = scored.perFn[f.name].filter((x): x is number => x !== null);
-          return [
-            [`rewards/${f.name}/mean`, mean(v)],
-            [`rewards/${f.name}/std`, std(v)],
-          ];
-        }),
-      ),
-      "completions/mean_length": mean(lengths),
-      "completions/min_length": Math.min(...lengths),
-      "completions/max_length": Math.max(...lengths),
-      "completions/clipped_ratio": 1 - terminated.length / lengths.length,
-      "completions/mean_terminated_length": mean(terminated),
-      frac_reward_zero_std: groups.filter(isZeroVariance).length / groups.length,
-    };
     // ---- num_iterations optimizer steps on this round (the last round stops at max_steps) ----
     const roundTokens = rows.reduce((s, r) => s + r.promptIds.length + r.completionIds.length, 0);
     const step0 = state.step;
@@ -278,25 +181,25 @@ export async function runGrpo(
         state.num_tokens += roundTokens;
         const row: Record<string, number> = {
           step: state.step,
-          epoch: ((state.round + 1) * promptsPerRound) / train.prompts.length,
+          epoch: ((state.round + 1) * promptsPerRound) / train.length,
           loss: m.loss,
           grad_norm: m.grad_norm,
           learning_rate: learningRate(schedule, step0 + it),
           num_tokens: state.num_tokens,
-          ...rolloutRow,
+          ...round.metrics,
           kl: m.kl,
           entropy: m.entropy,
           "clip_ratio/low_mean": m.clipLow,
           "clip_ratio/high_mean": m.clipHigh,
           "clip_ratio/region_mean": m.clipFrac,
-          rollout_seconds: tRollout,
+          rollout_seconds: round.generateSeconds,
           step_seconds: (performance.now() - ts) / 1000,
-          tokens_per_s: lengths.reduce((a, b) => a + b, 0) / tRollout,
+          tokens_per_s: round.generated / round.generateSeconds,
         };
         appendJsonl(join(out, "metrics.jsonl"), row);
         bar.update(state.step, {
           reward: row.reward,
-          ...(scored.perFn.accuracy ? { acc: row["rewards/accuracy/mean"] } : {}),
+          ...(round.perFn.accuracy ? { acc: row["rewards/accuracy/mean"] } : {}),
           len: row["completions/mean_length"],
           kl: row.kl,
           clip: row["clip_ratio/region_mean"],
@@ -308,9 +211,9 @@ export async function runGrpo(
               step: state.step,
               prompt: items[r].prompt,
               completion: items[r].completion,
-              reward: scored.total[r],
+              reward: round.total[r],
               advantage: adv[r],
-              rewards: Object.fromEntries(rewards.map((f) => [f.name, scored.perFn[f.name][r]])),
+              rewards: Object.fromEntries(rewards.map((f) => [f.name, round.perFn[f.name][r]])),
             });
       },
     });
@@ -351,11 +254,4 @@ export async function runGrpo(
     `done: ${state.step} steps${summary.gain_pass1 !== null ? `, held-out pass@1 ${summary.eval_before!["pass@1"].toFixed(3)} -> ${summary.eval_after!["pass@1"].toFixed(3)}` : ""}; ${join(out, "report.html")}`,
   );
   return summary;
-}
-
-/** A problem's own text, without the task's instruction that every prompt shares (it would match everywhere). */
-function problemText(p: EvalProblem): string {
-  for (const k of ["question", "problem", "prompt", "text"])
-    if (typeof p.meta[k] === "string") return p.meta[k] as string;
-  return p.prompt;
 }

@@ -9,6 +9,7 @@
 // "not implemented" and aborts the process, so `download` runs an Identity session whose output
 // lands on the host instead. session.run is synchronous: the main thread waits for that read.
 import type { Tensor as OrtTensor } from "onnxruntime-node";
+import { type Array as JArray, numpy as np } from "../jax.ts";
 import { modelProto } from "../onnx-proto.ts";
 import { ONNX_DTYPE } from "./graph.ts";
 import { type HostData, SyncSession, tensor } from "./session.ts";
@@ -28,6 +29,33 @@ export class DeviceTensor {
 
   get size(): number {
     return this.shape.reduce((a, b) => a * b, 1);
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  /** A host copy of the values (a synchronous device read). */
+  dataSync(): HostData {
+    return downloadSync(this).slice();
+  }
+
+  async data(): Promise<HostData> {
+    return (await download(this)).slice();
+  }
+
+  /** A new jax-js array with these values, for eager ops (ops.ts): a device read on every use. */
+  toJax(): JArray {
+    const d = downloadSync(this);
+    if (this.dtype === "bool")
+      return np
+        .array(Int32Array.from(d as Uint8Array), { shape: this.shape, dtype: "int32" } as never)
+        .astype("bool" as never) as JArray;
+    return np.array(d as Float32Array, { shape: this.shape, dtype: this.dtype } as never) as JArray;
+  }
+
+  toString(): string {
+    return `DeviceTensor(${this.dtype}[${this.shape.join(",")}], gpu-buffer)`;
   }
 
   get disposed(): boolean {

@@ -3,8 +3,8 @@
 // as one self-contained page (html.ts) with PNG/SVG copies of the plots.
 import { join } from "node:path";
 import { readJsonl } from "../engine/jsonl.ts";
-import { writeReport } from "./html.ts";
-import { lineChart, type MetricsRow } from "./plot.ts";
+import { writeReport } from "../report/html.ts";
+import { lineChart, type MetricsRow } from "../report/plot.ts";
 
 export interface GrpoSummary {
   steps: number;
