@@ -60,6 +60,8 @@ export interface GrpoDefaults {
 export const trlGrpoFields = (d: {
   max_completion_length: number;
   learning_rate: number;
+  /** How the learning rate moves, for its help line. */
+  lr_schedule: string;
   loss_type: (typeof LOSS_TYPES)[number];
   scale_rewards: (typeof SCALE_REWARDS)[number];
 }) => ({
@@ -69,7 +71,7 @@ export const trlGrpoFields = (d: {
     min: 0,
   }),
   top_p: num(1.0, "nucleus sampling of the rollouts", { min: 0, max: 1 }),
-  learning_rate: num(d.learning_rate, "policy learning rate (AdamW)", { above: 0 }),
+  learning_rate: num(d.learning_rate, `policy learning rate (AdamW; ${d.lr_schedule})`, { above: 0 }),
   beta: num(0.0, "KL penalty weight against the starting model (k3 estimator)", { min: 0 }),
   epsilon: num(0.2, "lower clip: ratio >= 1 - epsilon", { min: 0 }),
   loss_type: oneOf(
@@ -99,7 +101,7 @@ export const grpoGroup = (help: string, d: GrpoDefaults, flags?: string) =>
         ...(flags === "" ? { flag: "grpo-steps" } : {}),
       }),
       prompts_per_step: num(8, "prompts per step", { int: true, min: 1 }),
-      ...trlGrpoFields({ ...d, loss_type: "grpo" }),
+      ...trlGrpoFields({ ...d, loss_type: "grpo", lr_schedule: "constant" }),
       epsilon_high: num(0.28, "upper clip range (DAPO's clip-higher)", { min: 0 }),
       dynamic_sampling: bool(
         false,

@@ -40,6 +40,7 @@ export const GRPO_SCHEMA = group("r1lab grpo", {
   ...trlGrpoFields({
     max_completion_length: 256,
     learning_rate: 1e-6,
+    lr_schedule: "peak, see lr_scheduler_type",
     loss_type: "dapo",
     scale_rewards: "group",
   }),

@@ -37,27 +37,49 @@ export function readTree(path: string): Params {
   }
 }
 
-export async function saveCheckpoint(
-  dir: string,
-  o: { config: ModelConfig; params: Params; opt?: AdamWState; state: TrainerState; tokenizerJson?: unknown },
-): Promise<void> {
+/**
+ * Write a checkpoint folder atomically: `write` fills a temporary sibling, which then replaces
+ * `dir` by renames, so a kill -9 leaves the previous folder or the new one.
+ */
+export async function writeFolderAtomic(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  writeJsonAtomic(join(tmp, "config.json"), toHfConfig(o.config));
-  await writeTree(join(tmp, "model.safetensors"), o.params);
-  if (o.tokenizerJson) writeJsonAtomic(join(tmp, "tokenizer.json"), o.tokenizerJson);
-  if (o.opt) {
-    const moments: Params = {};
-    for (const [k, a] of Object.entries(o.opt.m)) moments[`m.${k}`] = a;
-    for (const [k, a] of Object.entries(o.opt.v)) moments[`v.${k}`] = a;
-    await writeTree(join(tmp, "optimizer.safetensors"), moments);
-  }
-  writeJsonAtomic(join(tmp, "trainer_state.json"), { ...o.state, optimizer_step: o.opt?.step ?? 0 });
+  await write(tmp);
   const old = `${dir}.old-${process.pid}`;
   if (existsSync(dir)) renameSync(dir, old);
   renameSync(tmp, dir);
   rmSync(old, { recursive: true, force: true });
+}
+
+/** AdamW's moments as optimizer.safetensors in `dir` (m.NAME, v.NAME). */
+export async function writeMoments(dir: string, opt: AdamWState): Promise<void> {
+  const moments: Params = {};
+  for (const [k, a] of Object.entries(opt.m)) moments[`m.${k}`] = a;
+  for (const [k, a] of Object.entries(opt.v)) moments[`v.${k}`] = a;
+  await writeTree(join(dir, "optimizer.safetensors"), moments);
+}
+
+/** The moments writeMoments wrote, with the optimizer's step count. */
+export function readMoments(dir: string, step: number): AdamWState {
+  const m: Params = {};
+  const v: Params = {};
+  for (const [k, a] of Object.entries(readTree(join(dir, "optimizer.safetensors"))))
+    (k.startsWith("m.") ? m : v)[k.slice(2)] = a;
+  return { m, v, step };
+}
+
+export async function saveCheckpoint(
+  dir: string,
+  o: { config: ModelConfig; params: Params; opt?: AdamWState; state: TrainerState; tokenizerJson?: unknown },
+): Promise<void> {
+  await writeFolderAtomic(dir, async (tmp) => {
+    writeJsonAtomic(join(tmp, "config.json"), toHfConfig(o.config));
+    await writeTree(join(tmp, "model.safetensors"), o.params);
+    if (o.tokenizerJson) writeJsonAtomic(join(tmp, "tokenizer.json"), o.tokenizerJson);
+    if (o.opt) await writeMoments(tmp, o.opt);
+    writeJsonAtomic(join(tmp, "trainer_state.json"), { ...o.state, optimizer_step: o.opt?.step ?? 0 });
+  });
 }
 
 export function loadCheckpoint(dir: string): { params: Params; opt: AdamWState | null; state: TrainerState } {
@@ -65,14 +87,7 @@ export function loadCheckpoint(dir: string): { params: Params; opt: AdamWState |
     optimizer_step: number;
   };
   const params = readTree(join(dir, "model.safetensors"));
-  let opt: AdamWState | null = null;
-  if (existsSync(join(dir, "optimizer.safetensors"))) {
-    const all = readTree(join(dir, "optimizer.safetensors"));
-    const m: Params = {};
-    const v: Params = {};
-    for (const [k, a] of Object.entries(all)) (k.startsWith("m.") ? m : v)[k.slice(2)] = a;
-    opt = { m, v, step: state.optimizer_step };
-  }
+  const opt = existsSync(join(dir, "optimizer.safetensors")) ? readMoments(dir, state.optimizer_step) : null;
   return { params, opt, state };
 }
 
