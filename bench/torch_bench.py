@@ -10,6 +10,7 @@ when decoding), DeepSeekMoE evaluated densely and masked (as r1lab does), AdamW 
 KV cache: PyTorch-style growing cache (torch.cat per step).
 """
 import json
+import resource
 import math
 import os
 import statistics
@@ -67,7 +68,10 @@ class Model:
 
         self.mla = c["modelType"] == "deepseek_v3"
         w("embed", c["vocabSize"], D)
-        w("head", c["vocabSize"], D)
+        if c.get("tieWordEmbeddings"):
+            self.p["head"] = self.p["embed"]  # Qwen2.5-0.5B: one matrix for both
+        else:
+            w("head", c["vocabSize"], D)
         ones("norm", D)
         for i in range(c["numHiddenLayers"]):
             pre = f"l{i}."
@@ -91,6 +95,10 @@ class Model:
                 w(pre + "k", kv, D)
                 w(pre + "v", kv, D)
                 w(pre + "o", D, H * hd)
+                if c.get("attentionBias"):
+                    w(pre + "qb", H * hd)
+                    w(pre + "kb", kv)
+                    w(pre + "vb", kv)
             if self.is_moe(i):
                 E, F_ = c["nRoutedExperts"], c["moeIntermediateSize"]
                 w(pre + "gate", E, D)
@@ -114,17 +122,26 @@ class Model:
     def is_moe(self, i):
         return self.c["nRoutedExperts"] > 0 and i >= self.c["firstKDenseReplace"]
 
+    def unique(self):
+        # A tied head is the embedding itself: list each tensor once.
+        seen, out = set(), []
+        for k, v in self.p.items():
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append((k, v))
+        return out
+
     def trainable(self):
-        return [v for k, v in self.p.items() if not k.endswith("bias")]
+        return [v for k, v in self.unique() if not k.endswith("bias")]
 
     def attention(self, pre, x, pos, mask, cache):
         c, p = self.c, self.p
         B, T, _ = x.shape
         H, hd, Hkv = c["numAttentionHeads"], c["headDim"], c["numKeyValueHeads"]
         cos, sin = self.cos[pos : pos + T], self.sin[pos : pos + T]
-        q = F.linear(x, p[pre + "q"]).view(B, T, H, hd).transpose(1, 2)
-        k = F.linear(x, p[pre + "k"]).view(B, T, Hkv, hd).transpose(1, 2)
-        v = F.linear(x, p[pre + "v"]).view(B, T, Hkv, hd).transpose(1, 2)
+        q = F.linear(x, p[pre + "q"], p.get(pre + "qb")).view(B, T, H, hd).transpose(1, 2)
+        k = F.linear(x, p[pre + "k"], p.get(pre + "kb")).view(B, T, Hkv, hd).transpose(1, 2)
+        v = F.linear(x, p[pre + "v"], p.get(pre + "vb")).view(B, T, Hkv, hd).transpose(1, 2)
         q, k = apply_rope(q, cos, sin, False), apply_rope(k, cos, sin, False)
         if cache is not None:
             if "k" in cache:
@@ -217,8 +234,8 @@ def causal_mask(T):
 
 
 def make_opt(m, lr=1e-3, beta2=0.95, wd=0.01):
-    dec = [v for k, v in m.p.items() if v.requires_grad and v.dim() >= 2]
-    nodec = [v for k, v in m.p.items() if v.requires_grad and v.dim() < 2]
+    dec = [v for k, v in m.unique() if v.requires_grad and v.dim() >= 2]
+    nodec = [v for k, v in m.unique() if v.requires_grad and v.dim() < 2]
     groups = [{"params": dec, "weight_decay": wd}, {"params": nodec, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, beta2), eps=1e-8)
 
@@ -401,7 +418,9 @@ def main():
         req = json.loads(line)
         try:
             res = KINDS[req["kind"]](req)
-            print(json.dumps({"id": req.get("id"), "ok": True, **res}), flush=True)
+            # Peak RSS of this process so far (KiB on Linux): per row when each row has its own peer.
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(json.dumps({"id": req.get("id"), "ok": True, "peak_rss_mb": peak, **res}), flush=True)
         except Exception as e:  # reported to the TypeScript side, which prints it
             print(json.dumps({"id": req.get("id"), "ok": False, "error": f"{type(e).__name__}: {e}"}), flush=True)
 
