@@ -4,6 +4,7 @@ import { cacheBytesPerToken } from "../src/model/kv-cache.ts";
 import { jaxMatmulGflops, wasmPeakGflops } from "./ceiling.ts";
 import { TRAIN_SHAPES, mlaMoeConfig } from "./models.ts";
 import { evalSeconds, generateSeconds, grpoSeconds, median, type Reps, trainSeconds } from "./r1lab-side.ts";
+import { REAL_BENCHES } from "./real-rows.ts";
 import { serveThroughput } from "./serve.ts";
 import type { TorchPeer } from "./torch-peer.ts";
 
@@ -244,4 +245,6 @@ export const BENCHES: Bench[] = [
   // Last: at B16 T256 it can exhaust the Wasm backend's 4 GiB (memory32) heap, after which the
   // engine cannot allocate again in this process.
   trainBench("medium", { warmup: 1, steps: 2 }, { warmup: 1, steps: 1 }, false),
+  // Real sizes (scripts/make-random-checkpoint.ts makes the folders; skipped without them).
+  ...REAL_BENCHES,
 ];

@@ -6,10 +6,12 @@ Protocol: bench/main.ts starts this script once, then writes one JSON request pe
 line on stdout. The first line written is a hello with the torch version and device.
 Maths: RMSNorm, RoPE (half-split; DeepSeek's interleaved pairs are de-interleaved first), SwiGLU,
 MHA with an additive mask, MLA (full keys in training, absorbed W_UK / W_UV over the cached latent
-when decoding), DeepSeekMoE evaluated densely and masked (as r1lab does), AdamW + global-norm clip.
+when decoding), DeepSeekMoE computing only each token's chosen experts (as r1lab's ORT executor does), AdamW +
+global-norm clip.
 KV cache: PyTorch-style growing cache (torch.cat per step).
 """
 import json
+import resource
 import math
 import os
 import statistics
@@ -67,7 +69,10 @@ class Model:
 
         self.mla = c["modelType"] == "deepseek_v3"
         w("embed", c["vocabSize"], D)
-        w("head", c["vocabSize"], D)
+        if c.get("tieWordEmbeddings"):
+            self.p["head"] = self.p["embed"]  # Qwen2.5-0.5B: one matrix for both
+        else:
+            w("head", c["vocabSize"], D)
         ones("norm", D)
         for i in range(c["numHiddenLayers"]):
             pre = f"l{i}."
@@ -91,6 +96,10 @@ class Model:
                 w(pre + "k", kv, D)
                 w(pre + "v", kv, D)
                 w(pre + "o", D, H * hd)
+                if c.get("attentionBias"):
+                    w(pre + "qb", H * hd)
+                    w(pre + "kb", kv)
+                    w(pre + "vb", kv)
             if self.is_moe(i):
                 E, F_ = c["nRoutedExperts"], c["moeIntermediateSize"]
                 w(pre + "gate", E, D)
@@ -114,17 +123,26 @@ class Model:
     def is_moe(self, i):
         return self.c["nRoutedExperts"] > 0 and i >= self.c["firstKDenseReplace"]
 
+    def unique(self):
+        # A tied head is the embedding itself: list each tensor once.
+        seen, out = set(), []
+        for k, v in self.p.items():
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append((k, v))
+        return out
+
     def trainable(self):
-        return [v for k, v in self.p.items() if not k.endswith("bias")]
+        return [v for k, v in self.unique() if not k.endswith("bias")]
 
     def attention(self, pre, x, pos, mask, cache):
         c, p = self.c, self.p
         B, T, _ = x.shape
         H, hd, Hkv = c["numAttentionHeads"], c["headDim"], c["numKeyValueHeads"]
         cos, sin = self.cos[pos : pos + T], self.sin[pos : pos + T]
-        q = F.linear(x, p[pre + "q"]).view(B, T, H, hd).transpose(1, 2)
-        k = F.linear(x, p[pre + "k"]).view(B, T, Hkv, hd).transpose(1, 2)
-        v = F.linear(x, p[pre + "v"]).view(B, T, Hkv, hd).transpose(1, 2)
+        q = F.linear(x, p[pre + "q"], p.get(pre + "qb")).view(B, T, H, hd).transpose(1, 2)
+        k = F.linear(x, p[pre + "k"], p.get(pre + "kb")).view(B, T, Hkv, hd).transpose(1, 2)
+        v = F.linear(x, p[pre + "v"], p.get(pre + "vb")).view(B, T, Hkv, hd).transpose(1, 2)
         q, k = apply_rope(q, cos, sin, False), apply_rope(k, cos, sin, False)
         if cache is not None:
             if "k" in cache:
@@ -184,13 +202,20 @@ class Model:
             gmask = F.one_hot(gs.topk(c["topkGroup"], -1).indices, G).sum(1)
             emask = gmask[:, :, None].expand(N, G, E // G).reshape(N, E)
             choice = torch.where(emask > 0, choice, torch.zeros_like(choice))
-        sel = F.one_hot(choice.topk(K, -1).indices, E).sum(1).float()
-        gates = scores * sel
+        idx = choice.topk(K, -1).indices  # [N, K]
+        gk = scores.gather(1, idx)  # gate of each choice [N, K]
         if c["normTopkProb"] and K > 1:
-            gates = gates / (gates.sum(-1, keepdim=True) + 1e-20)
-        gates = gates * c["routedScalingFactor"]
-        h = F.silu(torch.einsum("nd,efd->enf", flat, p[pre + "eg"])) * torch.einsum("nd,efd->enf", flat, p[pre + "eu"])
-        out = torch.einsum("ne,end->nd", gates, torch.einsum("enf,edf->end", h, p[pre + "ed"]))
+            gk = gk / (gk.sum(-1, keepdim=True) + 1e-20)
+        gk = gk * c["routedScalingFactor"]
+        # Only the chosen experts, as DeepSeek-V3's inference code does: per expert, its tokens.
+        out = torch.zeros_like(flat)
+        for e in range(E):
+            tok, k = torch.where(idx == e)
+            if tok.numel() == 0:
+                continue
+            xe = flat[tok]
+            he = F.silu(F.linear(xe, p[pre + "eg"][e])) * F.linear(xe, p[pre + "eu"][e])
+            out = out.index_add(0, tok, F.linear(he, p[pre + "ed"][e]) * gk[tok, k, None])
         sh = F.linear(F.silu(F.linear(flat, p[pre + "sg"])) * F.linear(flat, p[pre + "su"]), p[pre + "sd"])
         return (out + sh).view(B, T, D)
 
@@ -217,8 +242,8 @@ def causal_mask(T):
 
 
 def make_opt(m, lr=1e-3, beta2=0.95, wd=0.01):
-    dec = [v for k, v in m.p.items() if v.requires_grad and v.dim() >= 2]
-    nodec = [v for k, v in m.p.items() if v.requires_grad and v.dim() < 2]
+    dec = [v for k, v in m.unique() if v.requires_grad and v.dim() >= 2]
+    nodec = [v for k, v in m.unique() if v.requires_grad and v.dim() < 2]
     groups = [{"params": dec, "weight_decay": wd}, {"params": nodec, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, beta2), eps=1e-8)
 
@@ -401,7 +426,9 @@ def main():
         req = json.loads(line)
         try:
             res = KINDS[req["kind"]](req)
-            print(json.dumps({"id": req.get("id"), "ok": True, **res}), flush=True)
+            # Peak RSS of this process so far (KiB on Linux): per row when each row has its own peer.
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(json.dumps({"id": req.get("id"), "ok": True, "peak_rss_mb": peak, **res}), flush=True)
         except Exception as e:  # reported to the TypeScript side, which prints it
             print(json.dumps({"id": req.get("id"), "ok": False, "error": f"{type(e).__name__}: {e}"}), flush=True)
 

@@ -45,11 +45,17 @@ function sessionFor(
   ep: OrtEp = "cpu",
   outputLocations?: Record<string, "cpu" | "gpu-buffer">,
   profile = false,
+  lean = false,
 ): SyncSession {
   const key = `${createHash("sha256").update(model).digest("hex")}|${ep}|${JSON.stringify(outputLocations ?? {})}${profile ? "|profiled" : ""}`;
   let s = sessions.get(key);
   if (!s) {
-    s = new SyncSession(model, { ep, outputLocations, profilePrefix: profile ? profilePrefix() : undefined });
+    s = new SyncSession(model, {
+      ep,
+      outputLocations,
+      profilePrefix: profile ? profilePrefix() : undefined,
+      lean,
+    });
     sessions.set(key, s);
   }
   return s;
@@ -114,6 +120,15 @@ export function arrayOf(data: HostData, shape: number[], dtype: string): JArray 
 
 const isArr = (x: unknown): x is JArray | ResidentTensor =>
   isResident(x) || (typeof x === "object" && x !== null && "dataSync" in x && "shape" in x);
+
+/**
+ * Programs whose inputs exceed this many bytes (a real-size model's weights) run in lean sessions
+ * (session.ts): ORT gives their intermediates back after each run instead of keeping each
+ * session's peak allocated, which at 0.5B parameters is several GB per session.
+ */
+const LEAN_BYTES = 2 ** 30;
+const stateBytes = (l: Lowered): number =>
+  l.inputs.reduce((n, i) => n + 4 * i.shape.reduce((a, b) => a * b, 1), 0);
 
 /** The shape and dtype makeJaxpr traces from (a leaf of its argument tree: not a plain object). */
 class Aval {
@@ -234,7 +249,13 @@ export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions 
       const donated = args.map((_, i) => ep === "cpu" && (opts.donate?.includes(i) ?? false));
       entry = {
         lowered,
-        session: sessionFor(lowered.model, ep, locations, profiling),
+        session: sessionFor(
+          lowered.model,
+          ep,
+          locations,
+          profiling,
+          ep === "cpu" && stateBytes(lowered) > LEAN_BYTES,
+        ),
         outTree,
         onDevice,
         profiling,

@@ -68,6 +68,12 @@ export interface SessionOptions {
   ep?: OrtEp;
   /** WebGPU only: where each output lands ('gpu-buffer' keeps it on the device); default 'cpu'. */
   outputLocations?: Record<string, "cpu" | "gpu-buffer">;
+  /**
+   * Give intermediates back after each run (no CPU memory arena, no preplanned memory pattern).
+   * By default every session keeps its peak of intermediates allocated between runs, which for a
+   * real-size model's train step and AdamW update is gigabytes each, on top of the model's state.
+   */
+  lean?: boolean;
 }
 
 export class SyncSession {
@@ -88,6 +94,7 @@ export class SyncSession {
       graphOptimizationLevel: "all",
       // Spinning threads burn the other cores while the main thread works between runs.
       extra: { session: { intra_op: { allow_spinning: "0" } } },
+      ...(opts.lean ? { enableCpuMemArena: false, enableMemPattern: false } : {}),
       ...(profilePrefix ? { enableProfiling: true, profileFilePrefix: profilePrefix } : {}),
       ...(this.ep === "webgpu"
         ? {
