@@ -6,7 +6,8 @@ Protocol: bench/main.ts starts this script once, then writes one JSON request pe
 line on stdout. The first line written is a hello with the torch version and device.
 Maths: RMSNorm, RoPE (half-split; DeepSeek's interleaved pairs are de-interleaved first), SwiGLU,
 MHA with an additive mask, MLA (full keys in training, absorbed W_UK / W_UV over the cached latent
-when decoding), DeepSeekMoE evaluated densely and masked (as r1lab does), AdamW + global-norm clip.
+when decoding), DeepSeekMoE computing only each token's chosen experts (as r1lab's ORT executor does), AdamW +
+global-norm clip.
 KV cache: PyTorch-style growing cache (torch.cat per step).
 """
 import json
@@ -201,13 +202,20 @@ class Model:
             gmask = F.one_hot(gs.topk(c["topkGroup"], -1).indices, G).sum(1)
             emask = gmask[:, :, None].expand(N, G, E // G).reshape(N, E)
             choice = torch.where(emask > 0, choice, torch.zeros_like(choice))
-        sel = F.one_hot(choice.topk(K, -1).indices, E).sum(1).float()
-        gates = scores * sel
+        idx = choice.topk(K, -1).indices  # [N, K]
+        gk = scores.gather(1, idx)  # gate of each choice [N, K]
         if c["normTopkProb"] and K > 1:
-            gates = gates / (gates.sum(-1, keepdim=True) + 1e-20)
-        gates = gates * c["routedScalingFactor"]
-        h = F.silu(torch.einsum("nd,efd->enf", flat, p[pre + "eg"])) * torch.einsum("nd,efd->enf", flat, p[pre + "eu"])
-        out = torch.einsum("ne,end->nd", gates, torch.einsum("enf,edf->end", h, p[pre + "ed"]))
+            gk = gk / (gk.sum(-1, keepdim=True) + 1e-20)
+        gk = gk * c["routedScalingFactor"]
+        # Only the chosen experts, as DeepSeek-V3's inference code does: per expert, its tokens.
+        out = torch.zeros_like(flat)
+        for e in range(E):
+            tok, k = torch.where(idx == e)
+            if tok.numel() == 0:
+                continue
+            xe = flat[tok]
+            he = F.silu(F.linear(xe, p[pre + "eg"][e])) * F.linear(xe, p[pre + "eu"][e])
+            out = out.index_add(0, tok, F.linear(he, p[pre + "ed"][e]) * gk[tok, k, None])
         sh = F.linear(F.silu(F.linear(flat, p[pre + "sg"])) * F.linear(flat, p[pre + "su"]), p[pre + "sd"])
         return (out + sh).view(B, T, D)
 

@@ -120,9 +120,12 @@ describe.skipIf(!probe.adapter)("webgpu (r1lab logits/generate --device webgpu i
   // takes 1-2 minutes and KV-cached generation over a minute per model, so those run there only
   // when asked (R1LAB_WEBGPU_SLOW=1); the dense models' logits always run.
   const slowOk = !software || process.env.R1LAB_WEBGPU_SLOW === "1";
+  // greedy-ort: the same generation on onnxruntime's WebGPU EP (--executor ort), seconds per model
+  // even on llvmpipe, so it always runs.
   const checks = NAMES.flatMap((name) => [
     { name, kind: "logits", run: slowOk || !name.includes("deepseek") },
     { name, kind: "greedy", run: slowOk },
+    { name, kind: "greedy-ort", run: true },
   ]);
   const runs = new Map<string, ReturnType<typeof runCli>>();
   beforeAll(() => {
@@ -131,10 +134,13 @@ describe.skipIf(!probe.adapter)("webgpu (r1lab logits/generate --device webgpu i
       if (!c.run) continue;
       const ids = ref(c.name).input_ids.join(",");
       const common = ["--model", join(FIXTURES, c.name), "--input-ids", ids, "--device", "webgpu"];
+      const gen = ["generate", ...common, "--greedy", "--json", "--max-new-tokens", "16"];
       const args =
         c.kind === "logits"
           ? ["logits", ...common]
-          : ["generate", ...common, "--greedy", "--json", "--max-new-tokens", "16"];
+          : c.kind === "greedy"
+            ? gen
+            : [...gen, "--executor", "ort"];
       runs.set(`${c.name}/${c.kind}`, runCli(args));
     }
   });
@@ -148,11 +154,13 @@ describe.skipIf(!probe.adapter)("webgpu (r1lab logits/generate --device webgpu i
     const title =
       c.kind === "logits"
         ? `${c.name}: logits within 1e-4, argmax equal`
-        : `${c.name}: greedy ids with the KV cache`;
+        : c.kind === "greedy"
+          ? `${c.name}: greedy ids with the KV cache`
+          : `${c.name}: greedy ids on onnxruntime's WebGPU EP (--executor ort)`;
     it.skipIf(!c.run)(title, { timeout: 300_000 }, async () => {
       const r = ref(c.name);
       const out = jsonLine(await runs.get(`${c.name}/${c.kind}`)!);
-      if (c.kind === "greedy") {
+      if (c.kind !== "logits") {
         expect(out.new_ids).toEqual(r.greedy_new_ids);
         return;
       }

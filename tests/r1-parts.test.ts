@@ -2,6 +2,8 @@
 // the language-consistency reward, and rejection sampling's filter (keeps only correct and
 // well-formed samples, drops duplicates per prompt).
 import { describe, expect, it } from "vitest";
+import { ci95, stderrOfMean } from "../src/eval/metrics.ts";
+import { stageColumns } from "../src/runs/eval-stage.ts";
 import { consistencyShare, readableConsistencyReward } from "../src/rl/consistency.ts";
 import { filterSamples, type Sample } from "../src/rl/rejection.ts";
 import { accuracyReward } from "../src/rl/rewards.ts";
@@ -175,5 +177,26 @@ describe("rejection sampling filter", () => {
       kept: 0,
       prompts: 0,
     });
+  });
+});
+
+describe("stage-table intervals", () => {
+  it("pass@1's 95% interval is mean +- 1.96 se over the problems, clipped to [0, 1]", () => {
+    const perProblem = [1, 0.5, 0, 0.75];
+    const m = perProblem.reduce((a, x) => a + x, 0) / perProblem.length;
+    const se = stderrOfMean(perProblem);
+    const row = stageColumns({
+      pass1: m,
+      pass1_se: se,
+      consK: 0.5,
+      consK_se: 0.1,
+      mean_length: 10,
+      readability: 1,
+      readability_se: 0,
+    });
+    expect(row.pass1_ci95[0]).toBeCloseTo(m - 1.96 * se, 12);
+    expect(row.pass1_ci95[1]).toBeCloseTo(m + 1.96 * se, 12);
+    expect(ci95(0.02, 0.05)).toEqual([0, 0.02 + 1.96 * 0.05]);
+    expect(ci95(0.98, 0.05)[1]).toBe(1);
   });
 });

@@ -31,8 +31,8 @@ function r1(args: string[]): Promise<void> {
 }
 
 const summaryOf = (dir: string) => JSON.parse(readFileSync(join(dir, "summary.json"), "utf8"));
-/** Stage rows without wall-clock time. */
-const metricsOf = (s: any) => s.stages.map(({ wall_seconds, ...rest }: any) => rest);
+/** Stage rows without wall-clock and CPU time. */
+const metricsOf = (s: any) => s.stages.map(({ wall_seconds, cpu_seconds, ...rest }: any) => rest);
 
 describe("r1lab r1 (micro preset)", () => {
   it("runs every stage: summary.json stages in order with the specified fields, a checkpoint per stage", async () => {
@@ -44,18 +44,30 @@ describe("r1lab r1 (micro preset)", () => {
     for (const row of s.stages) {
       expect(Object.keys(row).sort()).toEqual([
         "consK",
+        "consK_se",
+        "cpu_seconds",
         "mean_length",
         "name",
         "pass1",
+        "pass1_ci95",
+        "pass1_se",
         "readability",
+        "readability_se",
         "wall_seconds",
       ]);
       for (const k of ["pass1", "consK", "readability"]) {
         expect(row[k], `${row.name}.${k}`).toBeGreaterThanOrEqual(0);
         expect(row[k], `${row.name}.${k}`).toBeLessThanOrEqual(1);
+        // a standard error over n problems of values in [0, 1] is at most 0.5 / sqrt(n - 1)
+        expect(row[`${k}_se`], `${row.name}.${k}_se`).toBeGreaterThanOrEqual(0);
+        expect(row[`${k}_se`], `${row.name}.${k}_se`).toBeLessThanOrEqual(0.5 / Math.sqrt(3) + 1e-12);
       }
+      const [lo, hi] = row.pass1_ci95;
+      expect(lo).toBeCloseTo(Math.max(0, row.pass1 - 1.96 * row.pass1_se), 12);
+      expect(hi).toBeCloseTo(Math.min(1, row.pass1 + 1.96 * row.pass1_se), 12);
       expect(row.mean_length, row.name).toBeGreaterThan(0);
       expect(row.wall_seconds, row.name).toBeGreaterThan(0);
+      expect(row.cpu_seconds, row.name).toBeGreaterThan(0);
     }
     expect(s.resumed).toBe(false);
     for (const stage of STAGES.filter((n) => n !== "rejection_sampling")) {
@@ -81,10 +93,27 @@ describe("r1lab r1 (micro preset)", () => {
       rejection_sampling: { num_samples: 2 },
     });
     expect(readFileSync(join(a, "reasoning_rl.jsonl"), "utf8").trim().split("\n").length).toBe(2);
+    // The R1-Zero-style side-by-side: RL from the base, R1-Zero's rewards, reasoning_rl's steps.
+    const z = s.r1_zero_rl;
+    expect(z.reward_weights).toEqual({ accuracy: 1, format: 0.1 });
+    expect(z.row.name).toBe("r1_zero_rl");
+    expect(z.row.pass1).toBeGreaterThanOrEqual(0);
+    expect(z.row.pass1).toBeLessThanOrEqual(1);
+    expect(z.curves.r1_zero_rl.steps).toBe(2);
+    expect(z.curves.reasoning_rl.steps).toBe(2);
+    const zeroRows = readFileSync(join(a, "r1_zero_rl.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(zeroRows.map((r) => r.step)).toEqual([1, 2]);
+    expect(zeroRows[0]).not.toHaveProperty("rewards/consistency/mean");
+    expect(existsSync(join(a, "checkpoints", "r1_zero_rl", "model.safetensors"))).toBe(true);
     const html = readFileSync(join(a, "report.html"), "utf8");
     expect(html).toContain("<svg");
     expect(html).toContain("rejection_sampling");
-  }, 180_000);
+    expect(html).toContain("Cold start vs R1-Zero-style RL from the same base");
+    expect(html).toContain("pass@1 95% CI");
+  }, 600_000);
 
   it("resumes a run killed inside reasoning RL with the same stage metrics as an uninterrupted run", async () => {
     const dir = join(runs, "b");
@@ -120,7 +149,7 @@ describe("r1lab r1 (micro preset)", () => {
       .map((l) => JSON.parse(l).step);
     expect(steps).toEqual([1, 2]);
     expect(metricsOf(resumed)).toEqual(metricsOf(summaryOf(join(runs, "a"))));
-  }, 180_000);
+  }, 600_000);
 
   it("refuses an unknown preset and an existing run name with a clear message", () => {
     const bad = spawnSync(process.execPath, [...cli, "r1", "--preset", "huge", "--runs-dir", runs], {

@@ -114,12 +114,13 @@ describe("run config schemas", () => {
     const micro = r1Preset("micro");
     expect(micro).toMatchObject({
       train_problems: 40,
-      reasoning_rl: { steps: 2, num_generations: 2, learning_rate: 3e-4, scale_rewards: "group" },
+      reasoning_rl: { steps: 2, num_generations: 2, learning_rate: 1e-4, scale_rewards: "batch" },
       distill: { enabled: false, student: { num_attention_heads: 2 } },
       eval: { k: 2, temperature: 0.6 },
     });
     expect(r1Preset("default").final_rl).toMatchObject({
-      steps: 10,
+      steps: 20,
+      prompts_per_step: 16,
       reward_weights: { accuracy: 1, format: 0.1, consistency: 0.2 },
     });
   });
@@ -155,7 +156,7 @@ describe("run config schemas", () => {
     expect(help).toMatch(/--loss-type VALUE\s+.*\(default: grpo\); also --loss_type/);
     expect(help).toMatch(/--learning-rate VALUE\s+.*\(default: 0\.0005\)/);
     expect(help).not.toMatch(/--loss_type VALUE/);
-    expect(commandHelp(r1Cmd)).toMatch(/--final-rl-steps VALUE\s+.*\(default: 10; tiny: 4; micro: 2\)/);
+    expect(commandHelp(r1Cmd)).toMatch(/--final-rl-steps VALUE\s+.*\(default: 20; tiny: 6; micro: 2\)/);
   });
 
   it("--help shows each preset's default where the preset changes it", () => {
@@ -168,9 +169,9 @@ describe("run config schemas", () => {
       `(default: ${zeroPreset("default").pretrain.steps}; tiny: ${tiny.pretrain.steps})`,
     );
     const r1Help = commandHelp(r1Cmd);
-    const [d, t, m] = (["default", "tiny", "micro"] as const).map((p) => r1Preset(p).model.hidden_size);
+    const [d, t, m] = (["default", "tiny", "micro"] as const).map((p) => r1Preset(p).pretrain.steps);
     expect(r1Help).toMatch(
-      new RegExp(`--model-hidden-size VALUE\\s+.*\\(default: ${d}; tiny: ${t}; micro: ${m}\\)`),
+      new RegExp(`--pretrain-steps VALUE\\s+.*\\(default: ${d}; tiny: ${t}; micro: ${m}\\)`),
     );
   });
 });

@@ -20,7 +20,7 @@ const cmd: Command = {
     preset: {
       type: "string",
       default: "default",
-      help: "default (~16 CPU-minutes), tiny (~3.5 CPU-minutes) or micro (seconds; tests)",
+      help: "default (every stage + both comparisons), tiny (fewer steps, no distillation) or micro (seconds; tests)",
     },
     config: {
       type: "string",

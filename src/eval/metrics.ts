@@ -131,3 +131,8 @@ export function stderrOfMean(values: number[]): number {
   const variance = values.reduce((s, x) => s + (x - m) ** 2, 0) / (n - 1);
   return Math.sqrt(variance / n);
 }
+
+/** The normal-approximation 95% interval of a proportion's mean (mean +- 1.96 se), clipped to [0, 1]. */
+export function ci95(mean: number, se: number): [number, number] {
+  return [Math.max(0, mean - 1.96 * se), Math.min(1, mean + 1.96 * se)];
+}

@@ -5,7 +5,7 @@
 // completion text for the same prompt is kept once. What is kept becomes the SFT data of the next
 // stage. filterSamples is the pure part (unit-tested); rejectionSample draws the samples.
 import type { Params } from "../engine/params.ts";
-import { consAtK } from "../eval/metrics.ts";
+import { consAtK, consCorrect, stderrOfMean } from "../eval/metrics.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { isReadable } from "../tasks/cold-start.ts";
@@ -104,6 +104,10 @@ export async function rejectionSample(
   consK: number;
   readability: number;
   mean_length: number;
+  /** Standard errors over prompts of pass1, consK and readability. */
+  pass1_se: number;
+  consK_se: number;
+  readability_se: number;
 }> {
   const all: Sample[] = [];
   const groups: { extracted: string | null; correct: boolean }[][] = [];
@@ -135,6 +139,9 @@ export async function rejectionSample(
   }
   const { kept, stats } = filterSamples(all, o);
   const n = Math.max(1, all.length);
+  const K = o.numSamples;
+  const perPrompt = (f: (s: Sample) => boolean) =>
+    groups.map((_, i) => all.slice(i * K, (i + 1) * K).filter(f).length / K);
   return {
     all,
     kept,
@@ -143,5 +150,8 @@ export async function rejectionSample(
     consK: consAtK(groups),
     readability: stats.readable / n,
     mean_length: all.reduce((a, s) => a + s.length, 0) / n,
+    pass1_se: stderrOfMean(groups.map((g) => g.filter((x) => x.correct).length / K)),
+    consK_se: stderrOfMean(groups.map((g) => (consCorrect(g) ? 1 : 0))),
+    readability_se: stderrOfMean(perPrompt((s) => isReadable(s.completion))),
   };
 }

@@ -47,6 +47,8 @@ export const pretrainFields = (d: { steps: number; batch_size: number }) => ({
 
 export interface GrpoDefaults {
   steps: number;
+  /** Default 8. */
+  prompts_per_step?: number;
   max_completion_length: number;
   learning_rate: number;
   scale_rewards: (typeof SCALE_REWARDS)[number];
@@ -100,7 +102,7 @@ export const grpoGroup = (help: string, d: GrpoDefaults, flags?: string) =>
         min: 1,
         ...(flags === "" ? { flag: "grpo-steps" } : {}),
       }),
-      prompts_per_step: num(8, "prompts per step", { int: true, min: 1 }),
+      prompts_per_step: num(d.prompts_per_step ?? 8, "prompts per step", { int: true, min: 1 }),
       ...trlGrpoFields({ ...d, loss_type: "grpo", lr_schedule: "constant" }),
       epsilon_high: num(0.28, "upper clip range (DAPO's clip-higher)", { min: 0 }),
       dynamic_sampling: bool(

@@ -1,12 +1,13 @@
 // The base model of the R1 pipeline (DeepSeek-V3-Base's role), and of its small student: the shared
 // pretraining stage (pretrain-stage.ts) on the noisy R1-Zero-format corpus, where a share of the
-// traces is in the readable format (about twice as long). Each step's batch comes from one pool,
-// terse or readable, padded to that pool's length, so short traces do not pay for long ones (two
-// jit shapes). Batches are a pure function of (seed, step).
+// traces is in the readable format (about twice as long). Rows of `max_length` tokens are packed
+// with whole traces, terse and readable alike (block-diagonal attention, as `r1lab zero` packs), so
+// a short trace costs its own length. Batches are a pure function of (seed, step).
 import type { Params } from "../engine/params.ts";
 import { Rng } from "../engine/rng.ts";
 import type { ModelConfig } from "../model/config.ts";
-import { makeLmBatch, type TokenSequence } from "../train/batch.ts";
+import { packSequences, type TokenSequence } from "../train/batch.ts";
+import { makeSftBatch } from "../train/sft-batch.ts";
 import { pretrainStage } from "./pretrain-stage.ts";
 import type { R1Config } from "./r1-config.ts";
 
@@ -26,13 +27,13 @@ export interface R1BaseArgs {
 /** Pretrain (or resume, or load) the base and return its parameters. */
 export async function pretrainBase(a: R1BaseArgs): Promise<Params> {
   const P = a.cfg.pretrain;
-  const lenOf = (seqs: TokenSequence[]) =>
-    Math.ceil((Math.max(...seqs.map((s) => s.ids.length)) - 1) / 8) * 8;
-  const pools = [a.pools.terse, a.pools.readable]
-    .filter((p) => p.length > 0)
-    .map((seqs) => ({ seqs, seqLen: lenOf(seqs) }));
-  if (pools.length === 0) throw new Error("pretrain: the corpus is empty");
-  const readableShare = a.pools.readable.length / (a.pools.terse.length + a.pools.readable.length);
+  const seqs = [...a.pools.terse, ...a.pools.readable];
+  if (seqs.length === 0) throw new Error("pretrain: the corpus is empty");
+  const longest = Math.max(...seqs.map((s) => s.ids.length));
+  if (longest > P.max_length)
+    throw new Error(
+      `pretrain.max_length ${P.max_length} is shorter than the longest corpus sequence (${longest} tokens)`,
+    );
   return pretrainStage({
     stage: "pretrain",
     p: P,
@@ -45,15 +46,12 @@ export async function pretrainBase(a: R1BaseArgs): Promise<Params> {
     log: a.log,
     batchAt: (step) => {
       const rng = Rng.stream(a.cfg.seed, "r1-pretrain-batch", step);
-      const { seqs, seqLen } = pools.length === 2 && rng.float() < readableShare ? pools[1] : pools[0];
+      const rows = packSequences(() => seqs[rng.int(seqs.length)], P.batch_size, P.max_length);
+      const sequences = rows.reduce((n, r) => n + r.segments[r.segments.length - 1] + 1, 0);
       return {
-        batch: makeLmBatch(
-          a.mc,
-          Array.from({ length: P.batch_size }, () => seqs[rng.int(seqs.length)]),
-          seqLen,
-          a.padId,
-        ),
-        tokens: P.batch_size * seqLen,
+        batch: makeSftBatch(a.mc, rows, P.max_length, a.padId).batch,
+        tokens: rows.reduce((n, r) => n + r.ids.length, 0),
+        row: { sequences },
       };
     },
   });

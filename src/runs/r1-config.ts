@@ -13,7 +13,7 @@ import {
   taskFields,
 } from "./config-groups.ts";
 import type { GrpoSettings } from "./grpo-stage.ts";
-import { type Infer, bool, defaults, group, merge, num, str } from "./schema.ts";
+import { type Infer, bool, defaults, group, merge, num, oneOf, str } from "./schema.ts";
 
 export type R1Grpo = GrpoSettings;
 
@@ -24,17 +24,22 @@ export type R1Grpo = GrpoSettings;
  */
 export const R1_TEMPLATE = "Q: {problem}\nA:";
 
+// lr 1e-4 with 16 prompts x 8: at zero's 5e-4 with 8 prompts, RL from the cold-start model lost
+// accuracy step after step (docs/r1-pipeline.md, run e2); batch-std advantages as zero (a group whose
+// answers are all wrong but one malformed gets no full-size format-only advantage).
 const RL = {
   max_completion_length: 112,
-  learning_rate: 3e-4,
-  scale_rewards: "group",
+  learning_rate: 1e-4,
+  prompts_per_step: 16,
+  scale_rewards: "batch",
   reward_weights: { accuracy: 1.0, format: 0.1, consistency: 0.2 },
 } as const;
 
 export const R1_SCHEMA = group("r1lab r1", {
   ...runFields(),
-  ...taskFields({ min_terms: 2, max_terms: 3, max_number: 6 }),
-  train_problems: num(400, "distinct training problems", { int: true, min: 1 }),
+  // r1lab zero's task: 4 numbers from 1-3 with + and -; 264 training problems are all there are.
+  ...taskFields({ min_terms: 4, max_terms: 4, max_number: 3 }),
+  train_problems: num(264, "distinct training problems", { int: true, min: 1 }),
   template: str(R1_TEMPLATE, "prompt template; {problem} is replaced by the problem"),
   model: modelGroup({
     hidden_size: 96,
@@ -48,8 +53,14 @@ export const R1_SCHEMA = group("r1lab r1", {
    * has seen that "language", as DeepSeek-V3-Base had seen prose, and cold start selects it.
    */
   pretrain: group("the base model", {
-    ...pretrainFields({ steps: 200, batch_size: 32 }),
-    traces_per_problem: num(1, "corpus traces per training problem", { int: true, min: 1 }),
+    ...pretrainFields({ steps: 380, batch_size: 24 }),
+    max_length: num(144, "tokens per packed row (whole traces, terse and readable)", { int: true, min: 2 }),
+    mix: oneOf(
+      ["zero", "worked"],
+      "zero",
+      "corpus styles (tasks/corpus.ts): zero = r1lab zero's (60% bare-answer guesses), worked = worked traces only, 55% right",
+    ),
+    traces_per_problem: num(4, "corpus traces per training problem", { int: true, min: 1 }),
     readable_fraction: num(0.3, "share of corpus traces rewritten in the readable format", {
       min: 0,
       max: 1,
@@ -64,12 +75,12 @@ export const R1_SCHEMA = group("r1lab r1", {
   }),
   reasoning_rl: grpoGroup(
     "stage 2: reasoning-oriented RL (runs/grpo-stage.ts); reward_weights include consistency (rl/consistency.ts)",
-    { ...RL, steps: 20 },
+    { ...RL, steps: 30 },
   ),
   rejection_sampling: group(
     "stage 3: K = num_samples per training prompt; keep correct + well-formed (+ readable), deduplicated",
     {
-      prompts: num(96, "training prompts sampled", { int: true, min: 1 }),
+      prompts: num(128, "training prompts sampled", { int: true, min: 1 }),
       num_samples: num(4, "samples per prompt (K)", { int: true, min: 1 }),
       temperature: num(1.0, "sampling temperature", { min: 0 }),
       top_p: num(1.0, "nucleus sampling", { min: 0, max: 1 }),
@@ -84,11 +95,15 @@ export const R1_SCHEMA = group("r1lab r1", {
     max_steps: 80,
     per_device_train_batch_size: 16,
   }),
-  final_rl: grpoGroup("stage 5: the final RL stage from the SFT model", { ...RL, steps: 10 }),
+  final_rl: grpoGroup("stage 5: the final RL stage from the SFT model", { ...RL, steps: 20 }),
+  r1_zero_rl: group(
+    "side by side (runs/r1-zero-rl.ts): R1-Zero-style RL from the base, no cold start, accuracy + format rewards, reasoning_rl's settings and steps",
+    { enabled: bool(true, "run the comparison (on/off)", { aliases: ["zero-rl"] }) },
+  ),
   /**
    * After the pipeline (runs/r1-distill.ts): a smaller dense student, pretrained for pretrain_steps on
    * the same corpus, distilled from final_rl's verified traces (`prompts` x `samples`) vs the same
-   * student trained with GRPO for as many steps as the distillation's SFT (sft.max_steps).
+   * student trained with GRPO for `rl_steps` (both arms' CPU time is reported).
    */
   distill: group("after the pipeline: distillation vs RL on a small dense student", {
     enabled: bool(true, "run the comparison (on/off)", { aliases: ["distill"] }),
@@ -100,13 +115,14 @@ export const R1_SCHEMA = group("r1lab r1", {
     }),
     pretrain_steps: num(150, "student pretraining steps", { int: true, min: 1 }),
     prompts: num(96, "teacher prompts", { int: true, min: 1 }),
+    rl_steps: num(20, "GRPO steps of the RL-only student (final_rl's settings)", { int: true, min: 1 }),
     samples: num(4, "teacher samples per prompt", { int: true, min: 1 }),
     sft: sftGroup("SFT of the student on the teacher's kept traces", {
       max_steps: 20,
       per_device_train_batch_size: 16,
     }),
   }),
-  eval: evalGroup({ n_problems: 64 }),
+  eval: evalGroup({ n_problems: 100 }),
   max_completion_length: num(
     112,
     "completion budget of the evaluations and of rejection sampling (RL stages: their own)",
@@ -122,33 +138,34 @@ export type R1Config = Infer<typeof R1_SCHEMA> & {
   executor?: string;
 };
 
-const SMALL_RL = { prompts_per_step: 4, num_generations: 4, max_completion_length: 96 };
+const SMALL_RL = { prompts_per_step: 8 };
 const MICRO_RL = { prompts_per_step: 2, num_generations: 2, max_completion_length: 40 };
 const MICRO_SFT = { max_steps: 2, per_device_train_batch_size: 4, warmup_steps: 1 };
 
-/** Presets: overrides of the schema's defaults. default: every stage in about 16 CPU-minutes (32 min wall measured on a loaded 2-core machine). */
+/**
+ * Presets: overrides of the schema's defaults (docs/r1-pipeline.md has the runs that chose them).
+ * default: zero's task and base recipe, every stage, the R1-Zero side by side and distillation.
+ */
 export const R1_PRESETS = {
   default: {},
-  /** Every stage end to end in a few minutes on 2 cores (small model, few steps). */
+  /** Every stage and the R1-Zero side by side with fewer steps, no distillation (same model and task). */
   tiny: {
-    model: { hidden_size: 64, num_hidden_layers: 2, moe_intermediate_size: 32, intermediate_size: 128 },
-    pretrain: { batch_size: 16, warmup_steps: 10 },
-    cold_start: { n_examples: 150 },
-    cold_start_sft: { per_device_train_batch_size: 8 },
-    reasoning_rl: { steps: 8, ...SMALL_RL },
-    rejection_sampling: { prompts: 32 },
-    sft: { max_steps: 60, per_device_train_batch_size: 8 },
-    final_rl: { steps: 4, ...SMALL_RL },
+    pretrain: { steps: 300 },
+    cold_start_sft: { max_steps: 40 },
+    reasoning_rl: { steps: 12, ...SMALL_RL },
+    rejection_sampling: { prompts: 48 },
+    sft: { max_steps: 40 },
+    final_rl: { steps: 6, ...SMALL_RL },
     distill: { enabled: false },
-    max_completion_length: 96,
-    eval: { n_problems: 32 },
+    eval: { n_problems: 50 },
     checkpoint_every: 2,
   },
   /** The smallest run that still goes through every stage (tests; seconds). */
   micro: {
+    task_options: { min_terms: 2, max_terms: 3, max_number: 6 },
     train_problems: 40,
     model: { hidden_size: 32, num_hidden_layers: 2, moe_intermediate_size: 16, intermediate_size: 64 },
-    pretrain: { steps: 4, batch_size: 8, warmup_steps: 1 },
+    pretrain: { steps: 4, batch_size: 8, warmup_steps: 1, traces_per_problem: 1 },
     cold_start: { n_examples: 16 },
     cold_start_sft: { max_steps: 3, per_device_train_batch_size: 4, warmup_steps: 1 },
     reasoning_rl: { steps: 2, ...MICRO_RL },
@@ -160,6 +177,7 @@ export const R1_PRESETS = {
       student: { hidden_size: 32, num_hidden_layers: 1, intermediate_size: 64 },
       pretrain_steps: 2,
       prompts: 4,
+      rl_steps: 2,
       samples: 2,
       sft: MICRO_SFT,
     },

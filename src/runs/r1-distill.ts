@@ -4,7 +4,8 @@
 // student (Qwen2-style, tinyDense) is pretrained on the same corpus, then
 //   distilled  SFT on the teacher's verified traces (train/distill-traces.ts collectTraces, then
 //              train/distill.ts traceExamples + sftTrain): R1's distillation recipe
-//   rl_only    GRPO on the same student base, with as many update steps as the distillation's SFT
+//   rl_only    GRPO on the same student base for rl_steps updates (its CPU time, reported beside the
+//              distillation's, teacher traces included, is the compute compared)
 // and both, with the student base and the teacher, are measured on the pipeline's held-out problems.
 // Results go to summary.json `distill` and the report; folders under checkpoints/distill_*.
 import { existsSync, readFileSync } from "node:fs";
@@ -25,7 +26,7 @@ import { type DistillTrace, collectTraces, traceStats } from "./distill-traces.t
 import { sftTrain } from "../train/sft.ts";
 import { pretrainBase } from "./r1-base.ts";
 import type { R1Config } from "./r1-config.ts";
-import type { StageEval } from "./eval-stage.ts";
+import { type StageEval, stageColumns } from "./eval-stage.ts";
 import { r1RlStage } from "./r1-rl.ts";
 
 export interface DistillArgs {
@@ -40,13 +41,17 @@ export interface DistillArgs {
   log: (s: string) => void;
 }
 
-const pick = (e: StageEval, wall: number) => ({
-  pass1: e.pass1,
-  consK: e.consK,
-  mean_length: e.mean_length,
-  readability: e.readability,
+const pick = (e: StageEval, wall: number, cpu: number) => ({
+  ...stageColumns(e),
   wall_seconds: wall,
+  cpu_seconds: cpu,
 });
+
+/** CPU seconds (user + system, all threads) since `from`. */
+const cpuSince = (from: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(from);
+  return (u.user + u.system) / 1e6;
+};
 
 export async function distillComparison(a: DistillArgs) {
   const { cfg, tok } = a;
@@ -68,6 +73,7 @@ export async function distillComparison(a: DistillArgs) {
   });
 
   let t = performance.now();
+  let cpu = process.cpuUsage();
   const baseParams = await pretrainBase({
     cfg: { ...cfg, pretrain: { ...cfg.pretrain, steps: D.pretrain_steps } },
     mc,
@@ -79,11 +85,16 @@ export async function distillComparison(a: DistillArgs) {
     log: a.log,
   });
   const nParams = paramCount(baseParams);
-  const base = pick(await a.evalModel("student base", baseParams, mc), (performance.now() - t) / 1000);
+  const base = pick(
+    await a.evalModel("student base", baseParams, mc),
+    (performance.now() - t) / 1000,
+    cpuSince(cpu),
+  );
   disposeParams(baseParams);
 
   // Teacher traces: the final_rl model through the native backend, verified and deduplicated.
   t = performance.now();
+  cpu = process.cpuUsage();
   const tracesPath = join(a.runDir, "distill_traces.jsonl");
   let traces: DistillTrace[];
   if (existsSync(tracesPath)) traces = readJsonl<DistillTrace>(tracesPath);
@@ -108,12 +119,14 @@ export async function distillComparison(a: DistillArgs) {
   const stats = traceStats(traces);
   const { examples } = traceExamples(tok, traces, cfg.template);
   const traceSeconds = (performance.now() - t) / 1000;
+  const traceCpu = cpuSince(cpu);
   a.log(
     `distill: teacher kept ${stats.kept} of ${stats.samples} traces over ${stats.problems_covered} problems`,
   );
 
-  // Arm 1: distillation (SFT on the teacher's kept traces).
+  // Arm 1: distillation (SFT on the teacher's kept traces). Its CPU time counts the teacher's traces.
   t = performance.now();
+  cpu = process.cpuUsage();
   let distilled = null;
   if (examples.length > 0) {
     const r = await sftTrain({
@@ -132,15 +145,20 @@ export async function distillComparison(a: DistillArgs) {
       state: { phase: "distill_student", step: D.sft.max_steps, done: true },
       tokenizerJson: a.tokenizerJson,
     });
-    distilled = pick(await a.evalModel("distilled student", r.params, mc), (performance.now() - t) / 1000);
+    distilled = pick(
+      await a.evalModel("distilled student", r.params, mc),
+      (performance.now() - t) / 1000,
+      cpuSince(cpu) + traceCpu,
+    );
     disposeParams(r.params);
   }
 
-  // Arm 2: RL only, as many GRPO updates as the distillation's SFT steps.
+  // Arm 2: RL only, rl_steps GRPO updates (sized so that its CPU time is at least the distillation's).
   t = performance.now();
+  cpu = process.cpuUsage();
   const rl = await r1RlStage({
     stage: "distill_rl_only",
-    g: { ...cfg.final_rl, steps: D.sft.max_steps },
+    g: { ...cfg.final_rl, steps: D.rl_steps },
     seed: cfg.seed,
     template: cfg.template,
     checkpointEvery: cfg.checkpoint_every,
@@ -154,7 +172,11 @@ export async function distillComparison(a: DistillArgs) {
     metricsFile: join(a.runDir, "distill_rl_only.jsonl"),
     log: a.log,
   });
-  const rlOnly = pick(await a.evalModel("RL-only student", rl, mc), (performance.now() - t) / 1000);
+  const rlOnly = pick(
+    await a.evalModel("RL-only student", rl, mc),
+    (performance.now() - t) / 1000,
+    cpuSince(cpu),
+  );
   disposeParams(rl);
 
   const result = {
@@ -166,7 +188,9 @@ export async function distillComparison(a: DistillArgs) {
       pretrain_steps: D.pretrain_steps,
     },
     teacher: "final_rl",
-    traces: { ...stats, sft_examples: examples.length, seconds: traceSeconds },
+    traces: { ...stats, sft_examples: examples.length, seconds: traceSeconds, cpu_seconds: traceCpu },
+    rl_steps: D.rl_steps,
+    sft_steps: D.sft.max_steps,
     student_base: base,
     distilled,
     rl_only: rlOnly,

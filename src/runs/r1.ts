@@ -20,15 +20,17 @@ import { Progress } from "../report/progress.ts";
 import { rejectionSample } from "../rl/rejection.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { buildColdStart, READABLE_CHARS, READABLE_WORDS, readableCompletion } from "../tasks/cold-start.ts";
-import { buildCorpus, WORKED_MIX } from "../tasks/corpus.ts";
+import { buildCorpus, DEFAULT_MIX, WORKED_MIX } from "../tasks/corpus.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import { type SftConfig, type SftExample, sftTrain } from "../train/sft.ts";
 import { applyTemplate } from "../tasks/template.ts";
-import { evalStage, type StageEval } from "./eval-stage.ts";
+import { evalStage, type StageColumns, type StageEval, stageColumns } from "./eval-stage.ts";
 import { pretrainBase } from "./r1-base.ts";
 import type { R1Config } from "./r1-config.ts";
 import { distillComparison } from "./r1-distill.ts";
 import { r1RlStage } from "./r1-rl.ts";
+import { zeroRlComparison } from "./r1-zero-rl.ts";
+import type { GrpoSettings } from "./grpo-stage.ts";
 import { writeR1Report } from "./r1-report.ts";
 import { encoder, heldOut, makeTask, runModelConfig, trainCount } from "./setup.ts";
 
@@ -42,15 +44,19 @@ export const R1_STAGES = [
 ] as const;
 export type R1Stage = (typeof R1_STAGES)[number];
 
-/** One row of summary.json `stages`. */
-export interface StageRow {
-  name: R1Stage;
-  pass1: number;
-  consK: number;
-  mean_length: number;
-  readability: number;
-  wall_seconds: number;
-}
+/**
+ * One row of summary.json `stages`. `*_se` are standard errors over the problems (held-out; for
+ * rejection_sampling its training prompts); `pass1_ci95` is pass1 +- 1.96 se, clipped to [0, 1].
+ * `cpu_seconds` (user + system of every thread) tells the stage's cost apart from the machine's
+ * load, which stretches `wall_seconds`.
+ */
+export type StageRow = { name: R1Stage } & StageColumns & { wall_seconds: number; cpu_seconds: number };
+
+/** CPU seconds (user + system, every thread of this process) since `from` (process.cpuUsage()). */
+export const cpuSince = (from: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(from);
+  return (u.user + u.system) / 1e6;
+};
 
 export async function runR1(
   cfg: R1Config,
@@ -58,16 +64,16 @@ export async function runR1(
   log: (s: string) => void = (s) => process.stderr.write(`${s}\n`),
 ) {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const task = makeTask(cfg.task, cfg.task_options);
   const test = heldOut(task, cfg.eval.n_problems, cfg.seed);
-  // Worked traces only (no bare-answer guesses): the pipeline's stages were measured on that base
-  // (docs/r1-pipeline.md); the zero run's corpus is mostly guesses (docs/r1-zero.md).
+  // pretrain.mix: r1lab zero's corpus (mostly bare-answer guesses, docs/r1-zero.md) or worked traces only.
   const zeroCorpus = buildCorpus({
     task,
     problems: trainCount(task, cfg.train_problems),
     seed: cfg.seed,
     tracesPerProblem: cfg.pretrain.traces_per_problem,
-    mix: WORKED_MIX,
+    mix: cfg.pretrain.mix === "worked" ? WORKED_MIX : DEFAULT_MIX,
   });
   const mixRng = new TaskRng(taskSeed(cfg.seed, "r1-readable-mix"));
   const corpus = zeroCorpus.map((it) => {
@@ -150,10 +156,10 @@ export async function runR1(
     });
     return r.params;
   };
-  const rlStage = (name: "reasoning_rl" | "final_rl", from: string): Promise<Params> =>
+  const rlStage = (name: string, from: string, g: GrpoSettings): Promise<Params> =>
     r1RlStage({
       stage: name,
-      g: cfg[name],
+      g,
       seed: cfg.seed,
       template: cfg.template,
       checkpointEvery: cfg.checkpoint_every,
@@ -176,9 +182,10 @@ export async function runR1(
       continue;
     }
     const ts = performance.now();
+    const cpu0 = process.cpuUsage();
     let params: Params;
     let detail: Record<string, unknown>;
-    let row: Omit<StageRow, "name" | "wall_seconds">;
+    let row: StageColumns;
     if (name === "rejection_sampling") {
       params = loadCheckpoint(ck("reasoning_rl")).params;
       const R = cfg.rejection_sampling;
@@ -203,7 +210,7 @@ export async function runR1(
         rs.kept.map((s) => ({ id: s.example.id, prompt: s.example.prompt, completion: s.completion })),
       );
       writeJsonAtomic(join(ck(name), "stats.json"), rs.stats);
-      row = { pass1: rs.pass1, consK: rs.consK, mean_length: rs.mean_length, readability: rs.readability };
+      row = stageColumns(rs);
       detail = {
         split: "train",
         k: R.num_samples,
@@ -233,16 +240,21 @@ export async function runR1(
           cfg.cold_start_sft,
         );
       else if (name === "sft") params = await sftStage(name, "base", sftData(), cfg.sft);
-      else params = await rlStage(name, name === "reasoning_rl" ? "cold_start_sft" : "sft");
+      else params = await rlStage(name, name === "reasoning_rl" ? "cold_start_sft" : "sft", cfg[name]);
       const e = await evaluate(name, params);
-      row = { pass1: e.pass1, consK: e.consK, mean_length: e.mean_length, readability: e.readability };
+      row = stageColumns(e);
       detail = { split: "test", ...e };
     }
     disposeParams(params);
-    const full: StageRow = { name, ...row, wall_seconds: (performance.now() - ts) / 1000 };
+    const full: StageRow = {
+      name,
+      ...row,
+      wall_seconds: (performance.now() - ts) / 1000,
+      cpu_seconds: cpuSince(cpu0),
+    };
     writeJsonAtomic(rowPath(name), { row: full, detail });
     log(
-      `${name}: pass@1 ${full.pass1.toFixed(3)}, cons@${name === "rejection_sampling" ? cfg.rejection_sampling.num_samples : cfg.eval.k} ${full.consK.toFixed(3)}, length ${full.mean_length.toFixed(1)}, readability ${full.readability.toFixed(3)} (${full.wall_seconds.toFixed(0)} s)`,
+      `${name}: pass@1 ${full.pass1.toFixed(3)} +- ${(1.96 * full.pass1_se).toFixed(3)}, cons@${name === "rejection_sampling" ? cfg.rejection_sampling.num_samples : cfg.eval.k} ${full.consK.toFixed(3)}, length ${full.mean_length.toFixed(1)}, readability ${full.readability.toFixed(3)} (${full.wall_seconds.toFixed(0)} s, ${full.cpu_seconds.toFixed(0)} CPU s)`,
     );
   }
 
@@ -269,6 +281,15 @@ export async function runR1(
     stages.push(saved.row);
     details[name] = saved.detail;
   }
+  const r1ZeroRl = cfg.r1_zero_rl?.enabled
+    ? await zeroRlComparison({
+        runDir,
+        g: cfg.reasoning_rl,
+        rl: rlStage,
+        evaluate: (name, p) => evaluate(name, p),
+        log,
+      })
+    : null;
   const distill = cfg.distill?.enabled
     ? await distillComparison({
         cfg,
@@ -294,8 +315,11 @@ export async function runR1(
       top_p: cfg.eval.top_p,
     },
     wall_seconds: (performance.now() - t0) / 1000,
+    /** This process's CPU time (a resumed run: the last attempt's). */
+    cpu_seconds: cpuSince(cpu0),
     device: info.device + (info.adapter ? ` (${info.adapter})` : ` (${info.threads} threads)`),
     resumed,
+    r1_zero_rl: r1ZeroRl,
     distill,
   };
   writeJsonAtomic(join(runDir, "summary.json"), summary);

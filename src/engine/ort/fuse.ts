@@ -50,7 +50,7 @@ export function fuse(g: Graph, inputShapes: InputShapes = new Map()): void {
     while (n?.op === "Reshape") {
       if (rank === null) {
         const shape = constOf(n.inputs[1]);
-        if (!shape || shape[shape.length - 1] !== 1) return null;
+        if (!shape?.length || shape[shape.length - 1] !== 1) return null;
         rank = shape.length;
       }
       if (!only(n.inputs[0], 1)) return null;
@@ -58,7 +58,7 @@ export function fuse(g: Graph, inputShapes: InputShapes = new Map()): void {
     }
     if (n?.op !== op || rank === null || n.attrs?.keepdims !== 1) return null;
     const axes = constOf(n.inputs[1]);
-    if (!axes || axes.length !== 1 || (axes[0] !== rank - 1 && axes[0] !== -1)) return null;
+    if (axes?.length !== 1 || (axes[0] !== rank - 1 && axes[0] !== -1)) return null;
     return n.inputs[0];
   };
   /** x when `name` is Sub(x, max over the last axis of x), read only as allowed. */
