@@ -10,6 +10,7 @@ import { numpy as np } from "./jax.ts";
 import * as o from "./ops.ts";
 import type { Arr } from "./ops.ts";
 import { type Params, zerosLike } from "./params.ts";
+import { isResident } from "./resident.ts";
 import { tidy } from "./scope.ts";
 
 export interface AdamWConfig {
@@ -60,6 +61,16 @@ export class AdamW {
     | ((p: Params, g: Params, m: Params, v: Params, h: Arr) => [Params, Params, Params, Arr])
     | null = null;
 
+  /**
+   * Resident parameter trees over this many bytes are updated layer by layer (updateByLayer): one
+   * program over a real-size model's whole tree let onnxruntime run the 290 independent per-tensor
+   * chains breadth first, holding several tree-sized intermediates at once (a 0.5B model's first
+   * update passed 13 GB). Per layer, the intermediates are one layer's size.
+   */
+  static layerwiseBytes = 2 ** 30;
+  private layerFns = new Map<string, (...a: any[]) => any>();
+  private sqFn: ((g: Arr[]) => Arr) | null = null;
+
   constructor(config: Partial<AdamWConfig> = {}) {
     this.config = { ...ADAMW_DEFAULTS, ...config };
   }
@@ -81,6 +92,10 @@ export class AdamW {
     const { beta1, beta2 } = this.config;
     const t = state.step + 1;
     const hyper = np.array([lr, 1 - beta1 ** t, 1 - beta2 ** t], { dtype: np.float32 }) as Arr;
+    const first = Object.values(params)[0];
+    const bytes = Object.values(params).reduce((n, a) => n + 4 * a.size, 0);
+    if (isResident(first) && bytes > AdamW.layerwiseBytes)
+      return this.updateByLayer(params, grads, state, hyper, t);
     this.compiled ??= compile(
       (p: Params, g: Params, m: Params, v: Params, h: Arr) => tidy(() => this.step(p, g, m, v, h)),
       // On the CPU parameters and moments are updated in their own buffers (donation); on WebGPU
@@ -91,29 +106,104 @@ export class AdamW {
     return { params: np_, state: { m: nm, v: nv, step: t }, gradNorm: norm };
   }
 
+  private clipOf(norm: Arr): Arr | null {
+    const { maxGradNorm } = this.config;
+    return maxGradNorm > 0 && Number.isFinite(maxGradNorm)
+      ? o.minimum(1, o.div(maxGradNorm, o.add(norm, 1e-6)))
+      : null;
+  }
+
+  /** One tensor's update: [p, m, v] new. `decay`: apply weight decay (decays(name, shape)). */
+  private one(p: Arr, g: Arr, m: Arr, v: Arr, h: Arr, clip: Arr | null, decay: boolean): [Arr, Arr, Arr] {
+    const { beta1, beta2, eps, weightDecay } = this.config;
+    const gi = clip ? o.mul(g, clip) : g;
+    const mi = o.add(o.mul(m, beta1), o.mul(gi, 1 - beta1));
+    const vi = o.add(o.mul(v, beta2), o.mul(o.square(gi), 1 - beta2));
+    const upd = o.div(o.div(mi, o.slice(h, 1)), o.add(o.sqrt(o.div(vi, o.slice(h, 2))), eps));
+    const wd = weightDecay > 0 && decay ? o.mul(p, weightDecay) : null;
+    return [o.sub(p, o.mul(o.slice(h, 0), wd ? o.add(upd, wd) : upd)), mi, vi];
+  }
+
   private step(p: Params, g: Params, m: Params, v: Params, h: Arr): [Params, Params, Params, Arr] {
-    const { beta1, beta2, eps, weightDecay, maxGradNorm } = this.config;
-    const lr = o.slice(h, 0);
-    const bc1 = o.slice(h, 1);
-    const bc2 = o.slice(h, 2);
     const norm = globalNorm(g);
-    const clip =
-      maxGradNorm > 0 && Number.isFinite(maxGradNorm)
-        ? o.minimum(1, o.div(maxGradNorm, o.add(norm, 1e-6)))
-        : null;
+    const clip = this.clipOf(norm);
     const outP: Params = {};
     const outM: Params = {};
     const outV: Params = {};
     for (const name of Object.keys(p)) {
-      const gi = clip ? o.mul(g[name], clip) : g[name];
-      const mi = o.add(o.mul(m[name], beta1), o.mul(gi, 1 - beta1));
-      const vi = o.add(o.mul(v[name], beta2), o.mul(o.square(gi), 1 - beta2));
-      const upd = o.div(o.div(mi, bc1), o.add(o.sqrt(o.div(vi, bc2)), eps));
-      const wd = weightDecay > 0 && decays(name, p[name].shape) ? o.mul(p[name], weightDecay) : null;
-      outP[name] = o.sub(p[name], o.mul(lr, wd ? o.add(upd, wd) : upd));
-      outM[name] = mi;
-      outV[name] = vi;
+      [outP[name], outM[name], outV[name]] = this.one(
+        p[name],
+        g[name],
+        m[name],
+        v[name],
+        h,
+        clip,
+        decays(name, p[name].shape),
+      );
     }
     return [outP, outM, outV, norm];
+  }
+
+  /**
+   * The same update, one layer's tensors (model.layers.N.*; the rest as one group) per compiled
+   * call, written in place (donation). The norm is summed from per-group sums of squares on the
+   * host, so it may differ from the one-program norm in the last bits.
+   */
+  private updateByLayer(
+    params: Params,
+    grads: Params,
+    state: AdamWState,
+    hyper: Arr,
+    t: number,
+  ): { params: Params; state: AdamWState; gradNorm: Arr } {
+    const groups = new Map<string, string[]>();
+    for (const k of Object.keys(params).sort()) {
+      const key = /^model\.layers\.\d+\./.exec(k)?.[0] ?? "rest";
+      groups.set(key, [...(groups.get(key) ?? []), k]);
+    }
+    this.sqFn ??= compile((g: Arr[]) => g.map((x) => o.sum(o.square(x))).reduce((a, b) => o.add(a, b)), {
+      name: "AdamW gradient norm (layer)",
+    }) as unknown as (g: Arr[]) => Arr;
+    let sq = 0;
+    for (const names of groups.values()) {
+      const part = this.sqFn(names.map((k) => (grads[k] as any).ref));
+      sq += (part as any).dataSync()[0];
+    }
+    const norm = np.array([Math.sqrt(sq)], { dtype: np.float32 }).reshape([]) as Arr;
+    const out = { p: {} as Params, m: {} as Params, v: {} as Params };
+    for (const names of groups.values()) {
+      const flags = names.map((k) => decays(k, params[k].shape));
+      const key = `${names.length}|${flags.join(",")}`;
+      let f = this.layerFns.get(key);
+      if (!f) {
+        f = compile(
+          (p: Arr[], g: Arr[], m: Arr[], v: Arr[], h: Arr, n: Arr) =>
+            tidy(() => {
+              const clip = this.clipOf(n);
+              const r = p.map((_, i) => this.one(p[i], g[i], m[i], v[i], h, clip, flags[i]));
+              return [r.map((x) => x[0]), r.map((x) => x[1]), r.map((x) => x[2])];
+            }),
+          { name: "AdamW update (layer)", donate: [0, 2, 3] },
+        ) as (...a: any[]) => any;
+        this.layerFns.set(key, f);
+      }
+      const [np_, nm, nv] = f(
+        names.map((k) => params[k]),
+        names.map((k) => grads[k]),
+        names.map((k) => state.m[k]),
+        names.map((k) => state.v[k]),
+        (hyper as any).ref,
+        (norm as any).ref,
+      );
+      names.forEach((k, i) => {
+        out.p[k] = np_[i];
+        out.m[k] = nm[i];
+        out.v[k] = nv[i];
+      });
+    }
+    hyper.dispose();
+    // Keep the caller's key order.
+    const order = (x: Params): Params => Object.fromEntries(Object.keys(params).map((k) => [k, x[k]]));
+    return { params: order(out.p), state: { m: order(out.m), v: order(out.v), step: t }, gradNorm: norm };
   }
 }
