@@ -114,11 +114,11 @@ export const R1_SCHEMA = group("r1lab r1", {
       num_attention_heads: num(2, "student attention heads", { int: true, min: 1 }),
     }),
     pretrain_steps: num(150, "student pretraining steps", { int: true, min: 1 }),
-    prompts: num(96, "teacher prompts", { int: true, min: 1 }),
+    prompts: num(264, "teacher prompts (training problems, in order)", { int: true, min: 1 }),
     rl_steps: num(20, "GRPO steps of the RL-only student (final_rl's settings)", { int: true, min: 1 }),
     samples: num(4, "teacher samples per prompt", { int: true, min: 1 }),
     sft: sftGroup("SFT of the student on the teacher's kept traces", {
-      max_steps: 20,
+      max_steps: 80,
       per_device_train_batch_size: 16,
     }),
   }),
