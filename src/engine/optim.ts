@@ -10,6 +10,7 @@ import { numpy as np } from "./jax.ts";
 import * as o from "./ops.ts";
 import type { Arr } from "./ops.ts";
 import { type Params, zerosLike } from "./params.ts";
+import { onWebGpu } from "./ort/resident.ts";
 import { isResident } from "./resident.ts";
 import { tidy } from "./scope.ts";
 
@@ -94,7 +95,7 @@ export class AdamW {
     const hyper = np.array([lr, 1 - beta1 ** t, 1 - beta2 ** t], { dtype: np.float32 }) as Arr;
     const first = Object.values(params)[0];
     const bytes = Object.values(params).reduce((n, a) => n + 4 * a.size, 0);
-    if (isResident(first) && bytes > AdamW.layerwiseBytes)
+    if (isResident(first) && !onWebGpu() && bytes > AdamW.layerwiseBytes)
       return this.updateByLayer(params, grads, state, hyper, t);
     this.compiled ??= compile(
       (p: Params, g: Params, m: Params, v: Params, h: Arr) => tidy(() => this.step(p, g, m, v, h)),
