@@ -22,7 +22,7 @@ import { type HostData, type OrtEp, SyncSession, tensor } from "./session.ts";
 
 interface Entry {
   lowered: Lowered;
-  session: SyncSession;
+  spec: SessionSpec;
   outTree: any;
   /** Flat output indices kept on the device (WebGPU only). */
   onDevice: Set<number>;
@@ -38,28 +38,67 @@ const mirrors = new WeakMap<JArray, HostData>();
  * One ORT session per distinct model: functions that lower to the same bytes (the AdamW update of
  * every Trainer with the same parameter shapes, a generation step of equal configs) share it, as
  * creating a session costs seconds for a large graph.
+ * The cache is bounded: each CPU session keeps its arena (the peak of its intermediates) for its
+ * whole life, and a long run compiles many shapes (generation at every batch size the rollouts
+ * shrink to, prefill lengths, training batches): the default `r1lab r1` preset grew to 23 GB with
+ * an unbounded cache. Past R1LAB_ORT_MAX_SESSIONS (default 24) CPU sessions, the least recently
+ * used one is released; a function that needs it again reopens it from its lowered model (tens of
+ * milliseconds for r1lab's small graphs). WebGPU and profiled sessions are never released.
  */
+interface SessionSpec {
+  key: string;
+  model: Uint8Array;
+  ep: OrtEp;
+  outputLocations?: Record<string, "cpu" | "gpu-buffer">;
+  profile: boolean;
+  lean: boolean;
+}
 const sessions = new Map<string, SyncSession>();
-function sessionFor(
+const MAX_SESSIONS = Math.max(1, Number(process.env.R1LAB_ORT_MAX_SESSIONS ?? 24));
+
+function sessionSpec(
   model: Uint8Array,
   ep: OrtEp = "cpu",
   outputLocations?: Record<string, "cpu" | "gpu-buffer">,
   profile = false,
   lean = false,
-): SyncSession {
+): SessionSpec {
   const key = `${createHash("sha256").update(model).digest("hex")}|${ep}|${JSON.stringify(outputLocations ?? {})}${profile ? "|profiled" : ""}`;
-  let s = sessions.get(key);
-  if (!s) {
-    s = new SyncSession(model, {
-      ep,
-      outputLocations,
-      profilePrefix: profile ? profilePrefix() : undefined,
-      lean,
-    });
-    sessions.set(key, s);
+  return { key, model, ep, outputLocations, profile, lean };
+}
+
+const releasable = (spec: SessionSpec): boolean => spec.ep === "cpu" && !spec.profile;
+const specs = new Map<string, SessionSpec>();
+
+/** The open session of a spec (reopened if it was released), marked most recently used. */
+function sessionFor(spec: SessionSpec): SyncSession {
+  let s = sessions.get(spec.key);
+  if (s) {
+    sessions.delete(spec.key);
+    sessions.set(spec.key, s);
+    return s;
+  }
+  s = new SyncSession(spec.model, {
+    ep: spec.ep,
+    outputLocations: spec.outputLocations,
+    profilePrefix: spec.profile ? profilePrefix() : undefined,
+    lean: spec.lean,
+  });
+  sessions.set(spec.key, s);
+  specs.set(spec.key, spec);
+  let open = [...sessions.keys()].filter((k) => releasable(specs.get(k) as SessionSpec)).length;
+  for (const [k, old] of sessions) {
+    if (open <= MAX_SESSIONS) break;
+    if (k === spec.key || !releasable(specs.get(k) as SessionSpec)) continue;
+    sessions.delete(k);
+    old.dispose();
+    open--;
   }
   return s;
 }
+
+/** How many ORT sessions are open now (tests, debugging). */
+export const openSessions = (): number => sessions.size;
 
 /** Statistics of a compiled function (for tests, reports and `bench`). */
 export interface CompileStats {
@@ -126,7 +165,7 @@ const isArr = (x: unknown): x is JArray | ResidentTensor =>
  * (session.ts): ORT gives their intermediates back after each run instead of keeping each
  * session's peak allocated, which at 0.5B parameters is several GB per session.
  */
-const LEAN_BYTES = 2 ** 30;
+const LEAN_BYTES = Number(process.env.R1LAB_ORT_LEAN_BYTES ?? 2 ** 30);
 const stateBytes = (l: Lowered): number =>
   l.inputs.reduce((n, i) => n + 4 * i.shape.reduce((a, b) => a * b, 1), 0);
 
@@ -249,7 +288,7 @@ export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions 
       const donated = args.map((_, i) => ep === "cpu" && (opts.donate?.includes(i) ?? false));
       entry = {
         lowered,
-        session: sessionFor(
+        spec: sessionSpec(
           lowered.model,
           ep,
           locations,
@@ -261,6 +300,7 @@ export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions 
         profiling,
         alias: donated.some((d) => d) ? planAliases(lowered, argOf, donated) : lowered.outputs.map(() => -1),
       };
+      sessionFor(entry.spec); // opened now, so its cost shows in the timing below
       if (process.env.R1LAB_ORT_DEBUG) {
         const nodes = Object.values(lowered.ops).reduce((a, b) => a + b, 0);
         const ms = (a: number, b: number) => Math.round(b - a);
@@ -279,7 +319,7 @@ export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions 
       if (entry.profiling) {
         entry.profiling = false;
         // A session shared with an earlier compiled function has already written its profile ('').
-        const path = entry.session.endProfiling();
+        const path = sessionFor(entry.spec).endProfiling();
         if (path) stats.placement = readPlacement(path);
         if (process.env.R1LAB_ORT_DEBUG && stats.placement)
           console.error(`[ort] ${opts.name ?? "compiled fn"} on WebGPU: ${formatPlacement(stats.placement)}`);
@@ -288,7 +328,8 @@ export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions 
       stats.runMs += performance.now() - t1;
       return tree.unflatten(entry.outTree, outs as never);
     }
-    const { lowered, session, alias } = entry;
+    const { lowered, alias } = entry;
+    const session = sessionFor(entry.spec);
     const feeds: Record<string, ReturnType<typeof tensor>> = {};
     lowered.inputs.forEach((inp, i) => {
       feeds[inp.name] = tensor(inp.dtype, hostOf(arrs[i]), inp.shape);
@@ -327,7 +368,8 @@ function runWebGpu(
   entry: Entry,
   args: (JArray | ResidentTensor | DeviceTensor)[],
 ): (JArray | DeviceTensor)[] {
-  const { lowered, session, onDevice } = entry;
+  const { lowered, onDevice } = entry;
+  const session = sessionFor(entry.spec);
   const feeds: Record<string, ReturnType<typeof tensor>> = {};
   lowered.inputs.forEach((inp, i) => {
     const a = args[i];

@@ -1,0 +1,42 @@
+// The ORT executor's session cache is bounded (src/engine/ort/compile.ts): past
+// R1LAB_ORT_MAX_SESSIONS CPU sessions the least recently used one is released, and a compiled
+// function whose session was released reopens it and still computes the right values. Each CPU
+// session keeps its arena for life, so an unbounded cache grew a long run (r1's default preset)
+// to 23 GB.
+import { beforeAll, describe, expect, it } from "vitest";
+
+process.env.R1LAB_ORT_MAX_SESSIONS = "2";
+
+type Mod = typeof import("../src/engine/ort/compile.ts");
+let ort: Mod;
+let np: typeof import("../src/engine/jax.ts").numpy;
+
+beforeAll(async () => {
+  const { initEngine } = await import("../src/engine/device.ts");
+  await initEngine({ device: "cpu", executor: "ort" });
+  ort = await import("../src/engine/ort/compile.ts");
+  np = (await import("../src/engine/jax.ts")).numpy;
+});
+
+describe("ORT session cache", () => {
+  it("keeps at most R1LAB_ORT_MAX_SESSIONS sessions and reopens released ones with the same results", () => {
+    const before = ort.openSessions();
+    const f = ort.compileOrt((x: any) => np.multiply(x.ref, x).add(1), { name: "square plus one" });
+    const run = (n: number): number[] => {
+      const x = np.array(
+        Float32Array.from({ length: n }, (_, i) => i - 1),
+        { shape: [n] } as never,
+      );
+      return Array.from(f(x).dataSync() as Float32Array);
+    };
+    const expected = (n: number) => Array.from({ length: n }, (_, i) => (i - 1) * (i - 1) + 1);
+    // Four shapes: four distinct graphs, so four sessions were opened one after the other.
+    for (const n of [3, 4, 5, 6]) expect(run(n)).toEqual(expected(n));
+    expect(f.stats.signatures).toBe(4);
+    expect(ort.openSessions()).toBeLessThanOrEqual(Math.max(before, 2));
+    // The first shape's session was released; calling it again reopens it, with the same values.
+    expect(run(3)).toEqual(expected(3));
+    expect(f.stats.signatures).toBe(4); // traced once: only the session was reopened
+    expect(ort.openSessions()).toBeLessThanOrEqual(Math.max(before, 2));
+  });
+});
