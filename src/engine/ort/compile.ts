@@ -53,7 +53,8 @@ interface SessionSpec {
   profile: boolean;
   lean: boolean;
 }
-const sessions = new Map<string, SyncSession>();
+/** Open sessions, least recently used first, each with the spec that opened it. */
+const sessions = new Map<string, { session: SyncSession; spec: SessionSpec }>();
 const MAX_SESSIONS = Math.max(1, Number(process.env.R1LAB_ORT_MAX_SESSIONS ?? 24));
 
 function sessionSpec(
@@ -68,33 +69,31 @@ function sessionSpec(
 }
 
 const releasable = (spec: SessionSpec): boolean => spec.ep === "cpu" && !spec.profile;
-const specs = new Map<string, SessionSpec>();
 
 /** The open session of a spec (reopened if it was released), marked most recently used. */
 function sessionFor(spec: SessionSpec): SyncSession {
-  let s = sessions.get(spec.key);
-  if (s) {
+  const open = sessions.get(spec.key);
+  if (open) {
     sessions.delete(spec.key);
-    sessions.set(spec.key, s);
-    return s;
+    sessions.set(spec.key, open);
+    return open.session;
   }
-  s = new SyncSession(spec.model, {
+  const session = new SyncSession(spec.model, {
     ep: spec.ep,
     outputLocations: spec.outputLocations,
     profilePrefix: spec.profile ? profilePrefix() : undefined,
     lean: spec.lean,
   });
-  sessions.set(spec.key, s);
-  specs.set(spec.key, spec);
-  let open = [...sessions.keys()].filter((k) => releasable(specs.get(k) as SessionSpec)).length;
-  for (const [k, old] of sessions) {
-    if (open <= MAX_SESSIONS) break;
-    if (k === spec.key || !releasable(specs.get(k) as SessionSpec)) continue;
+  sessions.set(spec.key, { session, spec });
+  let count = [...sessions.values()].filter((o) => releasable(o.spec)).length;
+  for (const [k, o] of sessions) {
+    if (count <= MAX_SESSIONS) break;
+    if (k === spec.key || !releasable(o.spec)) continue;
     sessions.delete(k);
-    old.dispose();
-    open--;
+    o.session.dispose();
+    count--;
   }
-  return s;
+  return session;
 }
 
 /** How many ORT sessions are open now (tests, debugging). */
