@@ -6,6 +6,7 @@
 // captured constants become initializers.
 import { Graph, type GraphIO, onnxDtype } from "./graph.ts";
 import { fuse } from "./fuse.ts";
+import { fuseGrad } from "./fuse-grad.ts";
 import { RULES } from "./rules.ts";
 import { type Val, Values, mat } from "./values.ts";
 
@@ -97,8 +98,9 @@ export function lowerJaxpr(closed: any, opts: LowerOptions): Lowered {
     outputs.push({ name, shape: [...shape], dtype });
   });
   g.prune(outputs.map((o) => o.name));
-  if (opts.fuse ?? true) {
+  if (opts.fuse ?? process.env.R1LAB_ORT_FUSE !== "0") {
     fuse(g, new Map(inputs.map((i) => [i.name, i.shape])));
+    fuseGrad(g);
     g.prune(outputs.map((o) => o.name));
   }
   return {

@@ -47,6 +47,9 @@ export function ortThreads(): number {
   return Number.isInteger(env) && env > 0 ? env : availableParallelism();
 }
 
+/** R1LAB_ORT_DUMP=PREFIX: each CPU session writes the model onnxruntime optimized to PREFIX_<n>.onnx. */
+let dumped = 0;
+
 /** Sessions that write an onnxruntime profile (R1LAB_ORT_PROFILE), ended once at exit at the latest. */
 const profiled = new Set<SyncSession>();
 
@@ -95,6 +98,9 @@ export class SyncSession {
       // Spinning threads burn the other cores while the main thread works between runs.
       extra: { session: { intra_op: { allow_spinning: "0" } } },
       ...(opts.lean ? { enableCpuMemArena: false, enableMemPattern: false } : {}),
+      ...(process.env.R1LAB_ORT_DUMP && this.ep === "cpu"
+        ? { optimizedModelFilePath: `${process.env.R1LAB_ORT_DUMP}_${dumped++}.onnx` }
+        : {}),
       ...(profilePrefix ? { enableProfiling: true, profileFilePrefix: profilePrefix } : {}),
       ...(this.ep === "webgpu"
         ? {
