@@ -70,6 +70,7 @@ export function lowerJaxpr(closed: any, opts: LowerOptions): Lowered {
     env.set(v, mat(name, shape, dtype));
   });
 
+  const segScatterDots = findSegScatterDots(jaxpr.eqns, jaxpr.outs);
   for (const e of jaxpr.eqns) {
     const prim = e.primitive as string;
     const rule = RULES[prim];
@@ -84,6 +85,7 @@ export function lowerJaxpr(closed: any, opts: LowerOptions): Lowered {
       outDtypes: e.outBinders.map((a: Atom) => a.aval.dtype as string),
       params: e.params ?? {},
       prim,
+      segScatterDot: segScatterDots.has(e),
     });
     for (const [i, v] of outs.entries()) env.set(e.outBinders[i], v);
   }
@@ -109,4 +111,29 @@ export function lowerJaxpr(closed: any, opts: LowerOptions): Lowered {
     eqns: jaxpr.eqns.length,
     nodes: g.nodes,
   };
+}
+
+/**
+ * dot equations whose result is used only by a scatter-add by a sorted vector (a sort's values),
+ * through reshapes: the weight gradient of MoE dispatch, which segments.ts computes per expert.
+ */
+function findSegScatterDots(eqns: Atom[], outs: Atom[]): Set<Atom> {
+  const def = new Map<Atom, Atom>();
+  const uses = new Map<Atom, number>();
+  for (const e of eqns) {
+    for (const v of e.outBinders) def.set(v, e);
+    for (const a of e.inputs) if (!isLiteral(a)) uses.set(a, (uses.get(a) ?? 0) + 1);
+  }
+  for (const a of outs) if (!isLiteral(a)) uses.set(a, (uses.get(a) ?? 0) + 1);
+  const out = new Set<Atom>();
+  for (const e of eqns) {
+    if (e.primitive !== "scatter") continue;
+    const src = def.get(e.inputs[1]);
+    if (!src || !["sort", "argsort"].includes(src.primitive) || src.outBinders[0] !== e.inputs[1]) continue;
+    let u = e.inputs[0];
+    while (def.get(u)?.primitive === "reshape" && uses.get(u) === 1) u = def.get(u).inputs[0];
+    const d = def.get(u);
+    if (d?.primitive === "dot" && uses.get(u) === 1) out.add(d);
+  }
+  return out;
 }
