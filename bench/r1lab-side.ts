@@ -190,7 +190,7 @@ export async function grpoSeconds(
     const batch = (
       await grpoRollouts(
         trainer.params,
-        charPolicy(c, tok, ZERO_TEMPLATE),
+        charPolicy(c, tok, ZERO_TEMPLATE, rewardFns),
         () => problems.slice(step * g.prompts, (step + 1) * g.prompts) as TaskExample[],
         {
           numGenerations: g.numGenerations,
@@ -199,14 +199,13 @@ export async function grpoSeconds(
           topP: 1,
           topK: 0,
           seed: step,
-          rewardFns,
           scaleRewards: "group",
           dynamicSampling: false,
           maxResampleRounds: 0,
           seqLen,
         },
       )
-    ).batch;
+    ).batches[0];
     const t1 = performance.now();
     if (g.beta > 0) {
       batch.refLogp = refLogp(refParams(ref), batch.ids.ref, batch.targets.ref, refParams(batch.io));

@@ -6,36 +6,17 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NativeBackend } from "../src/backends/native.ts";
 import { evalCommand } from "../src/cli/eval.ts";
 import { initEngine } from "../src/engine/device.ts";
-import { saveModel } from "../src/hf/checkpoint.ts";
 import { initParams } from "../src/model/init.ts";
 import { tinyDeepSeek } from "../src/model/presets.ts";
 import { CharTokenizer, PRINTABLE_ASCII } from "../src/tasks/char-tokenizer.ts";
+import { jsonLines, quiet, writeRunFolder } from "./helpers/run-folder.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "r1lab-eval-run-"));
 const read = (p: string) => JSON.parse(readFileSync(p, "utf8"));
-const lines = (p: string) =>
-  readFileSync(p, "utf8")
-    .split("\n")
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l));
-const quiet = async (f: () => Promise<void>) => {
-  const log = vi.spyOn(console, "log").mockImplementation(() => {});
-  const err = vi.spyOn(console, "error").mockImplementation(() => {});
-  const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-  try {
-    await f();
-    return log.mock.calls.map((c) => c.join(" ")).join("\n");
-  } finally {
-    log.mockRestore();
-    err.mockRestore();
-    write.mockRestore();
-  }
-};
-
 // Three gsm8k-style items written for this test; the loopback server answers each by its choice index.
 const ITEMS = [
   { question: "Ann has 3 pens and buys 4 more. How many pens?", answer: "3 + 4 = 7\n#### 7" },
@@ -124,7 +105,7 @@ describe("r1lab eval, openai backend", () => {
       limit: 2,
     });
     expect(printed).toMatch(/pass@1/);
-    const s = lines(join(out, "samples.jsonl"));
+    const s = jsonLines(join(out, "samples.jsonl"));
     expect(s).toHaveLength(8);
     expect(s[0]).toMatchObject({ id: "0", sample_index: 0, extracted: "7", correct: true });
     expect(s.filter((x) => x.id === "1").map((x) => x.correct)).toEqual([true, false, false, false]);
@@ -163,7 +144,7 @@ describe("r1lab eval, openai backend", () => {
     expect(generated).toBe(2);
     const r = read(join(out, "results.json"));
     expect(r["pass@1"]).toBeCloseTo((3 / 4 + 1 / 4 + 1) / 3, 12);
-    expect(lines(join(out, "samples.jsonl"))).toHaveLength(12);
+    expect(jsonLines(join(out, "samples.jsonl"))).toHaveLength(12);
     // Different sampling settings in the same folder are refused.
     await expect(quiet(() => evalCommand(openaiArgs(out, { temperature: "1" })))).rejects.toThrow(
       /temperature/,
@@ -192,17 +173,12 @@ describe("r1lab eval, native backend", () => {
       vHeadDim: 8,
       numNextnPredictLayers: 0,
     });
-    const model = join(tmp, "run", "checkpoints", "final");
-    await saveModel(model, {
+    const { checkpoint: model } = await writeRunFolder(join(tmp, "run"), {
       config: c,
       params: initParams(c, 0),
-      tokenizerJson: tok.toTokenizerJson(),
-      tokenizerConfig: tok.toTokenizerConfigJson(256),
+      template: "P: {problem}\nA:",
+      maxCompletionLength: 6,
     });
-    writeFileSync(
-      join(tmp, "run", "config.json"),
-      JSON.stringify({ template: "P: {problem}\nA:", grpo: { max_completion_length: 6 } }),
-    );
     const out = join(tmp, "native");
     const args = {
       model,
@@ -228,13 +204,15 @@ describe("r1lab eval, native backend", () => {
     );
     expect(r).toMatchObject({ task: "arithmetic", n_problems: 2, samples_per_problem: 2 });
     expect(r.config).toMatchObject({ prompt_template: "P: {problem}\nA:", max_tokens: 6, data: "gen:test" });
-    const s = lines(join(out, "samples.jsonl"));
+    const s = jsonLines(join(out, "samples.jsonl"));
     expect(s).toHaveLength(4);
     for (const x of s) expect(x.completion.length).toBeLessThanOrEqual(6 * 9); // <= 6 tokens ("</answer>" is one)
     // The same seed gives the same completions.
     const again = join(tmp, "native2");
     await quiet(() => evalCommand({ ...args, out: again }));
-    expect(lines(join(again, "samples.jsonl")).map((x) => x.completion)).toEqual(s.map((x) => x.completion));
+    expect(jsonLines(join(again, "samples.jsonl")).map((x) => x.completion)).toEqual(
+      s.map((x) => x.completion),
+    );
 
     // The backend itself: BOS first for r1lab checkpoints, and stop strings end the text.
     const backend = await NativeBackend.load({ model, bosPrefix: true, batchSize: 2 });
@@ -274,7 +252,7 @@ describe("r1lab eval, native backend", () => {
     const r = read(join(out, "results.json"));
     expect(r).toMatchObject({ task: "gsm8k", n_problems: 1, samples_per_problem: 2 });
     expect(r.config.backend_name).toBe(`native:${model}`);
-    expect(lines(join(out, "samples.jsonl"))).toHaveLength(2);
+    expect(jsonLines(join(out, "samples.jsonl"))).toHaveLength(2);
   }, 60_000);
 });
 

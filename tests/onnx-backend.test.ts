@@ -8,22 +8,22 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NativeBackend } from "../src/backends/native.ts";
 import { OnnxBackend, resolveOnnxModel } from "../src/backends/onnx.ts";
 import type { SamplingOptions } from "../src/backends/types.ts";
 import { evalCommand } from "../src/cli/eval.ts";
 import { initEngine } from "../src/engine/device.ts";
-import { loadModel, saveModel } from "../src/hf/checkpoint.ts";
+import { loadModel } from "../src/hf/checkpoint.ts";
 import { mergeTokenIds } from "../src/hf/generation-config.ts";
 import { exportOnnx, writeChunks } from "../src/hf/onnx-export.ts";
 import { GraphBuilder } from "../src/hf/onnx-graph.ts";
 import { DType, modelProto } from "../src/engine/onnx-proto.ts";
 import { OnnxDecoder } from "../src/hf/onnx-session.ts";
 import { initParams } from "../src/model/init.ts";
-import { tinyDense } from "../src/model/presets.ts";
 import { CharTokenizer } from "../src/tasks/char-tokenizer.ts";
 import { runR1lab } from "./helpers/run-r1lab.ts";
+import { jsonLines, quiet, tinyCharDense, writeRunFolder } from "./helpers/run-folder.ts";
 
 const FIXTURES = join(import.meta.dirname, "fixtures/hf-reference");
 const tmp = mkdtempSync(join(tmpdir(), "r1lab-onnx-backend-"));
@@ -32,24 +32,6 @@ const exported = (name: string, mode: string) => join(tmp, `${name}-${mode}`);
 /** tiny-qwen2 exported by torch.onnx in the Optimum layout (tests/fixtures/onnx-torch/generate.py). */
 const TORCH = join(import.meta.dirname, "fixtures/onnx-torch/tiny-qwen2-optimum");
 const folderOf = (name: string, mode: string) => (mode === "torch" ? TORCH : exported(name, mode));
-const lines = (p: string) =>
-  readFileSync(p, "utf8")
-    .split("\n")
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l));
-const quiet = async (f: () => Promise<void>) => {
-  const log = vi.spyOn(console, "log").mockImplementation(() => {});
-  const err = vi.spyOn(console, "error").mockImplementation(() => {});
-  const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-  try {
-    await f();
-  } finally {
-    log.mockRestore();
-    err.mockRestore();
-    write.mockRestore();
-  }
-};
-
 beforeAll(async () => {
   await initEngine({ device: "cpu" });
   for (const name of ["tiny-qwen2", "tiny-llama", "tiny-deepseek-v3"]) {
@@ -123,28 +105,15 @@ describe("same completions as the native backend (tiny-qwen2, batch of mixed pro
 
 describe("r1lab eval --backend onnx", () => {
   it("writes results.json for an exported r1lab checkpoint, with the native backend's samples", async () => {
-    const tok = new CharTokenizer();
-    const c = tinyDense(tok.vocabSize, {
-      hiddenSize: 32,
-      numHiddenLayers: 1,
-      numAttentionHeads: 2,
-      headDim: 16,
-      intermediateSize: 48,
-    });
-    const m = {
+    const c = tinyCharDense(new CharTokenizer());
+    const { checkpoint: ckpt, model: m } = await writeRunFolder(join(tmp, "run"), {
       config: c,
       params: initParams(c, 0, { withMtp: false }),
-      tokenizerJson: tok.toTokenizerJson(),
-      tokenizerConfig: tok.toTokenizerConfigJson(256),
-    };
-    const ckpt = join(tmp, "run", "checkpoints", "final");
-    await saveModel(ckpt, m);
+      template: "P: {problem}\nA:",
+      maxCompletionLength: 6,
+    });
     const onnxDir = join(tmp, "run", "checkpoints", "onnx");
     await exportOnnx(onnxDir, m, { fileName: "alt.onnx" });
-    writeFileSync(
-      join(tmp, "run", "config.json"),
-      JSON.stringify({ template: "P: {problem}\nA:", grpo: { max_completion_length: 6 } }),
-    );
     const args = { task: "arithmetic", limit: "2", samples: "2", "batch-size": "3" };
     const out = join(tmp, "eval-onnx");
     await quiet(() =>
@@ -159,12 +128,12 @@ describe("r1lab eval --backend onnx", () => {
       max_tokens: 6,
       prompt_template: "P: {problem}\nA:",
     });
-    const s = lines(join(out, "samples.jsonl"));
+    const s = jsonLines(join(out, "samples.jsonl"));
     expect(s).toHaveLength(4);
     const nativeOut = join(tmp, "eval-native");
     await quiet(() => evalCommand({ ...args, model: ckpt, backend: "native", out: nativeOut }));
     expect(s.map((x) => x.completion)).toEqual(
-      lines(join(nativeOut, "samples.jsonl")).map((x) => x.completion),
+      jsonLines(join(nativeOut, "samples.jsonl")).map((x) => x.completion),
     );
   }, 60_000);
 });

@@ -6,15 +6,14 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { evalCommand } from "../src/cli/eval.ts";
 import exportCmd from "../src/cli/export-onnx.ts";
 import { initEngine } from "../src/engine/device.ts";
-import { saveModel } from "../src/hf/checkpoint.ts";
 import { initParams } from "../src/model/init.ts";
-import { tinyDense } from "../src/model/presets.ts";
 import { ArithmeticTask } from "../src/tasks/arithmetic.ts";
 import { CharTokenizer } from "../src/tasks/char-tokenizer.ts";
+import { jsonLines, quiet, tinyCharDense, writeRunFolder } from "./helpers/run-folder.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "r1lab-onnx-run-eval-"));
 const run = join(tmp, "runs", "zero-x");
@@ -23,44 +22,18 @@ const TEMPLATE = "Q {problem} =";
 // Problems the default generator would not draw (two terms), so they can only come from the run.
 const problems = new ArithmeticTask({ minTerms: 2, maxTerms: 2, max: 5 }).generate("test", 3, 7);
 
-const lines = (p: string) =>
-  readFileSync(p, "utf8")
-    .split("\n")
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l));
-const quiet = async (f: () => Promise<void>) => {
-  const log = vi.spyOn(console, "log").mockImplementation(() => {});
-  const err = vi.spyOn(console, "error").mockImplementation(() => {});
-  try {
-    await f();
-  } finally {
-    log.mockRestore();
-    err.mockRestore();
-  }
-};
-
 beforeAll(async () => {
   await initEngine({ device: "cpu" });
   // A run folder as `r1lab zero` leaves it: config.json, test_problems.jsonl, checkpoints/final.
-  const tok = new CharTokenizer();
-  const c = tinyDense(tok.vocabSize, {
-    hiddenSize: 32,
-    numHiddenLayers: 1,
-    numAttentionHeads: 2,
-    headDim: 16,
-    intermediateSize: 48,
-  });
-  await saveModel(join(run, "checkpoints", "final"), {
+  const c = tinyCharDense(new CharTokenizer());
+  await writeRunFolder(run, {
     config: c,
     params: initParams(c, 3, { withMtp: false }),
-    tokenizerJson: tok.toTokenizerJson(),
-    tokenizerConfig: tok.toTokenizerConfigJson(256),
+    name: "zero-x",
+    template: TEMPLATE,
+    maxCompletionLength: 7,
+    problems,
   });
-  writeFileSync(
-    join(run, "config.json"),
-    JSON.stringify({ name: "zero-x", template: TEMPLATE, grpo: { max_completion_length: 7 } }),
-  );
-  writeFileSync(join(run, "test_problems.jsonl"), problems.map((p) => JSON.stringify(p)).join("\n"));
   mkdirSync(join(tmp, "exports"));
   await quiet(() =>
     exportCmd.run({ model: run, out: exported, file: "model.onnx", "external-data": "auto" }, []),
@@ -75,7 +48,7 @@ it("the export carries the run's template, budget and held-out problems", () => 
     max_completion_length: 7,
     test_problems: "test_problems.jsonl",
   });
-  expect(lines(join(exported, "test_problems.jsonl"))).toEqual(problems);
+  expect(jsonLines(join(exported, "test_problems.jsonl"))).toEqual(problems);
 });
 
 it("native and ONNX evaluations score the same problems with the same limits and results", async () => {
@@ -92,7 +65,7 @@ it("native and ONNX evaluations score the same problems with the same limits and
     expect(r.config).toMatchObject({ max_tokens: 7, prompt_template: TEMPLATE, temperature: 0 });
   }
   expect(onx.config.backend).toBe("onnx");
-  const [ns, os] = [nativeOut, onnxOut].map((d) => lines(join(d, "samples.jsonl")));
+  const [ns, os] = [nativeOut, onnxOut].map((d) => jsonLines(join(d, "samples.jsonl")));
   const ids = (s: { id: string }[]) => s.map((x) => x.id).sort();
   expect(ids(ns)).toEqual(problems.map((p) => p.id).sort());
   expect(ids(os)).toEqual(ids(ns));

@@ -62,32 +62,37 @@ const metrics = (out: string) =>
     .split("\n")
     .map((l) => JSON.parse(l));
 
+/** `r1lab sft` of `model` on the test's conversations into `out`, sequences of 64 tokens at most, and `flags`. */
+const sftArgs = (model: string, out: string, flags: (string | number)[]) => [
+  "sft",
+  "--model",
+  model,
+  "--data",
+  join(dir, "data.jsonl"),
+  "--out",
+  out,
+  "--max-seq-length",
+  "64",
+  ...flags.map(String),
+];
+
 describe("r1lab sft", () => {
   it("fine-tunes tiny-qwen2 on conversations; the final folder reloads with the reported eval loss", async () => {
     const model = modelWithTemplate("tiny-qwen2");
     const data = join(dir, "data.jsonl");
     const out = join(dir, "qwen");
     const r = await runR1lab(
-      [
-        "sft",
-        "--model",
-        model,
-        "--data",
-        data,
+      sftArgs(model, out, [
         "--eval-data",
         data,
-        "--out",
-        out,
         "--max-steps",
-        "24",
+        24,
         "--lr",
         "3e-3",
         "--batch-size",
-        "4",
-        "--max-seq-length",
-        "64",
+        4,
         "--packing",
-      ],
+      ]),
       { timeoutMs: 120_000 },
     );
     expect(r.code, r.stderr).toBe(0);
@@ -145,24 +150,7 @@ describe("r1lab sft", () => {
     await saveModel(model, { config: c, params, tokenizer: tok });
     disposeParams(params);
     const out = join(dir, "dsv3");
-    const r = await runR1lab(
-      [
-        "sft",
-        "--model",
-        model,
-        "--data",
-        join(dir, "data.jsonl"),
-        "--out",
-        out,
-        "--max-steps",
-        "4",
-        "--lr",
-        "1e-3",
-        "--max-seq-length",
-        "64",
-      ],
-      { timeoutMs: 120_000 },
-    );
+    const r = await runR1lab(sftArgs(model, out, ["--max-steps", 4, "--lr", "1e-3"]), { timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
     const ms = metrics(out);
     expect(ms[0].mtp).toBeGreaterThan(1);
@@ -174,29 +162,21 @@ describe("r1lab sft", () => {
 
   it("a run killed with SIGKILL resumes to the same metrics as an uninterrupted run", async () => {
     const model = modelWithTemplate("tiny-qwen2");
-    const args = (out: string) => [
-      "sft",
-      "--model",
-      model,
-      "--data",
-      join(dir, "data.jsonl"),
-      "--out",
-      out,
-      "--max-steps",
-      "16",
-      "--lr",
-      "2e-3",
-      "--batch-size",
-      "2",
-      "--grad-accum",
-      "2",
-      "--max-seq-length",
-      "64",
-      "--save-steps",
-      "4",
-      "--seed",
-      "3",
-    ];
+    const args = (out: string) =>
+      sftArgs(model, out, [
+        "--max-steps",
+        16,
+        "--lr",
+        "2e-3",
+        "--batch-size",
+        2,
+        "--grad-accum",
+        2,
+        "--save-steps",
+        4,
+        "--seed",
+        3,
+      ]);
     const full = join(dir, "full");
     expect((await runR1lab(args(full), { timeoutMs: 120_000 })).code).toBe(0);
     const killed = join(dir, "killed");

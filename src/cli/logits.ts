@@ -2,9 +2,10 @@
 // logits at the first and last position and the argmax at every position: the shape of
 // tests/fixtures/hf-reference/*/reference.json, so r1lab can be compared with transformers (and
 // with itself across devices) by a program. stdout carries only that JSON; notes go to stderr.
+import { compile } from "../engine/compile.ts";
 import { initEngine, tidy, toHost } from "../engine/index.ts";
 import { fromArray } from "../engine/ops.ts";
-import type { Params } from "../engine/params.ts";
+import { type Params, refParams, residentState } from "../engine/params.ts";
 import { loadModel } from "../hf/checkpoint.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { causalInputs } from "../model/inputs.ts";
@@ -41,11 +42,19 @@ export interface LogitsSummary {
   argmax_all: number[];
 }
 
-/** Full-sequence forward (no cache) of one row of ids; the reference.json fields. */
+/**
+ * Full-sequence forward (no cache) of one row of ids; the reference.json fields. On the `ort`
+ * executor the forward is a compiled program, so it runs on onnxruntime (the WebGPU EP with
+ * --device webgpu) and a model larger than jax-js's 4 GiB heap works; on `jax` it runs eagerly.
+ */
 export async function logitsSummary(p: Params, c: ModelConfig, ids: number[]): Promise<LogitsSummary> {
   const T = ids.length;
   const V = c.vocabSize;
-  const logits = tidy(() => forward(p, c, fromArray(ids, [1, T], "int32"), causalInputs(c, 1, T)).logits);
+  const run = (pp: Params, x: ReturnType<typeof fromArray>, io: ReturnType<typeof causalInputs>) =>
+    tidy(() => forward(pp, c, x, io).logits);
+  const logits = residentState()
+    ? compile(run, { name: "logits" })(refParams(p), fromArray(ids, [1, T], "int32"), causalInputs(c, 1, T))
+    : tidy(() => run(p, fromArray(ids, [1, T], "int32"), causalInputs(c, 1, T)));
   const host = await toHost(logits);
   logits.dispose();
   const argmaxAll: number[] = [];

@@ -55,6 +55,8 @@ export const sum = (a: Arr, axis?: number | number[], o: Red = {}): Arr => track
 export const mean = (a: Arr, axis?: number | number[], o: Red = {}): Arr => track(r(a).mean(axis as any, o));
 export const max = (a: Arr, axis?: number | number[], o: Red = {}): Arr => track(r(a).max(axis as any, o));
 export const min = (a: Arr, axis?: number | number[], o: Red = {}): Arr => track(r(a).min(axis as any, o));
+/** The last axis sorted ascending. */
+export const sort = (a: Arr): Arr => track(np.sort(r(a)));
 /** Indices that sort the last axis ascending (stable). */
 export const argsort = (a: Arr): Arr => track(np.argsort(r(a)));
 export const argmax = (a: Arr, axis?: number): Arr => track(np.argmax(r(a), axis));

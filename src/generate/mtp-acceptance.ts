@@ -2,9 +2,12 @@
 // acceptance of the second token). With greedy verification, the draft for token i+2 made by MTP
 // depth 1 at position i is accepted exactly when it equals the main model's own greedy choice for
 // token i+2 (made at position i+1). Measured teacher-forced over given sequences, on the positions
-// from `from` onward (e.g. the completion), so no extra decoding is needed.
+// from `from` onward (e.g. the completion), so no extra decoding is needed. On the `ort` executor
+// the forward is a compiled program (onnxruntime, the WebGPU EP with --device webgpu, where the
+// trainer's parameters already are); on `jax` it runs eagerly.
+import { compile } from "../engine/compile.ts";
 import * as o from "../engine/ops.ts";
-import { type Params, toHost } from "../engine/params.ts";
+import { type Params, refParams, residentState, toHost } from "../engine/params.ts";
 import { tidy } from "../engine/scope.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { causalInputs } from "../model/inputs.ts";
@@ -17,6 +20,9 @@ export interface MtpAcceptance {
   rate: number;
 }
 
+/** The compiled forward per model config (traced once per batch shape). */
+const compiled = new WeakMap<ModelConfig, (...a: any[]) => [o.Arr, o.Arr]>();
+
 export async function mtpAcceptance(
   p: Params,
   c: ModelConfig,
@@ -28,12 +34,19 @@ export async function mtpAcceptance(
   const T = Math.max(...seqs.map((s) => s.ids.length));
   const B = seqs.length;
   const ids = seqs.flatMap((s) => [...s.ids, ...Array(T - s.ids.length).fill(padId)]);
-  const [main, mtp] = tidy(() => {
-    const out = forward(p, c, o.fromArray(ids, [B, T], "int32"), causalInputs(c, B, T), {
-      mtp: { io: [causalInputs(c, B, T - 1)] },
+  const run = (pp: Params, x: o.Arr, io: ReturnType<typeof causalInputs>, mtpIo: typeof io) =>
+    tidy(() => {
+      const out = forward(pp, c, x, io, { mtp: { io: [mtpIo] } });
+      return [out.logits, out.mtpLogits[0]] as [o.Arr, o.Arr];
     });
-    return [out.logits, out.mtpLogits[0]];
-  });
+  const args = () =>
+    [o.fromArray(ids, [B, T], "int32"), causalInputs(c, B, T), causalInputs(c, B, T - 1)] as const;
+  let f = compiled.get(c);
+  if (!f && residentState()) {
+    f = compile(run, { name: "MTP acceptance" });
+    compiled.set(c, f);
+  }
+  const [main, mtp] = f ? f(refParams(p), ...args()) : tidy(() => run(p, ...args()));
   const [lm, lt] = [await toHost(main), await toHost(mtp)];
   main.dispose();
   mtp.dispose();

@@ -7,8 +7,8 @@
 //   y = sum_shared FFN(x) + sum_selected g_i FFN_i(x)
 // Auxiliary-loss-free balancing: after each step b_i -= gamma if expert i was overloaded, += gamma
 // if underloaded (updateRouterBias). An optional sequence-wise balance loss (alpha) is returned too.
-// On the ORT executor only the chosen experts run (moe-dispatch.ts) wherever that costs less than
-// the dense form; under jax-js's jit and in eager code the experts are evaluated densely and masked
+// On the ORT executor only the chosen experts run (moe-dispatch.ts: one GEMM per expert over its
+// sorted rows); under jax-js's jit and in eager code the experts are evaluated densely and masked
 // (jit cannot compile the scatters of dispatch).
 import {
   type Arr,
@@ -36,7 +36,7 @@ import type { Params } from "../engine/params.ts";
 import { tracingForOrt } from "../engine/trace-target.ts";
 import type { ModelConfig } from "./config.ts";
 import { expertLinear, fp8Mode } from "./linear.ts";
-import { dispatchExperts, dispatchPays } from "./moe-dispatch.ts";
+import { dispatchExperts } from "./moe-dispatch.ts";
 import { swiglu } from "./mlp.ts";
 import { weightOf } from "./quantize.ts";
 
@@ -93,7 +93,7 @@ export function moe(p: Params, prefix: string, c: ModelConfig, x: Arr): MoeOutpu
       0,
     );
   let out: Arr;
-  if (tracingForOrt() && fp8Mode() === "none" && dispatchPays(B * T, c.numExpertsPerTok, E)) {
+  if (tracingForOrt() && fp8Mode() === "none") {
     // Only the chosen experts (moe-dispatch.ts); gate of each choice [N, K].
     const gk = sum(mul(expandDims(gates, 1), oneHot(idx, E)), -1);
     const w = { gate: stackW("gate_proj"), up: stackW("up_proj"), down: stackW("down_proj") };

@@ -1,7 +1,9 @@
-// One GRPO step (R1-Zero's RL): sample G completions per prompt from the current policy, score
-// them with rule rewards, compute group-relative advantages, and update the policy with the clipped
-// surrogate (grpo-loss.ts). With dynamic sampling (DAPO), groups whose rewards are all equal are
-// dropped and replaced by fresh prompts, up to max_resample_rounds extra rounds.
+// The rollout half of one GRPO step: sample G completions per prompt from the current policy
+// (scored by the policy's reward functions), compute group-relative advantages, and turn them into
+// the update batch in tokens (one batch, or micro-batches for gradient accumulation) that
+// grpo-update.ts trains on with the clipped surrogate (grpo-loss.ts). With dynamic sampling (DAPO),
+// groups whose rewards are all equal are dropped and replaced by fresh prompts, up to
+// max_resample_rounds extra rounds.
 import type * as o from "../engine/ops.ts";
 import type { Params } from "../engine/params.ts";
 import type { ModelConfig } from "../model/config.ts";
@@ -23,10 +25,17 @@ export interface GrpoStepOptions extends SampleOptions {
    * when they carry no gradient: beta = 0 and one iteration per batch (pi_old = pi_theta).
    */
   compact?: { lossType: LossType };
+  /** Leave completions that hit max_completion_length out of the loss (TRL's mask_truncated_completions). */
+  maskTruncated?: boolean;
+  /**
+   * Cut the batch into micro-batches of this many rows (gradient accumulation; dapo's and cispo's
+   * num_items_in_batch counts the whole step). Without it the step is one batch, compacted when `compact`.
+   */
+  microBatchRows?: number;
 }
 
 /** Rows of an update batch: a rollout, its advantage, and whether it is trained on. */
-export type Row = { r: Rollout; a: number; live: boolean };
+export type Row<E = TaskExample> = { r: Rollout<E>; a: number; live: boolean };
 
 const ROW_BUCKET = 16;
 const LEN_BUCKET = 16;
@@ -39,11 +48,16 @@ const LEN_BUCKET = 16;
  * that the loss, and so the gradient, equals the full batch's under each aggregation: scaling A by
  * a positive constant scales -min(rho A, clip(rho) A) by the same constant.
  */
-function compactRows(rows: Row[], lossType: LossType, seqLen: number): { rows: Row[]; seqLen: number } {
+function compactRows<E>(
+  rows: Row<E>[],
+  lossType: LossType,
+  seqLen: number,
+): { rows: Row<E>[]; seqLen: number } {
   const live = rows.filter((x) => x.live && x.a !== 0);
   const n = Math.max(ROW_BUCKET, Math.ceil(live.length / ROW_BUCKET) * ROW_BUCKET);
-  const len = (x: Row) => x.r.promptIds.length + x.r.completionIds.length - 1;
-  const completionTokens = (xs: Row[]) => xs.reduce((s, x) => s + (x.live ? x.r.completionIds.length : 0), 0);
+  const len = (x: Row<E>) => x.r.promptIds.length + x.r.completionIds.length - 1;
+  const completionTokens = (xs: Row<E>[]) =>
+    xs.reduce((s, x) => s + (x.live ? x.r.completionIds.length : 0), 0);
   // grpo and dr_grpo divide by the number of rows; bnpo and dapo by the number of completion tokens.
   const scale =
     lossType === "grpo" || lossType === "dr_grpo"
@@ -55,26 +69,29 @@ function compactRows(rows: Row[], lossType: LossType, seqLen: number): { rows: R
   return { rows: out, seqLen: Math.min(seqLen, Math.ceil(longest / LEN_BUCKET) * LEN_BUCKET) };
 }
 
-export interface GrpoRolloutResult {
-  batch: GrpoBatch;
+export interface GrpoRolloutResult<E = TaskExample> {
+  /** The update batch (consumed by the update): one, or its micro-batches with `microBatchRows`. */
+  batches: GrpoBatch[];
+  /** The rows of the update, each rollout with its advantage (before compaction). */
+  rows: Row<E>[];
   /** All rollouts drawn this step (including dropped groups). */
-  all: Rollout[];
+  all: Rollout<E>[];
   /** Rollouts that entered the update. */
-  used: Rollout[];
+  used: Rollout<E>[];
   zeroVarianceFraction: number;
   generatedTokens: number;
 }
 
 /** Sample, score and assemble the update batch for one step. `nextPrompts(round)` supplies each round's prompts. */
-export async function grpoRollouts(
+export async function grpoRollouts<E>(
   p: Params,
-  policy: RolloutPolicy,
-  nextPrompts: (round: number) => TaskExample[],
+  policy: RolloutPolicy<E>,
+  nextPrompts: (round: number) => E[],
   o: GrpoStepOptions,
-): Promise<GrpoRolloutResult> {
+): Promise<GrpoRolloutResult<E>> {
   const G = o.numGenerations;
-  const all: Rollout[] = [];
-  const kept: Rollout[][] = [];
+  const all: Rollout<E>[] = [];
+  const kept: Rollout<E>[][] = [];
   let wanted = 0;
   let zeroGroups = 0;
   let groups = 0;
@@ -98,11 +115,16 @@ export async function grpoRollouts(
     o.scaleRewards,
   );
   // Fixed batch shape: pad with masked-out copies when dynamic sampling came up short.
-  const rows: Row[] = used.flatMap((g, i) => g.map((r, j) => ({ r, a: adv[i][j], live: true })));
+  const live = (r: Rollout<E>) => !(o.maskTruncated && r.finishReason === "length");
+  const rows: Row<E>[] = used.flatMap((g, i) => g.map((r, j) => ({ r, a: adv[i][j], live: live(r) })));
   while (rows.length < wanted * G) rows.push({ r: all[rows.length % all.length], a: 0, live: false });
-  const batch = updateBatch(policy.config, policy.padId, rows, o.seqLen, o.compact?.lossType);
+  const batches =
+    o.microBatchRows === undefined
+      ? [updateBatch(policy.config, policy.padId, rows, o.seqLen, o.compact?.lossType)]
+      : microBatched(policy.config, policy.padId, rows, o.seqLen, o.microBatchRows);
   return {
-    batch,
+    batches,
+    rows,
     all,
     used: used.flat(),
     zeroVarianceFraction: groups > 0 ? zeroGroups / groups : 0,
@@ -125,25 +147,35 @@ export interface TokenRow {
  * `compact` (the loss type) leaves the zero-advantage rows out (compactRows), otherwise the batch
  * has every row at the fixed `seqLen`.
  */
-export function updateBatch(
+export function updateBatch<E>(
   c: ModelConfig,
   padId: number,
-  rows: Row[],
+  rows: Row<E>[],
   seqLen: number,
   compact?: LossType,
 ): GrpoBatch {
   if (compact) ({ rows, seqLen } = compactRows(rows, compact, seqLen));
-  return grpoBatch(
-    c,
-    padId,
-    rows.map(({ r, a, live }) => ({
-      promptIds: r.promptIds,
-      completionIds: r.completionIds,
-      advantage: a,
-      live,
-    })),
-    seqLen,
-  );
+  return grpoBatch(c, padId, rows.map(tokenRow), seqLen);
+}
+
+const tokenRow = <E>({ r, a, live }: Row<E>): TokenRow => ({
+  promptIds: r.promptIds,
+  completionIds: r.completionIds,
+  advantage: a,
+  live,
+});
+
+/** The step's rows as micro-batches of `size` rows, each knowing the step's num_items_in_batch. */
+function microBatched<E>(
+  c: ModelConfig,
+  padId: number,
+  rows: Row<E>[],
+  seqLen: number,
+  size: number,
+): GrpoBatch[] {
+  const tokens = rows.map(tokenRow);
+  const numItems = itemsInBatch(tokens, seqLen);
+  return microBatches(tokens, size).map((mb) => grpoBatch(c, padId, mb, seqLen, numItems));
 }
 
 /**

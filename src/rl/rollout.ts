@@ -8,13 +8,13 @@ import type { TaskExample } from "../tasks/types.ts";
 import type { RewardFn } from "./rewards.ts";
 import { applyTemplate } from "../tasks/template.ts";
 
-export interface Rollout {
-  example: TaskExample;
+export interface Rollout<E = TaskExample> {
+  example: E;
   promptIds: number[];
   completionIds: number[];
   completion: string;
-  /** Reward per reward function name, and the weighted total. */
-  rewards: Record<string, number>;
+  /** Reward per reward function name (null: not applicable, counted as 0), and the weighted total. */
+  rewards: Record<string, number | null>;
   reward: number;
   finishReason: "stop" | "length";
 }
@@ -27,31 +27,47 @@ export interface RolloutOptions {
   topK: number;
   seed: number;
   template: string;
-  rewardFns: { name: string; fn: RewardFn; weight: number }[];
+  rewardFns: NamedReward[];
   onStep?: (step: number, finished: number) => void;
 }
 
-/** Options of a policy's sampler: rollouts() without the prompt template (the policy owns it). */
-export type SampleOptions = Omit<RolloutOptions, "template">;
+/** A reward function under the name its metric is logged as (`rewards/<name>/mean`). */
+export interface NamedReward {
+  name: string;
+  fn: RewardFn;
+  weight: number;
+}
+
+/** Options of a policy's sampler: rollouts() without the prompt template and rewards (the policy owns them). */
+export type SampleOptions = Omit<RolloutOptions, "template" | "rewardFns">;
 
 /**
  * Where GRPO's completions come from: G sampled and scored completions per example, in example order
- * (rows i*G .. i*G+G-1 belong to example i). `charPolicy` is r1lab's own models with their character
- * tokenizer; a Hugging Face model brings its tokenizer and chat template behind the same interface.
+ * (rows i*G .. i*G+G-1 belong to example i). The policy owns its prompt format and its reward
+ * functions (`rewardNames`, in the order their metrics are logged): `charPolicy` is r1lab's own
+ * models with their character tokenizer and per-completion rule rewards; a Hugging Face model with
+ * its tokenizer, chat template and batch rewards is `hfPolicy` (hf-rollout.ts).
  */
-export interface RolloutPolicy {
+export interface RolloutPolicy<E = TaskExample> {
   /** The policy's model config (update batches are built for it). */
   config: ModelConfig;
   padId: number;
-  rollouts(p: Params, examples: TaskExample[], o: SampleOptions): Promise<Rollout[]>;
+  rewardNames: string[];
+  rollouts(p: Params, examples: E[], o: SampleOptions): Promise<Rollout<E>[]>;
 }
 
-/** An r1lab model with its character tokenizer, prompted with `template` after BOS. */
-export function charPolicy(c: ModelConfig, tok: CharTokenizer, template: string): RolloutPolicy {
+/** An r1lab model with its character tokenizer, prompted with `template` after BOS, scored by `rewards`. */
+export function charPolicy(
+  c: ModelConfig,
+  tok: CharTokenizer,
+  template: string,
+  rewards: NamedReward[],
+): RolloutPolicy {
   return {
     config: c,
     padId: tok.padId,
-    rollouts: (p, examples, o) => rollouts(p, c, tok, examples, { ...o, template }),
+    rewardNames: rewards.map((r) => r.name),
+    rollouts: (p, examples, o) => rollouts(p, c, tok, examples, { ...o, template, rewardFns: rewards }),
   };
 }
 

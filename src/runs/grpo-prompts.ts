@@ -9,17 +9,13 @@ import type { Codec } from "../backends/token-rows.ts";
 import { warnOverlap } from "../data/overlap.ts";
 import type { EvalProblem, EvalTask } from "../eval/tasks/types.ts";
 import type { ChatMessage } from "../hf/chat-template.ts";
+import type { Prompt } from "../rl/hf-rollout.ts";
 import { makeTask } from "./setup.ts";
 import { applyTemplate, ZERO_TEMPLATE } from "../tasks/template.ts";
 import { problemsOf } from "../tasks/registry.ts";
 import type { GrpoRunConfig } from "./grpo-config.ts";
 
-export interface Prompt {
-  problem: EvalProblem;
-  /** The text the policy sees (after the chat template). */
-  text: string;
-  ids: number[];
-}
+export type { Prompt };
 
 export interface PromptSettings {
   format: "auto" | "chat" | "plain";

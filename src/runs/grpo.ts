@@ -1,11 +1,11 @@
 // `r1lab grpo`: GRPO on any Hugging Face model, as TRL's GRPOTrainer does it. Load the model and
 // set up what is trained (all weights, or LoRA adapters with use_peft: grpo-policy.ts), build
-// prompts from the task's dataset (chat template or plain text: grpo-prompts.ts), then repeat per
-// round: sample G completions per prompt, score them with the named reward functions (the task's
-// own scorer is `accuracy`) and compute group-relative advantages (grpo-round.ts), then take
-// num_iterations optimizer steps of gradient_accumulation_steps micro-batches each on the GRPO
-// objective through rl/grpo-update.ts, the same update zero's and r1's GRPO stage use. Held-out
-// pass@1 before, during and after (grpo-eval.ts); metrics.jsonl (TRL's names), samples.jsonl,
+// prompts from the task's dataset (chat template or plain text: grpo-prompts.ts), then run the one
+// GRPO loop that zero and r1 run (grpo-loop.ts) with TRL's choices: prompts in a seeded order per
+// epoch, G completions each scored by the named batch reward functions (rl/hf-rollout.ts; the
+// task's own scorer is `accuracy`), num_iterations optimizer steps of gradient_accumulation_steps
+// micro-batches per round, each one a step with its own row and learning rate. Held-out
+// pass@1 before, during and after (grpo-eval.ts); metrics.jsonl (TRL's names: grpo-trl-row.ts), samples.jsonl,
 // report.html, checkpoint/ (grpo-state.ts: resumable after kill -9 with identical metrics) and
 // final/ (a Hugging Face model, or a PEFT adapter; --merge adds final-merged/).
 // Left out: multi-GPU, vLLM, sampler-side importance-sampling correction (the sampler is this
@@ -22,16 +22,15 @@ import { getEvalTask } from "../eval/tasks/index.ts";
 import { loadModel, saveModel } from "../hf/checkpoint.ts";
 import { mergeAdapter, saveAdapter } from "../hf/peft.ts";
 import { writeGrpoReport } from "./grpo-report.ts";
-import { Progress } from "../report/progress.ts";
-import { grpoBatch, itemsInBatch, microBatches } from "../rl/grpo.ts";
-import { grpoUpdate } from "../rl/grpo-update.ts";
+import { hfPolicy } from "../rl/hf-rollout.ts";
 import { type NamedReward, rewardFunction } from "../rl/reward-fns.ts";
 import { GrpoInputError, type GrpoRunConfig } from "./grpo-config.ts";
 import { type HeldOutResult, evaluateHeldOut } from "./grpo-eval.ts";
 import { grpoPolicy } from "./grpo-policy.ts";
-import { grpoRound, roundPrompts } from "./grpo-round.ts";
+import { grpoLoop } from "./grpo-loop.ts";
 import { grpoPrompts } from "./grpo-prompts.ts";
 import { saveGrpoState } from "./grpo-state.ts";
+import { rolloutMetrics, roundTokens, trlRow, trlSamples } from "./grpo-trl-row.ts";
 
 /** Refuse to resume a run folder written with other settings (names the first option that differs). */
 function checkSameConfig(path: string, cfg: GrpoRunConfig): void {
@@ -98,7 +97,7 @@ export async function runGrpo(
     },
   );
   if (resumed) log(`resuming at step ${state.step} from ${join(out, "checkpoint")}`);
-  for (const f of ["metrics.jsonl", "samples.jsonl", "eval.jsonl"]) truncateJsonl(join(out, f), state.step);
+  truncateJsonl(join(out, "eval.jsonl"), state.step); // metrics and samples: grpoLoop
 
   const G = cfg.num_generations;
   const rowsPerRound = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps;
@@ -150,88 +149,65 @@ export async function runGrpo(
     `r1lab grpo: ${mc.modelType} from ${m.dir}, ${cfg.use_peft ? `LoRA r=${cfg.lora_r} on ${Object.keys(tr.trainable).length / 2} projections` : "full fine-tuning"}, ` +
       `${train.length} prompts (${chat ? "chat template" : "plain text"}), ${promptsPerRound} prompts x ${G} per round, ${maxSteps} steps, device ${engineInfo().device}`,
   );
-  // Before training, and the evaluation a killed run may have missed at its checkpoint's step.
-  if (evalDue(state.step) && !evals.some((e) => e.step === state.step)) await evaluate(state.step);
-
-  const bar = new Progress({ total: maxSteps, label: "grpo" });
-  bar.update(state.step);
-  while (state.step < maxSteps) {
-    const ts = performance.now();
-    // ---- rollouts: G completions for each prompt of the round, scored, advantages, update rows ----
-    const picks = roundPrompts(train, state.round, promptsPerRound, cfg.seed);
-    const genParams = sampler();
-    const round = await grpoRound(genParams, mc, codec, picks, rewards, cfg, state.round);
-    const { items, rows, advantages: adv } = round;
-    const numItems = itemsInBatch(rows, seqLen);
-    const batches = microBatches(rows, cfg.per_device_train_batch_size).map((mb) =>
-      grpoBatch(mc, codec.padId, mb, seqLen, numItems),
-    );
-    // ---- num_iterations optimizer steps on this round (the last round stops at max_steps) ----
-    const roundTokens = rows.reduce((s, r) => s + r.promptIds.length + r.completionIds.length, 0);
-    const step0 = state.step;
-    await grpoUpdate(tr, mc, batches, {
-      beta: cfg.beta,
-      numIterations: Math.min(cfg.num_iterations, maxSteps - step0),
-      temperature: cfg.temperature,
-      lr: (it) => learningRate(schedule, step0 + it),
-      ref: ref ?? undefined,
-      sampler: genParams,
-      onStep: (it, m) => {
-        state.step++;
-        state.num_tokens += roundTokens;
-        const row: Record<string, number> = {
-          step: state.step,
-          epoch: ((state.round + 1) * promptsPerRound) / train.length,
-          loss: m.loss,
-          grad_norm: m.grad_norm,
-          learning_rate: learningRate(schedule, step0 + it),
-          num_tokens: state.num_tokens,
-          ...round.metrics,
-          kl: m.kl,
-          entropy: m.entropy,
-          "clip_ratio/low_mean": m.clipLow,
-          "clip_ratio/high_mean": m.clipHigh,
-          "clip_ratio/region_mean": m.clipFrac,
-          rollout_seconds: round.generateSeconds,
-          step_seconds: (performance.now() - ts) / 1000,
-          tokens_per_s: round.generated / round.generateSeconds,
-        };
-        appendJsonl(join(out, "metrics.jsonl"), row);
-        bar.update(state.step, {
-          reward: row.reward,
-          ...(round.perFn.accuracy ? { acc: row["rewards/accuracy/mean"] } : {}),
-          len: row["completions/mean_length"],
-          kl: row.kl,
-          clip: row["clip_ratio/region_mean"],
-          ent: row.entropy,
+  const rollout = { round: -1, metrics: {} as Record<string, number> };
+  const policy = hfPolicy(mc, codec, rewards);
+  const { round } = await grpoLoop({
+    stage: "grpo",
+    seed: cfg.seed,
+    s: cfg,
+    tr,
+    policy,
+    prompts: train,
+    promptsPerRound,
+    order: "epochs",
+    seqLen,
+    microBatchRows: cfg.per_device_train_batch_size,
+    countIterations: true,
+    totalSteps: maxSteps,
+    start: state,
+    lr: (step) => learningRate(schedule, step),
+    ref: ref ?? undefined,
+    sampler: { take: sampler, release },
+    metricsFile: join(out, "metrics.jsonl"),
+    samplesFile: join(out, "samples.jsonl"),
+    row: (r) => {
+      if (r.round !== rollout.round) {
+        rollout.round = r.round;
+        rollout.metrics = rolloutMetrics(r.res, policy.rewardNames, G);
+      }
+      state.num_tokens += roundTokens(r.res);
+      const epoch = ((r.round + 1) * promptsPerRound) / train.length;
+      return trlRow(r, rollout.metrics, { epoch, numTokens: state.num_tokens });
+    },
+    samples: (r) => trlSamples(r, G, cfg.logging_steps, policy.rewardNames),
+    bar: (row) => ({
+      reward: row.reward,
+      ...(policy.rewardNames.includes("accuracy") ? { acc: row["rewards/accuracy/mean"] } : {}),
+      len: row["completions/mean_length"],
+      kl: row.kl,
+      clip: row["clip_ratio/region_mean"],
+      ent: row.entropy,
+    }),
+    checkpoint: async (step, round) => {
+      state.step = step;
+      state.round = round;
+      if (crossed(step, cfg.save_steps) || step >= maxSteps)
+        await saveGrpoState(join(out, "checkpoint"), {
+          trainable: lora ? tr.trainable : tr.params,
+          opt: tr.optState,
+          state,
+          config: mc,
+          lora,
+          baseModel: cfg.model,
+          tokenizer: m.tokenizer,
         });
-        if (state.step % cfg.logging_steps === 0 || state.step === 1)
-          for (let r = 0; r < G; r++)
-            appendJsonl(join(out, "samples.jsonl"), {
-              step: state.step,
-              prompt: items[r].prompt,
-              completion: items[r].completion,
-              reward: round.total[r],
-              advantage: adv[r],
-              rewards: Object.fromEntries(rewards.map((f) => [f.name, round.perFn[f.name][r]])),
-            });
-      },
-    });
-    release(genParams);
-    state.round++;
-    if (crossed(state.step, cfg.save_steps) || state.step >= maxSteps)
-      await saveGrpoState(join(out, "checkpoint"), {
-        trainable: lora ? tr.trainable : tr.params,
-        opt: tr.optState,
-        state,
-        config: mc,
-        lora,
-        baseModel: cfg.model,
-        tokenizer: m.tokenizer,
-      });
-    if (evalDue(state.step) && !evals.some((e) => e.step === state.step)) await evaluate(state.step);
-  }
-  bar.done();
+    },
+    // Before training, during it every eval_steps, at the end, and the one a killed run may have missed.
+    evaluate: async (step) => {
+      if (evalDue(step) && !evals.some((e) => e.step === step)) await evaluate(step);
+    },
+  });
+  state.round = round;
 
   // ---- final outputs ----
   if (lora) {

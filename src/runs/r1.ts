@@ -20,7 +20,7 @@ import { Progress } from "../report/progress.ts";
 import { rejectionSample } from "../rl/rejection.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { buildColdStart, READABLE_CHARS, READABLE_WORDS, readableCompletion } from "../tasks/cold-start.ts";
-import { buildCorpus, DEFAULT_MIX, WORKED_MIX } from "../tasks/corpus.ts";
+import { DEFAULT_MIX, WORKED_MIX } from "../tasks/corpus.ts";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import { type SftConfig, type SftExample, sftTrain } from "../train/sft.ts";
 import { applyTemplate } from "../tasks/template.ts";
@@ -32,7 +32,7 @@ import { r1RlStage } from "./r1-rl.ts";
 import { zeroRlComparison } from "./r1-zero-rl.ts";
 import type { GrpoSettings } from "./grpo-stage.ts";
 import { writeR1Report } from "./r1-report.ts";
-import { encoder, heldOut, makeTask, runModelConfig, trainCount } from "./setup.ts";
+import { encoder, runData, runModelConfig } from "./setup.ts";
 
 export const R1_STAGES = [
   "base",
@@ -65,22 +65,18 @@ export async function runR1(
 ) {
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  const task = makeTask(cfg.task, cfg.task_options);
-  const test = heldOut(task, cfg.eval.n_problems, cfg.seed);
   // pretrain.mix: r1lab zero's corpus (mostly bare-answer guesses, docs/r1-zero.md) or worked traces only.
-  const zeroCorpus = buildCorpus({
+  const {
     task,
-    problems: trainCount(task, cfg.train_problems),
-    seed: cfg.seed,
-    tracesPerProblem: cfg.pretrain.traces_per_problem,
-    mix: cfg.pretrain.mix === "worked" ? WORKED_MIX : DEFAULT_MIX,
-  });
+    test,
+    corpus: zeroCorpus,
+    trainProblems,
+  } = runData(cfg, cfg.pretrain.mix === "worked" ? WORKED_MIX : DEFAULT_MIX);
   const mixRng = new TaskRng(taskSeed(cfg.seed, "r1-readable-mix"));
   const corpus = zeroCorpus.map((it) => {
     const readable = mixRng.chance(cfg.pretrain.readable_fraction) ? readableCompletion(it.completion) : null;
     return readable === null ? { ...it, readable: false } : { ...it, completion: readable, readable: true };
   });
-  const trainProblems = [...new Map(corpus.map((it) => [it.example.id, it.example])).values()];
   const coldStart = buildColdStart({
     task,
     problems: trainProblems,

@@ -1,11 +1,12 @@
 // What the from-scratch runs (zero, r1, fp8-report) build from their configs: the synthetic task
-// from `task` + `task_options`, the held-out problems, the tiny DeepSeek-style model from `model`
+// from `task` + `task_options`, the held-out problems, the pretraining corpus, the tiny DeepSeek-style model from `model`
 // sized to the run's character tokenizer, and how a (prompt, completion) pair becomes token ids.
 // One place, so the runs cannot drift apart.
 import type { ModelConfig } from "../model/config.ts";
 import { tinyDeepSeek } from "../model/presets.ts";
 import { ArithmeticTask } from "../tasks/arithmetic.ts";
 import type { CharTokenizer } from "../tasks/char-tokenizer.ts";
+import { type CorpusMix, buildCorpus } from "../tasks/corpus.ts";
 import { CountdownTask } from "../tasks/countdown.ts";
 import { applyTemplate } from "../tasks/template.ts";
 import type { SyntheticTask, TaskExample } from "../tasks/types.ts";
@@ -59,6 +60,34 @@ export function heldOut(task: SyntheticTask, n: number, seed: number): TaskExamp
 /** How many training problems to draw: `wanted`, capped at what the task has. */
 export function trainCount(task: SyntheticTask, wanted: number): number {
   return Math.min(wanted, task.countProblems?.("train") ?? wanted);
+}
+
+/** The parts of a from-scratch run's config that say what its data is. */
+export interface RunDataConfig {
+  task: string;
+  task_options: TaskOptions;
+  seed: number;
+  train_problems: number;
+  eval: { n_problems: number };
+  pretrain: { traces_per_problem: number };
+}
+
+/**
+ * A from-scratch run's data: the task, its held-out problems, the pretraining corpus of traces
+ * (styles drawn from `mix`, default corpus.ts's DEFAULT_MIX) and the training problems it covers.
+ */
+export function runData(cfg: RunDataConfig, mix?: Partial<CorpusMix>) {
+  const task = makeTask(cfg.task, cfg.task_options);
+  const test = heldOut(task, cfg.eval.n_problems, cfg.seed);
+  const corpus = buildCorpus({
+    task,
+    problems: trainCount(task, cfg.train_problems),
+    seed: cfg.seed,
+    tracesPerProblem: cfg.pretrain.traces_per_problem,
+    mix,
+  });
+  const trainProblems = [...new Map(corpus.map((it) => [it.example.id, it.example])).values()];
+  return { task, test, corpus, trainProblems };
 }
 
 /** The run's model: tinyDeepSeek with the config's sizes and the tokenizer's vocabulary and special ids. */

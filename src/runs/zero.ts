@@ -19,14 +19,14 @@ import { ci95, stderrOfMean } from "../eval/metrics.ts";
 import type { SyntheticEval } from "../rl/evaluate.ts";
 import type { Rollout } from "../rl/rollout.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
-import { buildCorpus, countRechecks, faithfulness, showsWork } from "../tasks/corpus.ts";
+import { countRechecks, faithfulness, showsWork } from "../tasks/corpus.ts";
 import { applyTemplate } from "../tasks/template.ts";
 import { packSequences } from "../train/batch.ts";
 import { makeSftBatch } from "../train/sft-batch.ts";
 import { evalStage } from "./eval-stage.ts";
 import { grpoStage, namedRewards } from "./grpo-stage.ts";
 import { pretrainStage } from "./pretrain-stage.ts";
-import { encoder, heldOut, makeTask, runModelConfig, trainCount } from "./setup.ts";
+import { encoder, runData, runModelConfig } from "./setup.ts";
 import type { ZeroConfig } from "./zero-config.ts";
 import { writeZeroReport } from "./zero-report.ts";
 
@@ -39,15 +39,7 @@ export async function runZero(
   const cpu0 = process.cpuUsage();
   const ck = (n: string) => join(runDir, "checkpoints", n);
   const resumed = ["base", "base.partial", "final.partial", "final"].some((n) => existsSync(ck(n)));
-  const task = makeTask(cfg.task, cfg.task_options);
-  const test = heldOut(task, cfg.eval.n_problems, cfg.seed);
-  const corpus = buildCorpus({
-    task,
-    problems: trainCount(task, cfg.train_problems),
-    seed: cfg.seed,
-    tracesPerProblem: cfg.pretrain.traces_per_problem,
-  });
-  const trainProblems = [...new Map(corpus.map((it) => [it.example.id, it.example])).values()];
+  const { task, test, corpus, trainProblems } = runData(cfg);
   const tok = CharTokenizer.forTexts([
     applyTemplate("", cfg.template),
     ...corpus.map((it) => it.example.prompt + it.completion),
@@ -123,8 +115,12 @@ export async function runZero(
     g: G,
     seed: cfg.seed,
     params: baseParams,
-    policy: charPolicy(mc, tok, cfg.template),
-    rewards: namedRewards(G.reward_weights, REWARD_FUNCTIONS, "grpo.reward_weights"),
+    policy: charPolicy(
+      mc,
+      tok,
+      cfg.template,
+      namedRewards(G.reward_weights, REWARD_FUNCTIONS, "grpo.reward_weights"),
+    ),
     prompts: trainProblems,
     seqLen: maxPrompt + G.max_completion_length,
     checkpointEvery: cfg.checkpoint_every,

@@ -51,13 +51,7 @@ export function lowerDot(
   const batchOrder = byPos(va, batch);
   const mOrder = byPos(va, M);
   const nOrder = byPos(vb, N);
-  const layout = (v: View, order: number[]): string => {
-    const want = order.flatMap((ax) => v.groups[ax]);
-    const nonUnit = v.base.shape.map((d, i) => (d !== 1 ? i : -1)).filter((i) => i >= 0);
-    if (want.every((ax, i) => ax === nonUnit[i])) return v.base.name;
-    const perm = [...want, ...v.base.shape.keys()].filter((ax, i, arr) => arr.indexOf(ax) === i);
-    return g.emit1("Transpose", [v.base.name], { perm });
-  };
+  const layout = (v: View, order: number[]) => layoutView(vals, v, order);
   // Is K before the other axes in the base (a stored transposed)?
   const kFirst = (v: View, others: number[]) =>
     others.length > 0 && posIn(v, r - 1) < Math.min(...others.map((x) => posIn(v, x)));
@@ -87,4 +81,13 @@ export function lowerDot(
     dtype,
     view: { base, groups: shape.map((_, i) => (resAxes.includes(i) ? [resAxes.indexOf(i)] : [])) },
   };
+}
+
+/** The base of view v with its axes in `order` (view axes; unit axes dropped), at most one Transpose. */
+export function layoutView(vals: Values, v: View, order: number[]): string {
+  const want = order.flatMap((ax) => v.groups[ax]);
+  const nonUnit = v.base.shape.map((d, i) => (d !== 1 ? i : -1)).filter((i) => i >= 0);
+  if (want.every((ax, i) => ax === nonUnit[i])) return v.base.name;
+  const perm = [...want, ...v.base.shape.keys()].filter((ax, i, arr) => arr.indexOf(ax) === i);
+  return vals.g.emit1("Transpose", [v.base.name], { perm });
 }

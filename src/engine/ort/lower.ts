@@ -1,11 +1,13 @@
 // Lowering of a jax-js ClosedJaxpr (from makeJaxpr) to an ONNX model that onnxruntime runs.
 // Every primitive r1lab's models, losses and optimizers trace has a rule in rules.ts; anything else
 // throws `ORT executor: cannot lower primitive <name>` (there is no silent fallback to jax-js).
-// The graph is then rewritten (fuse.ts: SiLU, softmax / log-softmax, RMSNorm, scalar folding) and
-// pruned. Graph inputs are the jaxpr's inputs in makeJaxpr's flattening order; the trace's
-// captured constants become initializers.
+// The graph is then rewritten (fuse.ts: SiLU, softmax / log-softmax, RMSNorm; fuse-grad.ts: sums of
+// squares, tied-embedding gradients, scalar factors next to MatMuls) and pruned. Graph inputs are
+// the jaxpr's inputs in makeJaxpr's flattening order; the trace's captured constants become
+// initializers.
 import { Graph, type GraphIO, onnxDtype } from "./graph.ts";
 import { fuse } from "./fuse.ts";
+import { fuseGrad } from "./fuse-grad.ts";
 import { RULES } from "./rules.ts";
 import { type Val, Values, mat } from "./values.ts";
 
@@ -70,6 +72,7 @@ export function lowerJaxpr(closed: any, opts: LowerOptions): Lowered {
     env.set(v, mat(name, shape, dtype));
   });
 
+  const segScatterDots = findSegScatterDots(jaxpr.eqns, jaxpr.outs);
   for (const e of jaxpr.eqns) {
     const prim = e.primitive as string;
     const rule = RULES[prim];
@@ -84,6 +87,7 @@ export function lowerJaxpr(closed: any, opts: LowerOptions): Lowered {
       outDtypes: e.outBinders.map((a: Atom) => a.aval.dtype as string),
       params: e.params ?? {},
       prim,
+      segScatterDot: segScatterDots.has(e),
     });
     for (const [i, v] of outs.entries()) env.set(e.outBinders[i], v);
   }
@@ -97,8 +101,9 @@ export function lowerJaxpr(closed: any, opts: LowerOptions): Lowered {
     outputs.push({ name, shape: [...shape], dtype });
   });
   g.prune(outputs.map((o) => o.name));
-  if (opts.fuse ?? true) {
+  if (opts.fuse ?? process.env.R1LAB_ORT_FUSE !== "0") {
     fuse(g, new Map(inputs.map((i) => [i.name, i.shape])));
+    fuseGrad(g);
     g.prune(outputs.map((o) => o.name));
   }
   return {
@@ -109,4 +114,29 @@ export function lowerJaxpr(closed: any, opts: LowerOptions): Lowered {
     eqns: jaxpr.eqns.length,
     nodes: g.nodes,
   };
+}
+
+/**
+ * dot equations whose result is used only by a scatter-add by a sorted vector (a sort's values),
+ * through reshapes: the weight gradient of MoE dispatch, which segments.ts computes per expert.
+ */
+function findSegScatterDots(eqns: Atom[], outs: Atom[]): Set<Atom> {
+  const def = new Map<Atom, Atom>();
+  const uses = new Map<Atom, number>();
+  for (const e of eqns) {
+    for (const v of e.outBinders) def.set(v, e);
+    for (const a of e.inputs) if (!isLiteral(a)) uses.set(a, (uses.get(a) ?? 0) + 1);
+  }
+  for (const a of outs) if (!isLiteral(a)) uses.set(a, (uses.get(a) ?? 0) + 1);
+  const out = new Set<Atom>();
+  for (const e of eqns) {
+    if (e.primitive !== "scatter") continue;
+    const src = def.get(e.inputs[1]);
+    if (!src || !["sort", "argsort"].includes(src.primitive) || src.outBinders[0] !== e.inputs[1]) continue;
+    let u = e.inputs[0];
+    while (def.get(u)?.primitive === "reshape" && uses.get(u) === 1) u = def.get(u).inputs[0];
+    const d = def.get(u);
+    if (d?.primitive === "dot" && uses.get(u) === 1) out.add(d);
+  }
+  return out;
 }

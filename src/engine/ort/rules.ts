@@ -5,6 +5,7 @@
 // then add a case to tests/ort-primitives.test.ts comparing it with jax-js.
 import { lowerDot } from "./dot.ts";
 import { DTYPE_CODE, prod } from "./graph.ts";
+import { deferDot, permuteSeg, reshapeSeg, segDot, segGather, segScatter } from "./segments.ts";
 import { type Shape, type Val, type Values, mat } from "./values.ts";
 
 export interface Eqn {
@@ -14,6 +15,8 @@ export interface Eqn {
   outDtypes: string[];
   params: any;
   prim: string;
+  /** A dot whose only use is a scatter-add by sorted owners (lower.ts): segments.ts may defer it. */
+  segScatterDot?: boolean;
 }
 
 export type Rule = (vals: Values, e: Eqn) => Val[];
@@ -87,7 +90,10 @@ const elementwise: Rule = (vals, e) => {
         `ORT executor: cannot lower primitive 'bit_shift' on ${a[0].dtype} by ${a[1].dtype} (uint32 only)`,
       );
     name = g.emit1("BitShift", [n(a[0]), n(a[1])], { direction: p.op === "shl" ? "LEFT" : "RIGHT" });
-  } else name = g.emit1(BINARY[prim], [n(a[0]), n(a[1])]);
+  } else {
+    name = g.emit1(BINARY[prim], [n(a[0]), n(a[1])]);
+    if (prim === "add") for (const v of a) g.shapes.set(n(v), [...v.shape]); // fuse-grad.ts reads them
+  }
   return [mat(name, shape, dtype)];
 };
 
@@ -228,6 +234,8 @@ const split: Rule = (vals, e) => {
   const ax: number = e.params.axis;
   const sizes: number[] = e.params.sizes;
   let x = e.ins[0];
+  if (x.parts && ax === 0 && x.parts.length === sizes.length && sizes.every((n) => n === 1))
+    return x.parts.map((n) => mat(n, [1, ...x.shape.slice(1)], x.dtype)); // segments.ts' weight gradients
   if (x.shape[ax] !== e.inShapes[0][ax]) x = vals.materialize(x, e.inShapes[0]);
   const outs = vals.g.emit("Split", [vals.nameOf(x), vals.g.i64(sizes)], { axis: ax }, sizes.length);
   return outs.map((n, i) =>
@@ -249,6 +257,9 @@ const gather: Rule = (vals, e) => {
   const outDim: number = e.params.outDim;
   const data = vals.materialize(e.ins[0], e.inShapes[0]);
   const idx = vals.materialize(e.ins[1], e.inShapes[1]);
+  // Rows of a weight stack by sorted owners (MoE dispatch): grouped GEMMs, no copies (segments.ts).
+  if (idx.sorted && ax === 0 && outDim === 0 && data.dtype === "float32" && data.shape.length >= 2)
+    return [segGather(vals, data, idx, e.outShapes[0], e.outDtypes[0])];
   let name = g.emit1("Gather", [vals.nameOf(data), vals.nameOf(idx)], { axis: ax });
   const out = e.outShapes[0];
   const k = idx.shape.length;
@@ -268,6 +279,9 @@ const gather: Rule = (vals, e) => {
  * that is small (vocab x tokens x dim <= 2^32), else ScatterND with reduction add (not bitwise
  * reproducible with several threads when indices repeat).
  */
+/** Largest vocab x tokens x dim a scatter-add lowers as a one-hot MatMul (tests lower it to exercise ScatterND). */
+export const SCATTER = { oneHotMax: 2 ** 32 };
+
 const scatter: Rule = (vals, e) => {
   const g = vals.g;
   const p = e.params;
@@ -276,10 +290,12 @@ const scatter: Rule = (vals, e) => {
   }
   const upd = vals.materialize(e.ins[0], e.inShapes[0]);
   const idx = vals.materialize(e.ins[1], e.inShapes[1]);
+  const grouped = segScatter(vals, e.ins[0], e.ins[1], p.shape);
+  if (grouped) return [grouped];
   const [V, ...rowShape] = p.shape as number[];
   const N = prod(idx.shape);
   const D = prod(rowShape);
-  if (upd.dtype === "float32" && V * N * D <= 2 ** 32 && !e.ins[1].distinct) {
+  if (upd.dtype === "float32" && V * N * D <= SCATTER.oneHotMax && !e.ins[1].distinct) {
     // onehot(idx)^T @ updates: a MatMul, deterministic. onnxruntime's ScatterND runs its updates
     // in parallel, and repeated indices (the same token twice) then add in a varying order.
     const flatIdx = g.emit1("Reshape", [vals.nameOf(idx), g.i64([N])]);
@@ -313,7 +329,9 @@ const sort: Rule = (vals, e) => {
   const x = vals.materialize(e.ins[0], full);
   const n = full[full.length - 1];
   const [values, idx] = g.emit("TopK", [vals.nameOf(x), g.i64([n])], { axis: -1, largest: 0, sorted: 1 }, 2);
-  const out = [mat(values, full, x.dtype)];
+  const out: Val[] = [
+    { ...mat(values, full, x.dtype), sorted: full.length === 1 && x.dtype.startsWith("int") },
+  ];
   if (e.prim === "argsort") {
     // A rank-1 argsort is a permutation: scatters by it (its gathers' gradients) need no adds.
     const perm = mat(g.emit1("Cast", [idx], { to: DTYPE_CODE.int32 }), full, "int32");
@@ -359,17 +377,32 @@ export const RULES: Record<string, Rule> = {
   sort,
   argsort: sort,
   broadcast: (vals, e) => [
-    vals.insertAxes(
+    permuteSeg(
+      vals,
       e.ins[0],
+      null,
       [...e.params.axis].sort((a: number, b: number) => a - b),
-    ),
+    ) ??
+      vals.insertAxes(
+        e.ins[0],
+        [...e.params.axis].sort((a: number, b: number) => a - b),
+      ),
   ],
   reshape: (vals, e) => {
+    const seg = reshapeSeg(vals, e.ins[0], e.params.shape);
+    if (seg) return [seg];
     const v = vals.reshape(e.ins[0], e.inShapes[0], e.params.shape);
     return [e.ins[0].distinct ? { ...mat(vals.nameOf(v), v.shape, v.dtype), distinct: true } : v];
   },
-  transpose: (vals, e) => [vals.transpose(e.ins[0], e.params.perm)],
-  dot: (vals, e) => [
-    lowerDot(vals, e.ins[0], e.ins[1], e.inShapes[0], e.inShapes[1], e.outShapes[0], e.outDtypes[0]),
+  transpose: (vals, e) => [
+    permuteSeg(vals, e.ins[0], e.params.perm) ?? vals.transpose(e.ins[0], e.params.perm),
   ],
+  dot: (vals, e) => {
+    const [a, b] = e.ins;
+    const plain = () => lowerDot(vals, a, b, e.inShapes[0], e.inShapes[1], e.outShapes[0], e.outDtypes[0]);
+    if (a.seg || b.seg) return [segDot(vals, a, b, e.outShapes[0], e.outDtypes[0]) ?? plain()];
+    if (e.segScatterDot)
+      return [deferDot(vals, a, b, e.inShapes[0], e.inShapes[1], e.outShapes[0], e.outDtypes[0], plain)];
+    return [plain()];
+  },
 };

@@ -47,6 +47,12 @@ export function ortThreads(): number {
   return Number.isInteger(env) && env > 0 ? env : availableParallelism();
 }
 
+/** R1LAB_ORT_DUMP=PREFIX: each CPU session writes the model onnxruntime optimized to PREFIX_<n>.onnx. */
+let dumped = 0;
+
+/** onnxruntime's preplanned memory pattern: off unless R1LAB_ORT_MEM_PATTERN=1 (see SyncSession). */
+export const memPattern = (): boolean => process.env.R1LAB_ORT_MEM_PATTERN === "1";
+
 /** Sessions that write an onnxruntime profile (R1LAB_ORT_PROFILE), ended once at exit at the latest. */
 const profiled = new Set<SyncSession>();
 
@@ -94,7 +100,15 @@ export class SyncSession {
       graphOptimizationLevel: "all",
       // Spinning threads burn the other cores while the main thread works between runs.
       extra: { session: { intra_op: { allow_spinning: "0" } } },
-      ...(opts.lean ? { enableCpuMemArena: false, enableMemPattern: false } : {}),
+      // No preplanned memory pattern: onnxruntime records it in a session's first run and, in the
+      // second, allocates (and first touches) one block for all intermediates beside the arena's
+      // chunks, so that second run cost 2-4x a steady one and the block stayed for life (train_small:
+      // 960 -> 666 MB peak RSS without it, same steady step time). R1LAB_ORT_MEM_PATTERN=1 restores it.
+      enableMemPattern: !opts.lean && memPattern(),
+      ...(opts.lean ? { enableCpuMemArena: false } : {}),
+      ...(process.env.R1LAB_ORT_DUMP && this.ep === "cpu"
+        ? { optimizedModelFilePath: `${process.env.R1LAB_ORT_DUMP}_${dumped++}.onnx` }
+        : {}),
       ...(profilePrefix ? { enableProfiling: true, profileFilePrefix: profilePrefix } : {}),
       ...(this.ep === "webgpu"
         ? {

@@ -27,6 +27,16 @@ export interface Val {
   view?: View;
   /** Integer values known to be pairwise distinct (a rank-1 argsort output, or a slice of one). */
   distinct?: boolean;
+  /** A rank-1 integer vector known to be sorted ascending (a sort's values): segment owners. */
+  sorted?: boolean;
+  /** Emits the tensor on first use (segments.ts: gathered expert weights, deferred products). */
+  lazy?: () => string;
+  /** Rows of `data` gathered by sorted owners, not emitted (segments.ts). */
+  seg?: { data: Val; idx: Val; axes: number[] };
+  /** The tensor is Concat(parts) on axis 0, one row each (a split into rows can take them). */
+  parts?: string[];
+  /** A batched product whose only use is a scatter-add by sorted owners (segments.ts). */
+  segDot?: { a: Val; b: Val; aFull: Shape; bFull: Shape; out: Shape };
 }
 
 export const sameShape = (a: Shape, b: Shape): boolean =>
@@ -45,7 +55,8 @@ export class Values {
   /** The ONNX tensor of v laid out as v.shape (emits pending unaries and view transposes). */
   nameOf(v: Val): string {
     if (v.name) return v.name;
-    if (v.unary) v.name = this.g.emit1(v.unary.op, [this.nameOf(v.unary.x)]);
+    if (v.lazy) v.name = v.lazy();
+    else if (v.unary) v.name = this.g.emit1(v.unary.op, [this.nameOf(v.unary.x)]);
     else if (v.view) v.name = this.layoutView(v.view, v.shape);
     else throw new Error("ORT lowering: a value with no tensor");
     return v.name;
