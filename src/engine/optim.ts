@@ -31,6 +31,15 @@ export const ADAMW_DEFAULTS: AdamWConfig = {
   maxGradNorm: 1.0,
 };
 
+/** Scalar factors of one update (0-d arrays, or plain numbers without clipping). */
+interface Coefs {
+  gm: Arr | number;
+  gv: Arr | number;
+  stepSize: Arr;
+  invSqrtBc2: Arr;
+  decay: Arr;
+}
+
 export interface AdamWState {
   m: Params;
   v: Params;
@@ -114,20 +123,37 @@ export class AdamW {
       : null;
   }
 
-  /** One tensor's update: [p, m, v] new. `decay`: apply weight decay (decays(name, shape)). */
-  private one(p: Arr, g: Arr, m: Arr, v: Arr, h: Arr, clip: Arr | null, decay: boolean): [Arr, Arr, Arr] {
-    const { beta1, beta2, eps, weightDecay } = this.config;
-    const gi = clip ? o.mul(g, clip) : g;
-    const mi = o.add(o.mul(m, beta1), o.mul(gi, 1 - beta1));
-    const vi = o.add(o.mul(v, beta2), o.mul(o.square(gi), 1 - beta2));
-    const upd = o.div(o.div(mi, o.slice(h, 1)), o.add(o.sqrt(o.div(vi, o.slice(h, 2))), eps));
-    const wd = weightDecay > 0 && decay ? o.mul(p, weightDecay) : null;
-    return [o.sub(p, o.mul(o.slice(h, 0), wd ? o.add(upd, wd) : upd)), mi, vi];
+  /**
+   * One tensor's update: [p, m, v] new. `decay`: apply weight decay (decays(name, shape)).
+   * Every scalar factor is folded first (coefs), so each full-size pass is one op:
+   *   m' = b1 m + ((1-b1) c) g ;  v' = b2 v + ((1-b2) c^2) g^2 ;  p' = (1 - lr wd) p - (lr/bc1) m' / (sqrt(v') / sqrt(bc2) + eps)
+   * 14 passes over the tensor instead of 17 (at 0.5B parameters each pass moves gigabytes).
+   */
+  private one(p: Arr, g: Arr, m: Arr, v: Arr, k: Coefs, decay: boolean): [Arr, Arr, Arr] {
+    const { beta1, beta2, eps } = this.config;
+    const mi = o.add(o.mul(m, beta1), o.mul(g, k.gm));
+    const vi = o.add(o.mul(v, beta2), o.mul(o.square(g), k.gv));
+    const denom = o.add(o.mul(o.sqrt(vi), k.invSqrtBc2), eps);
+    const step = o.div(o.mul(mi, k.stepSize), denom);
+    return [o.sub(decay && this.config.weightDecay > 0 ? o.mul(p, k.decay) : p, step), mi, vi];
+  }
+
+  /** The update's scalar factors (0-d values) from hyper = [lr, 1-b1^t, 1-b2^t] and the clip factor. */
+  private coefs(h: Arr, clip: Arr | null): Coefs {
+    const { beta1, beta2, weightDecay } = this.config;
+    const lr = o.slice(h, 0);
+    return {
+      gm: clip ? o.mul(clip, 1 - beta1) : 1 - beta1,
+      gv: clip ? o.mul(o.square(clip), 1 - beta2) : 1 - beta2,
+      stepSize: o.div(lr, o.slice(h, 1)),
+      invSqrtBc2: o.div(1, o.sqrt(o.slice(h, 2))),
+      decay: o.sub(1, o.mul(lr, weightDecay)),
+    };
   }
 
   private step(p: Params, g: Params, m: Params, v: Params, h: Arr): [Params, Params, Params, Arr] {
     const norm = globalNorm(g);
-    const clip = this.clipOf(norm);
+    const k = this.coefs(h, this.clipOf(norm));
     const outP: Params = {};
     const outM: Params = {};
     const outV: Params = {};
@@ -137,8 +163,7 @@ export class AdamW {
         g[name],
         m[name],
         v[name],
-        h,
-        clip,
+        k,
         decays(name, p[name].shape),
       );
     }
@@ -180,8 +205,8 @@ export class AdamW {
         f = compile(
           (p: Arr[], g: Arr[], m: Arr[], v: Arr[], h: Arr, n: Arr) =>
             tidy(() => {
-              const clip = this.clipOf(n);
-              const r = p.map((_, i) => this.one(p[i], g[i], m[i], v[i], h, clip, flags[i]));
+              const k = this.coefs(h, this.clipOf(n));
+              const r = p.map((_, i) => this.one(p[i], g[i], m[i], v[i], k, flags[i]));
               return [r.map((x) => x[0]), r.map((x) => x[1]), r.map((x) => x[2])];
             }),
           { name: "AdamW update (layer)", donate: [0, 2, 3] },

@@ -26,7 +26,9 @@ export const R1_TEMPLATE = "Q: {problem}\nA:";
 
 // lr 1e-4 with 16 prompts x 8: at zero's 5e-4 with 8 prompts, RL from the cold-start model lost
 // accuracy step after step (docs/r1-pipeline.md, run e2); batch-std advantages as zero (a group whose
-// answers are all wrong but one malformed gets no full-size format-only advantage).
+// answers are all wrong but one malformed gets no full-size format-only advantage). The default's
+// reasoning RL runs at 2e-4 (runs x1-x3: as stable, a little ahead at 30 and 40 steps); tiny and
+// micro keep 1e-4.
 const RL = {
   max_completion_length: 112,
   learning_rate: 1e-4,
@@ -75,13 +77,13 @@ export const R1_SCHEMA = group("r1lab r1", {
   }),
   reasoning_rl: grpoGroup(
     "stage 2: reasoning-oriented RL (runs/grpo-stage.ts); reward_weights include consistency (rl/consistency.ts)",
-    { ...RL, steps: 30 },
+    { ...RL, steps: 40, learning_rate: 2e-4 },
   ),
   rejection_sampling: group(
     "stage 3: K = num_samples per training prompt; keep correct + well-formed (+ readable), deduplicated",
     {
-      prompts: num(128, "training prompts sampled", { int: true, min: 1 }),
-      num_samples: num(4, "samples per prompt (K)", { int: true, min: 1 }),
+      prompts: num(264, "training prompts sampled", { int: true, min: 1 }),
+      num_samples: num(8, "samples per prompt (K)", { int: true, min: 1 }),
       temperature: num(1.0, "sampling temperature", { min: 0 }),
       top_p: num(1.0, "nucleus sampling", { min: 0, max: 1 }),
       require_readable: bool(true, "keep readable samples only"),
@@ -92,7 +94,7 @@ export const R1_SCHEMA = group("r1lab r1", {
     },
   ),
   sft: sftGroup("stage 4: SFT of the base on what rejection sampling kept", {
-    max_steps: 80,
+    max_steps: 160,
     per_device_train_batch_size: 16,
   }),
   final_rl: grpoGroup("stage 5: the final RL stage from the SFT model", { ...RL, steps: 20 }),
@@ -115,10 +117,10 @@ export const R1_SCHEMA = group("r1lab r1", {
     }),
     pretrain_steps: num(150, "student pretraining steps", { int: true, min: 1 }),
     prompts: num(264, "teacher prompts (training problems, in order)", { int: true, min: 1 }),
-    rl_steps: num(20, "GRPO steps of the RL-only student (final_rl's settings)", { int: true, min: 1 }),
-    samples: num(4, "teacher samples per prompt", { int: true, min: 1 }),
+    rl_steps: num(25, "GRPO steps of the RL-only student (final_rl's settings)", { int: true, min: 1 }),
+    samples: num(8, "teacher samples per prompt", { int: true, min: 1 }),
     sft: sftGroup("SFT of the student on the teacher's kept traces", {
-      max_steps: 80,
+      max_steps: 160,
       per_device_train_batch_size: 16,
     }),
   }),
@@ -152,8 +154,8 @@ export const R1_PRESETS = {
   tiny: {
     pretrain: { steps: 300 },
     cold_start_sft: { max_steps: 40 },
-    reasoning_rl: { steps: 12, ...SMALL_RL },
-    rejection_sampling: { prompts: 48 },
+    reasoning_rl: { steps: 12, learning_rate: 1e-4, ...SMALL_RL },
+    rejection_sampling: { prompts: 48, num_samples: 4 },
     sft: { max_steps: 40 },
     final_rl: { steps: 6, ...SMALL_RL },
     distill: { enabled: false },
@@ -168,7 +170,7 @@ export const R1_PRESETS = {
     pretrain: { steps: 4, batch_size: 8, warmup_steps: 1, traces_per_problem: 1 },
     cold_start: { n_examples: 16 },
     cold_start_sft: { max_steps: 3, per_device_train_batch_size: 4, warmup_steps: 1 },
-    reasoning_rl: { steps: 2, ...MICRO_RL },
+    reasoning_rl: { steps: 2, learning_rate: 1e-4, ...MICRO_RL },
     rejection_sampling: { prompts: 4, num_samples: 2, require_readable: false },
     sft: MICRO_SFT,
     final_rl: { steps: 2, ...MICRO_RL },

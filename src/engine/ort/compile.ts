@@ -304,7 +304,7 @@ export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions 
         const nodes = Object.values(lowered.ops).reduce((a, b) => a + b, 0);
         const ms = (a: number, b: number) => Math.round(b - a);
         console.error(
-          `[ort] ${opts.name ?? "compiled fn"}: ${lowered.eqns} eqns -> ${nodes} nodes; trace ${ms(t0, t1)} ms, lower ${ms(t1, t2)} ms, session ${ms(t2, performance.now())} ms`,
+          `[ort] ${opts.name ?? "compiled fn"}: ${lowered.eqns} eqns -> ${nodes} nodes (${(lowered.model.byteLength / 2 ** 20).toFixed(1)} MiB); trace ${ms(t0, t1)} ms, lower ${ms(t1, t2)} ms, session ${ms(t2, performance.now())} ms`,
         );
       }
       cache.set(key, entry);

@@ -39,6 +39,8 @@ export interface GraphIO {
 export class Graph {
   readonly nodes: NodeSpec[] = [];
   readonly inits: TensorInit[] = [];
+  /** ONNX shapes of some tensors, recorded by rules that know them (elementwise operands): rewrites read it. */
+  readonly shapes = new Map<string, number[]>();
   private uid = 0;
   private consts = new Map<string, string>();
 

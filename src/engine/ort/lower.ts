@@ -1,11 +1,13 @@
 // Lowering of a jax-js ClosedJaxpr (from makeJaxpr) to an ONNX model that onnxruntime runs.
 // Every primitive r1lab's models, losses and optimizers trace has a rule in rules.ts; anything else
 // throws `ORT executor: cannot lower primitive <name>` (there is no silent fallback to jax-js).
-// The graph is then rewritten (fuse.ts: SiLU, softmax / log-softmax, RMSNorm, scalar folding) and
-// pruned. Graph inputs are the jaxpr's inputs in makeJaxpr's flattening order; the trace's
-// captured constants become initializers.
+// The graph is then rewritten (fuse.ts: SiLU, softmax / log-softmax, RMSNorm; fuse-grad.ts: sums of
+// squares, tied-embedding gradients, scalar factors next to MatMuls) and pruned. Graph inputs are
+// the jaxpr's inputs in makeJaxpr's flattening order; the trace's captured constants become
+// initializers.
 import { Graph, type GraphIO, onnxDtype } from "./graph.ts";
 import { fuse } from "./fuse.ts";
+import { fuseGrad } from "./fuse-grad.ts";
 import { RULES } from "./rules.ts";
 import { type Val, Values, mat } from "./values.ts";
 
@@ -99,8 +101,9 @@ export function lowerJaxpr(closed: any, opts: LowerOptions): Lowered {
     outputs.push({ name, shape: [...shape], dtype });
   });
   g.prune(outputs.map((o) => o.name));
-  if (opts.fuse ?? true) {
+  if (opts.fuse ?? process.env.R1LAB_ORT_FUSE !== "0") {
     fuse(g, new Map(inputs.map((i) => [i.name, i.shape])));
+    fuseGrad(g);
     g.prune(outputs.map((o) => o.name));
   }
   return {

@@ -90,7 +90,10 @@ const elementwise: Rule = (vals, e) => {
         `ORT executor: cannot lower primitive 'bit_shift' on ${a[0].dtype} by ${a[1].dtype} (uint32 only)`,
       );
     name = g.emit1("BitShift", [n(a[0]), n(a[1])], { direction: p.op === "shl" ? "LEFT" : "RIGHT" });
-  } else name = g.emit1(BINARY[prim], [n(a[0]), n(a[1])]);
+  } else {
+    name = g.emit1(BINARY[prim], [n(a[0]), n(a[1])]);
+    if (prim === "add") for (const v of a) g.shapes.set(n(v), [...v.shape]); // fuse-grad.ts reads them
+  }
   return [mat(name, shape, dtype)];
 };
 
@@ -276,6 +279,9 @@ const gather: Rule = (vals, e) => {
  * that is small (vocab x tokens x dim <= 2^32), else ScatterND with reduction add (not bitwise
  * reproducible with several threads when indices repeat).
  */
+/** Largest vocab x tokens x dim a scatter-add lowers as a one-hot MatMul (tests lower it to exercise ScatterND). */
+export const SCATTER = { oneHotMax: 2 ** 32 };
+
 const scatter: Rule = (vals, e) => {
   const g = vals.g;
   const p = e.params;
@@ -289,7 +295,7 @@ const scatter: Rule = (vals, e) => {
   const [V, ...rowShape] = p.shape as number[];
   const N = prod(idx.shape);
   const D = prod(rowShape);
-  if (upd.dtype === "float32" && V * N * D <= 2 ** 32 && !e.ins[1].distinct) {
+  if (upd.dtype === "float32" && V * N * D <= SCATTER.oneHotMax && !e.ins[1].distinct) {
     // onehot(idx)^T @ updates: a MatMul, deterministic. onnxruntime's ScatterND runs its updates
     // in parallel, and repeated indices (the same token twice) then add in a varying order.
     const flatIdx = g.emit1("Reshape", [vals.nameOf(idx), g.i64([N])]);

@@ -47,6 +47,9 @@ export function ortThreads(): number {
   return Number.isInteger(env) && env > 0 ? env : availableParallelism();
 }
 
+/** R1LAB_ORT_DUMP=PREFIX: each CPU session writes the model onnxruntime optimized to PREFIX_<n>.onnx. */
+let dumped = 0;
+
 /** onnxruntime's preplanned memory pattern: off unless R1LAB_ORT_MEM_PATTERN=1 (see SyncSession). */
 export const memPattern = (): boolean => process.env.R1LAB_ORT_MEM_PATTERN === "1";
 
@@ -103,6 +106,9 @@ export class SyncSession {
       // 960 -> 666 MB peak RSS without it, same steady step time). R1LAB_ORT_MEM_PATTERN=1 restores it.
       enableMemPattern: !opts.lean && memPattern(),
       ...(opts.lean ? { enableCpuMemArena: false } : {}),
+      ...(process.env.R1LAB_ORT_DUMP && this.ep === "cpu"
+        ? { optimizedModelFilePath: `${process.env.R1LAB_ORT_DUMP}_${dumped++}.onnx` }
+        : {}),
       ...(profilePrefix ? { enableProfiling: true, profileFilePrefix: profilePrefix } : {}),
       ...(this.ep === "webgpu"
         ? {
