@@ -97,7 +97,7 @@ describe("run config schemas", () => {
     });
     expect(d.eval).toMatchObject({ k: 8, n_problems: 136, temperature: 0.6, top_p: 0.95 });
     expect(d.grpo).toMatchObject({
-      steps: 36,
+      steps: 100,
       prompts_per_step: 8,
       num_generations: 8,
       max_completion_length: 48,

@@ -24,15 +24,15 @@ export const ZERO_SCHEMA = group("r1lab zero", {
     max_length: num(96, "tokens per packed row", { int: true, min: 2 }),
     traces_per_problem: num(4, "corpus traces per training problem", { int: true, min: 1 }),
   }),
-  // 36 steps: 100 steps raised rollout accuracy but not held-out pass@1 (seed 1 +8 points, seed 2 -7,
-  // seed 3 collapsed from 0.36 to 0.21: docs/r1-zero.md, "Today's defaults").
+  // 100 steps (was 36): on main 2eca551 they raised the held-out gain on seeds 1, 2 and 3 (+32 -> +47,
+  // +51 -> +62, +6 -> +9 points) for ~35 CPU s; on the build before, not (docs/r1-zero.md).
   // scale_rewards "batch": one std for the whole batch. Per-group std ("group", R1's choice) turns a
   // group whose answers are all wrong but one of which is malformed into full-size advantages for
   // the format reward alone (docs/r1-zero.md).
   grpo: grpoGroup(
     "GRPO with rule rewards (TRL's GRPOConfig names)",
     {
-      steps: 36,
+      steps: 100,
       max_completion_length: 48,
       learning_rate: 5e-4,
       scale_rewards: "batch",
