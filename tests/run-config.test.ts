@@ -95,6 +95,7 @@ describe("run config schemas", () => {
       warmup_steps: 30,
       traces_per_problem: 4,
     });
+    expect(d.eval).toMatchObject({ k: 8, n_problems: 136, temperature: 0.6, top_p: 0.95 });
     expect(d.grpo).toMatchObject({
       steps: 36,
       prompts_per_step: 8,

@@ -69,8 +69,28 @@ describe("r1lab zero (tiny preset)", () => {
       expect(summary[k]).toMatchObject({ k: 2 });
       expect(summary[k].pass1).toBeGreaterThanOrEqual(0);
       expect(summary[k].passk).toBeGreaterThanOrEqual(summary[k].pass1);
+      const [lo, hi] = summary[k].pass1_ci95;
+      expect(lo).toBeLessThanOrEqual(summary[k].pass1);
+      expect(hi).toBeGreaterThanOrEqual(summary[k].pass1);
+      expect(hi - lo).toBeCloseTo(
+        Math.min(1, summary[k].pass1 + 1.96 * summary[k].pass1_se) -
+          Math.max(0, summary[k].pass1 - 1.96 * summary[k].pass1_se),
+        12,
+      );
     }
+    // eval_base.json keeps each problem's pass@1: their mean is pass@1, and the paired gain interval is centred on the gain.
+    const evalBase = JSON.parse(readFileSync(join(a, "eval_base.json"), "utf8"));
+    expect(evalBase.per_problem_pass1).toHaveLength(summary.base_detail.n_problems);
+    const meanBase =
+      evalBase.per_problem_pass1.reduce((x: number, y: number) => x + y, 0) /
+      evalBase.per_problem_pass1.length;
+    expect(meanBase).toBeCloseTo(summary.base.pass1, 12);
+    expect(summary.base_detail.per_problem_pass1).toBeUndefined();
+    expect(summary.gain_pass1).toBeCloseTo(summary.final.pass1 - summary.base.pass1, 12);
+    expect(summary.gain_pass1_se).toBeGreaterThanOrEqual(0);
+    expect((summary.gain_pass1_ci95[0] + summary.gain_pass1_ci95[1]) / 2).toBeCloseTo(summary.gain_pass1, 12);
     expect(summary.wall_seconds).toBeGreaterThan(0);
+    expect(summary.cpu_seconds).toBeGreaterThan(0);
     const cfg = JSON.parse(readFileSync(join(a, "config.json"), "utf8"));
     expect(cfg.grpo).toMatchObject({ num_generations: 4, loss_type: "grpo", epsilon_high: 0.28 });
     const ma = jsonl(join(a, "metrics.jsonl"));
@@ -155,11 +175,13 @@ describe("r1lab zero (tiny preset)", () => {
     );
     const {
       wall_seconds: _w,
+      cpu_seconds: _c,
       resumed,
       ...rest
     } = JSON.parse(readFileSync(join(dir, "summary.json"), "utf8"));
     const {
       wall_seconds: _w2,
+      cpu_seconds: _c2,
       resumed: _r,
       ...full
     } = JSON.parse(readFileSync(join(a, "summary.json"), "utf8"));

@@ -142,9 +142,9 @@ export const sftGroup = (help: string, d: SftDefaults) =>
     weight_decay: num(0.0, "AdamW weight decay", { min: 0 }),
   });
 
-export const evalGroup = (d: { n_problems: number }) =>
+export const evalGroup = (d: { n_problems: number; k?: number }) =>
   group("held-out evaluation, R1's protocol", {
-    k: num(4, "samples per problem (pass@1 over them, pass@k / cons@k)", { int: true, min: 1 }),
+    k: num(d.k ?? 4, "samples per problem (pass@1 over them, pass@k / cons@k)", { int: true, min: 1 }),
     temperature: num(0.6, "sampling temperature", { min: 0 }),
     top_p: num(0.95, "nucleus sampling", { min: 0, max: 1 }),
     n_problems: num(d.n_problems, "held-out problems (0 = all)", {

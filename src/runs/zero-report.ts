@@ -6,6 +6,8 @@ import type { ZeroConfig } from "./zero-config.ts";
 import { writeReport } from "../report/html.ts";
 import { lineChart, type MetricsRow } from "../report/plot.ts";
 
+/** " (95% interval a-b)" for a [lo, hi] pair; "" without one (runs from before intervals were recorded). */
+const ci = (iv?: [number, number]) => (iv ? ` (95% interval ${iv[0].toFixed(3)}-${iv[1].toFixed(3)})` : "");
 const readJsonl = (path: string) => readRows<MetricsRow>(path, { missingOk: true });
 
 export async function writeZeroReport(runDir: string, cfg: ZeroConfig, summary: any): Promise<void> {
@@ -32,8 +34,8 @@ export async function writeZeroReport(runDir: string, cfg: ZeroConfig, summary: 
         heading: "Result",
         text:
           `Held-out ${cfg.task} problems (${b.n_problems}), ${b.k} samples each at temperature ${cfg.eval.temperature}, top-p ${cfg.eval.top_p}. ` +
-          `pass@1 went from ${b.pass1.toFixed(3)} to ${f.pass1.toFixed(3)} (${((f.pass1 - b.pass1) * 100).toFixed(1)} points); ` +
-          `the base model's pass@${b.k} was ${b.passk.toFixed(3)}. Wall time ${summary.wall_seconds.toFixed(0)} s on ${summary.device}.\n\n` +
+          `pass@1 went from ${b.pass1.toFixed(3)}${ci(summary.base.pass1_ci95)} to ${f.pass1.toFixed(3)}${ci(summary.final.pass1_ci95)} (${((f.pass1 - b.pass1) * 100).toFixed(1)} points${summary.gain_pass1_ci95 ? `, 95% interval ${summary.gain_pass1_ci95.map((x: number) => (x * 100).toFixed(1)).join(" to ")}` : ""}); ` +
+          `the base model's pass@${b.k} was ${b.passk.toFixed(3)}. Wall time ${summary.wall_seconds.toFixed(0)} s${summary.cpu_seconds === undefined ? "" : ` (${summary.cpu_seconds.toFixed(0)} CPU s)`} on ${summary.device}.\n\n` +
           `During RL the mean completion length changed by ${grew("completion_length").toFixed(1)} tokens and re-checking steps per completion by ${grew("rechecks").toFixed(3)} (first to last step).`,
         table: [row("base", b), row("after GRPO", f)],
       },

@@ -15,7 +15,9 @@ import { Rng, deriveSeed } from "../engine/rng.ts";
 import { mtpAcceptance } from "../generate/mtp-acceptance.ts";
 import { REWARD_FUNCTIONS } from "../rl/rewards.ts";
 import { charPolicy } from "../rl/rollout.ts";
+import { ci95, stderrOfMean } from "../eval/metrics.ts";
 import type { SyntheticEval } from "../rl/evaluate.ts";
+import type { Rollout } from "../rl/rollout.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { countRechecks, faithfulness, showsWork } from "../tasks/corpus.ts";
 import { applyTemplate } from "../tasks/template.ts";
@@ -34,6 +36,7 @@ export async function runZero(
   log: (s: string) => void = (s) => process.stderr.write(`${s}\n`),
 ) {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const ck = (n: string) => join(runDir, "checkpoints", n);
   const resumed = ["base", "base.partial", "final.partial", "final"].some((n) => existsSync(ck(n)));
   const { task, test, corpus, trainProblems } = runData(cfg);
@@ -97,9 +100,9 @@ export async function runZero(
     seed: deriveSeed(cfg.seed, "eval"),
   };
   const evalFile = join(runDir, "eval_base.json");
-  const base: SyntheticEval = existsSync(evalFile)
+  const base: EvalWithProblems = existsSync(evalFile)
     ? JSON.parse(readFileSync(evalFile, "utf8"))
-    : (await evalStage("base", baseParams, mc, tok, test, evalOpts)).result;
+    : withProblems(await evalStage("base", baseParams, mc, tok, test, evalOpts), cfg.eval.k);
   writeJsonAtomic(evalFile, base);
   log(
     `base: pass@1 ${base.pass1.toFixed(3)}, pass@${base.k} ${base.passk.toFixed(3)}, format ${base.format_rate.toFixed(2)}, length ${base.mean_length.toFixed(1)}, shows work ${(base.shows_work_rate ?? Number.NaN).toFixed(2)}`,
@@ -141,7 +144,7 @@ export async function runZero(
   // 4. The RL model on the same held-out problems, and MTP as a speculative drafter: acceptance of
   // its second-token drafts on the final model's own outputs.
   const finalEval = await evalStage("final", params, mc, tok, test, evalOpts);
-  const final = finalEval.result;
+  const final = withProblems(finalEval, cfg.eval.k);
   const mtp = await mtpAcceptance(
     params,
     mc,
@@ -151,14 +154,29 @@ export async function runZero(
     tok.padId,
   );
   const info = engineInfo();
+  const { per_problem_pass1: baseProblems, ...baseDetail } = base;
+  const { per_problem_pass1: finalProblems, ...finalDetail } = final;
+  // The gain's standard error is paired: the same problems before and after, so the per-problem
+  // differences' spread (absent for eval_base.json files written before it was recorded).
+  const gainSe = baseProblems ? stderrOfMean(finalProblems!.map((f, i) => f - baseProblems[i])) : undefined;
+  const interval = (e: EvalWithProblems) =>
+    e.pass1_se === undefined ? {} : { pass1_se: e.pass1_se, pass1_ci95: ci95(e.pass1, e.pass1_se) };
+  const gain = final.pass1 - base.pass1;
+  const cpu = process.cpuUsage(cpu0);
   const summary = {
-    base: { pass1: base.pass1, passk: base.passk, k: base.k },
-    final: { pass1: final.pass1, passk: final.passk, k: final.k },
-    gain_pass1: final.pass1 - base.pass1,
+    base: { pass1: base.pass1, ...interval(base), passk: base.passk, k: base.k },
+    final: { pass1: final.pass1, ...interval(final), passk: final.passk, k: final.k },
+    gain_pass1: gain,
+    ...(gainSe === undefined
+      ? {}
+      : { gain_pass1_se: gainSe, gain_pass1_ci95: [gain - 1.96 * gainSe, gain + 1.96 * gainSe] }),
     mtp_acceptance: mtp,
-    base_detail: base,
-    final_detail: final,
+    base_detail: baseDetail,
+    final_detail: finalDetail,
     wall_seconds: (performance.now() - t0) / 1000,
+    // user + system time of every thread of this process (a resumed run: since it resumed); unlike
+    // wall_seconds it does not stretch when other work shares the cores.
+    cpu_seconds: (cpu.user + cpu.system) / 1e6,
     device: info.device + (info.adapter ? ` (${info.adapter})` : ` (${info.threads} threads)`),
     resumed,
   };
@@ -168,4 +186,15 @@ export async function runZero(
     `final: pass@1 ${final.pass1.toFixed(3)} (base ${base.pass1.toFixed(3)}), pass@${final.k} ${final.passk.toFixed(3)} (base ${base.passk.toFixed(3)}); ${runDir}/report.html`,
   );
   return summary;
+}
+
+/** An evaluation with pass@1's standard error over problems and each problem's pass@1 (eval_base.json). */
+type EvalWithProblems = SyntheticEval & { pass1_se?: number; per_problem_pass1?: number[] };
+
+function withProblems(e: { result: SyntheticEval; samples: Rollout[] }, k: number): EvalWithProblems {
+  const perProblem = Array.from(
+    { length: e.samples.length / k },
+    (_, i) => e.samples.slice(i * k, (i + 1) * k).filter((s) => s.rewards.accuracy === 1).length / k,
+  );
+  return { ...e.result, pass1_se: stderrOfMean(perProblem), per_problem_pass1: perProblem };
 }

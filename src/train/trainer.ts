@@ -4,10 +4,12 @@
 // step's expert loads. Gradient accumulation: accumulate() adds a micro-batch's gradients,
 // applyAccumulated() takes one optimizer step on their sum (the loss scales each micro-batch).
 import { compile } from "../engine/compile.ts";
+import { currentExecutor, currentOrtDevice } from "../engine/executor.ts";
 import { valueAndGrad } from "../engine/jax.ts";
 import { AdamW, type AdamWConfig, type AdamWState } from "../engine/optim.ts";
 import * as o from "../engine/ops.ts";
 import { type Params, disposeParams, fromHost, refParams, scalar, toHost } from "../engine/params.ts";
+import { residentZeros } from "../engine/resident.ts";
 import { type ModelConfig, isMoeLayer } from "../model/config.ts";
 import { isBuffer } from "../model/init.ts";
 import { loadImbalance, updateRouterBias } from "../model/moe.ts";
@@ -81,10 +83,36 @@ export class Trainer<B> {
     this.buffers = { ...opts.frozen, ...buffers };
     this.opt = new AdamW(opts.optimizer ?? {});
     this.optState = opts.optState ?? this.opt.init(trainable);
-    this.step = compile(valueAndGrad(opts.loss, { hasAux: true }) as any, {
-      name: "train step",
-      deviceOutputs: [1], // on WebGPU the gradients stay on the device for the update
-    }) as unknown as typeof this.step;
+    const vg = valueAndGrad(opts.loss, { hasAux: true }) as any;
+    this.recycle = currentExecutor() === "ort" && currentOrtDevice() === "cpu";
+    // On the CPU the step also takes the last step's spent gradient buffers, unread, and writes the
+    // new gradients into them (donation): no fresh gradient-sized allocation per step (2 GB at 0.5B
+    // parameters, first-touched page by page) and no dead copy waiting for the garbage collector.
+    this.step = compile(
+      this.recycle ? (t: Params, b: Params, batch: B, _spare: Params) => vg(t, b, batch) : vg,
+      {
+        name: "train step",
+        donate: this.recycle ? [3] : [],
+        deviceOutputs: [1], // on WebGPU the gradients stay on the device for the update
+      },
+    ) as unknown as typeof this.step;
+  }
+
+  /** Whether the step writes its gradients into spent gradient buffers (ort on the CPU). */
+  private readonly recycle: boolean;
+  /** Gradient buffers no one holds any more (the last update's), reused by the next step. */
+  private spare: Params | null = null;
+
+  /** The step on a batch; with recycling, over the spare gradient buffers (zeros the first time). */
+  private runStep(batch: B): [[o.Arr, Record<string, o.Arr | o.Arr[]>], Params] {
+    if (!this.recycle) return this.step(refParams(this.trainable), refParams(this.buffers), batch);
+    const spare =
+      this.spare ??
+      Object.fromEntries(
+        Object.entries(this.trainable).map(([k, a]) => [k, residentZeros([...a.shape], a.dtype)]),
+      );
+    this.spare = null;
+    return (this.step as any)(refParams(this.trainable), refParams(this.buffers), batch, spare);
   }
 
   get params(): Params {
@@ -95,8 +123,11 @@ export class Trainer<B> {
 
   /** Add one micro-batch's gradients to the pending sum (consumes `batch`); returns its loss and aux values. */
   async accumulate(batch: B): Promise<Record<string, number>> {
-    const [[loss, aux], grads] = this.step(refParams(this.trainable), refParams(this.buffers), batch);
-    this.pending = this.pending ? this.addGrads(this.pending, grads)[0] : grads;
+    const [[loss, aux], grads] = this.runStep(batch);
+    if (this.pending) {
+      this.pending = this.addGrads(this.pending, grads)[0];
+      if (this.recycle) this.spare = grads; // added into pending's buffers: spent
+    } else this.pending = grads;
     const out: Record<string, number> = { loss: (await loss.data())[0] };
     await this.readAux(aux, out);
     return out;
@@ -106,6 +137,7 @@ export class Trainer<B> {
   async applyAccumulated(lr: number): Promise<number> {
     if (!this.pending) throw new Error("Trainer.applyAccumulated: no gradients were accumulated");
     const res = this.opt.update(this.trainable, this.pending, this.optState, lr);
+    if (this.recycle) this.spare = this.pending;
     this.pending = null;
     this.trainable = res.params;
     this.optState = res.state;
@@ -114,8 +146,9 @@ export class Trainer<B> {
 
   /** One update (consumes `batch`); returns the loss, the scalar aux values, grad norm and expert-load imbalance. */
   async update(batch: B, lr: number): Promise<Record<string, number>> {
-    const [[loss, aux], grads] = this.step(refParams(this.trainable), refParams(this.buffers), batch);
+    const [[loss, aux], grads] = this.runStep(batch);
     const res = this.opt.update(this.trainable, grads, this.optState, lr);
+    if (this.recycle) this.spare = grads; // read by the update, held by no one now
     this.trainable = res.params;
     this.optState = res.state;
     const out: Record<string, number> = {
