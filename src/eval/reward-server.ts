@@ -8,7 +8,7 @@
 // Rewards are 1 (correct) or 0. Errors are JSON {"error": "..."} with 400 (bad request), 404 (unknown
 // path or task), 405 (wrong method), 413 (body over the limit), 503 (request over its time limit).
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { readBody, sendJson as send } from "../serve/http.ts";
 import { EVAL_TASK_NAMES, getEvalTask, hasEvalTask } from "./tasks/index.ts";
