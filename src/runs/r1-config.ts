@@ -117,7 +117,7 @@ export const R1_SCHEMA = group("r1lab r1", {
     }),
     pretrain_steps: num(150, "student pretraining steps", { int: true, min: 1 }),
     prompts: num(264, "teacher prompts (training problems, in order)", { int: true, min: 1 }),
-    rl_steps: num(25, "GRPO steps of the RL-only student (final_rl's settings)", { int: true, min: 1 }),
+    rl_steps: num(40, "GRPO steps of the RL-only student (final_rl's settings)", { int: true, min: 1 }),
     samples: num(8, "teacher samples per prompt", { int: true, min: 1 }),
     sft: sftGroup("SFT of the student on the teacher's kept traces", {
       max_steps: 160,
