@@ -126,3 +126,28 @@ describe("arithmetic faithfulness", () => {
     expect(f("9", "9").faithful).toBe(false); // no steps at all
   });
 });
+
+describe("arithmetic: counting the problem space", () => {
+  it("counts zero's preset exactly (4 numbers 1-3, + -): every problem generate() can draw, and no more", () => {
+    const t = new ArithmeticTask({
+      minTerms: 4,
+      maxTerms: 4,
+      min: 1,
+      max: 3,
+      ops: ["+", "-"],
+      testFraction: 0.25,
+    });
+    const train = t.countProblems("train");
+    const test = t.countProblems("test");
+    expect(train).toBe(264);
+    expect(test).toBe(136);
+    // generate() finds exactly that many distinct test problems and fails asking one more
+    expect(new Set(t.generate("test", 136, 1).map((e) => e.prompt)).size).toBe(136);
+    expect(() => t.generate("test", 137, 1)).toThrow(/found only 136 distinct test problems/);
+  });
+
+  it("is undefined where it would not enumerate: parentheses, or over 2 million expressions", () => {
+    expect(new ArithmeticTask({ parenProb: 0.3 }).countProblems("test")).toBeUndefined();
+    expect(new ArithmeticTask({ minTerms: 8, maxTerms: 8 }).countProblems("test")).toBeUndefined();
+  });
+});

@@ -74,7 +74,7 @@ export interface SyntheticTask {
   /** n distinct problems of one split; train and test never share a problem, whatever the seeds. */
   generate(split: Split, n: number, seed: number): TaskExample[];
   /** How many distinct problems the split holds, when the space is small enough to count (else undefined). */
-  countProblems?(split: Split): number;
+  countProblems?(split: Split): number | undefined;
   /** Whether `answerText` (the content of <answer>, untrimmed) solves `ex`. Never throws. */
   verify(answerText: string, ex: TaskExample): boolean;
   /** A full completion `<think>...</think><answer>...</answer>` in `style` (draws from `rng`). */
