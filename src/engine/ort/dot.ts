@@ -74,8 +74,23 @@ export function lowerDot(
   // The result is a view whose base is [batch..., M..., N...] in the orders chosen above.
   const resAxes = [...batchOrder, ...mOrder, ...nOrder];
   const resDims = resAxes.map((i) => (N.includes(i) ? b.shape[i] : a.shape[i]));
+  return productView(vals, y, resAxes, resDims, out, dtype);
+}
+
+/**
+ * A product's result as a view: `y` (its rows and columns flattened) reshaped to `resDims`, the sizes
+ * of the output axes `resAxes` in the order the product laid them out; the other axes of `out` are 1.
+ */
+export function productView(
+  vals: Values,
+  y: string,
+  resAxes: number[],
+  resDims: number[],
+  out: Shape,
+  dtype: string,
+): Val {
   const shape = out.map((d, i) => (resAxes.includes(i) ? d : 1));
-  const base = { name: g.emit1("Reshape", [y, g.i64(resDims)]), shape: resDims };
+  const base = { name: vals.g.emit1("Reshape", [y, vals.g.i64(resDims)]), shape: resDims };
   return {
     shape,
     dtype,

@@ -11,7 +11,7 @@
 // graph from the owner vector), MatMul and Concat take the dynamic shapes. An expert with no rows
 // gets an empty slice (its weight gradient: a MatMul over zero rows, which is zeros).
 // Anything that does not fit these forms is emitted as the plain Gather / MatMul (exact, slower).
-import { layoutView } from "./dot.ts";
+import { layoutView, productView } from "./dot.ts";
 import { DTYPE_CODE, prod } from "./graph.ts";
 import { type Shape, type Val, type Values, mat } from "./values.ts";
 
@@ -182,13 +182,7 @@ export function segDot(vals: Values, a0: Val, b0: Val, out: Shape, dtype: string
   const y = g.emit1("Concat", parts, { axis: 0 }); // [nRows * Mp, Np]
   const resAxes = [bAx, ...mOrder, ...nOrder];
   const resDims = resAxes.map((ax) => (nOrder.includes(ax) ? S.shape[ax] : X.shape[ax]));
-  const shape = out.map((d, i) => (resAxes.includes(i) ? d : 1));
-  const base = { name: g.emit1("Reshape", [y, g.i64(resDims)]), shape: resDims };
-  return {
-    shape,
-    dtype,
-    view: { base, groups: shape.map((_, i) => (resAxes.includes(i) ? [resAxes.indexOf(i)] : [])) },
-  };
+  return productView(vals, y, resAxes, resDims, out, dtype);
 }
 
 /** A dot whose only use is a scatter-add by sorted owners: deferred, emitted as plain MatMul if needed. */
