@@ -146,8 +146,9 @@ describe("arithmetic: counting the problem space", () => {
     expect(() => t.generate("test", 137, 1)).toThrow(/found only 136 distinct test problems/);
   });
 
-  it("is undefined where it would not enumerate: parentheses, or over 2 million expressions", () => {
+  it("is undefined where it would not enumerate: parentheses, or over 20,000 expressions", () => {
     expect(new ArithmeticTask({ parenProb: 0.3 }).countProblems("test")).toBeUndefined();
+    expect(new ArithmeticTask().countProblems("test")).toBeUndefined(); // the default: 183,708 expressions
     expect(new ArithmeticTask({ minTerms: 8, maxTerms: 8 }).countProblems("test")).toBeUndefined();
   });
 });
