@@ -6,7 +6,9 @@
 // greedy and seeded sampling (`serve`; `eval`'s native backend samples through generate(), as the
 // GRPO rollouts do). tests/ort-webgpu.test.ts covers the Trainer and generate() themselves. Tiny
 // models and few steps: on llvmpipe every new WebGPU kernel is an LLVM compile. Skipped, with the
-// reason, when onnxruntime finds no WebGPU adapter.
+// reason, when onnxruntime finds no WebGPU adapter. Last, `r1lab sft --device webgpu` as a child
+// process without --executor or R1LAB_EXECUTOR: the default executor there is ort.
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,9 +24,10 @@ import { loadModel } from "../src/hf/checkpoint.ts";
 import { runGrpo } from "../src/runs/grpo.ts";
 import { BatchEngine, type Job } from "../src/serve/batch-engine.ts";
 import { readSftRecords, recordsToExamples } from "../src/train/sft-loader.ts";
-import { type SftStepMetrics, sftEvalLoss, sftTrain } from "../src/train/sft.ts";
+import { sftEvalLoss, sftTrain } from "../src/train/sft.ts";
 
-const FIX = join(import.meta.dirname, "fixtures", "hf-reference");
+const ROOT = join(import.meta.dirname, "..");
+const FIX = join(ROOT, "tests", "fixtures", "hf-reference");
 const tmp = mkdtempSync(join(tmpdir(), "r1lab-ort-webgpu-runs-"));
 
 /** Why the WebGPU EP cannot run here, or null when it can (a one-element upload starts it). */
@@ -103,9 +106,9 @@ describe.skipIf(unavailable !== null)("runs on onnxruntime's WebGPU EP equal the
     expect(gpu.onDevice).toBe(true); // the optimizer kept the parameters on the GPU
     expect(cpu.onDevice).toBe(false);
     expect(gpu.metrics).toHaveLength(4);
-    const pick = (m: SftStepMetrics[], k: "loss" | "grad_norm") => m.map((r) => r[k]);
     for (const k of ["loss", "grad_norm"] as const)
-      pick(gpu.metrics, k).forEach((x, i) => expect(rel(x, pick(cpu.metrics, k)[i]), `${k}[${i}]`).toBeLessThan(1e-4));
+      for (const [i, g] of gpu.metrics.entries())
+        expect(rel(g[k], cpu.metrics[i][k]), `${k}[${i}]`).toBeLessThan(1e-4);
     expect(cpu.metrics.at(-1)!.loss).toBeLessThan(cpu.metrics[0].loss); // it trained
     expect(rel(gpu.evalLoss, cpu.evalLoss)).toBeLessThan(1e-4);
   });
@@ -186,12 +189,16 @@ describe.skipIf(unavailable !== null)("runs on onnxruntime's WebGPU EP equal the
       alone.push(r.ids[0]);
     }
     const got = await on("webgpu", async () => {
-      const engine = new BatchEngine(m.params, { ...m.config }, {
-        eosTokenIds: [],
-        padTokenId: 0,
-        maxBatch: 4,
-        maxQueue: 8,
-      });
+      const engine = new BatchEngine(
+        m.params,
+        { ...m.config },
+        {
+          eosTokenIds: [],
+          padTokenId: 0,
+          maxBatch: 4,
+          maxQueue: 8,
+        },
+      );
       const tokens: number[][] = prompts.map(() => []);
       const submit = (i: number) =>
         new Promise<void>((resolve, reject) => {
@@ -222,5 +229,58 @@ describe.skipIf(unavailable !== null)("runs on onnxruntime's WebGPU EP equal the
     });
     expect(got).toEqual(alone);
     disposeParams(m.params);
+  });
+
+  it("r1lab sft --device webgpu, no --executor: runs on ort, records it, and gives the in-process CPU EP's losses", {
+    timeout: 180_000,
+  }, async () => {
+    const data = join(tmp, "sft.jsonl"); // written by the SFT case above
+    const out = join(tmp, "sft-cli");
+    const env: NodeJS.ProcessEnv = { ...process.env, R1LAB_THREADS: "1" };
+    delete env.R1LAB_EXECUTOR;
+    delete env.R1LAB_DEVICE;
+    const args = ["sft", "--model", join(FIX, "tiny-qwen2"), "--data", data, "--out", out];
+    const flags = ["--max-steps", "2", "--batch-size", "2", "--max-seq-length", "32", "--device", "webgpu"];
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(ROOT, "bin/r1lab.js"), ...args, ...flags], {
+        cwd: ROOT,
+        env,
+      });
+      let [stdout, stderr] = ["", ""];
+      child.stdout.on("data", (d) => {
+        stdout += d;
+      });
+      child.stderr.on("data", (d) => {
+        stderr += d;
+      });
+      const timer = setTimeout(() => child.kill("SIGKILL"), 170_000);
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, "config.json"), "utf8"))).toMatchObject({
+      device: "webgpu",
+      executor: "ort",
+    });
+    const gpu = readFileSync(join(out, "sft_metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).loss as number);
+    // The same two steps here on the CPU EP (the CLI's defaults: seed 0, no accumulation).
+    const m = await loadModel(join(FIX, "tiny-qwen2"));
+    const train = recordsToExamples(m.tokenizer!, await readSftRecords(data));
+    const cli = JSON.parse(readFileSync(join(out, "config.json"), "utf8")).sft;
+    const { params, metrics } = await sftTrain({
+      config: m.config,
+      params: m.params,
+      train,
+      cfg: cli,
+      progress: false,
+    });
+    disposeParams(params);
+    expect(gpu).toHaveLength(2);
+    for (const [i, x] of gpu.entries()) expect(rel(x, metrics[i].loss), `loss[${i}]`).toBeLessThan(1e-4);
   });
 });
