@@ -6,7 +6,8 @@
 // greedy and seeded sampling (`serve`; `eval`'s native backend samples through generate(), as the
 // GRPO rollouts do). tests/ort-webgpu.test.ts covers the Trainer and generate() themselves. Tiny
 // models and few steps: on llvmpipe every new WebGPU kernel is an LLVM compile. Skipped, with the
-// reason, when onnxruntime finds no WebGPU adapter. Last, `r1lab sft --device webgpu` as a child
+// reason, when onnxruntime finds no WebGPU adapter. First, MoE dispatch's weight gradients when some
+// experts get no token (`r1lab zero` crashed there: the WebGPU EP's MatMul over zero rows segfaulted). Last, `r1lab sft --device webgpu` as a child
 // process without --executor or R1LAB_EXECUTOR: the default executor there is ort.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -14,13 +15,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveGrpoConfig } from "../src/cli/grpo.ts";
+import { compile } from "../src/engine/compile.ts";
 import { initEngine } from "../src/engine/device.ts";
 import { type OrtDevice, setOrtDevice } from "../src/engine/executor.ts";
 import { isDeviceTensor, upload } from "../src/engine/ort/device-tensors.ts";
-import { disposeParams } from "../src/engine/params.ts";
+import { type Array as JArray, numpy as np, tree, valueAndGrad } from "../src/engine/jax.ts";
+import * as o from "../src/engine/ops.ts";
+import { disposeParams, toHost } from "../src/engine/params.ts";
+import { tidy } from "../src/engine/scope.ts";
 import { generate } from "../src/generate/generate.ts";
 import { GREEDY, type SamplingParams } from "../src/generate/sampling.ts";
 import { loadModel } from "../src/hf/checkpoint.ts";
+import { dispatchExperts } from "../src/model/moe-dispatch.ts";
 import { runGrpo } from "../src/runs/grpo.ts";
 import { BatchEngine, type Job } from "../src/serve/batch-engine.ts";
 import { readSftRecords, recordsToExamples } from "../src/train/sft-loader.ts";
@@ -65,6 +71,55 @@ async function on<T>(device: OrtDevice, f: () => Promise<T>): Promise<T> {
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-3);
 
 describe.skipIf(unavailable !== null)("runs on onnxruntime's WebGPU EP equal the CPU EP", () => {
+  it("MoE dispatch with experts that get no token: loss and every gradient (<= 1e-5 relative)", async () => {
+    const [N, E, D, F, K] = [8, 6, 8, 5, 2];
+    const f32 = (shape: number[], seed: number) =>
+      np.array(
+        Float32Array.from(
+          { length: shape.reduce((a, b) => a * b, 1) },
+          (_, i) => Math.sin(i * 1.37 + seed) * 0.8,
+        ),
+        { shape } as never,
+      ) as JArray;
+    // Every token on experts 3 and 1: the other four runs are empty.
+    const idx = () =>
+      np.array(
+        Int32Array.from({ length: N * K }, (_, i) => (i % 2 ? 1 : 3)),
+        {
+          shape: [N, K],
+          dtype: "int32",
+        } as never,
+      ) as JArray;
+    const args = () => [
+      f32([N, D], 1),
+      idx(),
+      f32([N, K], 2),
+      { gate: f32([E, F, D], 3), up: f32([E, F, D], 4), down: f32([E, D, F], 5) },
+    ];
+    const loss = (...a: unknown[]) =>
+      tidy(() => {
+        const y = (dispatchExperts as (...x: unknown[]) => o.Arr)(...a);
+        return o.sum(o.mul(y, y));
+      });
+    const grads = (...a: unknown[]) => valueAndGrad(loss, { argnums: [0, 2, 3] } as never)(...(a as never[]));
+    const run = async (device: OrtDevice) => {
+      const out = compile(grads, { executor: "ort", device })(...args());
+      const [leaves] = tree.flatten(out as never) as [o.Arr[], unknown];
+      return Promise.all(leaves.map((l) => toHost(l)));
+    };
+    const cpu = await run("cpu");
+    const gpu = await run("webgpu");
+    expect(gpu.length).toBe(cpu.length);
+    for (const [i, g] of gpu.entries()) {
+      const scale = Math.max(...cpu[i].map(Math.abs));
+      const diff = Math.max(...g.map((x, j) => Math.abs(x - cpu[i][j])));
+      expect(diff / scale, `output ${i}`).toBeLessThan(1e-5);
+    }
+    // Expert 0 saw no token: its gate weights' gradient is exactly zero on the GPU too.
+    const wGate = gpu[gpu.length - 3];
+    expect(wGate.subarray(0, F * D).every((v) => v === 0)).toBe(true);
+  });
+
   it("SFT on tiny-qwen2 (4 steps, 2 micro-batches each): losses, grad norms and eval loss", {
     timeout: 180_000,
   }, async () => {
