@@ -119,6 +119,10 @@ describe("run config schemas", () => {
       distill: { enabled: false, student: { num_attention_heads: 2 } },
       eval: { k: 2, temperature: 0.6 },
     });
+    expect(r1Preset("default")).toMatchObject({
+      train_problems: 874,
+      task_options: { min_terms: 4, max_terms: 4, max_number: 4, ops: "+-" },
+    });
     expect(r1Preset("default").final_rl).toMatchObject({
       steps: 20,
       prompts_per_step: 16,

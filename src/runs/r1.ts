@@ -15,9 +15,7 @@ import { writeJsonAtomic } from "../engine/atomic.ts";
 import { engineInfo } from "../engine/device.ts";
 import { readJsonl, writeJsonl } from "../engine/jsonl.ts";
 import { type Params, disposeParams } from "../engine/params.ts";
-import { Rng, TaskRng, deriveSeed, taskSeed } from "../engine/rng.ts";
-import { Progress } from "../report/progress.ts";
-import { rejectionSample } from "../rl/rejection.ts";
+import { TaskRng, deriveSeed, taskSeed } from "../engine/rng.ts";
 import { CharTokenizer } from "../tasks/char-tokenizer.ts";
 import { buildColdStart, READABLE_CHARS, READABLE_WORDS, readableCompletion } from "../tasks/cold-start.ts";
 import { DEFAULT_MIX, WORKED_MIX } from "../tasks/corpus.ts";
@@ -28,6 +26,7 @@ import { evalStage, type StageColumns, type StageEval, stageColumns } from "./ev
 import { pretrainBase } from "./r1-base.ts";
 import type { R1Config } from "./r1-config.ts";
 import { distillComparison } from "./r1-distill.ts";
+import { rejectionStage } from "./r1-rejection.ts";
 import { r1RlStage } from "./r1-rl.ts";
 import { zeroRlComparison } from "./r1-zero-rl.ts";
 import type { GrpoSettings } from "./grpo-stage.ts";
@@ -184,38 +183,7 @@ export async function runR1(
     let row: StageColumns;
     if (name === "rejection_sampling") {
       params = loadCheckpoint(ck("reasoning_rl")).params;
-      const R = cfg.rejection_sampling;
-      const prompts = Rng.stream(cfg.seed, "rejection-prompts")
-        .shuffle([...trainProblems])
-        .slice(0, R.prompts);
-      const bar = new Progress({ total: prompts.length, label: "rejection sampling" });
-      const rs = await rejectionSample(params, mc, tok, prompts, {
-        numSamples: R.num_samples,
-        maxCompletionLength: cfg.max_completion_length,
-        temperature: R.temperature,
-        topP: R.top_p,
-        seed: deriveSeed(cfg.seed, "rejection"),
-        template: cfg.template,
-        requireReadable: R.require_readable,
-        onProgress: (d) => bar.tick(d - bar.current),
-      });
-      bar.done();
-      mkdirSync(ck(name), { recursive: true });
-      writeJsonl(
-        join(ck(name), "kept.jsonl"),
-        rs.kept.map((s) => ({ id: s.example.id, prompt: s.example.prompt, completion: s.completion })),
-      );
-      writeJsonAtomic(join(ck(name), "stats.json"), rs.stats);
-      row = stageColumns(rs);
-      detail = {
-        split: "train",
-        k: R.num_samples,
-        ...rs.stats,
-        kept_mean_length: rs.kept.length ? rs.kept.reduce((a, s) => a + s.length, 0) / rs.kept.length : 0,
-      };
-      log(
-        `rejection sampling: ${rs.stats.samples} samples, ${rs.stats.accepted} accepted, ${rs.stats.duplicates} duplicates, ${rs.stats.kept} kept over ${rs.stats.prompts_covered}/${rs.stats.prompts} prompts`,
-      );
+      ({ row, detail } = await rejectionStage({ cfg, params, mc, tok, trainProblems, dir: ck(name), log }));
     } else {
       if (name === "base")
         params = await pretrainBase({
