@@ -5,6 +5,7 @@
 // optimizer step (gradient accumulation; the loss scales each). One batch, mu = 1 and beta = 0 is
 // exactly one Trainer.update.
 import { compile } from "../engine/compile.ts";
+import { currentExecutor, currentOrtDevice } from "../engine/executor.ts";
 import * as o from "../engine/ops.ts";
 import { type Params, refParams } from "../engine/params.ts";
 import { tidy } from "../engine/scope.ts";
@@ -29,9 +30,12 @@ export interface GrpoUpdateOptions {
 
 const logprobFns = new Map<string, (p: Params, ids: o.Arr, targets: o.Arr, io: unknown) => o.Arr>();
 
-/** log pi(target) [N, T] of the batch under `p`, without gradients (one jitted forward per config and temperature). */
+/**
+ * log pi(target) [N, T] of the batch under `p`, without gradients (one jitted forward per config,
+ * temperature, executor and device: a compiled function keeps the execution provider it was made on).
+ */
 export function batchLogprobs(p: Params, c: ModelConfig, b: GrpoBatch, temperature: number): o.Arr {
-  const key = `${JSON.stringify(c)}|${temperature}`;
+  const key = `${JSON.stringify(c)}|${temperature}|${currentExecutor()}/${currentOrtDevice()}`;
   let f = logprobFns.get(key);
   if (!f) {
     f = compile(
