@@ -32,6 +32,7 @@ import { generate } from "../src/generate/generate.ts";
 import { GREEDY, type SamplingParams } from "../src/generate/sampling.ts";
 import { loadModel } from "../src/hf/checkpoint.ts";
 import { dispatchExperts } from "../src/model/moe-dispatch.ts";
+import { frozenCopy } from "../src/rl/grpo-update.ts";
 import { runGrpo } from "../src/runs/grpo.ts";
 import { BatchEngine, type Job } from "../src/serve/batch-engine.ts";
 import { readSftRecords, recordsToExamples } from "../src/train/sft-loader.ts";
@@ -223,6 +224,11 @@ describe.skipIf(unavailable !== null)("runs on onnxruntime's WebGPU EP equal the
     }
     expect(cpu[0].grad_norm).toBeGreaterThan(0);
     expect(cpu[1].kl).toBeGreaterThan(0); // the second step's policy has left pi_ref
+    // pi_ref lives on the device there (uploaded once, not at every reference pass).
+    const ref = await on("webgpu", async () => frozenCopy({ w: o.full([2, 2], 3) }));
+    expect(isDeviceTensor(ref.w)).toBe(true);
+    expect(Array.from(await toHost(ref.w))).toEqual([3, 3, 3, 3]);
+    disposeParams(ref);
   });
 
   it("serve's batch engine on tiny-qwen2: a request joining a running batch, greedy and seeded sampling", {
