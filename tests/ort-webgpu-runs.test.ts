@@ -1,14 +1,19 @@
 // The runs' own code paths on onnxruntime's WebGPU execution provider (`--device webgpu`, where
 // `ort` is the default executor) against its CPU execution provider, in one process with the same
-// seeds: SFT with gradient accumulation and its eval loss (`sft`, `distill`'s student, `r1`'s SFT
-// stages), a GRPO run with beta > 0 and num_iterations 2 (rollouts, pi_ref and pi_old log-probs, the
-// update; `grpo`, `r1`, `zero`), and the serve batch engine with requests joining a running batch,
-// greedy and seeded sampling (`serve`; `eval`'s native backend samples through generate(), as the
-// GRPO rollouts do). tests/ort-webgpu.test.ts covers the Trainer and generate() themselves. Tiny
-// models and few steps: on llvmpipe every new WebGPU kernel is an LLVM compile. Skipped, with the
-// reason, when onnxruntime finds no WebGPU adapter. First, MoE dispatch's weight gradients when some
-// experts get no token (`r1lab zero` crashed there: the WebGPU EP's MatMul over zero rows segfaulted). Last, `r1lab sft --device webgpu` as a child
-// process without --executor or R1LAB_EXECUTOR: the default executor there is ort.
+// seeds:
+// - MoE dispatch's weight gradients when some experts get no token (`r1lab zero` crashed there:
+//   the WebGPU EP's MatMul over an empty run segfaulted);
+// - SFT with gradient accumulation and its eval loss (`sft`, `distill`'s student, `r1`'s SFT stages);
+// - a GRPO run with beta > 0 and num_iterations 2 (rollouts, pi_ref and pi_old log-probs, the
+//   update; `grpo`, `r1`, `zero`);
+// - the serve batch engine, its KV cache on the device: a request joining a running batch, a cache
+//   that grows and is compacted, greedy and seeded sampling (`serve`; `eval`'s native backend
+//   samples through generate(), as the GRPO rollouts do);
+// - `r1lab sft --device webgpu` as a child process without --executor or R1LAB_EXECUTOR: the
+//   default executor there is ort.
+// tests/ort-webgpu.test.ts covers the Trainer and generate() themselves. Tiny models and few steps:
+// on llvmpipe every new WebGPU kernel is an LLVM compile. Skipped, with the reason, when
+// onnxruntime finds no WebGPU adapter.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,6 +32,7 @@ import { generate } from "../src/generate/generate.ts";
 import { GREEDY, type SamplingParams } from "../src/generate/sampling.ts";
 import { loadModel } from "../src/hf/checkpoint.ts";
 import { dispatchExperts } from "../src/model/moe-dispatch.ts";
+import { frozenCopy } from "../src/rl/grpo-update.ts";
 import { runGrpo } from "../src/runs/grpo.ts";
 import { BatchEngine, type Job } from "../src/serve/batch-engine.ts";
 import { readSftRecords, recordsToExamples } from "../src/train/sft-loader.ts";
@@ -218,6 +224,11 @@ describe.skipIf(unavailable !== null)("runs on onnxruntime's WebGPU EP equal the
     }
     expect(cpu[0].grad_norm).toBeGreaterThan(0);
     expect(cpu[1].kl).toBeGreaterThan(0); // the second step's policy has left pi_ref
+    // pi_ref lives on the device there (uploaded once, not at every reference pass).
+    const ref = await on("webgpu", async () => frozenCopy({ w: o.full([2, 2], 3) }));
+    expect(isDeviceTensor(ref.w)).toBe(true);
+    expect(Array.from(await toHost(ref.w))).toEqual([3, 3, 3, 3]);
+    disposeParams(ref);
   });
 
   it("serve's batch engine on tiny-qwen2: a request joining a running batch, greedy and seeded sampling", {
@@ -228,7 +239,7 @@ describe.skipIf(unavailable !== null)("runs on onnxruntime's WebGPU EP equal the
     const specs = [
       { sampling: GREEDY, max: 8, seed: 0 },
       { sampling: sampled, max: 6, seed: 11 },
-      { sampling: GREEDY, max: 5, seed: 0 },
+      { sampling: GREEDY, max: 9, seed: 0 }, // 11 + 9 slots: the cache grows from 16 to 32
     ];
     // Each prompt alone through generate() on the CPU EP.
     const m = await loadModel(join(FIX, "tiny-qwen2"));
@@ -255,6 +266,7 @@ describe.skipIf(unavailable !== null)("runs on onnxruntime's WebGPU EP equal the
         },
       );
       const tokens: number[][] = prompts.map(() => []);
+      const onDevice: boolean[] = [];
       const submit = (i: number) =>
         new Promise<void>((resolve, reject) => {
           const job: Job = {
@@ -269,6 +281,9 @@ describe.skipIf(unavailable !== null)("runs on onnxruntime's WebGPU EP equal the
                 logprobs: null,
                 onToken: (id) => {
                   tokens[i].push(id);
+                  // A private peek: the engine's KV cache after a step lives on the GPU.
+                  const cache = (engine as unknown as { cache: Record<string, unknown>[] | null }).cache;
+                  if (cache) onDevice.push(isDeviceTensor(Object.values(cache[0])[0]));
                   return false;
                 },
                 onFinish: () => resolve(),
@@ -280,6 +295,8 @@ describe.skipIf(unavailable !== null)("runs on onnxruntime's WebGPU EP equal the
       const first = [submit(0), submit(1)];
       await new Promise((res) => setTimeout(res, 50));
       await Promise.all([...first, submit(2)]); // the third joins while the others decode
+      expect(onDevice.length).toBeGreaterThan(10);
+      expect(onDevice.every((x) => x)).toBe(true);
       return tokens;
     });
     expect(got).toEqual(alone);

@@ -7,7 +7,8 @@
 import { compile } from "../engine/compile.ts";
 import { currentExecutor, currentOrtDevice } from "../engine/executor.ts";
 import * as o from "../engine/ops.ts";
-import { type Params, refParams } from "../engine/params.ts";
+import { onWebGpu, residentCopy } from "../engine/ort/resident.ts";
+import { type Params, disposeParams, refParams } from "../engine/params.ts";
 import { tidy } from "../engine/scope.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { Trainer } from "../train/trainer.ts";
@@ -48,9 +49,16 @@ export function batchLogprobs(p: Params, c: ModelConfig, b: GrpoBatch, temperatu
   return f!(refParams(p), refParams(b.ids), refParams(b.targets), refParams(b.io));
 }
 
-/** A copy of `p` that later updates cannot touch (pi_ref for beta > 0; updates consume their inputs). */
+/**
+ * A copy of `p` that later updates cannot touch (pi_ref for beta > 0; updates consume their inputs).
+ * On onnxruntime's WebGPU EP it lives on the device, uploaded once rather than at every pi_ref pass.
+ */
 export function frozenCopy(p: Params): Params {
-  return Object.fromEntries(Object.entries(p).map(([k, a]) => [k, o.add(a, 0)]));
+  const copy = Object.fromEntries(Object.entries(p).map(([k, a]) => [k, o.add(a, 0)]));
+  if (!onWebGpu()) return copy;
+  const onDevice = residentCopy(copy);
+  disposeParams(copy);
+  return onDevice;
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
