@@ -87,6 +87,23 @@ function shrinkCache(cache: LayerCache[], keep: number[]): LayerCache[] {
   return shrunk;
 }
 
+/** The first row of each distinct prompt, and for every row the index of its prompt among them. */
+function distinctPrompts(prompts: number[][]): { first: number[]; of: number[] } {
+  const index = new Map<string, number>();
+  const first: number[] = [];
+  const of = prompts.map((x, r) => {
+    const key = x.join(",");
+    let j = index.get(key);
+    if (j === undefined) {
+      j = first.length;
+      index.set(key, j);
+      first.push(r);
+    }
+    return j;
+  });
+  return { first, of };
+}
+
 export async function generate(
   p: Params,
   c: ModelConfig,
@@ -115,9 +132,43 @@ export async function generate(
   };
   return decodeLoop(B0, opts, {
     vocab: c.vocabSize,
-    prefill: () => {
-      const ids = prompts.flatMap((x, i) => [...Array(padOf[i]).fill(pad), ...x]);
-      return run(stepInputs(rope, ids, padOf, 0, P, tmax), 0);
+    prefill: async () => {
+      const { first, of } = distinctPrompts(prompts);
+      const padded = (i: number) => [...Array(padOf[i]).fill(pad), ...prompts[i]];
+      if (!inPlace || first.length === B0)
+        return run(
+          stepInputs(
+            rope,
+            prompts.flatMap((_, i) => padded(i)),
+            padOf,
+            0,
+            P,
+            tmax,
+          ),
+          0,
+        );
+      // Rows with the same prompt (k samples of a problem, G generations of a GRPO prompt) share
+      // one prefill: the distinct prompts run (over an empty cache of their own), and each row's
+      // cache rows and first logits are copied from its prompt's. A row's values depend on that row
+      // alone (products, norms and attention are per row; MoE's per-expert GEMMs see fewer rows,
+      // which changes no row's order of summation in onnxruntime's kernels), so the tokens are
+      // the ones a prefill of every row gives.
+      const { ids, io, place } = stepInputs(
+        rope,
+        first.flatMap(padded),
+        first.map((i) => padOf[i]),
+        0,
+        P,
+        tmax,
+      );
+      const empty = hostCache(c, first.length, tmax) as unknown as LayerCache[];
+      const [logits, next] = step(refParams(weights), ids, io, empty, place);
+      writeRows(cache as never, next, 0, of);
+      const l = (await logits.data()) as Float32Array;
+      const V = c.vocabSize;
+      const out = new Float32Array(B0 * V);
+      of.forEach((j, r) => out.set(l.subarray(j * V, (j + 1) * V), r * V));
+      return out;
     },
     next: (tokens, keep, _before, rows, t) => {
       let feed = tokens;
