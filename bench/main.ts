@@ -230,7 +230,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (v.executor && v.executor !== process.env.R1LAB_EXECUTOR) {
-    resolveExecutor(v.executor, resolveDevice(v.device)); // a bad name fails here, with the flag's name
+    resolveDevice(v.device); // a bad name fails here, with the flag's name
+    resolveExecutor(v.executor);
     const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
       stdio: "inherit",
       env: { ...process.env, R1LAB_EXECUTOR: v.executor },

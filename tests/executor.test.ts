@@ -1,6 +1,6 @@
-// Choosing the executor: --executor, else R1LAB_EXECUTOR, else ort on the CPU and jax on WebGPU;
-// bad names name their source; ort runs on WebGPU too (its WebGPU EP); jax-js gets its worker pool only when
-// it computes compiled steps itself.
+// Choosing the executor: --executor, else R1LAB_EXECUTOR, else ort (on the CPU and on WebGPU, where it
+// runs onnxruntime's WebGPU EP); bad names name their source; jax-js gets its worker pool only when it
+// computes compiled steps itself.
 import { afterEach, describe, expect, it } from "vitest";
 import { resolveExecutor, wantsWasmWorkers } from "../src/engine/executor.ts";
 
@@ -16,31 +16,30 @@ afterEach(() => {
 });
 
 describe("executor choice", () => {
-  it("flag, then R1LAB_EXECUTOR, then the device's default", () => {
+  it("flag, then R1LAB_EXECUTOR, then ort", () => {
     delete process.env.R1LAB_EXECUTOR;
     expect(resolveExecutor()).toBe("ort");
-    expect(resolveExecutor(undefined, "webgpu")).toBe("jax");
     process.env.R1LAB_EXECUTOR = "jax";
     expect(resolveExecutor()).toBe("jax");
     expect(resolveExecutor("ORT")).toBe("ort");
   });
 
-  it("a bad name says where it came from; ort on WebGPU is allowed", () => {
+  it("a bad name says where it came from", () => {
     expect(() => resolveExecutor("tpu")).toThrow(/unknown executor 'tpu' \(from --executor\)/);
     process.env.R1LAB_EXECUTOR = "wasm";
     expect(() => resolveExecutor()).toThrow(/unknown executor 'wasm' \(from R1LAB_EXECUTOR\)/);
-    expect(resolveExecutor("ort", "webgpu")).toBe("ort");
+    expect(resolveExecutor("jax")).toBe("jax");
   });
 
-  it("jax-js starts its worker pool only for the jax executor or WebGPU", () => {
+  it("jax-js starts its worker pool only for the jax executor", () => {
     delete process.env.R1LAB_EXECUTOR;
     delete process.env.R1LAB_DEVICE;
     expect(wantsWasmWorkers()).toBe(false);
+    process.env.R1LAB_DEVICE = "webgpu";
+    expect(wantsWasmWorkers()).toBe(false); // ort is the default on WebGPU too: jax-js's eager work stays synchronous
     process.env.R1LAB_EXECUTOR = "jax";
     expect(wantsWasmWorkers()).toBe(true);
-    process.env.R1LAB_DEVICE = "webgpu";
-    expect(wantsWasmWorkers()).toBe(true); // jax is the default executor there
-    process.env.R1LAB_EXECUTOR = "ort";
-    expect(wantsWasmWorkers()).toBe(false); // ort on WebGPU: jax-js's eager work stays synchronous
+    delete process.env.R1LAB_DEVICE;
+    expect(wantsWasmWorkers()).toBe(true);
   });
 });

@@ -120,9 +120,10 @@ describe.skipIf(!probe.adapter)("webgpu (r1lab logits/generate --device webgpu i
   // takes 1-2 minutes and KV-cached generation over a minute per model, so those run there only
   // when asked (R1LAB_WEBGPU_SLOW=1); the dense models' logits always run.
   const slowOk = !software || process.env.R1LAB_WEBGPU_SLOW === "1";
-  // greedy-ort: the same generation on onnxruntime's WebGPU EP (--executor ort), seconds per model
-  // even on llvmpipe, so it always runs. logits-ort: `r1lab logits --executor ort`, one compiled
-  // forward on that EP (the MoE model's only when slow runs are allowed, like its eager logits).
+  // logits / greedy run jax-js's own WebGPU backend (--executor jax). greedy-ort: the same
+  // generation on onnxruntime's WebGPU EP (--executor ort, the default), seconds per model even on
+  // llvmpipe, so it always runs. logits-ort: `r1lab logits --executor ort`, one compiled forward
+  // on that EP (the MoE model's only when slow runs are allowed, like its eager logits).
   const checks = NAMES.flatMap((name) => [
     { name, kind: "logits", run: slowOk || !name.includes("deepseek") },
     { name, kind: "logits-ort", run: slowOk || !name.includes("deepseek") },
@@ -139,11 +140,11 @@ describe.skipIf(!probe.adapter)("webgpu (r1lab logits/generate --device webgpu i
       const gen = ["generate", ...common, "--greedy", "--json", "--max-new-tokens", "16"];
       const args =
         c.kind === "logits"
-          ? ["logits", ...common]
+          ? ["logits", ...common, "--executor", "jax"]
           : c.kind === "logits-ort"
             ? ["logits", ...common, "--executor", "ort"]
             : c.kind === "greedy"
-              ? gen
+              ? [...gen, "--executor", "jax"]
               : [...gen, "--executor", "ort"];
       runs.set(`${c.name}/${c.kind}`, runCli(args));
     }
@@ -157,11 +158,11 @@ describe.skipIf(!probe.adapter)("webgpu (r1lab logits/generate --device webgpu i
     }
     const title =
       c.kind === "logits"
-        ? `${c.name}: logits within 1e-4, argmax equal`
+        ? `${c.name}: logits on jax-js's WebGPU backend (--executor jax) within 1e-4, argmax equal`
         : c.kind === "logits-ort"
           ? `${c.name}: logits on onnxruntime's WebGPU EP (--executor ort) within 1e-4, argmax equal`
           : c.kind === "greedy"
-            ? `${c.name}: greedy ids with the KV cache`
+            ? `${c.name}: greedy ids with the KV cache on jax-js's WebGPU backend (--executor jax)`
             : `${c.name}: greedy ids on onnxruntime's WebGPU EP (--executor ort)`;
     it.skipIf(!c.run)(title, { timeout: 300_000 }, async () => {
       const r = ref(c.name);

@@ -125,3 +125,33 @@ describe("fusion guards", () => {
 function lax_max0(x: JArray): JArray {
   return np.max(x, 0, { keepdims: true } as never);
 }
+
+describe("reshape chains (collapseReshapes)", () => {
+  // Products of a batch of rows through two weights, with the reshapes model code writes between
+  // them: every product's operands and result are Reshapes in the plain lowering.
+  const mlp: Fn = (x, w1, w2) =>
+    tidy(() => {
+      const h = np.reshape(np.matmul(np.reshape(x, [6, 8]), w1), [2, 3, 6]);
+      return np.matmul(np.reshape(h, [3, 2, 6]), w2);
+    });
+  const args = () => [f32([2, 3, 8], 1), f32([8, 6], 2), f32([6, 5], 3)];
+
+  it("no Reshape reads a Reshape or reshapes an input to its own shape; jax-js's numbers", async () => {
+    const closed = (makeJaxpr as any)(mlp)(...args()).jaxpr;
+    const lower = (fuse: boolean) => lowerJaxpr(closed, { constValues: [], fuse });
+    const fused = lower(true);
+    const plain = lower(false);
+    type Node = { op: string; inputs: string[]; outputs: string[] };
+    /** Reshapes whose data input is another Reshape's output. */
+    const chained = (nodes: Node[]) => {
+      const producer = new Map(nodes.flatMap((n) => n.outputs.map((o) => [o, n.op] as const)));
+      return nodes.filter((n) => n.op === "Reshape" && producer.get(n.inputs[0]) === "Reshape").length;
+    };
+    expect(chained(plain.nodes as Node[])).toBeGreaterThan(0);
+    expect(chained(fused.nodes as Node[])).toBe(0);
+    expect(fused.ops.Reshape ?? 0).toBeLessThan(plain.ops.Reshape);
+    const weights = fused.inputs.slice(1).map((i) => i.name); // [8, 6] and [6, 5]: MatMul reads them as they are
+    for (const n of fused.nodes as Node[]) if (n.op === "Reshape") expect(weights).not.toContain(n.inputs[0]);
+    await expectSameAsJax(mlp, args);
+  });
+});

@@ -39,4 +39,31 @@ describe("ORT session cache", () => {
     expect(f.stats.signatures).toBe(4); // traced once: only the session was reopened
     expect(ort.openSessions()).toBeLessThanOrEqual(Math.max(before, 2));
   });
+
+  it("recognises a repeated argument structure without its key, and retraces when keys, order or shapes change", () => {
+    // f({a, b}, [c]) = a * 2 + b - c: which leaf is which comes from the tree's structure.
+    const f = ort.compileOrt((t: any, l: any) => np.subtract(np.add(np.multiply(t.a, 2), t.b), l[0]), {
+      name: "structure",
+    });
+    const arr = (v: number[]) => np.array(Float32Array.from(v), { shape: [v.length] } as never);
+    const run = (t: Record<string, number[]>, l: number[]) =>
+      Array.from(
+        f(Object.fromEntries(Object.entries(t).map(([k, v]) => [k, arr(v)])), [
+          arr(l),
+        ]).dataSync() as Float32Array,
+      );
+    expect(run({ a: [1, 2], b: [10, 20] }, [3, 4])).toEqual([9, 20]);
+    expect(run({ a: [5, 6], b: [1, 1] }, [1, 1])).toEqual([10, 12]); // same structure: the last entry
+    expect(f.stats.signatures).toBe(1);
+    // Keys in the other order: other leaves in each position, so another signature (same values).
+    expect(run({ b: [10, 20], a: [1, 2] }, [3, 4])).toEqual([9, 20]);
+    expect(f.stats.signatures).toBe(2);
+    expect(run({ a: [1, 2], b: [10, 20] }, [3, 4])).toEqual([9, 20]); // back to the first one
+    expect(f.stats.signatures).toBe(2);
+    expect(run({ a: [1, 2, 3], b: [1, 1, 1] }, [0, 0, 0])).toEqual([3, 5, 7]); // new shapes
+    expect(f.stats.signatures).toBe(3);
+    expect(run({ a: [1, 2, 3], b: [1, 1, 1], c: [7, 7, 7] }, [0, 0, 0])).toEqual([3, 5, 7]); // an extra key
+    expect(f.stats.signatures).toBe(4);
+    expect(f.stats.calls).toBe(6);
+  });
 });

@@ -55,4 +55,10 @@ describe.each(MODELS)("ORT executor on the %s model", (_name, c) => {
     await expectSameGreedy(c, [5, 3, 7], 10, (side) => setExecutor(side === "a" ? "ort" : "jax"));
     setExecutor("ort");
   });
+
+  it("greedy generation with repeated prompts (one prefill per distinct prompt on ORT) is identical", async () => {
+    const use = (side: "a" | "b") => setExecutor(side === "a" ? "ort" : "jax");
+    await expectSameGreedy(c, [5, 3, 7], 6, use, [0, 1, 0, 2, 1, 0]);
+    setExecutor("ort");
+  });
 });

@@ -145,7 +145,7 @@ const cmd: Command = {
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE or cpu)" },
     executor: {
       type: "string",
-      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)",
+      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort)",
     },
   },
   details:
@@ -164,8 +164,9 @@ const cmd: Command = {
           );
       }
     }
+    resolveDevice(v.device); // a bad --device fails before the folder is written
     mkdirSync(out, { recursive: true });
-    writeJsonAtomic(cfgPath, { ...cfg, executor: resolveExecutor(v.executor, resolveDevice(v.device)) });
+    writeJsonAtomic(cfgPath, { ...cfg, executor: resolveExecutor(v.executor) });
     // The training problems the teacher answers against the held-out ones (disjoint by the task's split).
     const { warnOverlap } = await import("../data/overlap.ts");
     const task = getSyntheticTask(cfg.task);

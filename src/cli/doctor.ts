@@ -191,7 +191,7 @@ export async function doctorReport(): Promise<DoctorReport> {
 
 function formatEp(c: WebGpuEpCheck, version: string): string {
   if (!c.ok) return `onnxruntime's WebGPU execution provider FAILED: ${c.error}`;
-  return `onnxruntime ${version} WebGPU execution provider works (--device webgpu --executor ort); device-resident matmul check ok (${c.ms!.toFixed(0)} ms incl. session and shaders; ${c.placement ?? "placement unknown"})`;
+  return `onnxruntime ${version} WebGPU execution provider works (--device webgpu; ort is the default executor there); device-resident matmul check ok (${c.ms!.toFixed(0)} ms incl. session and shaders; ${c.placement ?? "placement unknown"})`;
 }
 
 export function formatDoctor(r: DoctorReport): string {

@@ -66,7 +66,7 @@ const cmd: Command = {
     device: { type: "string", help: "native: cpu or webgpu (default: R1LAB_DEVICE, else cpu)" },
     executor: {
       type: "string",
-      help: "native: ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)",
+      help: "native: ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort)",
     },
     "model-name": {
       type: "string",

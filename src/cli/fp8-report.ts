@@ -24,7 +24,7 @@ const cmd: Command = {
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE or cpu)" },
     executor: {
       type: "string",
-      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)",
+      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort)",
     },
   },
   details:

@@ -75,7 +75,7 @@ const cmd: Command = {
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE, else cpu)" },
     executor: {
       type: "string",
-      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)",
+      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort)",
     },
     revision: { type: "string", help: "branch, tag or commit for an org/name model (default: main)" },
   },

@@ -27,7 +27,7 @@ const command: Command = {
     config: { type: "string", help: "options from a JSON or YAML file (TRL's GRPOConfig names)" },
     executor: {
       type: "string",
-      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu); recorded in config.json",
+      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort); recorded in config.json",
     },
     ...configOptions(GRPO_SCHEMA),
   },
@@ -44,9 +44,9 @@ checkpoint/ (rerun the same command to resume) and final/ (a model, or a PEFT ad
       const p = cfg[k];
       if (p && !p.startsWith("gen:")) cfg[k] = resolve(p);
     }
-    const { initEngine, resolveDevice } = await import("../engine/device.ts");
+    const { initEngine } = await import("../engine/device.ts");
     const { resolveExecutor } = await import("../engine/executor.ts");
-    cfg.executor = resolveExecutor(v.executor, resolveDevice(cfg.device));
+    cfg.executor = resolveExecutor(v.executor);
     await initEngine({ device: cfg.device, executor: cfg.executor });
     const { runGrpo } = await import("../runs/grpo.ts");
     try {

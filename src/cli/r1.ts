@@ -2,7 +2,7 @@
 // RL -> rejection sampling -> SFT -> final RL). Resolves the config from a preset and flags, writes
 // runs/<name>/config.json before any work, points runs/latest at the run, and runs it.
 // `--resume runs/<name>` continues an interrupted run at the stage it was in, with its own config.
-import { initEngine, resolveDevice } from "../engine/device.ts";
+import { initEngine } from "../engine/device.ts";
 import { resolveExecutor } from "../engine/executor.ts";
 import { R1_PRESETS, R1_SCHEMA, type R1Config } from "../runs/r1-config.ts";
 import { type Command, UsageError } from "./command.ts";
@@ -29,7 +29,7 @@ const cmd: Command = {
     resume: { type: "string", help: "continue the interrupted run in this folder, with its own config" },
     executor: {
       type: "string",
-      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu); recorded in config.json",
+      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort); recorded in config.json",
     },
     ...configOptions(R1_SCHEMA, [], presetConfigs(R1_SCHEMA, R1_PRESETS)),
   },
@@ -59,11 +59,11 @@ const cmd: Command = {
       const name = checkRunName(
         v.name ?? `r1-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-s${resolved.seed}`,
       );
-      cfg = { name, ...resolved, executor: resolveExecutor(v.executor, resolveDevice(resolved.device)) };
+      cfg = { name, ...resolved, executor: resolveExecutor(v.executor) };
       runDir = newRun(v["runs-dir"], name, cfg);
     }
     pointLatest(runDir);
-    if (v.resume && v.executor) cfg.executor = resolveExecutor(v.executor, resolveDevice(cfg.device));
+    if (v.resume && v.executor) cfg.executor = resolveExecutor(v.executor);
     await initEngine({ device: cfg.device, executor: cfg.executor });
     const { runR1 } = await import("../runs/r1.ts");
     await runR1(cfg, runDir);

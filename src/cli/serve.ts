@@ -57,7 +57,7 @@ const cmd: Command = {
     device: { type: "string", help: "model: cpu or webgpu (default: R1LAB_DEVICE, else cpu)" },
     executor: {
       type: "string",
-      help: "model: ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)",
+      help: "model: ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort)",
     },
     revision: { type: "string", help: "model: branch, tag or commit for an org/name model (default: main)" },
     task: { type: "string", help: `rewards: default task for /get_reward: ${LABEL_TASKS.join(", ")}` },

@@ -50,8 +50,8 @@ function resolveConfig(v: Record<string, any>): SftRunConfig {
     limit: v.limit ? int("limit") : null,
     eval_data: v["eval-data"] ? resolve(v["eval-data"]) : null,
     template: v.template ?? null,
-    device: v.device ?? process.env.R1LAB_DEVICE ?? "cpu",
-    executor: resolveExecutor(v.executor, resolveDevice(v.device)),
+    device: resolveDevice(v.device),
+    executor: resolveExecutor(v.executor),
     sft: {
       learning_rate: numberFlag(v, "lr", { above: 0 }),
       max_steps: int("max-steps"),
@@ -116,7 +116,7 @@ const cmd: Command = {
     device: { type: "string", help: "cpu or webgpu (default: R1LAB_DEVICE or cpu)" },
     executor: {
       type: "string",
-      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu)",
+      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort)",
     },
   },
   details:

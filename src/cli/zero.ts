@@ -1,7 +1,7 @@
 // `r1lab zero`: the R1-Zero run (pnpm start). Resolves the config from the defaults and flags,
 // writes it to runs/<name>/config.json before any work, points runs/latest at the run, and runs it.
 // `--resume runs/<name>` continues an interrupted run with the config it was started with.
-import { initEngine, resolveDevice } from "../engine/device.ts";
+import { initEngine } from "../engine/device.ts";
 import { resolveExecutor } from "../engine/executor.ts";
 import { ZERO_PRESETS, ZERO_SCHEMA, type ZeroConfig } from "../runs/zero-config.ts";
 import { type Command, UsageError } from "./command.ts";
@@ -28,7 +28,7 @@ const cmd: Command = {
     resume: { type: "string", help: "continue the interrupted run in this folder, with its own config" },
     executor: {
       type: "string",
-      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort on cpu, jax on webgpu); recorded in config.json",
+      help: "ort or jax: what runs compiled steps (default: R1LAB_EXECUTOR, else ort); recorded in config.json",
     },
     ...configOptions(ZERO_SCHEMA, [], presetConfigs(ZERO_SCHEMA, ZERO_PRESETS)),
   },
@@ -52,11 +52,11 @@ const cmd: Command = {
       const name = checkRunName(
         v.name ?? `zero-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-s${resolved.seed}`,
       );
-      cfg = { name, ...resolved, executor: resolveExecutor(v.executor, resolveDevice(resolved.device)) };
+      cfg = { name, ...resolved, executor: resolveExecutor(v.executor) };
       runDir = newRun(v["runs-dir"], name, cfg);
     }
     pointLatest(runDir);
-    if (v.resume && v.executor) cfg.executor = resolveExecutor(v.executor, resolveDevice(cfg.device));
+    if (v.resume && v.executor) cfg.executor = resolveExecutor(v.executor);
     await initEngine({ device: cfg.device, executor: cfg.executor });
     const { runZero } = await import("../runs/zero.ts");
     await runZero(cfg, runDir);

@@ -82,7 +82,7 @@ export async function initEngine(
   opts: { device?: string; threads?: number; executor?: string } = {},
 ): Promise<EngineInfo> {
   const device = resolveDevice(opts.device);
-  const executor = resolveExecutor(opts.executor, device);
+  const executor = resolveExecutor(opts.executor);
   if (current) {
     if (current.device !== device)
       throw new Error(`engine already started on ${current.device}; cannot switch to ${device}`);

@@ -1,18 +1,18 @@
 // Which executor runs r1lab's compiled steps (train steps, optimizer updates, prefill/decode):
 //   ort: the traced program is lowered to ONNX and run by onnxruntime (src/engine/ort): its CPU
 //        execution provider (MLAS GEMMs, no 4 GiB heap), or with --device webgpu its WebGPU
-//        execution provider (state kept on the GPU between steps). The default on the CPU.
-//   jax: jax-js's own `jit` on its Wasm or WebGPU backend. The default with --device webgpu.
-// Chosen by `--executor`, else R1LAB_EXECUTOR, else by device; compile.ts dispatches on it. This
-// file imports no jax-js (device.ts reads it before jax-js may load).
+//        execution provider (state kept on the GPU between steps). The default on both devices.
+//   jax: jax-js's own `jit` on its Wasm or WebGPU backend.
+// Chosen by `--executor`, else R1LAB_EXECUTOR, else ort; compile.ts dispatches on it. This file
+// imports no jax-js (device.ts reads it before jax-js may load).
 
 export type ExecutorName = "ort" | "jax";
 
 let chosen: ExecutorName | null = null;
 
-/** Parse an executor name from the flag, else R1LAB_EXECUTOR, else the device's default. */
-export function resolveExecutor(flag?: string, device: "cpu" | "webgpu" = "cpu"): ExecutorName {
-  const raw = (flag ?? process.env.R1LAB_EXECUTOR ?? (device === "webgpu" ? "jax" : "ort")).toLowerCase();
+/** Parse an executor name from the flag, else R1LAB_EXECUTOR, else ort (on the CPU and on WebGPU). */
+export function resolveExecutor(flag?: string): ExecutorName {
+  const raw = (flag ?? process.env.R1LAB_EXECUTOR ?? "ort").toLowerCase();
   if (raw !== "ort" && raw !== "jax") {
     throw new Error(
       `unknown executor '${raw}' (from ${flag ? "--executor" : "R1LAB_EXECUTOR"}); use ort or jax`,
@@ -26,9 +26,7 @@ export function resolveExecutor(flag?: string, device: "cpu" | "webgpu" = "cpu")
  * loads (the CLI copies --executor / --device into R1LAB_EXECUTOR / R1LAB_DEVICE first).
  */
 export function wantsWasmWorkers(): boolean {
-  const device = (process.env.R1LAB_DEVICE ?? "cpu").toLowerCase();
-  const gpu = device === "webgpu" || device === "gpu";
-  return (process.env.R1LAB_EXECUTOR ?? (gpu ? "jax" : "ort")).toLowerCase() !== "ort";
+  return (process.env.R1LAB_EXECUTOR ?? "ort").toLowerCase() !== "ort";
 }
 
 /** Where the ort executor runs compiled steps: onnxruntime's CPU or WebGPU execution provider. */

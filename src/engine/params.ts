@@ -30,7 +30,35 @@ const counted = (x: unknown): x is ResidentTensor | DeviceTensor =>
 
 /** A new reference to every array of a tree (for passing it into a consuming call such as jit). */
 export const refParams = <T>(p: T): T =>
-  tree.map((x: unknown) => (counted(x) ? x.ref : x), tree.ref(p as any) as any) as T;
+  onlyCounted(p)
+    ? (refCounted(p) as T)
+    : (tree.map((x: unknown) => (counted(x) ? x.ref : x), tree.ref(p as any) as any) as T);
+
+const plainObject = (x: unknown): x is Record<string, unknown> =>
+  typeof x === "object" && x !== null && x.constructor === Object;
+
+/**
+ * Whether a tree is plain objects and arrays of resident / device tensors only (the ORT executor's
+ * parameters and caches): refParams then copies it directly, without jax-js's two tree walks, since
+ * a generation step takes new references to every weight at every token.
+ */
+function onlyCounted(x: unknown): boolean {
+  if (counted(x)) return true;
+  if (Array.isArray(x)) return x.every(onlyCounted);
+  if (plainObject(x)) {
+    for (const k in x) if (!onlyCounted(x[k])) return false;
+    return true;
+  }
+  return false;
+}
+
+function refCounted(x: unknown): unknown {
+  if (counted(x)) return x.ref;
+  if (Array.isArray(x)) return x.map(refCounted);
+  const out: Record<string, unknown> = {};
+  for (const k in x as Record<string, unknown>) out[k] = refCounted((x as Record<string, unknown>)[k]);
+  return out;
+}
 
 /** Free every array of the tree. */
 export const disposeParams = (p: unknown): void => {

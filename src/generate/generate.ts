@@ -12,12 +12,12 @@ import { onWebGpu, residentCopy } from "../engine/ort/resident.ts";
 import { type Params, disposeParams, refParams, residentState } from "../engine/params.ts";
 import { tidy } from "../engine/scope.ts";
 import type { ModelConfig } from "../model/config.ts";
-import { attnInputs } from "../model/inputs.ts";
 import { type LayerCache, emptyCache } from "../model/kv-cache.ts";
 import { forward } from "../model/transformer.ts";
 import { decodeLoop } from "./decode-loop.ts";
 import { hostCache, keepRows, writeRows } from "./host-cache.ts";
 import type { SamplingParams } from "./sampling.ts";
+import { type StepInputs, ropeTable, stepInputs } from "./step-inputs.ts";
 
 export interface GenerateOptions extends SamplingParams {
   maxNewTokens: number;
@@ -87,12 +87,21 @@ function shrinkCache(cache: LayerCache[], keep: number[]): LayerCache[] {
   return shrunk;
 }
 
-function placement(slots: number[], tmax: number): o.Arr {
-  const m = new Float32Array(slots.length * tmax);
-  slots.forEach((s, j) => {
-    m[j * tmax + s] = 1;
+/** The first row of each distinct prompt, and for every row the index of its prompt among them. */
+function distinctPrompts(prompts: number[][]): { first: number[]; of: number[] } {
+  const index = new Map<string, number>();
+  const first: number[] = [];
+  const of = prompts.map((x, r) => {
+    const key = x.join(",");
+    let j = index.get(key);
+    if (j === undefined) {
+      j = first.length;
+      index.set(key, j);
+      first.push(r);
+    }
+    return j;
   });
-  return o.fromArray(m, [slots.length, tmax]);
+  return { first, of };
 }
 
 export async function generate(
@@ -113,12 +122,8 @@ export async function generate(
     ? (hostCache(c, B0, tmax) as unknown as LayerCache[])
     : emptyCache(c, B0, tmax);
   const weights = residentCopy(p); // on WebGPU: uploaded once, not at every step
-  const run = async (
-    ids: o.Arr,
-    io: ReturnType<typeof attnInputs>,
-    place: o.Arr,
-    slot0: number,
-  ): Promise<Float32Array> => {
+  const rope = ropeTable(c, tmax);
+  const run = async ({ ids, io, place }: StepInputs, slot0: number): Promise<Float32Array> => {
     // The host cache is an input the step only reads (its references stay with `cache`).
     const [logits, next] = step(refParams(weights), ids, io, inPlace ? refParams(cache) : cache, place);
     if (inPlace) writeRows(cache as never, next, slot0);
@@ -127,15 +132,43 @@ export async function generate(
   };
   return decodeLoop(B0, opts, {
     vocab: c.vocabSize,
-    prefill: () => {
-      const slotsP = Array.from({ length: P }, (_, t) => t);
-      const io = attnInputs(c, {
-        positions: prompts.map((_, i) => slotsP.map((t) => Math.max(0, t - padOf[i]))),
-        qSlots: prompts.map(() => slotsP),
-        keyValid: prompts.map((_, i) => Array.from({ length: tmax }, (_, s) => s >= padOf[i] && s < P)),
-      });
-      const ids = prompts.flatMap((x, i) => [...Array(padOf[i]).fill(pad), ...x]);
-      return run(o.fromArray(ids, [B0, P], "int32"), io, placement(slotsP, tmax), 0);
+    prefill: async () => {
+      const { first, of } = distinctPrompts(prompts);
+      const padded = (i: number) => [...Array(padOf[i]).fill(pad), ...prompts[i]];
+      if (!inPlace || first.length === B0)
+        return run(
+          stepInputs(
+            rope,
+            prompts.flatMap((_, i) => padded(i)),
+            padOf,
+            0,
+            P,
+            tmax,
+          ),
+          0,
+        );
+      // Rows with the same prompt (k samples of a problem, G generations of a GRPO prompt) share
+      // one prefill: the distinct prompts run (over an empty cache of their own), and each row's
+      // cache rows and first logits are copied from its prompt's. A row's values depend on that row
+      // alone (products, norms and attention are per row; MoE's per-expert GEMMs see fewer rows,
+      // which changes no row's order of summation in onnxruntime's kernels), so the tokens are
+      // the ones a prefill of every row gives.
+      const { ids, io, place } = stepInputs(
+        rope,
+        first.flatMap(padded),
+        first.map((i) => padOf[i]),
+        0,
+        P,
+        tmax,
+      );
+      const empty = hostCache(c, first.length, tmax) as unknown as LayerCache[];
+      const [logits, next] = step(refParams(weights), ids, io, empty, place);
+      writeRows(cache as never, next, 0, of);
+      const l = (await logits.data()) as Float32Array;
+      const V = c.vocabSize;
+      const out = new Float32Array(B0 * V);
+      of.forEach((j, r) => out.set(l.subarray(j * V, (j + 1) * V), r * V));
+      return out;
     },
     next: (tokens, keep, _before, rows, t) => {
       let feed = tokens;
@@ -147,12 +180,8 @@ export async function generate(
         feed = keep.map((j) => tokens[j]);
       }
       const slot = P + t;
-      const io = attnInputs(c, {
-        positions: rows.map((i) => [slot - padOf[i]]),
-        qSlots: rows.map(() => [slot]),
-        keyValid: rows.map((i) => Array.from({ length: tmax }, (_, s) => s >= padOf[i] && s <= slot)),
-      });
-      return run(o.fromArray(feed, [rows.length, 1], "int32"), io, placement([slot], tmax), slot);
+      const pads = rows.map((i) => padOf[i]);
+      return run(stepInputs(rope, feed, pads, slot, 1, tmax), slot);
     },
     done: () => {
       for (const layer of cache) for (const a of Object.values(layer)) a.dispose();

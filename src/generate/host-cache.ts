@@ -29,8 +29,11 @@ export function hostCache(c: ModelConfig, batch: number, tmax: number): HostLaye
   );
 }
 
-/** Write each layer's new rows [..., Tnew, d] into slots slot0 .. slot0 + Tnew - 1. */
-export function writeRows(cache: HostLayer[], rows: LayerCache[], slot0: number): void {
+/**
+ * Write each layer's new rows [..., Tnew, d] into slots slot0 .. slot0 + Tnew - 1. With `rowOf`,
+ * batch row b of the cache takes row rowOf[b] of the new rows (prompts shared by several rows).
+ */
+export function writeRows(cache: HostLayer[], rows: LayerCache[], slot0: number, rowOf?: number[]): void {
   cache.forEach((layer, i) => {
     for (const [name, buf] of Object.entries(layer)) {
       const r = rows[i][name] as unknown as ResidentTensor;
@@ -39,13 +42,20 @@ export function writeRows(cache: HostLayer[], rows: LayerCache[], slot0: number)
       const tnew = r.shape[r.ndim - 2];
       if (slot0 + tnew > tmax) throw new Error(`KV cache: slots ${slot0}..${slot0 + tnew - 1} past ${tmax}`);
       const outer = buf.size / (tmax * d);
-      if (r.size !== outer * tnew * d)
+      const per = outer / buf.shape[0]; // per batch row (heads)
+      const srcRows = r.shape[0];
+      const fits = rowOf
+        ? rowOf.length === buf.shape[0] && rowOf.every((j) => j >= 0 && j < srcRows)
+        : srcRows === buf.shape[0];
+      if (!fits || r.size !== srcRows * per * tnew * d)
         throw new Error(
           `KV cache: rows [${r.shape.join(", ")}] do not fit layer ${i} ${name} [${buf.shape}]`,
         );
       const src = r.host;
-      for (let o = 0; o < outer; o++)
-        buf.host.set(src.subarray(o * tnew * d, (o + 1) * tnew * d), (o * tmax + slot0) * d);
+      for (let o = 0; o < outer; o++) {
+        const so = rowOf ? rowOf[Math.floor(o / per)] * per + (o % per) : o;
+        buf.host.set(src.subarray(so * tnew * d, (so + 1) * tnew * d), (o * tmax + slot0) * d);
+      }
     }
   });
 }

@@ -5,8 +5,10 @@
 // optimizer step (gradient accumulation; the loss scales each). One batch, mu = 1 and beta = 0 is
 // exactly one Trainer.update.
 import { compile } from "../engine/compile.ts";
+import { currentExecutor, currentOrtDevice } from "../engine/executor.ts";
 import * as o from "../engine/ops.ts";
-import { type Params, refParams } from "../engine/params.ts";
+import { onWebGpu, residentCopy } from "../engine/ort/resident.ts";
+import { type Params, disposeParams, refParams } from "../engine/params.ts";
 import { tidy } from "../engine/scope.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { Trainer } from "../train/trainer.ts";
@@ -29,9 +31,12 @@ export interface GrpoUpdateOptions {
 
 const logprobFns = new Map<string, (p: Params, ids: o.Arr, targets: o.Arr, io: unknown) => o.Arr>();
 
-/** log pi(target) [N, T] of the batch under `p`, without gradients (one jitted forward per config and temperature). */
+/**
+ * log pi(target) [N, T] of the batch under `p`, without gradients (one jitted forward per config,
+ * temperature, executor and device: a compiled function keeps the execution provider it was made on).
+ */
 export function batchLogprobs(p: Params, c: ModelConfig, b: GrpoBatch, temperature: number): o.Arr {
-  const key = `${JSON.stringify(c)}|${temperature}`;
+  const key = `${JSON.stringify(c)}|${temperature}|${currentExecutor()}/${currentOrtDevice()}`;
   let f = logprobFns.get(key);
   if (!f) {
     f = compile(
@@ -44,9 +49,16 @@ export function batchLogprobs(p: Params, c: ModelConfig, b: GrpoBatch, temperatu
   return f!(refParams(p), refParams(b.ids), refParams(b.targets), refParams(b.io));
 }
 
-/** A copy of `p` that later updates cannot touch (pi_ref for beta > 0; updates consume their inputs). */
+/**
+ * A copy of `p` that later updates cannot touch (pi_ref for beta > 0; updates consume their inputs).
+ * On onnxruntime's WebGPU EP it lives on the device, uploaded once rather than at every pi_ref pass.
+ */
 export function frozenCopy(p: Params): Params {
-  return Object.fromEntries(Object.entries(p).map(([k, a]) => [k, o.add(a, 0)]));
+  const copy = Object.fromEntries(Object.entries(p).map(([k, a]) => [k, o.add(a, 0)]));
+  if (!onWebGpu()) return copy;
+  const onDevice = residentCopy(copy);
+  disposeParams(copy);
+  return onDevice;
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);

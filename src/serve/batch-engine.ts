@@ -8,12 +8,15 @@
 // masked) into a one-row cache, which is then copied into its n free rows. The batch capacity Bcap
 // and the time capacity Tcap grow by doubling (Bcap up to --max-batch, Tcap up to the model's
 // positions) and the batch is compacted when at most half of it is used, so every jitted function
-// sees a few shapes and each compiles once.
+// sees a few shapes and each compiles once. On onnxruntime's WebGPU EP the KV cache stays on the
+// device between steps and the weights are uploaded once per busy period (while any row or request
+// is in the engine); growing or compacting the cache (rare) reads it back and runs eagerly.
 // Requests wait in a bounded FIFO queue until n rows are free; a full queue refuses new work
 // (QueueFullError: HTTP 429). An aborted request (client gone) leaves at the next step.
 import { compile } from "../engine/compile.ts";
 import * as o from "../engine/ops.ts";
-import { type Params, refParams } from "../engine/params.ts";
+import { onWebGpu, residentCopy } from "../engine/ort/resident.ts";
+import { type Params, disposeParams, refParams } from "../engine/params.ts";
 import { Rng } from "../engine/rng.ts";
 import { tidy } from "../engine/scope.ts";
 import { type SamplingParams, sampleToken } from "../generate/sampling.ts";
@@ -84,6 +87,8 @@ export class BatchEngine {
   private readonly waiting: Job[] = [];
   private rows: (Row | null)[] = [];
   private cache: LayerCache[] | null = null;
+  /** The weights on the WebGPU device while the loop runs (null elsewhere: the host params are used). */
+  private weights: Params | null = null;
   private tcap = 0;
   private running = false;
   private readonly step: Step;
@@ -105,7 +110,7 @@ export class BatchEngine {
           const out = forward(pp, c, ids, io, { cache: { layers: cache, place } });
           return [o.take(out.logits, at, 1), out.cache!] as [o.Arr, LayerCache[]];
         }),
-      { name: "serve step" },
+      { name: "serve step", deviceOutputs: [1] }, // on WebGPU the cache stays on the device
     ) as unknown as Step;
     this.insert = compile(
       (big: LayerCache[], small: LayerCache[], m: o.Arr) =>
@@ -119,7 +124,7 @@ export class BatchEngine {
             return out;
           }),
         ),
-      { name: "serve insert" },
+      { name: "serve insert", deviceOutputs: [0] },
     ) as unknown as (big: LayerCache[], small: LayerCache[], m: o.Arr) => LayerCache[];
   }
 
@@ -152,6 +157,7 @@ export class BatchEngine {
 
   private async loop(): Promise<void> {
     try {
+      if (onWebGpu()) this.weights = residentCopy(this.params);
       for (;;) {
         this.dropAborted();
         await this.admit();
@@ -170,6 +176,8 @@ export class BatchEngine {
       for (const j of jobs) j.onError(err);
     } finally {
       this.freeCache();
+      if (this.weights) disposeParams(this.weights);
+      this.weights = null;
       this.running = false;
     }
   }
@@ -266,7 +274,7 @@ export class BatchEngine {
     const place = new Float32Array(Pb * T);
     for (let t = 0; t < Pb; t++) place[t * T + t] = 1;
     const [logits, small] = this.step(
-      refParams(this.params),
+      refParams(this.weights ?? this.params),
       o.fromArray(ids, [1, Pb], "int32"),
       io,
       emptyCache(c, 1, T),
@@ -326,7 +334,7 @@ export class BatchEngine {
       keyValid: this.rows.map((r) => Array.from({ length: T }, (_, s) => r !== null && s < r.len)),
     });
     const [logits, next] = this.step(
-      refParams(this.params),
+      refParams(this.weights ?? this.params),
       o.fromArray(ids, [B, 1], "int32"),
       io,
       this.cache!,

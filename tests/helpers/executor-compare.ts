@@ -150,15 +150,20 @@ export async function expectSameGreedy(
   promptLengths: number[],
   maxNewTokens: number,
   use: (side: "a" | "b") => void,
+  /** Batch rows as indexes into the prompts (repeats share a prefill on ORT); default one row each. */
+  rows?: number[],
 ): Promise<void> {
   const p = initParams(c, 3, { withMtp: false });
   const rng = Rng.stream(4, "prompts");
-  const prompts = promptLengths.map((n) => Array.from({ length: n }, () => rng.int(c.vocabSize)));
+  const distinct = promptLengths.map((n) => Array.from({ length: n }, () => rng.int(c.vocabSize)));
+  const prompts = rows ? rows.map((i) => distinct[i]) : distinct;
   const opts = { maxNewTokens, eosTokenIds: [], seed: 0, temperature: 0, topP: 1, topK: 0 };
   use("a");
   const a = await generate(p, { ...c }, prompts, opts);
   use("b");
   const b = await generate(p, { ...c }, prompts, opts);
   expect(a.ids).toEqual(b.ids);
-  expect(a.ids.flat().length).toBe(promptLengths.length * maxNewTokens);
+  expect(a.ids.flat().length).toBe(prompts.length * maxNewTokens);
+  // Greedy rows of one prompt are one sequence.
+  rows?.forEach((i, r) => expect(a.ids[r]).toEqual(a.ids[rows.indexOf(i)]));
 }

@@ -243,8 +243,16 @@ export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions 
   const ep = opts.ep ?? "cpu";
   const cache = new Map<string, Entry>();
   const stats: CompileStats = { signatures: 0, calls: 0, traceMs: 0, runMs: 0, ops: {}, donated: 0 };
+  // The last signature called, with its argument structure: the next call with the same structure
+  // and leaf shapes is recognised by one walk, without building its key (generation calls its step
+  // with ~150 arguments once per token).
+  let last: { template: Template; entry: Entry } | null = null;
   const call = (...args: any[]) => {
-    const [leaves, treedef] = tree.flatten(args as never) as [unknown[], unknown];
+    let leaves: unknown[] = [];
+    let entry =
+      last && matches(args, last.template, leaves) && sameSigs(last.entry, leaves) ? last.entry : undefined;
+    let treedef: unknown = null;
+    if (!entry) [leaves, treedef] = tree.flatten(args as never) as [unknown[], unknown];
     for (const [i, l] of leaves.entries()) {
       if (isDeviceTensor(l) && ep !== "webgpu")
         throw new Error(
@@ -256,8 +264,10 @@ export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions 
         );
     }
     const arrs = leaves as (JArray | ResidentTensor)[];
-    const key = `${String(treedef)}|${arrs.map((a) => `${a.dtype}[${a.shape.join(",")}]`).join(";")}`;
-    let entry = cache.get(key);
+    const key = entry
+      ? ""
+      : `${String(treedef)}|${arrs.map((a) => `${a.dtype}[${a.shape.join(",")}]`).join(";")}`;
+    entry ??= cache.get(key);
     if (!entry) {
       const t0 = performance.now();
       // Traced from shapes and dtypes alone: no argument's values are read (or need to exist).
@@ -312,6 +322,7 @@ export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions 
       stats.traceMs += performance.now() - t0;
       stats.ops = lowered.ops;
     }
+    if (last?.entry !== entry) last = { template: templateOf(args), entry };
     const t1 = performance.now();
     if (ep === "webgpu") {
       const outs = runWebGpu(entry, leaves as (JArray | DeviceTensor)[]);
@@ -360,6 +371,55 @@ export function compileOrt(fn: (...args: any[]) => any, opts: CompileOrtOptions 
   compiled.stats = stats;
   compiled.dispose = () => cache.clear(); // sessions stay shared (see sessionFor)
   return compiled;
+}
+
+/**
+ * The nesting of a call's arguments as jax-js's tree.flatten sees it: arrays, plain objects (keys in
+ * order) and leaves (null).
+ */
+type Template = null | { keys: string[] | null; kids: Template[] };
+
+function templateOf(x: unknown): Template {
+  if (Array.isArray(x)) return { keys: null, kids: x.map(templateOf) };
+  if (typeof x === "object" && x !== null && x.constructor === Object) {
+    const keys = Object.keys(x);
+    return { keys, kids: keys.map((k) => templateOf((x as Record<string, unknown>)[k])) };
+  }
+  return null;
+}
+
+/** Whether x has structure t; its leaves are appended to `leaves` in tree.flatten's order. */
+function matches(x: unknown, t: Template, leaves: unknown[]): boolean {
+  if (t === null) {
+    if (Array.isArray(x) || (typeof x === "object" && x !== null && x.constructor === Object)) return false;
+    leaves.push(x);
+    return true;
+  }
+  if (t.keys === null) {
+    if (!Array.isArray(x) || x.length !== t.kids.length) return false;
+    for (let i = 0; i < x.length; i++) if (!matches(x[i], t.kids[i], leaves)) return false;
+    return true;
+  }
+  if (typeof x !== "object" || x === null || x.constructor !== Object) return false;
+  let i = 0;
+  for (const k in x) {
+    if (k !== t.keys[i] || !matches((x as Record<string, unknown>)[k], t.kids[i], leaves)) return false;
+    i++;
+  }
+  return i === t.keys.length;
+}
+
+/** Whether the leaves have the dtypes and shapes of the entry's graph inputs. */
+function sameSigs(entry: Entry, leaves: unknown[]): boolean {
+  const inputs = entry.lowered.inputs;
+  if (leaves.length !== inputs.length) return false;
+  for (let i = 0; i < leaves.length; i++) {
+    const a = leaves[i] as { dtype?: string; shape?: number[] } | null;
+    const want = inputs[i];
+    if (!a || a.dtype !== want.dtype || a.shape?.length !== want.shape.length) return false;
+    for (let d = 0; d < want.shape.length; d++) if (a.shape[d] !== want.shape[d]) return false;
+  }
+  return true;
 }
 
 /** One run on the WebGPU EP: device tensors fed as they are, host arrays copied in by ORT. */

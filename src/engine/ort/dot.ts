@@ -51,7 +51,7 @@ export function lowerDot(
   const batchOrder = byPos(va, batch);
   const mOrder = byPos(va, M);
   const nOrder = byPos(vb, N);
-  const layout = (v: View, order: number[]) => layoutView(vals, v, order);
+  const layout = (v: View, order: number[]) => layoutShaped(vals, v, order);
   // Is K before the other axes in the base (a stored transposed)?
   const kFirst = (v: View, others: number[]) =>
     others.length > 0 && posIn(v, r - 1) < Math.min(...others.map((x) => posIn(v, x)));
@@ -65,21 +65,22 @@ export function lowerDot(
   const sh = (x: number, y: number) => (twoD ? [x, y] : [Bp, x, y]);
   const tr = twoD ? [1, 0] : [0, 2, 1];
   const aLayout = layout(va, aT ? [...batchOrder, r - 1, ...mOrder] : [...batchOrder, ...mOrder, r - 1]);
-  let an = g.emit1("Reshape", [aLayout, g.i64(aT ? sh(K, Mp) : sh(Mp, K))]);
+  let an = vals.reshapeName(aLayout.name, aLayout.shape, aT ? sh(K, Mp) : sh(Mp, K));
   if (aT) an = g.emit1("Transpose", [an], { perm: tr });
   const bLayout = layout(vb, bKN ? [...batchOrder, r - 1, ...nOrder] : [...batchOrder, ...nOrder, r - 1]);
-  let bn = g.emit1("Reshape", [bLayout, g.i64(bKN ? sh(K, Np) : sh(Np, K))]);
+  let bn = vals.reshapeName(bLayout.name, bLayout.shape, bKN ? sh(K, Np) : sh(Np, K));
   if (!bKN) bn = g.emit1("Transpose", [bn], { perm: tr });
   const y = g.emit1("MatMul", [an, bn]);
   // The result is a view whose base is [batch..., M..., N...] in the orders chosen above.
   const resAxes = [...batchOrder, ...mOrder, ...nOrder];
   const resDims = resAxes.map((i) => (N.includes(i) ? b.shape[i] : a.shape[i]));
-  return productView(vals, y, resAxes, resDims, out, dtype);
+  return productView(vals, y, resAxes, resDims, out, dtype, sh(Mp, Np));
 }
 
 /**
  * A product's result as a view: `y` (its rows and columns flattened) reshaped to `resDims`, the sizes
  * of the output axes `resAxes` in the order the product laid them out; the other axes of `out` are 1.
+ * `yShape`, when known, is y's ONNX shape: no Reshape is emitted where it already is resDims.
  */
 export function productView(
   vals: Values,
@@ -88,9 +89,13 @@ export function productView(
   resDims: number[],
   out: Shape,
   dtype: string,
+  yShape?: Shape,
 ): Val {
   const shape = out.map((d, i) => (resAxes.includes(i) ? d : 1));
-  const base = { name: vals.g.emit1("Reshape", [y, vals.g.i64(resDims)]), shape: resDims };
+  const name = yShape
+    ? vals.reshapeName(y, yShape, resDims)
+    : vals.g.emit1("Reshape", [y, vals.g.i64(resDims)]);
+  const base = { name, shape: resDims };
   return {
     shape,
     dtype,
@@ -100,9 +105,17 @@ export function productView(
 
 /** The base of view v with its axes in `order` (view axes; unit axes dropped), at most one Transpose. */
 export function layoutView(vals: Values, v: View, order: number[]): string {
+  return layoutShaped(vals, v, order).name;
+}
+
+/** layoutView with the ONNX shape of the tensor it returns (unit axes of the base included). */
+function layoutShaped(vals: Values, v: View, order: number[]): { name: string; shape: Shape } {
   const want = order.flatMap((ax) => v.groups[ax]);
   const nonUnit = v.base.shape.map((d, i) => (d !== 1 ? i : -1)).filter((i) => i >= 0);
-  if (want.every((ax, i) => ax === nonUnit[i])) return v.base.name;
+  if (want.every((ax, i) => ax === nonUnit[i])) return { name: v.base.name, shape: v.base.shape };
   const perm = [...want, ...v.base.shape.keys()].filter((ax, i, arr) => arr.indexOf(ax) === i);
-  return vals.g.emit1("Transpose", [v.base.name], { perm });
+  return {
+    name: vals.g.emit1("Transpose", [v.base.name], { perm }),
+    shape: perm.map((ax) => v.base.shape[ax]),
+  };
 }

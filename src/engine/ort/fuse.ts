@@ -6,6 +6,7 @@
 //   Div(Exp(x - max x), sum Exp(x - max x))            ->  Softmax(x)           (last axis)
 //   (x - max x) - Log(sum Exp(x - max x))              ->  LogSoftmax(x)        (last axis)
 //   Mul(Div(x, Sqrt(sum(x*x) * 1/D + eps)), w)         ->  SimplifiedLayerNormalization(x, w)  (RMSNorm)
+//   Reshape(Reshape(x)), Reshape(x) to its own shape   ->  one Reshape, none  (collapseReshapes)
 // (max and sum over the last axis, kept as a unit axis.) The softmax, log-softmax and RMSNorm
 // rewrites apply only where the chain's intermediates have no other reader, i.e. in forward
 // programs (generation, evaluation, reference log-probs): a gradient program reads them again in
@@ -165,5 +166,43 @@ export function fuse(g: Graph, inputShapes: InputShapes = new Map()): void {
       return { x, w, eps };
     }
     return null;
+  }
+}
+
+/**
+ * Reshape chains: Reshape(Reshape(x, s1), s2) reads x directly (the inner one stays only if
+ * something else reads it), and a Reshape of a tensor whose shape is known to be its target already
+ * (a graph input, or a shape a rule recorded) is dropped. The lowering emits one Reshape per
+ * operand and result of every product; each is an onnxruntime kernel call at every run, which for
+ * a decode step of a small model is a good share of the step. Targets with a 0 (ONNX's "copy this
+ * dim from the input") are left alone.
+ */
+export function collapseReshapes(g: Graph, inputShapes: InputShapes = new Map()): void {
+  const init = new Map(g.inits.map((t) => [t.name, t]));
+  const targetOf = (name: string): number[] | null => {
+    const t = init.get(name);
+    if (t?.dataType !== 7) return null;
+    const v = Array.from(new BigInt64Array(t.raw.slice().buffer), (x) => Number(x));
+    return v.includes(0) ? null : v;
+  };
+  const producer = new Map<string, NodeSpec>();
+  const alias = new Map<string, string>();
+  const same = (a: number[] | undefined, b: number[]) =>
+    !!a && a.length === b.length && a.every((d, i) => d === b[i]);
+  for (const n of g.nodes) {
+    n.inputs = n.inputs.map((x) => alias.get(x) ?? x);
+    if (n.op === "Reshape") {
+      const target = targetOf(n.inputs[1]);
+      if (target) {
+        const inner = producer.get(n.inputs[0]);
+        if (inner?.op === "Reshape" && targetOf(inner.inputs[1])) n.inputs = [inner.inputs[0], n.inputs[1]];
+        const x = n.inputs[0];
+        if (same(inputShapes.get(x) ?? g.shapes.get(x), target)) {
+          alias.set(n.outputs[0], x);
+          continue;
+        }
+      }
+    }
+    for (const o of n.outputs) producer.set(o, n);
   }
 }

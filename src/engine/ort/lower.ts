@@ -6,7 +6,7 @@
 // the jaxpr's inputs in makeJaxpr's flattening order; the trace's captured constants become
 // initializers.
 import { Graph, type GraphIO, onnxDtype } from "./graph.ts";
-import { fuse } from "./fuse.ts";
+import { collapseReshapes, fuse } from "./fuse.ts";
 import { fuseGrad } from "./fuse-grad.ts";
 import { RULES } from "./rules.ts";
 import { type Val, Values, mat } from "./values.ts";
@@ -102,8 +102,10 @@ export function lowerJaxpr(closed: any, opts: LowerOptions): Lowered {
   });
   g.prune(outputs.map((o) => o.name));
   if (opts.fuse ?? process.env.R1LAB_ORT_FUSE !== "0") {
-    fuse(g, new Map(inputs.map((i) => [i.name, i.shape])));
+    const inputShapes = new Map(inputs.map((i) => [i.name, i.shape]));
+    fuse(g, inputShapes);
     fuseGrad(g);
+    collapseReshapes(g, inputShapes);
     g.prune(outputs.map((o) => o.name));
   }
   return {

@@ -6,10 +6,11 @@
 //     the contiguous run [start_e, end_e) of the owner vector, so the product is, per expert, one
 //     MatMul of X's run with W[e], concatenated: E plain GEMMs, no Gather of weights;
 //   weight gradient: scatter-add(dot(dY, X) over the row axis, owner) into [E, ...]: per expert one
-//     MatMul dY_run^T @ X_run, stacked; the [rows, F, D] per-row products never exist.
+//     Gemm dY_run^T @ X_run (transA), stacked; the [rows, F, D] per-row products never exist.
 // Runs have data-dependent lengths: ONNX Slice takes its starts/ends as tensors (computed in the
 // graph from the owner vector), MatMul and Concat take the dynamic shapes. An expert with no rows
-// gets an empty slice (its weight gradient: a MatMul over zero rows, which is zeros).
+// gets an empty slice (its weight gradient: a Gemm over zero rows, which is zeros; as Transpose +
+// MatMul it crashed onnxruntime's WebGPU EP with a segfault, the first time an expert got no token).
 // Anything that does not fit these forms is emitted as the plain Gather / MatMul (exact, slower).
 import { layoutView, productView } from "./dot.ts";
 import { DTYPE_CODE, prod } from "./graph.ts";
@@ -234,8 +235,9 @@ export function segScatter(vals: Values, upd: Val, idx: Val, shape: Shape): Val 
   const want = [...have].sort((x, y) => x - y);
   const perm = have.some((ax, i) => ax !== want[i]) ? want.map((ax) => have.indexOf(ax)) : null;
   const parts = Array.from({ length: E }, (_, e) => {
-    const at = g.emit1("Transpose", [rowsOf(vals, aRows, start[e], end[e])], { perm: [1, 0] });
-    let p = g.emit1("MatMul", [at, rowsOf(vals, bRows, start[e], end[e])]); // [Mp, Np]
+    let p = g.emit1("Gemm", [rowsOf(vals, aRows, start[e], end[e]), rowsOf(vals, bRows, start[e], end[e])], {
+      transA: 1,
+    }); // [Mp, Np]
     if (perm) p = g.emit1("Transpose", [g.emit1("Reshape", [p, g.i64(dims)])], { perm });
     return g.emit1("Reshape", [p, g.i64([1, ...shape.slice(1)])]);
   });
