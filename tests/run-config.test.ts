@@ -122,6 +122,7 @@ describe("run config schemas", () => {
     expect(r1Preset("default")).toMatchObject({
       train_problems: 874,
       task_options: { min_terms: 4, max_terms: 4, max_number: 4, ops: "+-" },
+      pretrain: { steps: 760, batch_size: 24 },
     });
     expect(r1Preset("default").final_rl).toMatchObject({
       steps: 20,
