@@ -167,7 +167,7 @@ export async function generate(
       const l = (await logits.data()) as Float32Array;
       const V = c.vocabSize;
       const out = new Float32Array(B0 * V);
-      of.forEach((j, r) => out.set(l.subarray(j * V, (j + 1) * V), r * V));
+      for (const [r, j] of of.entries()) out.set(l.subarray(j * V, (j + 1) * V), r * V);
       return out;
     },
     next: (tokens, keep, _before, rows, t) => {

@@ -165,5 +165,5 @@ export async function expectSameGreedy(
   expect(a.ids).toEqual(b.ids);
   expect(a.ids.flat().length).toBe(prompts.length * maxNewTokens);
   // Greedy rows of one prompt are one sequence.
-  rows?.forEach((i, r) => expect(a.ids[r]).toEqual(a.ids[rows.indexOf(i)]));
+  for (const [r, i] of (rows ?? []).entries()) expect(a.ids[r]).toEqual(a.ids[rows?.indexOf(i) ?? -1]);
 }
