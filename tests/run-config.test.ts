@@ -88,7 +88,7 @@ describe("run config schemas", () => {
       task_options: { min_terms: 4, max_terms: 4, max_number: 3, ops: "+-" },
     });
     expect(d.pretrain).toMatchObject({
-      steps: 380,
+      steps: 760,
       batch_size: 24,
       max_length: 96,
       learning_rate: 5e-3,
