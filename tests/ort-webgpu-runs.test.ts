@@ -23,7 +23,7 @@ import { resolveGrpoConfig } from "../src/cli/grpo.ts";
 import { compile } from "../src/engine/compile.ts";
 import { initEngine } from "../src/engine/device.ts";
 import { type OrtDevice, setOrtDevice } from "../src/engine/executor.ts";
-import { isDeviceTensor, upload } from "../src/engine/ort/device-tensors.ts";
+import { isDeviceTensor } from "../src/engine/ort/device-tensors.ts";
 import { type Array as JArray, numpy as np, tree, valueAndGrad } from "../src/engine/jax.ts";
 import * as o from "../src/engine/ops.ts";
 import { disposeParams, toHost } from "../src/engine/params.ts";
@@ -37,21 +37,12 @@ import { runGrpo } from "../src/runs/grpo.ts";
 import { BatchEngine, type Job } from "../src/serve/batch-engine.ts";
 import { readSftRecords, recordsToExamples } from "../src/train/sft-loader.ts";
 import { sftEvalLoss, sftTrain } from "../src/train/sft.ts";
+import { webgpuUnavailable } from "./helpers/webgpu-ep.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const FIX = join(ROOT, "tests", "fixtures", "hf-reference");
 const tmp = mkdtempSync(join(tmpdir(), "r1lab-ort-webgpu-runs-"));
 
-/** Why the WebGPU EP cannot run here, or null when it can (a one-element upload starts it). */
-function webgpuUnavailable(): string | null {
-  process.env.XDG_RUNTIME_DIR ??= "/tmp";
-  try {
-    upload(new Float32Array(1), [1], "float32").dispose();
-    return null;
-  } catch (e) {
-    return (e as Error).message.split("\n")[0];
-  }
-}
 const unavailable = webgpuUnavailable();
 if (unavailable)
   console.warn(`[ort-webgpu-runs] skipped: onnxruntime's WebGPU EP cannot start here: ${unavailable}`);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile } from "../src/engine/compile.ts";
 import { initEngine } from "../src/engine/device.ts";
 import { setExecutor, setOrtDevice } from "../src/engine/executor.ts";
-import { DeviceTensor, upload } from "../src/engine/ort/device-tensors.ts";
+import { DeviceTensor } from "../src/engine/ort/device-tensors.ts";
 import * as o from "../src/engine/ops.ts";
 import { type Params, toHost } from "../src/engine/params.ts";
 import type { ModelConfig } from "../src/model/config.ts";
@@ -24,17 +24,7 @@ import {
   relDiff,
   trainSteps,
 } from "./helpers/executor-compare.ts";
-
-/** Why the WebGPU EP cannot run here, or null when it can (a one-element upload starts it). */
-function webgpuUnavailable(): string | null {
-  process.env.XDG_RUNTIME_DIR ??= "/tmp";
-  try {
-    upload(new Float32Array(1), [1], "float32").dispose();
-    return null;
-  } catch (e) {
-    return (e as Error).message.split("\n")[0];
-  }
-}
+import { webgpuUnavailable } from "./helpers/webgpu-ep.ts";
 
 beforeAll(async () => {
   await initEngine({ device: "cpu", executor: "ort" });
