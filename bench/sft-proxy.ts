@@ -1,7 +1,7 @@
 // A scaled-down sft_qwen05b for iterating on the real-size SFT step: Qwen2.5-0.5B's config with
 // fewer layers (full 151,936 vocabulary, tied head), random weights from initParams, full-AdamW
 // steps on random tokens. Prints one JSON line: median step seconds, tokens/s, peak RSS.
-//   pnpm tsx bench/sft-proxy.ts CONFIG.json [--layers 2 --batch 1 --seq 128 --steps 2 --vocab V --layerwise]
+//   pnpm tsx bench/sft-proxy.ts CONFIG.json [--layers 2 --batch 1 --seq 128 --steps 2 --vocab V --host-adamw]
 // With R1LAB_ORT_PROFILE=PREFIX onnxruntime writes its per-node traces (bench/ort-profile.ts reads them).
 import { readFileSync } from "node:fs";
 import { initEngine } from "../src/engine/device.ts";
@@ -22,8 +22,8 @@ const num = (k: string, d: number) => {
 await initEngine({ device: "cpu" });
 const base = parseHfConfig(JSON.parse(readFileSync(file, "utf8")), file);
 const c = { ...base, numHiddenLayers: num("--layers", 2), vocabSize: num("--vocab", base.vocabSize) };
-// --layerwise: AdamW one layer at a time, as at real size (R1LAB_ORT_LEAN_BYTES=0 gives lean sessions).
-if (rest.includes("--layerwise")) AdamW.layerwiseBytes = 0;
+// --host-adamw: AdamW on the host (adamw-host.ts), as at real size (R1LAB_ORT_LEAN_BYTES=0 gives lean sessions).
+if (rest.includes("--host-adamw")) AdamW.hostUpdateBytes = 0;
 const B = num("--batch", 1);
 const T = num("--seq", 128);
 const trainer = new Trainer<LmBatch>({

@@ -1,5 +1,5 @@
 // AdamW on the host (src/engine/adamw-host.ts): the Wasm SIMD kernel against a float32 scalar
-// reference at chunk edges, and AdamW's host path (resident trees over layerwiseBytes) against the
+// reference at chunk edges, and AdamW's host path (resident trees over hostUpdateBytes) against the
 // compiled one-program update on onnxruntime.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type HostCoefs, adamwHost } from "../src/engine/adamw-host.ts";
@@ -14,9 +14,9 @@ beforeAll(async () => {
   await initEngine({ device: "cpu", executor: "ort" });
 });
 
-const saved = AdamW.layerwiseBytes;
+const saved = AdamW.hostUpdateBytes;
 afterEach(() => {
-  AdamW.layerwiseBytes = saved;
+  AdamW.hostUpdateBytes = saved;
 });
 
 function randomArray(rng: Rng, n: number, scale: number, positive = false): Float32Array {
@@ -70,7 +70,7 @@ describe("adamwHost", () => {
   });
 });
 
-describe("AdamW's host path (resident trees over layerwiseBytes)", () => {
+describe("AdamW's host path (resident trees over hostUpdateBytes)", () => {
   const shapes: Record<string, number[]> = {
     "model.embed_tokens.weight": [37, 8],
     "model.layers.0.mlp.up_proj.weight": [16, 8],
@@ -89,7 +89,7 @@ describe("AdamW's host path (resident trees over layerwiseBytes)", () => {
   /** Three updates from the same start, on the host or as one compiled program. */
   async function run(host: boolean, config: Partial<AdamWConfig>) {
     setExecutor("ort");
-    AdamW.layerwiseBytes = host ? 0 : saved;
+    AdamW.hostUpdateBytes = host ? 0 : saved;
     const rng = Rng.stream(7, "adamw-host-tree");
     const opt = new AdamW(config);
     let params = tree(rng, 1);
@@ -129,7 +129,7 @@ describe("AdamW's host path (resident trees over layerwiseBytes)", () => {
 
   it("writes in place only the buffers no one else holds", () => {
     setExecutor("ort");
-    AdamW.layerwiseBytes = 0;
+    AdamW.hostUpdateBytes = 0;
     const rng = Rng.stream(3, "adamw-host-refs");
     const opt = new AdamW({});
     const params = tree(rng, 1);

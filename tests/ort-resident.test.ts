@@ -80,11 +80,11 @@ describe("resident state on the ORT executor", () => {
     expect(counter.largest()).toBeLessThan(EMBED_BYTES);
   });
 
-  it("the layer-by-layer AdamW update (real-size trees) equals the one-program update", async () => {
+  it("the host AdamW update (real-size trees) equals the one-program update", async () => {
     setExecutor("ort");
-    const run = async (layerwise: boolean) => {
-      const saved = AdamW.layerwiseBytes;
-      if (layerwise) AdamW.layerwiseBytes = 0;
+    const run = async (host: boolean) => {
+      const saved = AdamW.hostUpdateBytes;
+      if (host) AdamW.hostUpdateBytes = 0;
       try {
         const tr = new Trainer<LmBatch>({
           model: dense,
@@ -95,7 +95,7 @@ describe("resident state on the ORT executor", () => {
         const logs = [await tr.update(batchOf(dense, 1), 1e-3), await tr.update(batchOf(dense, 2), 1e-3)];
         return { logs, embed: Float32Array.from(await toHost(tr.trainable["model.embed_tokens.weight"])) };
       } finally {
-        AdamW.layerwiseBytes = saved;
+        AdamW.hostUpdateBytes = saved;
       }
     };
     const a = await run(false);

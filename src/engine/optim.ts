@@ -79,7 +79,7 @@ export class AdamW {
    * update passed 13 GB), and even layer by layer its 14 passes per tensor cost more than the
    * forward and backward. On the host the update needs no intermediates at all.
    */
-  static layerwiseBytes = 2 ** 30;
+  static hostUpdateBytes = 2 ** 30;
   private sqFn: ((g: Arr[]) => Arr) | null = null;
 
   constructor(config: Partial<AdamWConfig> = {}) {
@@ -104,7 +104,7 @@ export class AdamW {
     const t = state.step + 1;
     const first = Object.values(params)[0];
     const bytes = Object.values(params).reduce((n, a) => n + 4 * a.size, 0);
-    if (isResident(first) && !onWebGpu() && bytes > AdamW.layerwiseBytes)
+    if (isResident(first) && !onWebGpu() && bytes > AdamW.hostUpdateBytes)
       return this.updateOnHost(params, grads, state, lr, t);
     const hyper = np.array([lr, 1 - beta1 ** t, 1 - beta2 ** t], { dtype: np.float32 }) as Arr;
     this.compiled ??= compile(
